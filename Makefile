@@ -1,0 +1,34 @@
+# star_pipeline: every target installs what it needs into .venv first.
+#   make dev    start dagster dev on 127.0.0.1:3000 with the default config and a persistent DAGSTER_HOME
+#   make test   run the test suite (the same command CI runs)
+#   make build  materialize every asset once from the command line
+
+PYTHON ?= python3
+VENV ?= .venv
+STAR_PIPELINE_HOME ?= $(HOME)/.local/share/star_pipeline
+DAGSTER_HOME ?= $(STAR_PIPELINE_HOME)/dagster_home
+PORT ?= 3000
+export DAGSTER_HOME
+
+.PHONY: install dev test build
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	ln -sf $(CURDIR)/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+dev: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster dev --host 127.0.0.1 --port $(PORT) -w workspace.yaml
+
+test: install
+	$(VENV)/bin/python -m pytest -q
+
+build: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/star-pipeline build

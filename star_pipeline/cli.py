@@ -1,0 +1,80 @@
+"""The `star-pipeline` command line.
+
+Subcommands import what they need when they run: `hook` must stay on the
+standard library (no dagster, no duckdb) to start in milliseconds.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def _parser():
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="star-pipeline",
+        description="A local DuckDB warehouse of Claude Code and Codex activity. "
+        "Configuration: config/star_pipeline.yaml, or the file named by STAR_PIPELINE_CONFIG.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    hook = commands.add_parser(
+        "hook", help="spool one Claude Code hook payload from stdin (used by Claude Code itself)"
+    )
+    hook.add_argument("--spool-dir", help="spool folder (default: STAR_PIPELINE_SPOOL_DIR, else the config's)")
+
+    install = commands.add_parser("install-hooks", help="add the hook for every event to Claude Code's settings.json")
+    install.add_argument("--settings", help="settings.json to change (default: ~/.claude/settings.json)")
+    install.add_argument("--uninstall", action="store_true", help="remove star-pipeline's hooks instead")
+    install.add_argument("--spool-dir", help="spool folder the hook writes to (default: the config's)")
+
+    build = commands.add_parser("build", help="materialize every asset in-process, with progress")
+    build.add_argument("--select", help="Dagster asset selection, e.g. 'group:raw' (default: everything)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["hook"]:  # the hot path: no argparse help, no config unless needed
+        from star_pipeline.hook import run_hook
+
+        spool = None
+        if len(argv) >= 3 and argv[1] == "--spool-dir":
+            spool = argv[2]
+        return run_hook(spool)
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "install-hooks":
+            from star_pipeline.install_hooks import default_settings_path, install_hooks
+
+            spool = args.spool_dir
+            if not spool:
+                from star_pipeline.config import load_settings
+
+                spool = str(load_settings().hook_spool_dir)
+            return install_hooks(args.settings or default_settings_path(), spool, uninstall=args.uninstall)
+        if args.command == "build":
+            from star_pipeline.build import run_build
+
+            return run_build(args.select)
+    except Exception as exc:  # a clear one-line message for known failures
+        from star_pipeline.config import ConfigError
+
+        known = (ConfigError,)
+        try:
+            from star_pipeline.storage.migrations import MigrationError
+            from star_pipeline.storage.warehouse import WarehouseLockedError
+
+            known = known + (MigrationError, WarehouseLockedError)
+        except ImportError:
+            pass
+        if isinstance(exc, known):
+            print(f"star-pipeline: {exc}", file=sys.stderr)
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

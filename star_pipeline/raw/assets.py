@@ -1,0 +1,92 @@
+"""Raw capture assets: one multi-asset per source writes `raw.<source>_lines`
+(append-only, keyed by path, file_version, byte_offset) and `raw.<source>_files`
+(the manifest, upserted by path and file_version).
+
+The lines output is an Arrow record batch reader that reads the files while
+the I/O manager stores it; the manifest output is yielded after it and so
+knows what was consumed. If a run dies between the two writes, the next run
+reads the same bytes again and the keyed append skips what is already stored.
+"""
+
+
+from datetime import datetime, timezone
+
+from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, multi_asset
+
+from star_pipeline.raw.capture import LINE_KEY, MANIFEST_KEY, Capture, discover_files, load_manifest
+from star_pipeline.raw.sources import RAW_SOURCES, RawSource
+from star_pipeline.storage.resources import WAREHOUSE_POOL, SourceFoldersResource, WarehouseResource
+from star_pipeline.storage.warehouse import quote_ident
+
+
+def build_raw_capture_asset(source: RawSource):
+    lines_out = source.lines_key.to_python_identifier()
+    files_out = source.files_key.to_python_identifier()
+
+    @multi_asset(
+        name=f"raw_{source.name}",
+        outs={
+            lines_out: AssetOut(
+                key=source.lines_key,
+                group_name="raw",
+                description=f"Every line of every file: {source.description}",
+                metadata={"write_mode": "append", "key_columns": LINE_KEY},
+                kinds={"duckdb"},
+            ),
+            files_out: AssetOut(
+                key=source.files_key,
+                group_name="raw",
+                description=f"File manifest (size, mtime, consumed offset and sha256, deletions): {source.description}",
+                metadata={"write_mode": "upsert", "key_columns": MANIFEST_KEY},
+                kinds={"duckdb"},
+            ),
+        },
+        pool=WAREHOUSE_POOL,
+        can_subset=False,
+    )
+    def raw_capture(context: AssetExecutionContext, warehouse: WarehouseResource, source_folders: SourceFoldersResource):
+        with warehouse.connect() as conn:
+            previous = load_manifest(conn, f"raw.{quote_ident(source.files_key.path[1])}")
+        roots = source.roots(source_folders)
+        files, missing_roots = discover_files(roots, source.file_pattern)
+        if missing_roots:
+            context.log.info(f"{source.name}: these folders do not exist (nothing to ingest there): {missing_roots}")
+        context.log.info(f"{source.name}: {len(files)} files on disk, {len(previous)} known to the warehouse")
+        capture = Capture(
+            source=source.name,
+            files_on_disk=files,
+            previous=previous,
+            run_id=context.run_id,
+            now=datetime.now(timezone.utc),
+            quiet_seconds=source_folders.partial_line_quiet_seconds,
+            log=context.log,
+        )
+        yield Output(capture.lines(), output_name=lines_out)
+        stats = capture.stats
+        context.log.info(
+            f"{source.name}: read {stats.files_read} files ({stats.files_new} new, {stats.files_rewritten} rewritten, "
+            f"{stats.files_deleted} deleted), captured {stats.lines_captured} lines / {stats.bytes_captured} bytes, "
+            f"held back {stats.lines_held_back} half-written last lines"
+        )
+        yield Output(
+            capture.manifest(),
+            output_name=files_out,
+            metadata={
+                "roots": MetadataValue.json(roots),
+                "missing_roots": MetadataValue.json(missing_roots),
+                "files_on_disk": stats.files_seen,
+                "files_read": stats.files_read,
+                "files_new": stats.files_new,
+                "files_rewritten": stats.files_rewritten,
+                "files_deleted": stats.files_deleted,
+                "lines_captured": stats.lines_captured,
+                "bytes_captured": stats.bytes_captured,
+                "lines_held_back": stats.lines_held_back,
+                "unreadable_files": MetadataValue.json(capture.unreadable),
+            },
+        )
+
+    return raw_capture
+
+
+raw_capture_assets = [build_raw_capture_asset(source) for source in RAW_SOURCES]

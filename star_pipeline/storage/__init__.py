@@ -1,0 +1,6 @@
+"""Shared storage mechanisms, one module each: keys, the warehouse connection,
+migrations, the load log, SCD2 and the Dagster I/O manager.
+
+Only `io_manager` and `resources` import dagster; the rest is usable from the
+report command, which must start without it.
+"""

@@ -1,0 +1,124 @@
+"""The project's I/O manager: every asset output lands in the one DuckDB file.
+
+Asset keys are `[layer, table]` and map to DuckDB schema `layer`, table `table`.
+Each output is written in ONE transaction together with its `meta_load_log`
+row, so a crash leaves the old rows or the new rows, never a mix. The write
+mode and keys come from the asset's metadata:
+
+    metadata={"write_mode": "append", "key_columns": ["path", "file_version", "byte_offset"]}
+
+(`write_mode` defaults to `replace`; `replace_partition` also needs
+`partition_column`). Every materialization gets row count, column schema and a
+short preview as metadata. Downstream assets receive a `WarehouseTable`
+(the table's name), and read it with SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from dagster import (
+    ConfigurableIOManager,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+    TableColumn,
+    TableSchema,
+)
+
+from star_pipeline.storage.load_log import record_load
+from star_pipeline.storage.table_writes import WarehouseTable, write_table
+from star_pipeline.storage.warehouse import open_connection, quote_ident
+
+PREVIEW_ROWS = 5
+PREVIEW_CELL_CHARS = 60
+
+
+def table_for(asset_key_path: list[str]) -> tuple[str, str]:
+    if len(asset_key_path) != 2:
+        raise ValueError(f"warehouse asset keys are [layer, table]; got {asset_key_path}")
+    return asset_key_path[0], asset_key_path[1]
+
+
+class WarehouseIOManager(ConfigurableIOManager):
+    """Writes asset outputs to the DuckDB warehouse; see the module docstring for modes."""
+
+    database: str
+    lock_timeout_seconds: float = 60.0
+    memory_limit: str = "2GB"
+
+    def _connect(self):
+        return open_connection(
+            self.database, lock_timeout_seconds=self.lock_timeout_seconds, config={"memory_limit": self.memory_limit}
+        )
+
+    def handle_output(self, context: OutputContext, obj: object) -> None:
+        schema, table = table_for(context.asset_key.path)
+        metadata = context.definition_metadata or {}
+        mode = metadata.get("write_mode", "replace")
+        partition_key = context.partition_key if context.has_partition_key else None
+        asset_label = context.asset_key.to_user_string()
+        run_id = context.run_id
+        started_at = datetime.now(timezone.utc)
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                rows = write_table(
+                    conn,
+                    schema=schema,
+                    table=table,
+                    data=obj,
+                    mode=mode,
+                    key_columns=list(metadata.get("key_columns", [])),
+                    partition_column=metadata.get("partition_column"),
+                    partition_key=partition_key,
+                )
+                record_load(
+                    conn, run_id=run_id, asset_key=asset_label, partition_key=partition_key, write_mode=mode,
+                    started_at=started_at, completed_at=datetime.now(timezone.utc), rows_written=rows, status="success",
+                )
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                conn.execute("ROLLBACK")
+                record_load(
+                    conn, run_id=run_id, asset_key=asset_label, partition_key=partition_key, write_mode=mode,
+                    started_at=started_at, completed_at=datetime.now(timezone.utc), rows_written=0, status="failure",
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                )
+                raise
+            context.add_output_metadata(describe_table(conn, schema, table, rows))
+        finally:
+            conn.close()
+
+    def load_input(self, context: InputContext) -> WarehouseTable:
+        schema, table = table_for(context.asset_key.path)
+        return WarehouseTable(schema, table)
+
+
+def describe_table(conn, schema: str, table: str, rows_written: int) -> dict:
+    """Row count, column schema and a short preview of a stored table, as Dagster metadata."""
+    target = f"{quote_ident(schema)}.{quote_ident(table)}"
+    columns = conn.execute(f"DESCRIBE {target}").fetchall()
+    total = conn.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+    preview = conn.execute(f"SELECT * FROM {target} LIMIT {PREVIEW_ROWS}").fetchall()
+    names = [c[0] for c in columns]
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    for row in preview:
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    return {
+        "dagster/row_count": MetadataValue.int(total),
+        "rows_written": MetadataValue.int(rows_written),
+        "dagster/column_schema": MetadataValue.table_schema(
+            TableSchema(columns=[TableColumn(name=c[0], type=str(c[1])) for c in columns])
+        ),
+        "preview": MetadataValue.md("\n".join(lines)),
+    }
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value).decode("utf-8", errors="replace")
+    text = "" if value is None else str(value)
+    text = text.replace("\n", " ").replace("|", "\\|").replace("\x00", "\\0")
+    return text if len(text) <= PREVIEW_CELL_CHARS else text[: PREVIEW_CELL_CHARS - 1] + "…"

@@ -1,0 +1,54 @@
+"""Dagster resources: the warehouse connection (on dagster-duckdb) and the source folders."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import duckdb
+from dagster import ConfigurableResource
+from dagster_duckdb import DuckDBResource
+
+from star_pipeline.storage.warehouse import open_connection
+
+# Every asset and check that opens the warehouse joins this pool; dagster.yaml
+# limits every pool to 1, so one step at a time holds DuckDB's writer lock.
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+class WarehouseResource(DuckDBResource):
+    """The one DuckDB warehouse file. Use `connect()`: it waits for the lock, applies migrations and always closes."""
+
+    lock_timeout_seconds: float = 60.0
+    memory_limit: str = "2GB"
+
+    def duckdb_config(self) -> dict:
+        return {"memory_limit": self.memory_limit, **self.connection_config}
+
+    @contextlib.contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        conn = open_connection(
+            self.database,
+            read_only=read_only,
+            lock_timeout_seconds=self.lock_timeout_seconds,
+            config=self.duckdb_config(),
+        )
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        # dagster-duckdb's own version leaks the lock when the body raises.
+        with self.connect() as conn:
+            yield conn
+
+
+class SourceFoldersResource(ConfigurableResource):
+    """Where the agents write: Claude Code and Codex transcript roots and our hook spool folder."""
+
+    claude_code_roots: list[str]
+    codex_roots: list[str]
+    hook_spool_dir: str
+    partial_line_quiet_seconds: float = 600.0

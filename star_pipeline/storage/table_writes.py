@@ -1,0 +1,119 @@
+"""Writing one table of the warehouse, in the caller's transaction.
+
+The I/O manager calls `write_table` for every asset output. Data arrives as an
+Arrow table, an Arrow record batch reader (streamed, so Python never holds a
+whole raw capture in memory), or an `SqlQuery` that DuckDB runs itself (the
+SQL layers never round-trip through Python). Modes:
+
+- `append`: insert the rows; with key columns, rows whose key is already in
+  the table are skipped, so a run retried after a crash appends nothing twice.
+- `upsert`: rows replace the stored rows with the same key.
+- `replace`: the table becomes exactly these rows (its columns follow the data).
+- `replace_partition`: the rows whose partition column equals the partition key
+  are replaced; every other partition is untouched.
+
+An empty output still creates the table with the output's columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from star_pipeline.storage.warehouse import quote_ident
+
+WRITE_MODES = ("append", "upsert", "replace", "replace_partition")
+_STAGE = "_star_pipeline_stage"
+_SOURCE = "_star_pipeline_source"
+
+
+@dataclass(frozen=True)
+class SqlQuery:
+    """A SELECT for DuckDB to run inside the write transaction; `params` bind its `?`s."""
+
+    sql: str
+    params: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WarehouseTable:
+    """What a downstream asset receives for an upstream table: its name, not its rows."""
+
+    schema: str
+    table: str
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(self.table)}"
+
+
+def stage(conn: duckdb.DuckDBPyConnection, data: object) -> None:
+    """Materialize `data` into a temp table named _star_pipeline_stage."""
+    if isinstance(data, SqlQuery):
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGE} AS {data.sql}", data.params)
+        return
+    import pyarrow as pa
+
+    if not isinstance(data, (pa.Table, pa.RecordBatchReader)):
+        raise TypeError(
+            f"the warehouse I/O manager stores pyarrow.Table, pyarrow.RecordBatchReader or SqlQuery, got {type(data).__name__}"
+        )
+    conn.register(_SOURCE, data)
+    try:
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGE} AS SELECT * FROM {_SOURCE}")
+    finally:
+        conn.unregister(_SOURCE)
+
+
+def write_table(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    schema: str,
+    table: str,
+    data: object,
+    mode: str,
+    key_columns: list[str] | tuple[str, ...] = (),
+    partition_column: str | None = None,
+    partition_key: str | None = None,
+) -> int:
+    """Write `data` to schema.table in `mode`; returns the number of rows written."""
+    if mode not in WRITE_MODES:
+        raise ValueError(f"unknown write mode {mode!r}; use one of {WRITE_MODES}")
+    target = f"{quote_ident(schema)}.{quote_ident(table)}"
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+    stage(conn, data)
+    try:
+        if mode == "replace":
+            conn.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {_STAGE}")
+            return conn.execute(f"SELECT count(*) FROM {_STAGE}").fetchone()[0]
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {_STAGE} WITH NO DATA")
+        key_match = " AND ".join(f"t.{quote_ident(c)} IS NOT DISTINCT FROM s.{quote_ident(c)}" for c in key_columns)
+        if mode in ("append", "upsert") and key_columns:
+            # Dedupe the batch against itself first (a key stated twice in one output is a bug upstream).
+            dupes = conn.execute(
+                f"SELECT count(*) - count(DISTINCT ({', '.join(quote_ident(c) for c in key_columns)})) FROM {_STAGE}"
+            ).fetchone()[0]
+            if dupes:
+                raise ValueError(f"{target}: the output has {dupes} rows whose key {list(key_columns)} repeats.")
+        if mode == "append":
+            where = f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {key_match})" if key_columns else ""
+            return conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_STAGE} s{where}").fetchone()[0]
+        if mode == "upsert":
+            if not key_columns:
+                raise ValueError(f"{target}: upsert needs key columns (asset metadata 'key_columns').")
+            conn.execute(f"DELETE FROM {target} t USING {_STAGE} s WHERE {key_match}")
+            return conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_STAGE}").fetchone()[0]
+        # replace_partition
+        if not partition_column or partition_key is None:
+            raise ValueError(f"{target}: replace_partition needs a partitioned asset and metadata 'partition_column'.")
+        column = quote_ident(partition_column)
+        stray = conn.execute(
+            f"SELECT count(*) FROM {_STAGE} WHERE {column} IS DISTINCT FROM ?", [partition_key]
+        ).fetchone()[0]
+        if stray:
+            raise ValueError(f"{target}: {stray} output rows have {partition_column} other than partition {partition_key!r}.")
+        conn.execute(f"DELETE FROM {target} WHERE {column} = ?", [partition_key])
+        return conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_STAGE}").fetchone()[0]
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS {_STAGE}")

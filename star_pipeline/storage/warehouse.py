@@ -1,0 +1,102 @@
+"""Opening the one DuckDB warehouse file: owner-only permissions, lock waits
+with a clear message, migrations applied once per process, and connections
+that are always closed.
+
+dagster-duckdb's `DuckDBResource.get_connection` does not close its connection
+when the body raises (no try/finally), which keeps DuckDB's file lock held by
+a dead step; everything here closes in `finally`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+_migrated: set[str] = set()
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the DuckDB file's lock for longer than we may wait."""
+
+
+def describe_lock_holder(message: str) -> str:
+    match = _LOCK_HOLDER.search(message)
+    if not match:
+        return "another process"
+    return f"process {match.group(2)} ({match.group(1)})"
+
+
+def open_connection(
+    path: Path | str,
+    *,
+    read_only: bool = False,
+    lock_timeout_seconds: float = 60.0,
+    config: dict | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Connect to the warehouse, waiting up to `lock_timeout_seconds` for a lock held elsewhere.
+
+    A new file is created readable by its owner only (mode 0600), in a folder
+    that is created with mode 0700. Migrations are applied on the first
+    writable connection of each process.
+    """
+    path = Path(path)
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    deadline = time.monotonic() + lock_timeout_seconds
+    delay = 0.05
+    while True:
+        old_umask = os.umask(0o077)
+        try:
+            conn = duckdb.connect(str(path), read_only=read_only, config=config or {})
+            break
+        except duckdb.IOException as exc:
+            message = str(exc)
+            if "Conflicting lock" not in message:
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseLockedError(
+                    f"{path}: the warehouse is locked by {describe_lock_holder(message)}, and it was not "
+                    f"released within {lock_timeout_seconds:g} s. Nothing was written. Wait for that process "
+                    "to finish (or stop it), then run again; raise warehouse.lock_timeout_seconds in the "
+                    "config to wait longer."
+                ) from None
+        finally:
+            os.umask(old_umask)
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+    try:
+        if str(path) != ":memory:":
+            for candidate in (path, Path(f"{path}.wal")):
+                if candidate.exists() and (candidate.stat().st_mode & 0o077):
+                    candidate.chmod(0o600)
+        if not read_only and str(path) not in _migrated:
+            from star_pipeline.storage.migrations import apply_migrations
+
+            apply_migrations(conn, database_label=str(path))
+            _migrated.add(str(path))
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+@contextlib.contextmanager
+def connect(path: Path | str, **kwargs) -> Iterator[duckdb.DuckDBPyConnection]:
+    """`open_connection` as a context manager that always closes the connection."""
+    conn = open_connection(path, **kwargs)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier (schema, table or column name)."""
+    return '"' + name.replace('"', '""') + '"'

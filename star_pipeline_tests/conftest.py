@@ -1,0 +1,91 @@
+"""Shared test fixtures: an isolated config, warehouse and source folders per test."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+
+
+class Sandbox:
+    """A temporary home for one test: config file, warehouse path and source folders."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.claude_root = root / "claude" / "projects"
+        self.codex_root = root / "codex" / "sessions"
+        self.spool_dir = root / "spool"
+        self.warehouse = root / "warehouse" / "warehouse.duckdb"
+        self.config_path = root / "star_pipeline.yaml"
+
+    def write_config(self, *, quiet_seconds: float = 600, claude_roots=None, codex_roots=None, extra: str = "") -> Path:
+        claude = claude_roots if claude_roots is not None else [self.claude_root]
+        codex = codex_roots if codex_roots is not None else [self.codex_root]
+        self.config_path.write_text(
+            textwrap.dedent(
+                f"""\
+                warehouse:
+                  path: {self.warehouse}
+                  lock_timeout_seconds: 5
+                  memory_limit: 1GB
+                sources:
+                  claude_code_roots: {[str(p) for p in claude]}
+                  codex_roots: {[str(p) for p in codex]}
+                  hook_spool_dir: {self.spool_dir}
+                raw:
+                  partial_line_quiet_seconds: {quiet_seconds}
+                """
+            )
+            + extra
+        )
+        return self.config_path
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch) -> Sandbox:
+    box = Sandbox(tmp_path)
+    box.write_config()
+    monkeypatch.setenv("STAR_PIPELINE_CONFIG", str(box.config_path))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return box
+
+
+def build_defs(sandbox: Sandbox):
+    """Definitions for the sandbox's config (fresh, not the module-level `defs`)."""
+    from star_pipeline.config import load_settings
+    from star_pipeline.definitions import build_definitions
+
+    return build_definitions(load_settings(sandbox.config_path))
+
+
+def materialize_all(sandbox: Sandbox, *, raise_on_error: bool = True):
+    """Run every asset and check in-process against the sandbox warehouse; returns the result."""
+    from dagster import DagsterInstance
+
+    defs = build_defs(sandbox)
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=raise_on_error)
+
+
+def query(sandbox: Sandbox, sql: str, params=None):
+    import duckdb
+
+    conn = duckdb.connect(str(sandbox.warehouse), read_only=True)
+    try:
+        return conn.execute(sql, params or []).fetchall()
+    finally:
+        conn.close()
+
+
+def corpus_or_skip() -> Path:
+    if not SHARED_CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present")
+    return SHARED_CORPUS
+
+
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
