@@ -12,7 +12,8 @@ import sys
 import time
 
 
-def run_build(select: str | None = None, out=sys.stdout) -> int:
+def run_build(select: str | None = None, out=None) -> int:
+    out = out or sys.stdout
     from dagster import AssetSelection, DagsterEventType, DagsterInstance
 
     from star_pipeline.definitions import defs
@@ -25,8 +26,12 @@ def run_build(select: str | None = None, out=sys.stdout) -> int:
         asset_selection = selection.resolve(defs.resolve_asset_graph())
     started = time.monotonic()
     print(f"star-pipeline build: materializing {'all assets' if not select else select} ...", file=out, flush=True)
+    # INFO shows each step's own progress lines (files read, lines captured) as they happen.
     result = job.execute_in_process(
-        instance=instance, raise_on_error=False, asset_selection=asset_selection
+        instance=instance,
+        raise_on_error=False,
+        asset_selection=asset_selection,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
     failed_checks = []
     for event in result.all_events:

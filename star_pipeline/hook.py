@@ -14,7 +14,8 @@ payload is embedded verbatim (line breaks outside strings, which JSON allows
 only as whitespace, become spaces); a payload that is not JSON is kept as a
 string under "payload_text". The spool is never truncated or rewritten: the
 raw layer ingests it incrementally. Files and folder are owner-only (0600/0700).
-Errors go to `<spool_dir>/hook-errors.log`; the exit code is always 0.
+Errors go to `<spool_dir>/hook-errors.log` (or, when the spool folder itself is
+unusable, `~/.local/share/star_pipeline/hook-errors.log`); the exit code is always 0.
 """
 
 from __future__ import annotations
@@ -95,13 +96,18 @@ def run_hook(spool_dir: str | None = None, stdin=None) -> int:
 
 
 def _log_error(spool_dir: str | None, received_at: str, exc: BaseException) -> None:
-    try:
-        folder = spool_dir or os.path.expanduser("~/.local/share/star_pipeline/spool")
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        fd = os.open(os.path.join(folder, ERROR_LOG), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    """Append the error to hook-errors.log in the spool folder, else in ~/.local/share/star_pipeline."""
+    message = f"{received_at} {type(exc).__name__}: {exc}\n".encode("utf-8", "backslashreplace")
+    for folder in (spool_dir, os.path.expanduser("~/.local/share/star_pipeline")):
+        if not folder:
+            continue
         try:
-            os.write(fd, f"{received_at} {type(exc).__name__}: {exc}\n".encode("utf-8", "backslashreplace"))
-        finally:
-            os.close(fd)
-    except BaseException:
-        pass
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            fd = os.open(os.path.join(folder, ERROR_LOG), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, message)
+            finally:
+                os.close(fd)
+            return
+        except BaseException:
+            continue

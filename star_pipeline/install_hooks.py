@@ -106,7 +106,8 @@ def _had_only_ours(group: dict) -> bool:
     return set(group) <= {"matcher", "hooks"}
 
 
-def install_hooks(settings_path: Path, spool_dir: str, uninstall: bool = False, out=sys.stdout, executable=None) -> int:
+def install_hooks(settings_path: Path, spool_dir: str, uninstall: bool = False, out=None, executable=None) -> int:
+    out = out or sys.stdout
     settings_path = Path(settings_path).expanduser()
     try:
         text = settings_path.read_text(encoding="utf-8") if settings_path.exists() else ""

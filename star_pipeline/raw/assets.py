@@ -56,7 +56,7 @@ def build_raw_capture_asset(source: RawSource):
             source=source.name,
             files_on_disk=files,
             previous=previous,
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             now=datetime.now(timezone.utc),
             quiet_seconds=source_folders.partial_line_quiet_seconds,
             log=context.log,

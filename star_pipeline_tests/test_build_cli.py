@@ -1,0 +1,122 @@
+"""`star-pipeline build` end to end: progress, exit codes, and crash safety under SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+STAR_PIPELINE = str(Path(sys.executable).with_name("star-pipeline"))
+
+
+def write_session(folder: Path, name: str, lines: int, width: int = 200) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.jsonl"
+    with path.open("w") as handle:
+        for i in range(lines):
+            record = {
+                "type": "user",
+                "sessionId": name,
+                "uuid": f"{name}-{i}",
+                "timestamp": "2026-01-01T00:00:00.000Z",
+                "message": {"role": "user", "content": "x" * (width + (i * 7919) % width)},
+            }
+            handle.write(json.dumps(record) + "\n")
+    return path
+
+
+def build(sandbox, timeout=300):
+    env = {**os.environ, "STAR_PIPELINE_CONFIG": str(sandbox.config_path)}
+    env.pop("DAGSTER_HOME", None)
+    return subprocess.run([STAR_PIPELINE, "build"], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def snapshot(db_path) -> tuple:
+    """Everything that must be identical between two builds over the same files."""
+    conn = duckdb.connect(str(db_path), read_only=True)
+    try:
+        lines = conn.execute(
+            "SELECT path, file_version, line_number, byte_offset, byte_length, sha256, ends_with_newline "
+            "FROM raw.claude_code_lines ORDER BY path, file_version, byte_offset"
+        ).fetchall()
+        files = conn.execute(
+            "SELECT path, file_version, size_bytes, consumed_offset, consumed_sha256, line_count, "
+            "source_deleted_at IS NULL, superseded_at IS NULL FROM raw.claude_code_files ORDER BY path, file_version"
+        ).fetchall()
+        return lines, files
+    finally:
+        conn.close()
+
+
+def test_build_reports_progress_and_succeeds(sandbox):
+    write_session(sandbox.claude_root / "-home-u-proj", "s1", 25)
+    proc = build(sandbox)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "materialized raw/claude_code_lines: 25 rows written" in proc.stdout
+    assert "claude_code: read 1 files (1 new" in proc.stderr  # live progress from the step
+    assert "check raw/claude_code_lines:claude_code_lines_match_files passed" in proc.stdout
+    again = build(sandbox)
+    assert "materialized raw/claude_code_lines: 0 rows written" in again.stdout
+
+
+def test_build_exits_non_zero_when_a_blocking_check_fails(sandbox):
+    path = write_session(sandbox.claude_root / "-p", "s1", 5)
+    assert build(sandbox).returncode == 0
+    conn = duckdb.connect(str(sandbox.warehouse))
+    conn.execute("UPDATE raw.claude_code_lines SET line_bytes = 'tampered'::BLOB WHERE line_number = 2")
+    conn.close()
+    with path.open("a") as handle:
+        handle.write('{"type":"user","uuid":"late"}\n')  # the run touches the file, so the check reads it
+    proc = build(sandbox)
+    assert proc.returncode == 1
+    assert "claude_code_lines_match_files FAILED" in proc.stdout
+    assert "do not hash to the manifest" in proc.stdout
+
+
+def test_build_with_a_malformed_config_names_file_and_key(sandbox):
+    sandbox.config_path.write_text(sandbox.config_path.read_text().replace("lock_timeout_seconds: 5", "lock_timeout: 5"))
+    proc = build(sandbox)
+    assert proc.returncode == 2
+    assert f"{sandbox.config_path}: unknown key 'warehouse.lock_timeout'" in proc.stderr
+
+
+@pytest.mark.slow
+def test_sigkill_mid_build_then_rerun_equals_a_clean_build(sandbox, tmp_path):
+    for i in range(30):
+        write_session(sandbox.claude_root / "-home-u-big", f"s{i:02d}", 1500, width=1500)
+    # A clean reference build in its own warehouse.
+    clean = tmp_path / "clean.duckdb"
+    sandbox.write_config(extra="")
+    reference_config = sandbox.config_path.read_text().replace(str(sandbox.warehouse), str(clean))
+    reference_path = tmp_path / "reference.yaml"
+    reference_path.write_text(reference_config)
+    env = {**os.environ, "STAR_PIPELINE_CONFIG": str(reference_path)}
+    subprocess.run([STAR_PIPELINE, "build"], check=True, capture_output=True, env=env)
+    expected = snapshot(clean)
+    assert len(expected[0]) == 30 * 1500
+
+    killed_mid_write = 0
+    for delay in (1.0, 2.0, 3.0):
+        for leftover in sandbox.warehouse.parent.glob("warehouse.duckdb*"):
+            leftover.unlink()
+        proc = subprocess.Popen(
+            [STAR_PIPELINE, "build"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "STAR_PIPELINE_CONFIG": str(sandbox.config_path)},
+            start_new_session=True,
+        )
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if proc.returncode == -signal.SIGKILL:
+            killed_mid_write += 1
+        rerun = build(sandbox)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        assert snapshot(sandbox.warehouse) == expected
+    assert killed_mid_write >= 1  # at least one kill landed while the build was running

@@ -1,0 +1,94 @@
+"""`star-pipeline install-hooks`: merges idempotently, backs up, keeps other hooks, uninstalls."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from star_pipeline.install_hooks import HOOK_EVENTS, install_hooks
+
+STAR_PIPELINE = str(Path(sys.executable).with_name("star-pipeline"))
+
+
+def read(path):
+    return json.loads(Path(path).read_text())
+
+
+def ours(settings, event):
+    return [
+        h["command"]
+        for group in settings.get("hooks", {}).get(event, [])
+        for h in group["hooks"]
+        if "star-pipeline" in h["command"]
+    ]
+
+
+def test_install_into_existing_settings_keeps_everything_else(tmp_path, capsys):
+    path = tmp_path / "settings.json"
+    original = {
+        "model": "opus",
+        "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "my-linter"}]}]},
+    }
+    path.write_text(json.dumps(original))
+    path.chmod(0o640)
+    assert install_hooks(path, "/spool dir", executable="/opt/bin/star-pipeline") == 0
+    settings = read(path)
+    assert settings["model"] == "opus"
+    assert settings["hooks"]["PreToolUse"][0] == original["hooks"]["PreToolUse"][0]
+    for event in HOOK_EVENTS:
+        assert ours(settings, event) == ["/opt/bin/star-pipeline hook --spool-dir '/spool dir'"]
+    [backup] = tmp_path.glob("settings.json.star-pipeline-backup-*")
+    assert read(backup) == original
+    assert path.stat().st_mode & 0o777 == 0o640
+    out = capsys.readouterr().out
+    assert "added the star-pipeline hook to PreToolUse" in out and "backed up" in out
+
+
+def test_second_run_changes_nothing(tmp_path, capsys):
+    path = tmp_path / "settings.json"
+    install_hooks(path, "/spool", executable="/opt/bin/star-pipeline")
+    before = path.read_bytes()
+    capsys.readouterr()
+    install_hooks(path, "/spool", executable="/opt/bin/star-pipeline")
+    assert path.read_bytes() == before
+    assert "nothing changed" in capsys.readouterr().out
+    assert not list(tmp_path.glob("settings.json.star-pipeline-backup-*"))  # no file existed before the first run
+
+
+def test_moved_executable_updates_in_place(tmp_path):
+    path = tmp_path / "settings.json"
+    install_hooks(path, "/spool", executable="/old/star-pipeline")
+    install_hooks(path, "/spool", executable="/new/star-pipeline")
+    settings = read(path)
+    assert all(ours(settings, e) == ["/new/star-pipeline hook --spool-dir /spool"] for e in HOOK_EVENTS)
+
+
+def test_uninstall_removes_only_ours(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "notify-me"}]}]}}))
+    install_hooks(path, "/spool", executable="/opt/bin/star-pipeline")
+    install_hooks(path, "/spool", uninstall=True)
+    assert read(path) == {"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "notify-me"}]}]}}
+
+
+def test_malformed_settings_are_left_untouched(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text("{not json")
+    proc = subprocess.run(
+        [STAR_PIPELINE, "install-hooks", "--settings", str(path), "--spool-dir", "/s"], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert str(path) in proc.stderr and "Nothing was changed" in proc.stderr
+    assert path.read_text() == "{not json"
+
+
+def test_installed_command_really_spools(tmp_path):
+    path = tmp_path / "settings.json"
+    spool = tmp_path / "spool"
+    proc = subprocess.run(
+        [STAR_PIPELINE, "install-hooks", "--settings", str(path), "--spool-dir", str(spool)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    command = ours(read(path), "PostToolUse")[0]
+    subprocess.run(command, shell=True, input=b'{"hook_event_name":"PostToolUse"}', check=True)
+    assert len(list(spool.glob("hook-events-*.jsonl"))) == 1

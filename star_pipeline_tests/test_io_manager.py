@@ -1,0 +1,162 @@
+"""The warehouse I/O manager: modes, one transaction per write, empty tables, metadata, load log, locks."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pyarrow as pa
+import pytest
+from dagster import AssetKey, DagsterInstance, StaticPartitionsDefinition, asset, materialize
+
+from star_pipeline.storage.io_manager import WarehouseIOManager
+from star_pipeline.storage.table_writes import SqlQuery, WarehouseTable
+from star_pipeline.storage.warehouse import WarehouseLockedError, open_connection
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "w" / "warehouse.duckdb")
+
+
+def run(db, *assets, partition_key=None, raise_on_error=True):
+    return materialize(
+        list(assets),
+        resources={"io_manager": WarehouseIOManager(database=db, lock_timeout_seconds=2)},
+        instance=DagsterInstance.ephemeral(),
+        partition_key=partition_key,
+        raise_on_error=raise_on_error,
+    )
+
+
+def rows(db, sql):
+    conn = duckdb.connect(db, read_only=True)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def make_append_asset(values):
+    @asset(key=["raw", "events"], metadata={"write_mode": "append", "key_columns": ["id"]})
+    def events():
+        return pa.table({"id": pa.array(values, pa.int64()), "v": pa.array([f"v{x}" for x in values])})
+
+    return events
+
+
+def test_append_with_key_skips_rows_already_stored(db):
+    run(db, make_append_asset([1, 2]))
+    result = run(db, make_append_asset([2, 3]))
+    assert rows(db, "SELECT id FROM raw.events ORDER BY id") == [(1,), (2,), (3,)]
+    metadata = result.asset_materializations_for_node("raw__events")[0].metadata
+    assert metadata["rows_written"].value == 1
+    assert metadata["dagster/row_count"].value == 3
+    assert [c.name for c in metadata["dagster/column_schema"].schema.columns] == ["id", "v"]
+    assert "v1" in metadata["preview"].value
+
+
+def test_replace_mode_and_sql_inputs_stay_in_duckdb(db):
+    @asset(key=["raw", "numbers"])
+    def numbers():
+        return SqlQuery("SELECT range AS n FROM range(?)", [5])
+
+    @asset(key=["aggregate", "total"], ins={"numbers": __import__("dagster").AssetIn(key=["raw", "numbers"])})
+    def total(numbers: WarehouseTable):
+        return SqlQuery(f"SELECT sum(n) AS total FROM {numbers.qualified_name}")
+
+    run(db, numbers, total)
+    run(db, numbers, total)
+    assert rows(db, "SELECT total FROM aggregate.total") == [(10,)]
+
+
+def test_empty_output_still_creates_the_table(db):
+    @asset(key=["normalized", "nothing"])
+    def nothing():
+        return pa.table({"a": pa.array([], pa.string()), "b": pa.array([], pa.int32())})
+
+    run(db, nothing)
+    assert rows(db, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'nothing' ORDER BY ordinal_position") == [
+        ("a", "VARCHAR"),
+        ("b", "INTEGER"),
+    ]
+
+
+def test_replace_partition_leaves_other_partitions(db):
+    versions = StaticPartitionsDefinition(["v1", "v2"])
+
+    @asset(
+        key=["classified", "kinds"],
+        partitions_def=versions,
+        metadata={"write_mode": "replace_partition", "partition_column": "classifier_version"},
+    )
+    def kinds(context):
+        version = context.partition_key
+        return pa.table({"classifier_version": [version, version], "item": ["a", f"b-{version}"]})
+
+    run(db, kinds, partition_key="v1")
+    run(db, kinds, partition_key="v2")
+    run(db, kinds, partition_key="v1")
+    assert rows(db, "SELECT classifier_version, count(*) FROM classified.kinds GROUP BY 1 ORDER BY 1") == [("v1", 2), ("v2", 2)]
+
+
+def test_failed_write_keeps_old_rows_and_logs_the_failure(db):
+    run(db, make_append_asset([1, 2]))
+
+    @asset(key=["raw", "events"], metadata={"write_mode": "append", "key_columns": ["id"]})
+    def events():
+        return pa.table({"id": pa.array([7, 7], pa.int64()), "v": ["a", "b"]})  # key repeats: refused
+
+    result = run(db, events, raise_on_error=False)
+    assert not result.success
+    assert rows(db, "SELECT id FROM raw.events ORDER BY id") == [(1,), (2,)]
+    log = rows(db, "SELECT asset_key, status, rows_written, error FROM meta_load_log ORDER BY started_at")
+    assert [(r[0], r[1], r[2]) for r in log] == [("raw/events", "success", 2), ("raw/events", "failure", 0)]
+    assert "repeats" in log[1][3]
+
+
+def test_warehouse_file_is_owner_only(db):
+    run(db, make_append_asset([1]))
+    assert os.stat(db).st_mode & 0o777 == 0o600
+    assert os.stat(os.path.dirname(db)).st_mode & 0o077 == 0
+
+
+def test_lock_held_by_another_process_names_it(db, tmp_path):
+    open_connection(db).close()
+    ready = tmp_path / "ready"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import duckdb, pathlib, time
+                c = duckdb.connect({db!r})
+                pathlib.Path({str(ready)!r}).touch()
+                time.sleep(30)
+                """
+            ),
+        ]
+    )
+    try:
+        for _ in range(200):
+            if ready.exists():
+                break
+            __import__("time").sleep(0.05)
+        with pytest.raises(WarehouseLockedError) as info:
+            open_connection(db, lock_timeout_seconds=0.5)
+        message = str(info.value)
+        assert db in message and f"process {holder.pid}" in message and "Nothing was written" in message
+    finally:
+        holder.kill()
+        holder.wait()
+    assert rows(db, "SELECT count(*) FROM meta_schema_version")[0][0] >= 1
+
+
+def test_asset_keys_must_be_layer_and_table(db):
+    @asset(key=AssetKey(["too", "many", "parts"]))
+    def odd():
+        return pa.table({"a": [1]})
+
+    assert not run(db, odd, raise_on_error=False).success
