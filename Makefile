@@ -25,7 +25,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	ln -sf $(CURDIR)/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev --host 127.0.0.1 --port $(PORT) -w workspace.yaml
+	cd $(DAGSTER_HOME) && $(CURDIR)/$(VENV)/bin/dagster dev --host 127.0.0.1 --port $(PORT) -w $(CURDIR)/workspace.yaml
 
 test: install
 	$(VENV)/bin/python -m pytest -q
