@@ -10,6 +10,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from star_pipeline.config import Settings, load_settings
+from star_pipeline.normalized.assets import normalized_assets
 from star_pipeline.raw.assets import raw_capture_assets
 from star_pipeline.raw.checks import raw_checks
 from star_pipeline.storage.io_manager import WarehouseIOManager
@@ -19,7 +20,7 @@ from star_pipeline.storage.resources import SourceFoldersResource, WarehouseReso
 def build_definitions(settings: Settings) -> Definitions:
     database = str(settings.warehouse_path)
     return Definitions(
-        assets=[*raw_capture_assets],
+        assets=[*raw_capture_assets, *normalized_assets],
         asset_checks=[*raw_checks],
         resources={
             "io_manager": WarehouseIOManager(

@@ -100,3 +100,11 @@ def connect(path: Path | str, **kwargs) -> Iterator[duckdb.DuckDBPyConnection]:
 def quote_ident(name: str) -> str:
     """Quote an SQL identifier (schema, table or column name)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def table_exists(conn, schema: str, table: str) -> bool:
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+        ).fetchone()[0]
+    )

@@ -1,0 +1,1 @@
+"""Normalized layer: typed, deterministic, deduplicated rows built from raw only."""

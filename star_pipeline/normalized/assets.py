@@ -1,0 +1,148 @@
+"""Normalized assets. Each table's SQL lives beside this file, in `<table>.sql`.
+
+Per-line tables (normalized_messages, normalized_parse_errors,
+normalized_hook_events) are incremental: a run parses only raw rows not yet
+normalized (keyed by source, path, file_version, byte_offset) and appends them;
+every row depends on its own line only, so the result equals a rebuild.
+Tables that combine lines (usage with its global dedup, sessions, tool calls,
+links) are rebuilt from normalized_messages in DuckDB on every run, which is
+what makes split API messages arriving in two ingest runs converge to one row.
+"""
+
+from pathlib import Path
+
+from dagster import AssetExecutionContext, AssetKey, AssetOut, Output, asset, multi_asset
+
+from star_pipeline.raw.sources import CLAUDE_CODE, CODEX, HOOK_SPOOL
+from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
+from star_pipeline.storage.table_writes import SqlQuery
+from star_pipeline.storage.warehouse import table_exists
+
+SQL_DIR = Path(__file__).parent
+LINE_KEY = ["source", "path", "file_version", "byte_offset"]
+
+
+def key(table: str) -> AssetKey:
+    return AssetKey(["normalized", table])
+
+
+def read_sql(table: str, **placeholders: str) -> str:
+    """The SQL of `table`, with each `{name}` placeholder replaced (JSON braces elsewhere are left alone)."""
+    sql = (SQL_DIR / f"{table}.sql").read_text()
+    for name, value in placeholders.items():
+        marker = "{" + name + "}"
+        if marker not in sql:
+            raise KeyError(f"{table}.sql has no placeholder {marker}")
+        sql = sql.replace(marker, value)
+    return sql
+
+
+def not_yet_in(conn, table: str, source: str) -> str:
+    """SQL predicate on raw row `r`: not already normalized into `normalized.<table>` (TRUE if no table yet)."""
+    if not table_exists(conn, "normalized", table):
+        return "TRUE"
+    return (
+        f"NOT EXISTS (SELECT 1 FROM normalized.{table} n WHERE n.source = '{source}' AND n.path = r.path "
+        "AND n.file_version = r.file_version AND n.byte_offset = r.byte_offset)"
+    )
+
+
+def with_run_id(sql: str) -> str:
+    return f"SELECT *, CAST(? AS VARCHAR) AS normalize_run_id FROM ({sql})"
+
+
+@multi_asset(
+    name="normalize_transcript_lines",
+    outs={
+        "normalized_messages": AssetOut(
+            key=key("normalized_messages"),
+            group_name="normalized",
+            description="One row per transcript line that is a JSON object (Claude Code, Codex): tree links, "
+            "time, role, content shape, usage fields, tool blocks. Unknown types kept by name.",
+            metadata={"write_mode": "append", "key_columns": LINE_KEY},
+            kinds={"duckdb"},
+        ),
+        "normalized_parse_errors": AssetOut(
+            key=key("normalized_parse_errors"),
+            group_name="normalized",
+            description="Every raw line that could not be parsed, with its raw reference and the reason.",
+            metadata={"write_mode": "append", "key_columns": LINE_KEY},
+            kinds={"duckdb"},
+        ),
+    },
+    deps=[CLAUDE_CODE.lines_key, CODEX.lines_key, HOOK_SPOOL.lines_key],
+    pool=WAREHOUSE_POOL,
+    can_subset=False,
+)
+def normalize_transcript_lines(context: AssetExecutionContext, warehouse: WarehouseResource):
+    run_id = context.run.run_id
+    with warehouse.connect() as conn:
+        messages_sql = read_sql(
+            "normalized_messages",
+            new_claude=not_yet_in(conn, "normalized_messages", "claude_code"),
+            new_codex=not_yet_in(conn, "normalized_messages", "codex"),
+        )
+        errors_sql = read_sql(
+            "normalized_parse_errors",
+            new_claude=not_yet_in(conn, "normalized_parse_errors", "claude_code"),
+            new_codex=not_yet_in(conn, "normalized_parse_errors", "codex"),
+            new_hooks=not_yet_in(conn, "normalized_parse_errors", "hook_spool"),
+        )
+    yield Output(SqlQuery(with_run_id(messages_sql), [run_id]), output_name="normalized_messages")
+    yield Output(SqlQuery(with_run_id(errors_sql), [run_id]), output_name="normalized_parse_errors")
+
+
+@asset(
+    key=key("normalized_hook_events"),
+    group_name="normalized",
+    deps=[HOOK_SPOOL.lines_key],
+    pool=WAREHOUSE_POOL,
+    metadata={"write_mode": "append", "key_columns": LINE_KEY},
+    kinds={"duckdb"},
+    description="One row per spooled hook payload: event, session, tool, tool_use_id, duration, received_at.",
+)
+def normalized_hook_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> SqlQuery:
+    with warehouse.connect() as conn:
+        sql = read_sql("normalized_hook_events", new_hooks=not_yet_in(conn, "normalized_hook_events", "hook_spool"))
+    return SqlQuery(with_run_id(sql), [context.run.run_id])
+
+
+def rebuilt_from_messages(table: str, description: str):
+    @asset(
+        key=key(table),
+        group_name="normalized",
+        deps=[key("normalized_messages")],
+        pool=WAREHOUSE_POOL,
+        metadata={"write_mode": "replace"},
+        kinds={"duckdb"},
+        description=description,
+    )
+    def _rebuilt() -> SqlQuery:
+        return SqlQuery(read_sql(table))
+
+    return _rebuilt
+
+
+normalized_usage = rebuilt_from_messages(
+    "normalized_usage",
+    "One row per API call (Claude deduplicated by message.id + requestId, Codex re-emits skipped); "
+    "non-overlapping token columns.",
+)
+normalized_sessions = rebuilt_from_messages(
+    "normalized_sessions", "One row per session: main, subagent, compaction file or inline sidechain."
+)
+normalized_tool_calls = rebuilt_from_messages(
+    "normalized_tool_calls", "Every tool call paired with its result by call id; pending when no result yet."
+)
+normalized_session_links = rebuilt_from_messages(
+    "normalized_session_links", "Subagent, compaction, summary and resume links between sessions."
+)
+
+normalized_assets = [
+    normalize_transcript_lines,
+    normalized_hook_events,
+    normalized_usage,
+    normalized_sessions,
+    normalized_tool_calls,
+    normalized_session_links,
+]

@@ -1,0 +1,38 @@
+-- normalized_parse_errors: every raw line that could not be parsed, with its raw
+-- reference and the reason, so nothing is skipped silently. The complement of
+-- normalized_messages (transcripts) and normalized_hook_events (hook spool).
+-- {new_claude} / {new_codex} / {new_hooks} restrict the input to raw rows not normalized yet.
+WITH candidates AS (
+    SELECT 'claude_code' AS source, r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length,
+           r.line_bytes, r.ends_with_newline, try(decode(r.line_bytes)) AS text
+    FROM raw.claude_code_lines r
+    WHERE coalesce(json_type(try(decode(r.line_bytes))), '') <> 'OBJECT' AND {new_claude}
+    UNION ALL
+    SELECT 'codex', r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length,
+           r.line_bytes, r.ends_with_newline, try(decode(r.line_bytes))
+    FROM raw.codex_lines r
+    WHERE coalesce(json_type(try(decode(r.line_bytes))), '') <> 'OBJECT' AND {new_codex}
+    UNION ALL
+    SELECT 'hook_spool', r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length,
+           r.line_bytes, r.ends_with_newline, try(decode(r.line_bytes))
+    FROM raw.hook_spool_lines r
+    WHERE (coalesce(json_type(try(decode(r.line_bytes))), '') <> 'OBJECT'
+           OR json_type(try(decode(r.line_bytes)), '$.payload') IS DISTINCT FROM 'OBJECT')
+      AND {new_hooks}
+)
+SELECT
+    source, path, file_version, line_number, byte_offset, byte_length,
+    CASE
+        WHEN byte_length = 0 THEN 'empty line'
+        WHEN text IS NULL THEN 'invalid UTF-8'
+        WHEN contains(text, chr(0)) THEN 'contains NUL bytes'
+        WHEN json_valid(text) AND source = 'hook_spool' AND json_exists(text, '$.payload_text')
+            THEN 'hook payload was not JSON (kept as text in the spool)'
+        WHEN json_valid(text) AND source = 'hook_spool' THEN 'spool line without a payload object'
+        WHEN json_valid(text) THEN 'JSON but not an object'
+        WHEN NOT ends_with_newline THEN 'truncated: last line without newline, not valid JSON'
+        WHEN regexp_matches(text, '}\s*\{') THEN 'not valid JSON (records glued on one line?)'
+        ELSE 'not valid JSON'
+    END AS reason,
+    CAST(line_bytes[1:160] AS VARCHAR) AS excerpt
+FROM candidates

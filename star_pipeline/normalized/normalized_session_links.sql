@@ -1,0 +1,36 @@
+-- normalized_session_links: the edges between sessions that later layers walk.
+--   subagent / compaction: an agent file's session -> its main session
+--   summary:   a file's summary line (leafUuid) -> the session holding that uuid
+--   resume:    a session starting with copies of another's records -> the earlier session
+--   compact_boundary: a compaction inside one session (logicalParentUuid), self-link
+WITH keyed AS (
+    SELECT *,
+        session_id
+            || CASE WHEN file_kind IN ('subagent', 'compaction') THEN ':' || coalesce(agent_id, '?') ELSE '' END
+            || CASE WHEN file_kind = 'inline_sidechain' THEN ':sidechain' ELSE '' END AS session_key
+    FROM normalized.normalized_messages
+    WHERE session_id IS NOT NULL
+),
+uuid_owner AS (
+    -- the session where a uuid first appears
+    SELECT uuid, session_key, event_ts FROM keyed WHERE uuid IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY uuid ORDER BY event_ts, path, byte_offset) = 1
+)
+SELECT DISTINCT source, 'subagent' AS link_type, session_key AS from_session_key, session_id AS to_session_key,
+       CAST(NULL AS VARCHAR) AS via_uuid
+FROM keyed WHERE file_kind IN ('subagent', 'inline_sidechain')
+UNION
+SELECT DISTINCT source, 'compaction', session_key, session_id, NULL
+FROM keyed WHERE file_kind = 'compaction'
+UNION
+SELECT DISTINCT k.source, 'summary', k.session_key, o.session_key, k.leaf_uuid
+FROM keyed k JOIN uuid_owner o ON o.uuid = k.leaf_uuid
+WHERE k.record_type = 'summary' AND o.session_key <> k.session_key
+UNION
+SELECT DISTINCT k.source, 'resume', k.session_key, o.session_key, NULL
+FROM keyed k JOIN uuid_owner o ON o.uuid = k.uuid
+WHERE o.session_key <> k.session_key AND k.file_kind = 'main'
+  AND o.session_key NOT LIKE k.session_key || ':%' AND k.session_key NOT LIKE o.session_key || ':%'
+UNION
+SELECT DISTINCT source, 'compact_boundary', session_key, session_key, logical_parent_uuid
+FROM keyed WHERE record_type = 'system' AND subtype = 'compact_boundary'

@@ -1,0 +1,31 @@
+-- normalized_sessions: one row per session: a main transcript, a subagent or
+-- compaction file (2.0 flat agent-*.jsonl, 2.1 subagents/), or the inline
+-- sidechain turns of a 1.0.x main file. session_key is the session id, plus
+-- ':<agent id>' for agent files, plus ':sidechain' for inline sidechains; the
+-- parent of every non-main row is the main session it belongs to.
+WITH messages AS (
+    SELECT *,
+        session_id
+            || CASE WHEN file_kind IN ('subagent', 'compaction') THEN ':' || coalesce(agent_id, '?') ELSE '' END
+            || CASE WHEN file_kind = 'inline_sidechain' THEN ':sidechain' ELSE '' END AS session_key
+    FROM normalized.normalized_messages
+    WHERE session_id IS NOT NULL
+)
+SELECT
+    source,
+    session_key,
+    session_id,
+    CASE WHEN file_kind IN ('subagent', 'compaction') THEN any_value(agent_id) END AS agent_id,
+    file_kind,
+    CASE WHEN file_kind <> 'main' THEN session_id END AS parent_session_id,
+    arg_min(cwd, coalesce(event_ts, TIMESTAMPTZ '9999-12-31') ) FILTER (WHERE cwd IS NOT NULL) AS project_cwd,
+    arg_max(git_branch, coalesce(event_ts, TIMESTAMPTZ '0001-01-01')) FILTER (WHERE nullif(git_branch, '') IS NOT NULL) AS git_branch,
+    arg_max(git_repository_url, coalesce(event_ts, TIMESTAMPTZ '0001-01-01')) FILTER (WHERE git_repository_url IS NOT NULL) AS git_repository_url,
+    arg_max(tool_version, coalesce(event_ts, TIMESTAMPTZ '0001-01-01')) FILTER (WHERE tool_version IS NOT NULL) AS tool_version,
+    min(event_ts) AS first_event_ts,
+    max(event_ts) AS last_event_ts,
+    count(*) AS record_count,
+    min(path) AS first_path,
+    count(DISTINCT path) AS file_count
+FROM messages
+GROUP BY source, session_key, session_id, file_kind

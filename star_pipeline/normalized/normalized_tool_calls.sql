@@ -1,0 +1,41 @@
+-- normalized_tool_calls: every tool call paired with its result by call id
+-- (Claude tool_use/tool_result; Codex function_call and custom_tool_call with
+-- their outputs). Only top-level transcript lines count (progress lines embed
+-- copies); a call copied into a resumed session counts once (earliest copy).
+-- A call with no result yet is 'pending'.
+WITH blocks AS (
+    SELECT m.source, m.session_id, m.agent_id, m.file_kind, m.event_ts, m.path, m.file_version, m.byte_offset,
+           unnest(m.tool_blocks) AS b
+    FROM normalized.normalized_messages m
+    WHERE m.record_type IN ('assistant', 'user', 'response_item', 'legacy_item') AND len(m.tool_blocks) > 0
+),
+calls AS (
+    SELECT * FROM blocks WHERE b.kind = 'call' AND b.call_id IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY source, b.call_id ORDER BY event_ts, path, file_version, byte_offset) = 1
+),
+results AS (
+    SELECT * FROM blocks WHERE b.kind = 'result' AND b.call_id IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY source, b.call_id ORDER BY event_ts, path, file_version, byte_offset) = 1
+)
+SELECT
+    c.source,
+    c.session_id,
+    c.agent_id,
+    c.file_kind,
+    c.b.call_id AS call_id,
+    c.b.tool_name AS tool_name,
+    c.b.target_path AS target_path,
+    c.b.input_size AS input_size,
+    c.b.subagent_type AS subagent_type,
+    c.b.skill_name AS skill_name,
+    c.event_ts AS called_at,
+    r.event_ts AS result_at,
+    CASE WHEN r.event_ts IS NOT NULL AND c.event_ts IS NOT NULL
+         THEN epoch_ms(r.event_ts) - epoch_ms(c.event_ts) END AS duration_ms,
+    r.b.is_error AS is_error,
+    r.b.result_size AS result_size,
+    CASE WHEN r.b.call_id IS NULL THEN 'pending' WHEN r.b.is_error THEN 'error' ELSE 'ok' END AS status,
+    c.path, c.file_version, c.byte_offset,
+    r.path AS result_path, r.file_version AS result_file_version, r.byte_offset AS result_byte_offset
+FROM calls c
+LEFT JOIN results r ON r.source = c.source AND r.b.call_id = c.b.call_id
