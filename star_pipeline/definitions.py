@@ -11,6 +11,7 @@ from dagster import Definitions
 
 from star_pipeline.config import Settings, load_settings
 from star_pipeline.normalized.assets import normalized_assets
+from star_pipeline.normalized.checks import normalized_checks
 from star_pipeline.raw.assets import raw_capture_assets
 from star_pipeline.raw.checks import raw_checks
 from star_pipeline.storage.io_manager import WarehouseIOManager
@@ -21,7 +22,7 @@ def build_definitions(settings: Settings) -> Definitions:
     database = str(settings.warehouse_path)
     return Definitions(
         assets=[*raw_capture_assets, *normalized_assets],
-        asset_checks=[*raw_checks],
+        asset_checks=[*raw_checks, *normalized_checks],
         resources={
             "io_manager": WarehouseIOManager(
                 database=database,

@@ -1,0 +1,152 @@
+"""Normalized-layer invariants as asset checks (blocking: they stop what sits below a failure).
+
+Checks attached to a materialization look at the files that run normalized
+(rows with its normalize_run_id), so their cost follows the new data; run on
+their own (no rows from the current run) they cover everything.
+"""
+
+from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
+
+from star_pipeline.normalized.assets import key, read_sql
+from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
+
+MESSAGES = "normalized.normalized_messages"
+
+
+def _touched_paths(conn, run_id: str) -> str:
+    """Create temp table _touched(source, path) for this run's files (all files if the run wrote none)."""
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT source, path FROM {MESSAGES} WHERE normalize_run_id = ?",
+        [run_id],
+    )
+    if conn.execute("SELECT count(*) FROM _touched").fetchone()[0]:
+        return "files normalized by this run"
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT source, path FROM {MESSAGES}")
+    return "all files"
+
+
+def _in_touched(source: str) -> str:
+    return f"r.path IN (SELECT path FROM _touched WHERE source = '{source}')"
+
+
+@asset_check(
+    asset=key("normalized_messages"),
+    name="messages_rebuild_identity",
+    blocking=True,
+    pool=WAREHOUSE_POOL,
+    description="Rebuilding the touched files' messages from raw gives exactly the stored rows.",
+)
+def messages_rebuild_identity(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
+    with warehouse.connect() as conn:
+        scope = _touched_paths(conn, context.run.run_id)
+        rebuilt = read_sql("normalized_messages", new_claude=_in_touched("claude_code"), new_codex=_in_touched("codex"))
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE _rebuilt AS {rebuilt}")
+        stored = (
+            f"SELECT * EXCLUDE (normalize_run_id) FROM {MESSAGES} m "
+            "WHERE (m.source, m.path) IN (SELECT source, path FROM _touched)"
+        )
+        missing = conn.execute(f"SELECT count(*) FROM (SELECT * FROM _rebuilt EXCEPT ALL {stored})").fetchone()[0]
+        extra = conn.execute(f"SELECT count(*) FROM ({stored} EXCEPT ALL SELECT * FROM _rebuilt)").fetchone()[0]
+        files = conn.execute("SELECT count(*) FROM _touched").fetchone()[0]
+    return AssetCheckResult(
+        passed=missing == 0 and extra == 0,
+        description=None if missing == extra == 0 else f"{missing} rebuilt rows missing from the table, {extra} stored rows not rebuilt",
+        metadata={"scope": scope, "files": files, "rows_missing": missing, "rows_extra": extra},
+    )
+
+
+@asset_check(
+    asset=key("normalized_messages"),
+    name="every_raw_line_accounted_for",
+    blocking=True,
+    pool=WAREHOUSE_POOL,
+    additional_deps=[key("normalized_parse_errors")],
+    description="Every raw transcript line of the touched files is a message or a parse error, exactly once, "
+    "and every message traces back to its raw line.",
+)
+def every_raw_line_accounted_for(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
+    with warehouse.connect() as conn:
+        scope = _touched_paths(conn, context.run.run_id)
+        rows = conn.execute(
+            f"""
+            WITH raw_rows AS (
+                SELECT 'claude_code' AS source, path, file_version, byte_offset FROM raw.claude_code_lines r WHERE {_in_touched('claude_code')}
+                UNION ALL
+                SELECT 'codex', path, file_version, byte_offset FROM raw.codex_lines r WHERE {_in_touched('codex')}
+            ),
+            normalized_rows AS (
+                SELECT source, path, file_version, byte_offset FROM {MESSAGES}
+                WHERE (source, path) IN (SELECT source, path FROM _touched)
+                UNION ALL
+                SELECT source, path, file_version, byte_offset FROM normalized.normalized_parse_errors
+                WHERE (source, path) IN (SELECT source, path FROM _touched)
+            )
+            SELECT
+                (SELECT count(*) FROM (SELECT * FROM raw_rows EXCEPT ALL SELECT * FROM normalized_rows)),
+                (SELECT count(*) FROM (SELECT * FROM normalized_rows EXCEPT ALL SELECT * FROM raw_rows)),
+                (SELECT count(*) FROM raw_rows)
+            """
+        ).fetchone()
+    unaccounted, orphans, total = rows
+    return AssetCheckResult(
+        passed=unaccounted == 0 and orphans == 0,
+        description=None if unaccounted == orphans == 0 else f"{unaccounted} raw lines not normalized, {orphans} normalized rows without a raw line (or twice)",
+        metadata={"scope": scope, "raw_lines": total, "unaccounted": unaccounted, "orphans_or_duplicates": orphans},
+    )
+
+
+UNIQUE_KEYS = {
+    "normalized_messages": ["source", "path", "file_version", "byte_offset"],
+    "normalized_parse_errors": ["source", "path", "file_version", "byte_offset"],
+    "normalized_hook_events": ["source", "path", "file_version", "byte_offset"],
+    "normalized_usage": ["usage_key"],
+    "normalized_sessions": ["source", "session_key"],
+    "normalized_tool_calls": ["source", "call_id"],
+}
+
+
+def build_unique_key_check(table: str, columns: list[str]):
+    @asset_check(
+        asset=key(table),
+        name=f"{table}_unique_key",
+        blocking=True,
+        pool=WAREHOUSE_POOL,
+        description=f"No two rows share ({', '.join(columns)}).",
+    )
+    def unique_key(warehouse: WarehouseResource) -> AssetCheckResult:
+        cols = ", ".join(columns)
+        with warehouse.connect() as conn:
+            duplicates = conn.execute(
+                f"SELECT {cols}, count(*) AS n FROM normalized.{table} GROUP BY ALL HAVING count(*) > 1 LIMIT 5"
+            ).fetchall()
+        return AssetCheckResult(
+            passed=not duplicates,
+            description=f"duplicate keys, e.g. {duplicates[0]}" if duplicates else None,
+            metadata={"examples": MetadataValue.json([list(map(str, d)) for d in duplicates])},
+        )
+
+    return unique_key
+
+
+@asset_check(
+    asset=key("normalized_usage"),
+    name="usage_rows_trace_to_messages",
+    blocking=True,
+    pool=WAREHOUSE_POOL,
+    description="Every usage row points at an assistant line or token_count event in normalized_messages.",
+)
+def usage_rows_trace_to_messages(warehouse: WarehouseResource) -> AssetCheckResult:
+    with warehouse.connect() as conn:
+        orphans = conn.execute(
+            f"SELECT count(*) FROM normalized.normalized_usage u ANTI JOIN {MESSAGES} m "
+            "ON m.source = u.source AND m.path = u.path AND m.file_version = u.file_version AND m.byte_offset = u.byte_offset"
+        ).fetchone()[0]
+    return AssetCheckResult(passed=orphans == 0, metadata={"orphans": orphans})
+
+
+normalized_checks = [
+    messages_rebuild_identity,
+    every_raw_line_accounted_for,
+    usage_rows_trace_to_messages,
+    *[build_unique_key_check(table, columns) for table, columns in UNIQUE_KEYS.items()],
+]

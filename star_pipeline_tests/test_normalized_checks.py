@@ -1,0 +1,73 @@
+"""The normalized checks pass on a clean build and fail, blocking the build, when the tables lie."""
+
+import json
+
+import duckdb
+
+from star_pipeline_tests.conftest import materialize_all
+
+
+def write_session(sandbox):
+    folder = sandbox.claude_root / "-home-u-p"
+    folder.mkdir(parents=True)
+    lines = []
+    for i in range(3):
+        lines.append(
+            {
+                "type": "assistant",
+                "sessionId": "s1",
+                "uuid": f"u{i}",
+                "parentUuid": f"u{i - 1}" if i else None,
+                "timestamp": f"2026-03-01T10:00:0{i}.000Z",
+                "requestId": f"req_{i}",
+                "message": {
+                    "id": f"msg_{i}",
+                    "model": "claude-sonnet-4-6",
+                    "role": "assistant",
+                    "content": [{"type": "text", "text": "hi"}],
+                    "usage": {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 100},
+                },
+            }
+        )
+    (folder / "s1.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def check_results(result):
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def tamper(sandbox, sql):
+    conn = duckdb.connect(str(sandbox.warehouse))
+    try:
+        conn.execute(sql)
+    finally:
+        conn.close()
+
+
+def test_checks_pass_on_a_clean_build(sandbox):
+    write_session(sandbox)
+    results = check_results(materialize_all(sandbox))
+    assert results["messages_rebuild_identity"] and results["every_raw_line_accounted_for"]
+    assert all(results.values()), results
+
+
+def test_tampered_message_fails_rebuild_identity(sandbox):
+    write_session(sandbox)
+    materialize_all(sandbox)
+    tamper(sandbox, "UPDATE normalized.normalized_messages SET output_tokens = 999 WHERE uuid = 'u1'")
+    result = materialize_all(sandbox, raise_on_error=False)
+    assert check_results(result)["messages_rebuild_identity"] is False
+    assert not result.success  # blocking: the rebuilt tables below did not run on bad input
+
+
+def test_lost_message_fails_accounting_and_duplicate_fails_unique_key(sandbox):
+    write_session(sandbox)
+    materialize_all(sandbox)
+    tamper(
+        sandbox,
+        "INSERT INTO normalized.normalized_messages SELECT * FROM normalized.normalized_messages WHERE uuid = 'u0';"
+        "DELETE FROM normalized.normalized_messages WHERE uuid = 'u2';",
+    )
+    results = check_results(materialize_all(sandbox, raise_on_error=False))
+    assert results["every_raw_line_accounted_for"] is False
+    assert results["normalized_messages_unique_key"] is False
