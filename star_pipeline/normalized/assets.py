@@ -3,19 +3,22 @@
 Per-line tables (normalized_messages, normalized_parse_errors,
 normalized_hook_events) are incremental: a run parses only raw rows not yet
 normalized (keyed by source, path, file_version, byte_offset) and appends them;
-every row depends on its own line only, so the result equals a rebuild.
+every row depends on its own line only, so the result equals a rebuild. When a
+table's SQL file changes (its hash differs from `meta_table_versions`), the
+next run rebuilds that table in full instead.
 Tables that combine lines (usage with its global dedup, sessions, tool calls,
 links) are rebuilt from normalized_messages in DuckDB on every run, which is
 what makes split API messages arriving in two ingest runs converge to one row.
 """
 
+import hashlib
 from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, AssetOut, Output, asset, multi_asset
 
 from star_pipeline.raw.sources import CLAUDE_CODE, CODEX, HOOK_SPOOL
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
-from star_pipeline.storage.table_writes import SqlQuery
+from star_pipeline.storage.table_writes import SqlQuery, stored_table_version
 from star_pipeline.storage.warehouse import table_exists
 
 SQL_DIR = Path(__file__).parent
@@ -37,9 +40,19 @@ def read_sql(table: str, **placeholders: str) -> str:
     return sql
 
 
+def sql_version(table: str) -> str:
+    """The version of a table's SQL: the first 12 hex of its file's sha256."""
+    return hashlib.sha256((SQL_DIR / f"{table}.sql").read_bytes()).hexdigest()[:12]
+
+
+def needs_full_build(conn, table: str) -> bool:
+    """True when `normalized.<table>` is missing or was built by other SQL than the file now holds."""
+    return not table_exists(conn, "normalized", table) or stored_table_version(conn, "normalized", table) != sql_version(table)
+
+
 def not_yet_in(conn, table: str, source: str) -> str:
-    """SQL predicate on raw row `r`: not already normalized into `normalized.<table>` (TRUE if no table yet)."""
-    if not table_exists(conn, "normalized", table):
+    """SQL predicate on raw row `r`: not already normalized into `normalized.<table>` (TRUE on a full build)."""
+    if needs_full_build(conn, table):
         return "TRUE"
     return (
         f"NOT EXISTS (SELECT 1 FROM normalized.{table} n WHERE n.source = '{source}' AND n.path = r.path "
@@ -47,8 +60,14 @@ def not_yet_in(conn, table: str, source: str) -> str:
     )
 
 
-def with_run_id(sql: str) -> str:
-    return f"SELECT *, CAST(? AS VARCHAR) AS normalize_run_id FROM ({sql})"
+def incremental_query(conn, table: str, sql: str, run_id: str) -> SqlQuery:
+    """Append the new rows, or replace the table when its SQL changed; stamps each row with the run id."""
+    return SqlQuery(
+        f"SELECT *, CAST(? AS VARCHAR) AS normalize_run_id FROM ({sql})",
+        [run_id],
+        write_mode="replace" if needs_full_build(conn, table) else None,
+        table_version=sql_version(table),
+    )
 
 
 @multi_asset(
@@ -88,8 +107,10 @@ def normalize_transcript_lines(context: AssetExecutionContext, warehouse: Wareho
             new_codex=not_yet_in(conn, "normalized_parse_errors", "codex"),
             new_hooks=not_yet_in(conn, "normalized_parse_errors", "hook_spool"),
         )
-    yield Output(SqlQuery(with_run_id(messages_sql), [run_id]), output_name="normalized_messages")
-    yield Output(SqlQuery(with_run_id(errors_sql), [run_id]), output_name="normalized_parse_errors")
+        messages = incremental_query(conn, "normalized_messages", messages_sql, run_id)
+        errors = incremental_query(conn, "normalized_parse_errors", errors_sql, run_id)
+    yield Output(messages, output_name="normalized_messages")
+    yield Output(errors, output_name="normalized_parse_errors")
 
 
 @asset(
@@ -104,7 +125,7 @@ def normalize_transcript_lines(context: AssetExecutionContext, warehouse: Wareho
 def normalized_hook_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> SqlQuery:
     with warehouse.connect() as conn:
         sql = read_sql("normalized_hook_events", new_hooks=not_yet_in(conn, "normalized_hook_events", "hook_spool"))
-    return SqlQuery(with_run_id(sql), [context.run.run_id])
+        return incremental_query(conn, "normalized_hook_events", sql, context.run.run_id)
 
 
 def rebuilt_from_messages(table: str, description: str):

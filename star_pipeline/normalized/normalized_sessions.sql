@@ -21,6 +21,7 @@ SELECT
     arg_min(cwd, coalesce(event_ts, TIMESTAMPTZ '9999-12-31') ) FILTER (WHERE cwd IS NOT NULL) AS project_cwd,
     arg_max(git_branch, coalesce(event_ts, TIMESTAMPTZ '0001-01-01')) FILTER (WHERE nullif(git_branch, '') IS NOT NULL) AS git_branch,
     arg_max(git_repository_url, coalesce(event_ts, TIMESTAMPTZ '0001-01-01')) FILTER (WHERE git_repository_url IS NOT NULL) AS git_repository_url,
+    arg_min(entrypoint, coalesce(event_ts, TIMESTAMPTZ '9999-12-31')) FILTER (WHERE entrypoint IS NOT NULL) AS entrypoint,
     arg_max(tool_version, coalesce(event_ts, TIMESTAMPTZ '0001-01-01')) FILTER (WHERE tool_version IS NOT NULL) AS tool_version,
     min(event_ts) AS first_event_ts,
     max(event_ts) AS last_event_ts,

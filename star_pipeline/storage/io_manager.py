@@ -27,7 +27,7 @@ from dagster import (
 )
 
 from star_pipeline.storage.load_log import record_load
-from star_pipeline.storage.table_writes import WarehouseTable, write_table
+from star_pipeline.storage.table_writes import WarehouseTable, record_table_version, write_table
 from star_pipeline.storage.warehouse import open_connection, quote_ident
 
 PREVIEW_ROWS = 5
@@ -55,7 +55,7 @@ class WarehouseIOManager(ConfigurableIOManager):
     def handle_output(self, context: OutputContext, obj: object) -> None:
         schema, table = table_for(context.asset_key.path)
         metadata = context.definition_metadata or {}
-        mode = metadata.get("write_mode", "replace")
+        mode = getattr(obj, "write_mode", None) or metadata.get("write_mode", "replace")
         partition_key = context.partition_key if context.has_partition_key else None
         asset_label = context.asset_key.to_user_string()
         run_id = context.run_id
@@ -74,6 +74,8 @@ class WarehouseIOManager(ConfigurableIOManager):
                     partition_column=metadata.get("partition_column"),
                     partition_key=partition_key,
                 )
+                if getattr(obj, "table_version", None):
+                    record_table_version(conn, schema, table, obj.table_version)
                 record_load(
                     conn, run_id=run_id, asset_key=asset_label, partition_key=partition_key, write_mode=mode,
                     started_at=started_at, completed_at=datetime.now(timezone.utc), rows_written=rows, status="success",

@@ -30,10 +30,17 @@ _SOURCE = "_star_pipeline_source"
 
 @dataclass(frozen=True)
 class SqlQuery:
-    """A SELECT for DuckDB to run inside the write transaction; `params` bind its `?`s."""
+    """A SELECT for DuckDB to run inside the write transaction; `params` bind its `?`s.
+
+    `write_mode` overrides the asset's metadata for this one write (an incremental
+    table rebuilt in full uses `replace`); `table_version` is recorded in
+    `meta_table_versions` in the same transaction.
+    """
 
     sql: str
     params: list = field(default_factory=list)
+    write_mode: str | None = None
+    table_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,18 @@ def stage(conn: duckdb.DuckDBPyConnection, data: object) -> None:
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGE} AS SELECT * FROM {_SOURCE}")
     finally:
         conn.unregister(_SOURCE)
+
+
+def stored_table_version(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> str | None:
+    row = conn.execute("SELECT version FROM meta_table_versions WHERE table_name = ?", [f"{schema}.{table}"]).fetchone()
+    return row[0] if row else None
+
+
+def record_table_version(conn: duckdb.DuckDBPyConnection, schema: str, table: str, version: str) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO meta_table_versions (table_name, version, updated_at) VALUES (?, ?, now())",
+        [f"{schema}.{table}", version],
+    )
 
 
 def write_table(

@@ -1,0 +1,28 @@
+"""Incremental normalized tables append only new lines, and are rebuilt in full when their SQL changes."""
+
+from star_pipeline_tests.conftest import materialize_all, query
+from star_pipeline_tests.test_normalized_checks import write_session
+
+
+def message_writes(sandbox):
+    return query(
+        sandbox,
+        "SELECT write_mode, rows_written FROM meta_load_log WHERE asset_key = 'normalized/normalized_messages' "
+        "ORDER BY started_at",
+    )
+
+
+def test_unchanged_sql_appends_changed_sql_rebuilds(sandbox, monkeypatch):
+    write_session(sandbox)
+    materialize_all(sandbox)
+    materialize_all(sandbox)
+    assert message_writes(sandbox) == [("replace", 3), ("append", 0)]
+
+    import star_pipeline.normalized.assets as assets
+
+    original = assets.sql_version
+    monkeypatch.setattr(assets, "sql_version", lambda table: "edited" + original(table)[:6])
+    materialize_all(sandbox)
+    assert message_writes(sandbox)[-1] == ("replace", 3)
+    assert query(sandbox, "SELECT version FROM meta_table_versions WHERE table_name = 'normalized.normalized_messages'")[0][0].startswith("edited")
+    assert query(sandbox, "SELECT count(*) FROM normalized.normalized_messages") == [(3,)]
