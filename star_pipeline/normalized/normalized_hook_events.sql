@@ -10,8 +10,8 @@ WITH spool AS (
             "permission_mode": "VARCHAR", "is_interrupt": "BOOLEAN", "error": "VARCHAR"}}') AS j,
         length(CAST(json_extract(try(decode(r.line_bytes)), '$.payload') AS VARCHAR)) AS payload_size
     FROM raw.hook_spool_lines r
-    WHERE json_type(try(decode(r.line_bytes))) = 'OBJECT'
-      AND json_type(try(decode(r.line_bytes)), '$.payload') = 'OBJECT'
+    WHERE try(json_type(try(decode(r.line_bytes)))) = 'OBJECT'
+      AND try(json_type(try(decode(r.line_bytes)), '$.payload')) = 'OBJECT'
       AND {new_hooks}
 )
 SELECT

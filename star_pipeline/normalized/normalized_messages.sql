@@ -20,7 +20,7 @@ WITH claude AS (
                     "cache_creation": {"ephemeral_1h_input_tokens": "BIGINT"},
                     "speed": "VARCHAR", "service_tier": "VARCHAR"}}}') AS j
     FROM raw.claude_code_lines r
-    WHERE json_type(try(decode(r.line_bytes))) = 'OBJECT' AND {new_claude}
+    WHERE try(json_type(try(decode(r.line_bytes)))) = 'OBJECT' AND {new_claude}
 ),
 claude_blocks AS (
     SELECT *,
@@ -121,7 +121,7 @@ codex AS (
             "call_id": "VARCHAR", "name": "VARCHAR", "arguments": "VARCHAR", "output": "JSON",
             "git": {"branch": "VARCHAR", "repository_url": "VARCHAR"}}') AS j
     FROM raw.codex_lines r
-    WHERE json_type(try(decode(r.line_bytes))) = 'OBJECT' AND {new_codex}
+    WHERE try(json_type(try(decode(r.line_bytes)))) = 'OBJECT' AND {new_codex}
 ),
 codex_items AS (
     -- The envelope format wraps every item as {timestamp, type, payload}; the legacy

@@ -6,18 +6,18 @@ WITH candidates AS (
     SELECT 'claude_code' AS source, r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length,
            r.line_bytes, r.ends_with_newline, try(decode(r.line_bytes)) AS text
     FROM raw.claude_code_lines r
-    WHERE coalesce(json_type(try(decode(r.line_bytes))), '') <> 'OBJECT' AND {new_claude}
+    WHERE coalesce(try(json_type(try(decode(r.line_bytes)))), '') <> 'OBJECT' AND {new_claude}
     UNION ALL
     SELECT 'codex', r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length,
            r.line_bytes, r.ends_with_newline, try(decode(r.line_bytes))
     FROM raw.codex_lines r
-    WHERE coalesce(json_type(try(decode(r.line_bytes))), '') <> 'OBJECT' AND {new_codex}
+    WHERE coalesce(try(json_type(try(decode(r.line_bytes)))), '') <> 'OBJECT' AND {new_codex}
     UNION ALL
     SELECT 'hook_spool', r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length,
            r.line_bytes, r.ends_with_newline, try(decode(r.line_bytes))
     FROM raw.hook_spool_lines r
-    WHERE (coalesce(json_type(try(decode(r.line_bytes))), '') <> 'OBJECT'
-           OR json_type(try(decode(r.line_bytes)), '$.payload') IS DISTINCT FROM 'OBJECT')
+    WHERE (coalesce(try(json_type(try(decode(r.line_bytes)))), '') <> 'OBJECT'
+           OR try(json_type(try(decode(r.line_bytes)), '$.payload')) IS DISTINCT FROM 'OBJECT')
       AND {new_hooks}
 )
 SELECT
@@ -26,7 +26,7 @@ SELECT
         WHEN byte_length = 0 THEN 'empty line'
         WHEN text IS NULL THEN 'invalid UTF-8'
         WHEN contains(text, chr(0)) THEN 'contains NUL bytes'
-        WHEN json_valid(text) AND source = 'hook_spool' AND json_exists(text, '$.payload_text')
+        WHEN json_valid(text) AND source = 'hook_spool' AND coalesce(try(json_exists(text, '$.payload_text')), FALSE)
             THEN 'hook payload was not JSON (kept as text in the spool)'
         WHEN json_valid(text) AND source = 'hook_spool' THEN 'spool line without a payload object'
         WHEN json_valid(text) THEN 'JSON but not an object'

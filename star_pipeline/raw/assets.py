@@ -30,7 +30,9 @@ def build_raw_capture_asset(source: RawSource):
                 key=source.lines_key,
                 group_name="raw",
                 description=f"Every line of every file: {source.description}",
-                metadata={"write_mode": "append", "key_columns": LINE_KEY},
+                # upsert, not append: after a crash between the two writes, a line stored half-written
+                # (quiet partial) may come back complete under the same key and must replace it.
+                metadata={"write_mode": "upsert", "key_columns": LINE_KEY, "preview": False},
                 kinds={"duckdb"},
             ),
             files_out: AssetOut(

@@ -89,7 +89,7 @@ class WarehouseIOManager(ConfigurableIOManager):
                     error=f"{type(exc).__name__}: {exc}"[:2000],
                 )
                 raise
-            context.add_output_metadata(describe_table(conn, schema, table, rows))
+            context.add_output_metadata(describe_table(conn, schema, table, rows, preview=metadata.get("preview", True)))
         finally:
             conn.close()
 
@@ -98,16 +98,22 @@ class WarehouseIOManager(ConfigurableIOManager):
         return WarehouseTable(schema, table)
 
 
-def describe_table(conn, schema: str, table: str, rows_written: int) -> dict:
-    """Row count, column schema and a short preview of a stored table, as Dagster metadata."""
+def describe_table(conn, schema: str, table: str, rows_written: int, preview: bool = True) -> dict:
+    """Row count, column schema and a short preview of a stored table, as Dagster metadata.
+
+    Assets whose rows may hold secrets (raw lines) set metadata preview=False, so
+    that no line text reaches Dagster's event log.
+    """
     target = f"{quote_ident(schema)}.{quote_ident(table)}"
     columns = conn.execute(f"DESCRIBE {target}").fetchall()
     total = conn.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-    preview = conn.execute(f"SELECT * FROM {target} LIMIT {PREVIEW_ROWS}").fetchall()
     names = [c[0] for c in columns]
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    for row in preview:
-        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    if preview:
+        for row in conn.execute(f"SELECT * FROM {target} LIMIT {PREVIEW_ROWS}").fetchall():
+            lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    else:
+        lines.append("(no preview: this table holds raw text that may contain secrets)")
     return {
         "dagster/row_count": MetadataValue.int(total),
         "rows_written": MetadataValue.int(rows_written),

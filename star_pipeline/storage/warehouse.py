@@ -19,7 +19,6 @@ from pathlib import Path
 import duckdb
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
-_migrated: set[str] = set()
 
 
 class WarehouseLockedError(RuntimeError):
@@ -43,8 +42,8 @@ def open_connection(
     """Connect to the warehouse, waiting up to `lock_timeout_seconds` for a lock held elsewhere.
 
     A new file is created readable by its owner only (mode 0600), in a folder
-    that is created with mode 0700. Migrations are applied on the first
-    writable connection of each process.
+    that is created with mode 0700. Pending migrations are applied on every
+    writable connection.
     """
     path = Path(path)
     if str(path) != ":memory:":
@@ -76,11 +75,10 @@ def open_connection(
             for candidate in (path, Path(f"{path}.wal")):
                 if candidate.exists() and (candidate.stat().st_mode & 0o077):
                     candidate.chmod(0o600)
-        if not read_only and str(path) not in _migrated:
+        if not read_only:  # cheap when nothing is pending: one small query and a few file hashes
             from star_pipeline.storage.migrations import apply_migrations
 
             apply_migrations(conn, database_label=str(path))
-            _migrated.add(str(path))
     except BaseException:
         conn.close()
         raise
