@@ -3,15 +3,14 @@
 -- go to normalized_parse_errors. {new_hooks} restricts to rows not normalized yet.
 WITH spool AS (
     SELECT r.path, r.file_version, r.line_number, r.byte_offset,
-        json_transform(try(decode(r.line_bytes)), '{"received_at": "VARCHAR", "payload": {
+        json_transform(transcript_json(r.line_bytes), '{"received_at": "VARCHAR", "payload": {
             "hook_event_name": "VARCHAR", "session_id": "VARCHAR", "tool_name": "VARCHAR",
             "tool_use_id": "VARCHAR", "duration_ms": "BIGINT", "cwd": "VARCHAR", "transcript_path": "VARCHAR",
             "agent_id": "VARCHAR", "agent_type": "VARCHAR", "source": "VARCHAR", "reason": "VARCHAR",
             "permission_mode": "VARCHAR", "is_interrupt": "BOOLEAN", "error": "VARCHAR"}}') AS j,
-        length(CAST(json_extract(try(decode(r.line_bytes)), '$.payload') AS VARCHAR)) AS payload_size
+        length(CAST(json_extract(transcript_json(r.line_bytes), '$.payload') AS VARCHAR)) AS payload_size
     FROM raw.hook_spool_lines r
-    WHERE try(json_type(try(decode(r.line_bytes)))) = 'OBJECT'
-      AND try(json_type(try(decode(r.line_bytes)), '$.payload')) = 'OBJECT'
+    WHERE try(json_type(transcript_json(r.line_bytes), '$.payload')) = 'OBJECT'
       AND {new_hooks}
 )
 SELECT

@@ -7,7 +7,7 @@
 -- line types are kept with their type name.
 WITH claude AS (
     SELECT r.path, r.file_version, r.line_number, r.byte_offset,
-        json_transform(try(decode(r.line_bytes)), '{
+        json_transform(transcript_json(r.line_bytes), '{
             "type": "VARCHAR", "subtype": "VARCHAR", "sessionId": "VARCHAR", "agentId": "VARCHAR",
             "uuid": "VARCHAR", "parentUuid": "VARCHAR", "logicalParentUuid": "VARCHAR", "leafUuid": "VARCHAR",
             "timestamp": "VARCHAR", "isSidechain": "BOOLEAN", "isMeta": "BOOLEAN", "isCompactSummary": "BOOLEAN",
@@ -20,7 +20,7 @@ WITH claude AS (
                     "cache_creation": {"ephemeral_1h_input_tokens": "BIGINT"},
                     "speed": "VARCHAR", "service_tier": "VARCHAR"}}}') AS j
     FROM raw.claude_code_lines r
-    WHERE try(json_type(try(decode(r.line_bytes)))) = 'OBJECT' AND {new_claude}
+    WHERE transcript_json(r.line_bytes) IS NOT NULL AND {new_claude}
 ),
 claude_blocks AS (
     SELECT *,
@@ -115,13 +115,13 @@ claude_messages AS (
 ),
 codex AS (
     SELECT r.path, r.file_version, r.line_number, r.byte_offset,
-        json_transform(try(decode(r.line_bytes)), '{
+        json_transform(transcript_json(r.line_bytes), '{
             "timestamp": "VARCHAR", "type": "VARCHAR", "record_type": "VARCHAR", "id": "VARCHAR",
             "instructions": "JSON", "payload": "JSON", "role": "VARCHAR", "content": "JSON",
             "call_id": "VARCHAR", "name": "VARCHAR", "arguments": "VARCHAR", "output": "JSON",
             "git": {"branch": "VARCHAR", "repository_url": "VARCHAR"}}') AS j
     FROM raw.codex_lines r
-    WHERE try(json_type(try(decode(r.line_bytes)))) = 'OBJECT' AND {new_codex}
+    WHERE transcript_json(r.line_bytes) IS NOT NULL AND {new_codex}
 ),
 codex_items AS (
     -- The envelope format wraps every item as {timestamp, type, payload}; the legacy

@@ -6,18 +6,18 @@ WITH candidates AS (
     SELECT 'claude_code' AS source, r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length,
            r.line_bytes, r.ends_with_newline, try(decode(r.line_bytes)) AS text
     FROM raw.claude_code_lines r
-    WHERE coalesce(try(json_type(try(decode(r.line_bytes)))), '') <> 'OBJECT' AND {new_claude}
+    WHERE transcript_json(r.line_bytes) IS NULL AND {new_claude}
     UNION ALL
     SELECT 'codex', r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length,
            r.line_bytes, r.ends_with_newline, try(decode(r.line_bytes))
     FROM raw.codex_lines r
-    WHERE coalesce(try(json_type(try(decode(r.line_bytes)))), '') <> 'OBJECT' AND {new_codex}
+    WHERE transcript_json(r.line_bytes) IS NULL AND {new_codex}
     UNION ALL
     SELECT 'hook_spool', r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length,
            r.line_bytes, r.ends_with_newline, try(decode(r.line_bytes))
     FROM raw.hook_spool_lines r
-    WHERE (coalesce(try(json_type(try(decode(r.line_bytes)))), '') <> 'OBJECT'
-           OR try(json_type(try(decode(r.line_bytes)), '$.payload')) IS DISTINCT FROM 'OBJECT')
+    WHERE (transcript_json(r.line_bytes) IS NULL
+           OR try(json_type(transcript_json(r.line_bytes), '$.payload')) IS DISTINCT FROM 'OBJECT')
       AND {new_hooks}
 )
 SELECT

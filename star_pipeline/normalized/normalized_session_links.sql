@@ -11,10 +11,15 @@ WITH keyed AS (
     FROM normalized.normalized_messages
     WHERE session_id IS NOT NULL
 ),
+file_starts AS (
+    SELECT source, path, file_version, min(event_ts) AS file_first_ts FROM keyed GROUP BY ALL
+),
 uuid_owner AS (
-    -- the session where a uuid first appears
-    SELECT uuid, session_key, event_ts FROM keyed WHERE uuid IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY uuid ORDER BY event_ts, path, byte_offset) = 1
+    -- the session where a uuid first appears: the one whose file started first
+    -- (a resumed session's copies carry the original timestamps)
+    SELECT k.uuid, k.session_key FROM keyed k JOIN file_starts f USING (source, path, file_version)
+    WHERE k.uuid IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY k.uuid ORDER BY f.file_first_ts, k.event_ts, k.path, k.byte_offset) = 1
 )
 SELECT DISTINCT source, 'subagent' AS link_type, session_key AS from_session_key, session_id AS to_session_key,
        CAST(NULL AS VARCHAR) AS via_uuid

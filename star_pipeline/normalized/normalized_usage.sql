@@ -72,7 +72,7 @@ claude_usage AS (
         b.path, b.file_version, b.byte_offset,
         'claude_code:' || b.call_id || ':' || coalesce(b.call_request_id, '-') AS usage_key
     FROM claude_best b
-    JOIN claude_owner o USING (call_id, call_request_id)
+    JOIN claude_owner o ON o.call_id = b.call_id AND o.call_request_id IS NOT DISTINCT FROM b.call_request_id
 ),
 codex_files AS (
     -- one file per session id (a rollout can exist twice, e.g. after archiving)
