@@ -1,8 +1,13 @@
-"""`star-pipeline build`: materialize every asset in-process, through the same Definitions as dagster dev.
+"""Materializing the whole warehouse in-process: `star-pipeline build`, and the tests.
 
-Runs are recorded in DAGSTER_HOME when it is set (so they show in the UI),
-else in a throwaway instance. Progress is printed per step; the exit code is
-non-zero when a step fails or a blocking check fails.
+One pass, through the same Definitions as dagster dev:
+1. the ingest job (raw capture and normalization, with their checks);
+2. if it succeeded: every registered version of every classifier, after
+   registering the current version of each classifier file.
+Runs are recorded in DAGSTER_HOME when it is set (so they show in the UI and
+registered classifier versions persist), else in a throwaway instance.
+A failed step or blocking check stops the layers above it; the exit code of
+`star-pipeline build` is then non-zero.
 """
 
 from __future__ import annotations
@@ -10,35 +15,101 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import dataclass, field
+
+PROGRESS_LOGGING = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
-def run_build(select: str | None = None, out=None) -> int:
+@dataclass
+class PipelineResult:
+    """The in-process runs of one build, ingest first."""
+
+    results: list = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return bool(self.results) and all(r.success for r in self.results)
+
+    @property
+    def run_id(self) -> str:
+        return self.results[0].run_id
+
+    @property
+    def all_events(self) -> list:
+        return [event for result in self.results for event in result.all_events]
+
+    def get_asset_check_evaluations(self) -> list:
+        return [e for result in self.results for e in result.get_asset_check_evaluations()]
+
+    def asset_materializations_for_node(self, node_name: str) -> list:
+        found = []
+        for result in self.results:
+            try:
+                found += result.asset_materializations_for_node(node_name)
+            except Exception:  # the node is not in this run's job
+                continue
+        return found
+
+
+def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None = None, log=None) -> PipelineResult:
+    from star_pipeline.classified.rules import classifier_file_versions
+    from star_pipeline.classified.specs import CLASSIFIERS
+    from star_pipeline.definitions import INGEST_JOB, classify_job_name
+
+    log = log or (lambda message: None)
+    outcome = PipelineResult()
+    ingest = defs.resolve_job_def(INGEST_JOB).execute_in_process(
+        instance=instance, raise_on_error=False, run_config=run_config
+    )
+    outcome.results.append(ingest)
+    if not ingest.success:
+        log("ingest failed: the classified layer was not run")
+        return outcome
+    current = classifier_file_versions(classifiers_folder)
+    for spec in CLASSIFIERS:
+        partitions = spec.partitions.name
+        version = current.get(spec.name)
+        if version and not instance.has_dynamic_partition(partitions, version):
+            instance.add_dynamic_partitions(partitions, [version])
+            log(f"registered classifier version {version}")
+        job = defs.resolve_job_def(classify_job_name(spec.name))
+        for registered in instance.get_dynamic_partitions(partitions):
+            outcome.results.append(
+                job.execute_in_process(
+                    instance=instance, partition_key=registered, raise_on_error=False, run_config=run_config
+                )
+            )
+    return outcome
+
+
+def run_build(out=None) -> int:
     out = out or sys.stdout
-    from dagster import AssetSelection, DagsterEventType, DagsterInstance
+    from dagster import DagsterEventType, DagsterInstance
 
+    from star_pipeline.config import load_settings
     from star_pipeline.definitions import defs
 
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
-    job = defs.resolve_implicit_global_asset_job_def()
-    selection = AssetSelection.from_coercible(select) if select else None
-    asset_selection = None
-    if selection is not None:
-        asset_selection = selection.resolve(defs.resolve_asset_graph())
     started = time.monotonic()
-    print(f"star-pipeline build: materializing {'all assets' if not select else select} ...", file=out, flush=True)
+    print("star-pipeline build: materializing every layer ...", file=out, flush=True)
     # INFO shows each step's own progress lines (files read, lines captured) as they happen.
-    result = job.execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        asset_selection=asset_selection,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    outcome = run_pipeline(
+        defs,
+        instance,
+        load_settings().classifiers_dir,
+        run_config=PROGRESS_LOGGING,
+        log=lambda message: print(f"  {message}", file=out, flush=True),
     )
     failed_checks = []
-    for event in result.all_events:
+    for event in outcome.all_events:
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
             mat = event.event_specific_data.materialization
             rows = mat.metadata.get("rows_written")
-            print(f"  materialized {mat.asset_key.to_user_string()}: {rows.value if rows else '?'} rows written", file=out)
+            partition = f" [{mat.partition}]" if mat.partition else ""
+            print(
+                f"  materialized {mat.asset_key.to_user_string()}{partition}: {rows.value if rows else '?'} rows written",
+                file=out,
+            )
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             status = "passed" if evaluation.passed else "FAILED"
@@ -53,6 +124,6 @@ def run_build(select: str | None = None, out=None) -> int:
                 error = error.cause  # the user's exception, not Dagster's wrapper
             print(f"  step {event.step_key} FAILED: {error.message.strip() if error else ''}", file=out)
     elapsed = time.monotonic() - started
-    ok = result.success and not failed_checks
+    ok = outcome.success and not failed_checks
     print(f"star-pipeline build: {'done' if ok else 'FAILED'} in {elapsed:.1f} s", file=out, flush=True)
     return 0 if ok else 1

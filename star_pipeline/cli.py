@@ -29,8 +29,7 @@ def _parser():
     install.add_argument("--uninstall", action="store_true", help="remove star-pipeline's hooks instead")
     install.add_argument("--spool-dir", help="spool folder the hook writes to (default: the config's)")
 
-    build = commands.add_parser("build", help="materialize every asset in-process, with progress")
-    build.add_argument("--select", help="Dagster asset selection, e.g. 'group:raw' (default: everything)")
+    commands.add_parser("build", help="materialize every layer in-process, with progress")
     return parser
 
 
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             from star_pipeline.build import run_build
 
-            return run_build(args.select)
+            return run_build()
     except Exception as exc:  # a clear one-line message for known failures
         from star_pipeline.config import ConfigError
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "star_pipeline.yaml"
+DEFAULT_CLASSIFIERS_DIR = PROJECT_ROOT / "config" / "classifiers"
 CONFIG_ENV_VAR = "STAR_PIPELINE_CONFIG"
 
 _VAR_PATTERN = re.compile(r"\$\{(\w+)\}|\$(\w+)")
@@ -34,6 +35,7 @@ class Settings:
     codex_roots: tuple[Path, ...]
     hook_spool_dir: Path
     partial_line_quiet_seconds: float
+    classifiers_dir: Path
 
 
 # key -> (type, default); nested dicts are sections. A default of REQUIRED means
@@ -52,6 +54,9 @@ _SCHEMA: dict = {
     },
     "raw": {
         "partial_line_quiet_seconds": ((int, float), 600),
+    },
+    "classified": {
+        "classifiers_dir": (str, None),
     },
 }
 
@@ -97,6 +102,9 @@ def load_settings(path: Path | str | None = None) -> Settings:
         codex_roots=_roots(values["sources.codex_roots"], config_path, "sources.codex_roots", base),
         hook_spool_dir=one_path("sources.hook_spool_dir"),
         partial_line_quiet_seconds=float(values["raw.partial_line_quiet_seconds"]),
+        classifiers_dir=one_path("classified.classifiers_dir")
+        if values["classified.classifiers_dir"]
+        else DEFAULT_CLASSIFIERS_DIR,
     )
 
 

@@ -1,4 +1,4 @@
-"""The Dagster code location: every asset, check and resource of star_pipeline.
+"""The Dagster code location: every asset, check, job, sensor and resource of star_pipeline.
 
 The configuration (config/star_pipeline.yaml, or $STAR_PIPELINE_CONFIG) is
 read once here; a malformed file fails the code location load with a message
@@ -7,8 +7,12 @@ naming the file and key.
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import AssetSelection, Definitions, define_asset_job
 
+from star_pipeline.classified.assets import ClassifiersResource, classified_assets
+from star_pipeline.classified.checks import classified_checks
+from star_pipeline.classified.sensors import build_classifier_files_sensor
+from star_pipeline.classified.specs import CLASSIFIERS
 from star_pipeline.config import Settings, load_settings
 from star_pipeline.normalized.assets import normalized_assets
 from star_pipeline.normalized.checks import normalized_checks
@@ -17,12 +21,30 @@ from star_pipeline.raw.checks import raw_checks
 from star_pipeline.storage.io_manager import WarehouseIOManager
 from star_pipeline.storage.resources import SourceFoldersResource, WarehouseResource
 
+# Raw capture and normalization: every unpartitioned asset below the classified layer.
+INGEST_JOB = "ingest_and_normalize"
+
+
+def classify_job_name(classifier: str) -> str:
+    return f"classify_{classifier}"
+
 
 def build_definitions(settings: Settings) -> Definitions:
     database = str(settings.warehouse_path)
+    jobs = [
+        define_asset_job(INGEST_JOB, selection=AssetSelection.groups("raw", "normalized"),
+                         description="Capture new source lines and normalize them."),
+        *[
+            define_asset_job(classify_job_name(spec.name), selection=AssetSelection.assets(spec.key),
+                             description=f"Classify with one version of {spec.name}.")
+            for spec in CLASSIFIERS
+        ],
+    ]
     return Definitions(
-        assets=[*raw_capture_assets, *normalized_assets],
-        asset_checks=[*raw_checks, *normalized_checks],
+        assets=[*raw_capture_assets, *normalized_assets, *classified_assets],
+        asset_checks=[*raw_checks, *normalized_checks, *classified_checks],
+        jobs=jobs,
+        sensors=[build_classifier_files_sensor(settings.classifiers_dir)],
         resources={
             "io_manager": WarehouseIOManager(
                 database=database,
@@ -40,6 +62,7 @@ def build_definitions(settings: Settings) -> Definitions:
                 hook_spool_dir=str(settings.hook_spool_dir),
                 partial_line_quiet_seconds=settings.partial_line_quiet_seconds,
             ),
+            "classifiers": ClassifiersResource(folder=str(settings.classifiers_dir)),
         },
     )
 

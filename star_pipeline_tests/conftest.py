@@ -63,13 +63,23 @@ def build_defs(sandbox: Sandbox):
     return build_definitions(load_settings(sandbox.config_path))
 
 
-def materialize_all(sandbox: Sandbox, *, raise_on_error: bool = True):
-    """Run every asset and check in-process against the sandbox warehouse; returns the result."""
+def materialize_all(sandbox: Sandbox, *, raise_on_error: bool = True, instance=None):
+    """Run every layer and check in-process against the sandbox warehouse, as `star-pipeline build` does.
+
+    Returns a PipelineResult (ingest run first, then one run per classifier version).
+    """
     from dagster import DagsterInstance
 
-    defs = build_defs(sandbox)
-    job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=raise_on_error)
+    from star_pipeline.build import run_pipeline
+    from star_pipeline.config import load_settings
+
+    outcome = run_pipeline(
+        build_defs(sandbox), instance or DagsterInstance.ephemeral(), load_settings(sandbox.config_path).classifiers_dir
+    )
+    if raise_on_error and not outcome.success:
+        failures = [e.message for e in outcome.all_events if e.is_failure]
+        raise AssertionError(f"pipeline failed: {failures}")
+    return outcome
 
 
 def query(sandbox: Sandbox, sql: str, params=None):

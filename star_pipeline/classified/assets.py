@@ -1,0 +1,218 @@
+"""Classified assets: one per classifier, partitioned by its versions.
+
+A run of partition `<classifier>-<hash>` loads that version's YAML (the file if
+it still has that hash, else the copy stored in `meta_classifier_configs` when
+the version was first materialized), classifies the normalized items and
+replaces exactly that version's rows. Incremental classifiers (messages,
+secrets) classify only items this version has not seen and keep its earlier
+rows, which equals a full re-run because each item's result depends on that
+item alone; run config `full_refresh: true` re-classifies everything.
+"""
+
+from pathlib import Path
+
+from dagster import AssetExecutionContext, Config, ConfigurableResource, Output, asset
+
+from star_pipeline.classified.rules import (
+    ClassifierConfigError,
+    ClassifierFile,
+    VERSION_PATTERN,
+    compile_rules,
+    current_classifiers,
+    parse_classifier,
+)
+from star_pipeline.classified.specs import CLASSIFIERS, SECRET_FINDINGS, ClassifierSpec
+from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
+from star_pipeline.storage.table_writes import SqlQuery
+from star_pipeline.storage.warehouse import table_exists
+
+SQL_DIR = Path(__file__).parent
+
+
+class ClassifiersResource(ConfigurableResource):
+    """The folder holding one YAML file per classifier."""
+
+    folder: str
+
+
+class ClassifyConfig(Config):
+    full_refresh: bool = False  # re-classify every item instead of only the new ones
+
+
+def read_sql(name: str, **placeholders: str) -> str:
+    sql = (SQL_DIR / f"{name}.sql").read_text()
+    for key, value in placeholders.items():
+        sql = sql.replace("{" + key + "}", value)
+    return sql
+
+
+def load_version(spec: ClassifierSpec, version: str, folder: str, conn) -> ClassifierFile:
+    """The classifier file of `version`: on disk if unchanged, else as stored when first materialized."""
+    match = VERSION_PATTERN.match(version)
+    if not match or match.group("name") != spec.name:
+        raise ClassifierConfigError(
+            f"partition {version!r} is not a version of classifier {spec.name} (expected '{spec.name}-<8 hex>')."
+        )
+    current = current_classifiers(Path(folder)).get(spec.name)
+    if current is not None and current.version == version:
+        return current
+    row = conn.execute("SELECT config_text FROM meta_classifier_configs WHERE classifier_version = ?", [version]).fetchone()
+    if row:
+        return parse_classifier(spec.name, row[0].encode("utf-8"), f"{version} (stored in meta_classifier_configs)")
+    raise ClassifierConfigError(
+        f"classifier version {version}: {Path(folder) / (spec.name + '.yaml')} no longer has this content "
+        f"(it is now {current.version if current else 'missing'}), and this version was never materialized, so its "
+        "text was not kept. Restore that content to re-run it, or delete the partition."
+    )
+
+
+def remember_version(conn, classifier: ClassifierFile) -> None:
+    conn.execute(
+        "INSERT OR IGNORE INTO meta_classifier_configs VALUES (?, ?, ?, now())",
+        [classifier.version, classifier.name, classifier.text],
+    )
+
+
+def item_match(spec: ClassifierSpec, left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{k} = {right}.{k}" for k in spec.item_keys)
+
+
+def rule_query(spec: ClassifierSpec, classifier: ClassifierFile, version: str, incremental: bool) -> SqlQuery:
+    """The rows of one version of a rule classifier (sessions, messages, tool calls)."""
+    label_sql, label_params = compile_rules(classifier, spec.label, list(spec.fields))
+    rule_sql, rule_params = compile_rules(classifier, spec.label, list(spec.fields), output="rule")
+    params: list = []
+    if spec.name == "message_kinds":
+        new_items = "TRUE"
+        if incremental:
+            new_items = (
+                f"NOT EXISTS (SELECT 1 FROM classified.{spec.table} c WHERE c.classifier_version = ? "
+                f"AND {item_match(spec, 'c', 'm')})"
+            )
+            params.append(version)
+        items = read_sql(
+            spec.table,
+            new_items=new_items,
+            message_texts=read_sql("message_texts", messages="SELECT source, path, file_version, byte_offset FROM items"),
+        )
+    else:
+        items = read_sql(spec.table)
+    keys = ", ".join(spec.item_keys)
+    sql = (
+        f"WITH items AS ({items}) SELECT {keys}, CAST(? AS VARCHAR) AS classifier_version, "
+        f"{label_sql} AS {spec.label}, {rule_sql} AS matched_rule FROM items"
+    )
+    params += [version, *label_params, *rule_params]
+    if incremental:
+        sql += f" UNION ALL BY NAME SELECT * FROM classified.{spec.table} WHERE classifier_version = ?"
+        params.append(version)
+    return SqlQuery(sql, params)
+
+
+def secret_query(classifier: ClassifierFile, version: str, incremental: bool) -> SqlQuery:
+    """The findings of one version of the secret classifier: new messages scanned, earlier findings kept."""
+    patterns = classifier.config.get("patterns")
+    if not isinstance(patterns, list) or not patterns:
+        raise ClassifierConfigError(f"{classifier.origin}: 'patterns' must be a non-empty list of {{kind, regex}}.")
+    for index, pattern in enumerate(patterns, start=1):
+        if not isinstance(pattern, dict) or set(pattern) != {"kind", "regex"}:
+            raise ClassifierConfigError(f"{classifier.origin}: pattern {index} must have exactly 'kind' and 'regex'.")
+    params: list = []
+    new_items = "TRUE"
+    if incremental:
+        new_items = (
+            "NOT EXISTS (SELECT 1 FROM meta_classifier_progress p WHERE p.classifier_version = ? AND p.source = m.source "
+            "AND p.path = m.path AND p.file_version = m.file_version AND m.byte_offset <= p.scanned_through_offset)"
+        )
+        params.append(version)
+    fields = read_sql(
+        "derived_secret_findings",
+        message_texts=read_sql(
+            "message_texts",
+            messages=f"SELECT source, path, file_version, byte_offset FROM normalized.normalized_messages m WHERE {new_items}",
+        ),
+    )
+    matches = []
+    for pattern in patterns:
+        matches.append(
+            "SELECT f.*, CAST(? AS VARCHAR) AS kind, unnest(regexp_extract_all(f.text, CAST(? AS VARCHAR))) AS secret FROM fields f"
+        )
+        params += [str(pattern["kind"]), str(pattern["regex"])]
+    sql = f"""
+        WITH fields AS ({fields}),
+        matches AS ({' UNION ALL '.join(matches)})
+        SELECT source, path, file_version, byte_offset, field, kind,
+            CAST(row_number() OVER (PARTITION BY source, path, file_version, byte_offset, field, kind
+                                    ORDER BY strpos(text, secret), secret) AS INTEGER) AS occurrence,
+            'normalized_messages' AS item_table,
+            CAST(strpos(text, secret) - 1 AS BIGINT) AS char_offset,
+            CAST(length(secret) AS BIGINT) AS secret_length,
+            left(sha256((SELECT salt FROM meta_fingerprint_salt) || secret), 16) AS fingerprint,
+            CAST(? AS VARCHAR) AS classifier_version
+        FROM matches
+        WHERE secret <> ''
+    """
+    params.append(version)
+    if incremental:
+        sql += f""" UNION ALL BY NAME
+            SELECT * FROM classified.{SECRET_FINDINGS.table} c WHERE c.classifier_version = ?
+            AND NOT EXISTS (SELECT 1 FROM normalized.normalized_messages m WHERE {new_items.replace('?', 'CAST(? AS VARCHAR)')}
+                            AND {item_match(SECRET_FINDINGS, 'c', 'm')})"""
+        params += [version, version]
+    return SqlQuery(sql, params)
+
+
+def build_query(spec: ClassifierSpec, classifier: ClassifierFile, version: str, incremental: bool) -> SqlQuery:
+    if spec is SECRET_FINDINGS:
+        return secret_query(classifier, version, incremental)
+    return rule_query(spec, classifier, version, incremental)
+
+
+def has_classified_before(conn, spec: ClassifierSpec, version: str) -> bool:
+    """Whether this version has rows to build on (secrets: has scanned before, findings or not)."""
+    if not table_exists(conn, "classified", spec.table):
+        return False
+    if spec is SECRET_FINDINGS:
+        sql = "SELECT count(*) > 0 FROM meta_classifier_progress WHERE classifier_version = ?"
+    else:
+        sql = f"SELECT count(*) > 0 FROM classified.{spec.table} WHERE classifier_version = ?"
+    return bool(conn.execute(sql, [version]).fetchone()[0])
+
+
+def build_classifier_asset(spec: ClassifierSpec):
+    @asset(
+        key=spec.key,
+        group_name="classified",
+        partitions_def=spec.partitions,
+        deps=[["normalized", table] for table in spec.deps],
+        pool=WAREHOUSE_POOL,
+        metadata={"write_mode": "replace_partition", "partition_column": "classifier_version"},
+        kinds={"duckdb"},
+        description=spec.description + f" Rules: {spec.name}.yaml in the classifiers folder.",
+    )
+    def classify(
+        context: AssetExecutionContext,
+        config: ClassifyConfig,
+        warehouse: WarehouseResource,
+        classifiers: ClassifiersResource,
+    ):
+        version = context.partition_key
+        with warehouse.connect() as conn:
+            classifier = load_version(spec, version, classifiers.folder, conn)
+            remember_version(conn, classifier)
+            incremental = spec.incremental and not config.full_refresh and has_classified_before(conn, spec, version)
+        context.log.info(f"{version}: {'classifying new items only' if incremental else 'classifying every item'}")
+        yield Output(build_query(spec, classifier, version, bool(incremental)))
+        if spec is SECRET_FINDINGS:
+            # Record how far this version has scanned, after its rows are committed.
+            with warehouse.connect() as conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta_classifier_progress SELECT ?, source, path, file_version, max(byte_offset) "
+                    "FROM normalized.normalized_messages GROUP BY ALL",
+                    [version],
+                )
+
+    return classify
+
+
+classified_assets = [build_classifier_asset(spec) for spec in CLASSIFIERS]

@@ -1,0 +1,41 @@
+-- Items for derived_tool_practices: one per normalized tool call, with the shell
+-- command (Claude Bash input.command; Codex shell arguments.command) read from the
+-- call's raw line. Rebuilt per version each run: cheap, and a call's row stays
+-- identical as long as its call line does.
+WITH calls AS (
+    SELECT c.source, c.call_id, c.tool_name, c.subagent_type, c.skill_name, c.target_path,
+           c.path, c.file_version, c.byte_offset
+    FROM normalized.normalized_tool_calls c
+),
+claude_inputs AS (
+    SELECT c.source, c.call_id,
+        list_filter(
+            json_transform(json_extract(transcript_json(r.line_bytes), '$.message.content'),
+                           '[{"type": "VARCHAR", "id": "VARCHAR", "input": {"command": "VARCHAR"}}]'),
+            lambda b: b.id = c.call_id)[1].input.command AS command
+    FROM calls c
+    JOIN raw.claude_code_lines r USING (path, file_version, byte_offset)
+    WHERE c.source = 'claude_code' AND c.tool_name = 'Bash'
+),
+codex_inputs AS (
+    SELECT c.source, c.call_id,
+        CASE json_type(args, '$.command')
+            WHEN 'ARRAY' THEN array_to_string(CAST(json_extract(args, '$.command') AS VARCHAR[]), ' ')
+            ELSE json_extract_string(args, '$.command') END AS command
+    FROM (
+        SELECT c.*, CASE WHEN json_valid(a) THEN a END AS args
+        FROM (
+            SELECT c.*, coalesce(
+                json_extract_string(transcript_json(r.line_bytes), '$.payload.arguments'),
+                json_extract_string(transcript_json(r.line_bytes), '$.arguments')) AS a
+            FROM calls c
+            JOIN raw.codex_lines r USING (path, file_version, byte_offset)
+            WHERE c.source = 'codex'
+        ) c
+    ) c
+)
+SELECT c.source, c.call_id, c.tool_name, c.subagent_type, c.skill_name, c.target_path,
+       coalesce(ci.command, xi.command) AS command
+FROM calls c
+LEFT JOIN claude_inputs ci USING (source, call_id)
+LEFT JOIN codex_inputs xi USING (source, call_id)
