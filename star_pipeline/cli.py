@@ -30,6 +30,12 @@ def _parser():
     install.add_argument("--spool-dir", help="spool folder the hook writes to (default: the config's)")
 
     commands.add_parser("build", help="materialize every layer in-process, with progress")
+
+    classifiers = commands.add_parser("classifiers", help="list or delete classifier versions")
+    classifier_commands = classifiers.add_subparsers(dest="classifiers_command", required=True)
+    classifier_commands.add_parser("list", help="every version: rows stored, current file, registered partition")
+    delete = classifier_commands.add_parser("delete", help="delete one version's rows and partition")
+    delete.add_argument("version", help="e.g. message_kinds-1a2b3c4d")
     return parser
 
 
@@ -57,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
             from star_pipeline.build import run_build
 
             return run_build()
+        if args.command == "classifiers":
+            from star_pipeline.classified.versions import delete_version, list_versions
+            from star_pipeline.config import load_settings
+
+            if args.classifiers_command == "list":
+                return list_versions(load_settings())
+            return delete_version(load_settings(), args.version)
     except Exception as exc:  # a clear one-line message for known failures
         from star_pipeline.config import ConfigError
 

@@ -1,0 +1,74 @@
+"""`star-pipeline classifiers list|delete`: see and remove classifier versions.
+
+Deleting a version removes its rows from its classified table, its stored
+config text and scan progress (one transaction), then the dynamic partition
+from the Dagster instance in DAGSTER_HOME, so the UI stops offering it.
+Other versions are untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from star_pipeline.classified.rules import VERSION_PATTERN, classifier_file_versions
+from star_pipeline.classified.specs import CLASSIFIERS
+
+
+def _instance():
+    from dagster import DagsterInstance
+
+    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+
+
+def list_versions(settings, out=None) -> int:
+    from star_pipeline.storage.warehouse import connect, table_exists
+
+    out = out or sys.stdout
+    current = classifier_file_versions(settings.classifiers_dir)
+    instance = _instance()
+    with connect(settings.warehouse_path, lock_timeout_seconds=settings.lock_timeout_seconds) as conn:
+        for spec in CLASSIFIERS:
+            rows = {}
+            if table_exists(conn, "classified", spec.table):
+                rows = dict(conn.execute(
+                    f"SELECT classifier_version, count(*) FROM classified.{spec.table} GROUP BY 1").fetchall())
+            registered = set(instance.get_dynamic_partitions(spec.partitions.name)) if instance else set()
+            print(f"{spec.name} (classified.{spec.table}):", file=out)
+            for version in sorted(set(rows) | registered | ({current[spec.name]} if spec.name in current else set())):
+                notes = []
+                if version == current.get(spec.name):
+                    notes.append("current file")
+                if version in registered:
+                    notes.append("registered partition")
+                print(f"  {version}  {rows.get(version, 0)} rows  {', '.join(notes)}", file=out)
+    if instance is None:
+        print("(DAGSTER_HOME is not set: registered partitions not shown)", file=out)
+    return 0
+
+
+def delete_version(settings, version: str, out=None) -> int:
+    from star_pipeline.storage.warehouse import connect, table_exists
+
+    out = out or sys.stdout
+    match = VERSION_PATTERN.match(version)
+    spec = next((s for s in CLASSIFIERS if match and s.name == match.group("name")), None)
+    if spec is None:
+        print(f"star-pipeline: {version!r} is not a classifier version (<classifier>-<8 hex>); see `star-pipeline classifiers list`.", file=sys.stderr)
+        return 2
+    with connect(settings.warehouse_path, lock_timeout_seconds=settings.lock_timeout_seconds) as conn:
+        conn.execute("BEGIN TRANSACTION")
+        deleted = 0
+        if table_exists(conn, "classified", spec.table):
+            deleted = conn.execute(f"DELETE FROM classified.{spec.table} WHERE classifier_version = ?", [version]).fetchone()[0]
+        conn.execute("DELETE FROM meta_classifier_configs WHERE classifier_version = ?", [version])
+        conn.execute("DELETE FROM meta_classifier_progress WHERE classifier_version = ?", [version])
+        conn.execute("COMMIT")
+    print(f"deleted {deleted} rows of {version} from classified.{spec.table}", file=out)
+    instance = _instance()
+    if instance is not None and instance.has_dynamic_partition(spec.partitions.name, version):
+        instance.delete_dynamic_partition(spec.partitions.name, version)
+        print(f"removed partition {version} from {spec.partitions.name} in DAGSTER_HOME", file=out)
+    if version == classifier_file_versions(settings.classifiers_dir).get(spec.name):
+        print(f"note: {version} is the current file's version; the sensor will register it again.", file=out)
+    return 0
