@@ -3,7 +3,8 @@
 One pass, through the same Definitions as dagster dev:
 1. the ingest job (raw capture and normalization, with their checks);
 2. if it succeeded: every registered version of every classifier, after
-   registering the current version of each classifier file.
+   registering the current version of each classifier file;
+3. the aggregate layer and star schema.
 Runs are recorded in DAGSTER_HOME when it is set (so they show in the UI and
 registered classifier versions persist), else in a throwaway instance.
 A failed step or blocking check stops the layers above it; the exit code of
@@ -54,7 +55,7 @@ class PipelineResult:
 def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None = None, log=None) -> PipelineResult:
     from star_pipeline.classified.rules import classifier_file_versions
     from star_pipeline.classified.specs import CLASSIFIERS
-    from star_pipeline.definitions import INGEST_JOB, classify_job_name
+    from star_pipeline.definitions import AGGREGATE_JOB, INGEST_JOB, classify_job_name
 
     log = log or (lambda message: None)
     outcome = PipelineResult()
@@ -79,6 +80,9 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
                     instance=instance, partition_key=registered, raise_on_error=False, run_config=run_config
                 )
             )
+    outcome.results.append(
+        defs.resolve_job_def(AGGREGATE_JOB).execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
+    )
     return outcome
 
 

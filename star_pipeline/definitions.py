@@ -7,7 +7,10 @@ naming the file and key.
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import AssetSelection, DefaultScheduleStatus, Definitions, ScheduleDefinition, define_asset_job
+
+from star_pipeline.aggregate.assets import aggregate_assets
+from star_pipeline.aggregate.checks import aggregate_checks
 
 from star_pipeline.classified.assets import ClassifiersResource, classified_assets
 from star_pipeline.classified.checks import classified_checks
@@ -23,6 +26,10 @@ from star_pipeline.storage.resources import SourceFoldersResource, WarehouseReso
 
 # Raw capture and normalization: every unpartitioned asset below the classified layer.
 INGEST_JOB = "ingest_and_normalize"
+# The aggregate layer and star schema, rebuilt hourly by schedule.
+AGGREGATE_JOB = "rebuild_aggregates"
+# Every check of every layer, nightly (the full versions: rebuild identity over everything).
+SWEEP_JOB = "nightly_invariant_sweep"
 
 
 def classify_job_name(classifier: str) -> str:
@@ -39,11 +46,22 @@ def build_definitions(settings: Settings) -> Definitions:
                              description=f"Classify with one version of {spec.name}.")
             for spec in CLASSIFIERS
         ],
+        define_asset_job(AGGREGATE_JOB, selection=AssetSelection.groups("aggregate"),
+                         description="Rebuild the aggregates and the star schema from the layers below."),
+        define_asset_job(SWEEP_JOB, selection=AssetSelection.all_asset_checks(),
+                         description="Run every check over the whole warehouse, without materializing anything."),
+    ]
+    schedules = [
+        ScheduleDefinition(name="hourly_aggregate_rebuild", job_name=AGGREGATE_JOB, cron_schedule="5 * * * *",
+                           default_status=DefaultScheduleStatus.RUNNING, execution_timezone="UTC"),
+        ScheduleDefinition(name="nightly_invariant_sweep", job_name=SWEEP_JOB, cron_schedule="30 3 * * *",
+                           default_status=DefaultScheduleStatus.RUNNING, execution_timezone="UTC"),
     ]
     return Definitions(
-        assets=[*raw_capture_assets, *normalized_assets, *classified_assets],
-        asset_checks=[*raw_checks, *normalized_checks, *classified_checks],
+        assets=[*raw_capture_assets, *normalized_assets, *classified_assets, *aggregate_assets],
+        asset_checks=[*raw_checks, *normalized_checks, *classified_checks, *aggregate_checks],
         jobs=jobs,
+        schedules=schedules,
         sensors=[build_classifier_files_sensor(settings.classifiers_dir)],
         resources={
             "io_manager": WarehouseIOManager(

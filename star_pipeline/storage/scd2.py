@@ -119,3 +119,49 @@ def apply_scd2(
         conn.execute("ROLLBACK")
         raise
     return Scd2Result(inserted=inserted, closed=changed + vanished, verified=verified)
+
+
+def scd2_history_sql(
+    observations_sql: str,
+    *,
+    business_keys: list[str],
+    attributes: list[str],
+    observed_at: str,
+    record_source: str,
+) -> str:
+    """A SELECT giving the full SCD2 history of entities from time-stamped observations.
+
+    For history that comes from event times in the layers below (the branch a
+    project had at each session's first event, a model's dated prices), so a
+    rebuild reproduces the same rows: consecutive observations with the same
+    hash_diff collapse into one row; each row's effective_to is the next row's
+    effective_from (no gap, no overlap); the last row per key is current. The
+    columns are those of `apply_scd2`'s tables. The caller writes the result in
+    one transaction (the I/O manager's replace mode).
+    """
+    keys = ", ".join(quote_ident(k) for k in business_keys)
+    key_parts = ", ".join(f"CAST({quote_ident(k)} AS VARCHAR)" for k in business_keys)
+    attr_map = ", ".join("'" + a.replace("'", "''") + f"': CAST({quote_ident(a)} AS VARCHAR)" for a in attributes)
+    cols = ", ".join(quote_ident(c) for c in business_keys + attributes)
+    source = record_source.replace("'", "''")
+    return f"""
+        WITH observed AS (
+            SELECT {cols}, CAST({quote_ident(observed_at)} AS TIMESTAMPTZ) AS observed_at,
+                   dimension_key([{key_parts}]) AS hash_key, hash_diff(MAP {{{attr_map}}}) AS hash_diff
+            FROM ({observations_sql})
+        ),
+        changes AS (
+            SELECT * FROM observed
+            QUALIFY hash_diff IS DISTINCT FROM lag(hash_diff) OVER (PARTITION BY {keys} ORDER BY observed_at, hash_diff)
+        )
+        SELECT hash_key, {cols},
+            observed_at AS effective_from,
+            lead(observed_at) OVER (PARTITION BY {keys} ORDER BY observed_at, hash_diff) AS effective_to,
+            lead(observed_at) OVER (PARTITION BY {keys} ORDER BY observed_at, hash_diff) IS NULL AS is_current,
+            hash_diff,
+            '{source}' AS record_source,
+            now() AS created_at,
+            CAST(NULL AS VARCHAR) AS session_id,
+            now() AS last_verified_at
+        FROM changes
+    """

@@ -1,0 +1,1 @@
+"""Aggregate layer and star schema: rollups, costs, and the dimensions and facts reports read."""

@@ -1,0 +1,251 @@
+"""Aggregate assets and the star schema. Each SQL table's query is `<table>.sql` beside this file.
+
+Every aggregate is rebuilt from the layers below on each run (replace mode,
+one transaction each) and carries `pipeline_version`, which embeds the
+pricing config's hash, so a number can always be traced to the prices that
+made it. Dimensions are SCD2 histories built by the storage kernel
+(`scd2_history_sql`) from event times, so a rebuild gives the same history.
+"""
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+from dagster import AssetExecutionContext, AssetKey, AssetOut, MetadataValue, Output, asset, multi_asset
+
+from star_pipeline.aggregate.pricing import PRICING_PATH, pipeline_version, price_rows, pricing_config
+from star_pipeline.aggregate.python_tables import billing_blocks, blocks_table, goal_components
+from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
+from star_pipeline.storage.scd2 import scd2_history_sql
+from star_pipeline.storage.table_writes import SqlQuery
+
+SQL_DIR = Path(__file__).parent
+GROUP = "aggregate"
+_SAFE_VERSION = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def key(table: str) -> AssetKey:
+    return AssetKey(["aggregate", table])
+
+
+def normalized(table: str) -> AssetKey:
+    return AssetKey(["normalized", table])
+
+
+def read_sql(name: str) -> str:
+    """The table's SQL with {pipeline_version} and {fast_multiplier} filled in (both computed, never user text)."""
+    version = pipeline_version(PRICING_PATH)
+    config, _ = pricing_config(PRICING_PATH)
+    multiplier = float(config.get("fast_multiplier", 2))
+    assert _SAFE_VERSION.match(version), version
+    return (
+        (SQL_DIR / f"{name}.sql").read_text()
+        .replace("{pipeline_version}", version)
+        .replace("{fast_multiplier}", repr(multiplier))
+    )
+
+
+def sql_asset(table: str, deps: list[AssetKey], description: str):
+    @asset(key=key(table), group_name=GROUP, deps=deps, pool=WAREHOUSE_POOL, kinds={"duckdb"},
+           metadata={"write_mode": "replace"}, description=description)
+    def _sql_asset() -> SqlQuery:
+        return SqlQuery(read_sql(table))
+
+    return _sql_asset
+
+
+def scd2_asset(table: str, deps: list[AssetKey], business_keys: list[str], attributes: list[str], description: str):
+    @asset(key=key(table), group_name=GROUP, deps=deps, pool=WAREHOUSE_POOL, kinds={"duckdb"},
+           metadata={"write_mode": "replace"}, description=description)
+    def _scd2_asset() -> SqlQuery:
+        return SqlQuery(
+            scd2_history_sql(
+                read_sql(f"{table}_observations"),
+                business_keys=business_keys,
+                attributes=attributes,
+                observed_at="observed_at",
+                record_source=f"aggregate/{table}_observations.sql",
+            )
+        )
+
+    return _scd2_asset
+
+
+session_projects = sql_asset(
+    "session_projects",
+    [normalized("normalized_sessions")],
+    "The project of every session id: cwd with worktrees folded into their repository, else '(unknown)'.",
+)
+
+PRICE_COLUMNS = [
+    ("input_price", "input"), ("output_price", "output"), ("cache_read_price", "cache_read"),
+    ("cache_write_price", "cache_write"), ("cache_write_1h_price", "cache_write_1h"),
+]
+
+
+@asset(key=key("dim_model"), group_name=GROUP, deps=[normalized("normalized_usage")], pool=WAREHOUSE_POOL,
+       kinds={"duckdb"}, metadata={"write_mode": "replace"},
+       description="SCD2: every model seen, with its prices (USD per million tokens) over time, from genai-prices "
+       "and config/pricing.yaml. Models without a known price have NULL prices.")
+def dim_model(context: AssetExecutionContext, warehouse: WarehouseResource) -> SqlQuery:
+    with warehouse.connect() as conn:
+        models = [r[0] for r in conn.execute("SELECT DISTINCT model FROM normalized.normalized_usage WHERE model IS NOT NULL").fetchall()]
+    rows = price_rows(models)
+    priced = {r.model for r in rows}
+    unknown = sorted(set(models) - priced)
+    if unknown:
+        context.log.warning(f"no price known for {unknown}: their calls get cost NULL; add them to {PRICING_PATH}")
+    columns = ["model", "provider", "price_source", *[c for c, _ in PRICE_COLUMNS], "long_context_threshold",
+               *[f"long_{c}" for c, _ in PRICE_COLUMNS], "observed_at"]
+    values, params = [], []
+    for r in rows:
+        values.append("(" + ", ".join("?" for _ in columns) + ")")
+        params += [r.model, r.provider, r.price_source, *[r.prices.get(k) for _, k in PRICE_COLUMNS],
+                   r.long_context_threshold, *[r.long_context_prices.get(k) for _, k in PRICE_COLUMNS],
+                   str(r.valid_from or date(1970, 1, 1))]
+    for model in unknown:
+        values.append("(" + ", ".join("?" for _ in columns) + ")")
+        params += [model, None, "unknown", *[None] * 5, None, *[None] * 5, "1970-01-01"]
+    types = {"model": "VARCHAR", "provider": "VARCHAR", "price_source": "VARCHAR",
+             "long_context_threshold": "BIGINT", "observed_at": "TIMESTAMPTZ"}
+    casts = ", ".join(f"CAST({c} AS {types.get(c, 'DOUBLE')}) AS {c}" for c in columns)
+    observations = (
+        f"SELECT {casts} FROM (VALUES {', '.join(values)}) AS v({', '.join(columns)})"
+        if values else f"SELECT {casts} FROM (SELECT {', '.join('NULL AS ' + c for c in columns)}) WHERE FALSE"
+    )
+    history = scd2_history_sql(
+        observations, business_keys=["model"], attributes=[c for c in columns if c not in ("model", "observed_at")],
+        observed_at="observed_at", record_source="genai-prices + config/pricing.yaml",
+    )
+    return SqlQuery(history, params)
+
+
+fact_token_usage = sql_asset(
+    "fact_token_usage",
+    [normalized("normalized_usage"), key("session_projects"), key("dim_model")],
+    "Fact: one row per API call with dimension keys, tokens and cost at the price in force at the call's time.",
+)
+derived_session_usage = sql_asset(
+    "derived_session_usage", [key("fact_token_usage")],
+    "One row per session; subagent and compaction calls in the parent's totals and apart.",
+)
+derived_projects = sql_asset(
+    "derived_projects", [key("session_projects"), key("derived_session_usage")],
+    "One row per project (worktrees folded in, '(unknown)' for sessions without cwd).",
+)
+derived_daily_usage = sql_asset("derived_daily_usage", [key("fact_token_usage")], "UTC date x source x model.")
+derived_model_usage = sql_asset("derived_model_usage", [key("fact_token_usage")], "One row per source and model.")
+derived_tool_stats = sql_asset(
+    "derived_tool_stats", [normalized("normalized_tool_calls"), key("session_projects")],
+    "Calls, errors, error rate, p50/p95 duration per tool and project.",
+)
+derived_file_activity = sql_asset(
+    "derived_file_activity", [normalized("normalized_tool_calls"), key("session_projects")],
+    "Files read and edited per project and session.",
+)
+dim_project = scd2_asset(
+    "dim_project", [key("session_projects"), normalized("normalized_sessions")], ["project_id"],
+    ["project_path", "repository_url", "git_branch"], "SCD2: project path, repository URL and branch over time.",
+)
+dim_tool = scd2_asset("dim_tool", [normalized("normalized_tool_calls")], ["tool_name"], ["source"], "SCD2: tools.")
+dim_agent_type = scd2_asset(
+    "dim_agent_type", [normalized("normalized_tool_calls"), normalized("normalized_hook_events")], ["agent_type"],
+    ["first_seen_in"], "SCD2: subagent types (Task/Agent calls, SubagentStart hooks).",
+)
+dim_date = sql_asset("dim_date", [key("fact_token_usage"), normalized("normalized_tool_calls"),
+                                  normalized("normalized_hook_events")], "Every UTC date the facts span.")
+dim_time = sql_asset("dim_time", [], "Every minute of the day (HHMM).")
+fact_tool_call = sql_asset(
+    "fact_tool_call", [normalized("normalized_tool_calls"), key("session_projects"), key("fact_token_usage"),
+                       normalized("normalized_messages")],
+    "Fact: one row per tool call: tool, project, agent type, time, duration, status, target path, tokens.",
+)
+fact_session_event = sql_asset(
+    "fact_session_event", [normalized("normalized_hook_events"), key("session_projects")],
+    "Fact: one row per hook event.",
+)
+
+
+@asset(key=key("derived_blocks"), group_name=GROUP, deps=[key("fact_token_usage")], pool=WAREHOUSE_POOL,
+       kinds={"duckdb"}, metadata={"write_mode": "replace"},
+       description="5-hour billing blocks computed as ccusage does (Claude Code calls), with gap blocks.")
+def derived_blocks(warehouse: WarehouseResource) -> pa.Table:
+    with warehouse.connect() as conn:
+        calls = conn.execute(
+            "SELECT event_ts, report_model, input_tokens, output_tokens, cache_creation_input_tokens, "
+            "cache_read_input_tokens, cost_usd FROM aggregate.fact_token_usage "
+            "WHERE source = 'claude_code' AND event_ts IS NOT NULL ORDER BY event_ts, usage_key"
+        ).fetchall()
+    return blocks_table(billing_blocks(calls), pipeline_version(PRICING_PATH))
+
+
+@multi_asset(
+    name="derived_goals_and_attempts",
+    outs={
+        "derived_goals": AssetOut(key=key("derived_goals"), group_name=GROUP, kinds={"duckdb"},
+                                  metadata={"write_mode": "replace"},
+                                  description="A goal: main sessions chained by resume, summary or compaction links."),
+        "derived_attempts": AssetOut(key=key("derived_attempts"), group_name=GROUP, kinds={"duckdb"},
+                                     metadata={"write_mode": "replace"},
+                                     description="An attempt: one main session of a goal, numbered in time order."),
+    },
+    deps=[normalized("normalized_sessions"), normalized("normalized_session_links"), key("derived_session_usage")],
+    pool=WAREHOUSE_POOL,
+)
+def derived_goals_and_attempts(warehouse: WarehouseResource):
+    with warehouse.connect() as conn:
+        sessions = conn.execute(
+            "SELECT s.source, s.session_key, s.session_id, s.first_event_ts, s.last_event_ts, "
+            "coalesce(u.total_tokens, 0), u.cost_usd, coalesce(u.project_id, '(unknown)') "
+            "FROM normalized.normalized_sessions s LEFT JOIN aggregate.derived_session_usage u USING (source, session_id) "
+            "WHERE s.file_kind = 'main' ORDER BY s.source, s.session_key"
+        ).fetchall()
+        edges = conn.execute(
+            "SELECT source || ':' || from_session_key, source || ':' || to_session_key FROM normalized.normalized_session_links "
+            "WHERE link_type IN ('resume', 'summary', 'compaction')"
+        ).fetchall()
+    version = pipeline_version(PRICING_PATH)
+    keys = [f"{s[0]}:{s[1]}" for s in sessions]
+    component = goal_components(keys, edges)
+    by_goal: dict[str, list] = {}
+    for key_, s in zip(keys, sessions):
+        by_goal.setdefault(component[key_], []).append(s)
+    goals, attempts = [], []
+    for root, members in sorted(by_goal.items()):
+        members.sort(key=lambda s: (s[3] is None, s[3] or 0, s[1]))
+        goal_id = root
+        costs = [m[6] for m in members if m[6] is not None]
+        goals.append({
+            "goal_id": goal_id, "root_source": members[0][0], "root_session_id": members[0][2],
+            "project_id": members[0][7], "attempts": len(members),
+            "first_activity": min((m[3] for m in members if m[3]), default=None),
+            "last_activity": max((m[4] for m in members if m[4]), default=None),
+            "total_tokens": sum(m[5] for m in members), "cost_usd": sum(costs) if costs else None,
+            "pipeline_version": version,
+        })
+        for number, m in enumerate(members, start=1):
+            attempts.append({
+                "goal_id": goal_id, "attempt_number": number, "source": m[0], "session_id": m[2],
+                "session_key": m[1], "first_activity": m[3], "last_activity": m[4], "total_tokens": m[5],
+                "cost_usd": m[6], "pipeline_version": version,
+            })
+    ts = pa.timestamp("us", tz="UTC")
+    goal_schema = pa.schema([("goal_id", pa.string()), ("root_source", pa.string()), ("root_session_id", pa.string()),
+                             ("project_id", pa.string()), ("attempts", pa.int64()), ("first_activity", ts),
+                             ("last_activity", ts), ("total_tokens", pa.int64()), ("cost_usd", pa.float64()),
+                             ("pipeline_version", pa.string())])
+    attempt_schema = pa.schema([("goal_id", pa.string()), ("attempt_number", pa.int64()), ("source", pa.string()),
+                                ("session_id", pa.string()), ("session_key", pa.string()), ("first_activity", ts),
+                                ("last_activity", ts), ("total_tokens", pa.int64()), ("cost_usd", pa.float64()),
+                                ("pipeline_version", pa.string())])
+    yield Output(pa.Table.from_pylist(goals, schema=goal_schema), output_name="derived_goals",
+                 metadata={"goals": len(goals), "multi_attempt_goals": sum(1 for g in goals if g["attempts"] > 1)})
+    yield Output(pa.Table.from_pylist(attempts, schema=attempt_schema), output_name="derived_attempts")
+
+
+aggregate_assets = [
+    session_projects, dim_model, fact_token_usage, derived_session_usage, derived_projects, derived_daily_usage,
+    derived_model_usage, derived_tool_stats, derived_file_activity, derived_blocks, derived_goals_and_attempts,
+    dim_project, dim_tool, dim_agent_type, dim_date, dim_time, fact_tool_call, fact_session_event,
+]

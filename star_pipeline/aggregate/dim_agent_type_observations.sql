@@ -1,0 +1,9 @@
+-- Observations for dim_agent_type (SCD2): subagent types from Task/Agent calls and SubagentStart/Stop hooks.
+WITH types AS (
+    SELECT subagent_type AS agent_type, 'tool_call' AS seen_in, called_at AS seen_at
+    FROM normalized.normalized_tool_calls WHERE subagent_type IS NOT NULL
+    UNION ALL
+    SELECT agent_type, 'hook', received_at FROM normalized.normalized_hook_events WHERE agent_type IS NOT NULL
+)
+SELECT agent_type, arg_min(seen_in, seen_at) AS first_seen_in, coalesce(min(seen_at), TIMESTAMPTZ '1970-01-01 00:00:00+00') AS observed_at
+FROM types GROUP BY agent_type

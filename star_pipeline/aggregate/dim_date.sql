@@ -1,0 +1,13 @@
+-- dim_date: every UTC date from the first to the last event in the facts.
+WITH bounds AS (
+    SELECT min(d) AS first_day, max(d) AS last_day FROM (
+        SELECT CAST(event_ts AT TIME ZONE 'UTC' AS DATE) AS d FROM aggregate.fact_token_usage
+        UNION ALL SELECT CAST(called_at AT TIME ZONE 'UTC' AS DATE) FROM normalized.normalized_tool_calls
+        UNION ALL SELECT CAST(received_at AT TIME ZONE 'UTC' AS DATE) FROM normalized.normalized_hook_events)
+)
+SELECT CAST(strftime(d, '%Y%m%d') AS INTEGER) AS date_key, CAST(d AS DATE) AS calendar_date,
+    year(d) AS year, quarter(d) AS quarter, month(d) AS month, strftime(d, '%Y-%m') AS year_month,
+    isoyear(d) AS iso_year, week(d) AS iso_week, dayofweek(d) AS day_of_week, strftime(d, '%A') AS day_name,
+    dayofweek(d) IN (0, 6) AS is_weekend
+FROM bounds, range(first_day, last_day + INTERVAL 1 DAY, INTERVAL 1 DAY) AS t(d)
+WHERE first_day IS NOT NULL

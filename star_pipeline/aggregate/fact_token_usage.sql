@@ -1,0 +1,68 @@
+-- fact_token_usage: one row per API call (grain: usage_key), with its cost.
+-- Cost is computed per call at the price in force at the call's time (dim_model's
+-- validity): 5-minute and 1-hour cache writes priced apart; a call whose input
+-- (input + cache writes + cache reads) exceeds the model's long-context threshold
+-- is priced entirely at the long-context prices (the provider's rule); fast mode
+-- costs {fast_multiplier} times standard. A model without a price gets cost NULL.
+WITH usage AS (
+    SELECT u.*,
+        u.input_tokens + u.output_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens AS total_tokens,
+        u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens AS prompt_tokens
+    FROM normalized.normalized_usage u
+),
+session_projects AS (
+    SELECT source, session_id, project_id FROM aggregate.session_projects
+),
+priced AS (
+    SELECT u.*, m.hash_key AS model_key, m.input_price, m.output_price, m.cache_read_price, m.cache_write_price,
+        m.cache_write_1h_price, m.long_context_threshold, m.long_input_price, m.long_output_price,
+        m.long_cache_read_price, m.long_cache_write_price, m.long_cache_write_1h_price,
+        m.input_price IS NOT NULL AS price_found,
+        m.long_context_threshold IS NOT NULL AND u.prompt_tokens > m.long_context_threshold AS is_long_context
+    FROM usage u
+    LEFT JOIN aggregate.dim_model m
+      ON m.model = u.model AND u.event_ts >= m.effective_from AND (m.effective_to IS NULL OR u.event_ts < m.effective_to)
+)
+SELECT
+    p.usage_key,
+    dimension_key([coalesce(sp.project_id, '(unknown)')]) AS project_key,
+    dimension_key([p.model]) AS model_key,
+    CAST(strftime(p.event_ts AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER) AS date_key,
+    CAST(strftime(p.event_ts AT TIME ZONE 'UTC', '%H%M') AS INTEGER) AS time_key,
+    p.source,
+    p.session_id,
+    p.agent_id,
+    p.message_id,
+    p.request_id,
+    coalesce(sp.project_id, '(unknown)') AS project_id,
+    p.model,
+    CASE WHEN p.speed = 'fast' THEN p.model || '-fast' ELSE p.model END AS report_model,
+    p.model_is_fallback,
+    p.speed,
+    p.is_sidechain,
+    p.event_ts,
+    p.input_tokens,
+    p.output_tokens,
+    p.cache_creation_input_tokens,
+    p.cache_creation_1h_input_tokens,
+    p.cache_read_input_tokens,
+    p.reasoning_output_tokens,
+    p.total_tokens,
+    p.is_long_context,
+    p.price_found,
+    CASE WHEN p.price_found THEN (
+          p.input_tokens * CASE WHEN p.is_long_context THEN coalesce(p.long_input_price, p.input_price) ELSE p.input_price END
+        + p.output_tokens * CASE WHEN p.is_long_context THEN coalesce(p.long_output_price, p.output_price) ELSE p.output_price END
+        + p.cache_read_input_tokens * coalesce(CASE WHEN p.is_long_context THEN coalesce(p.long_cache_read_price, p.cache_read_price) ELSE p.cache_read_price END, 0)
+        + (p.cache_creation_input_tokens - p.cache_creation_1h_input_tokens)
+            * coalesce(CASE WHEN p.is_long_context THEN coalesce(p.long_cache_write_price, p.cache_write_price) ELSE p.cache_write_price END, 0)
+        + p.cache_creation_1h_input_tokens
+            * coalesce(CASE WHEN p.is_long_context THEN coalesce(p.long_cache_write_1h_price, p.cache_write_1h_price) ELSE p.cache_write_1h_price END, 0)
+        ) / 1000000.0 * CASE WHEN p.speed = 'fast' THEN {fast_multiplier} ELSE 1 END
+    END AS cost_usd,
+    p.path, p.file_version, p.byte_offset,
+    now() AS inserted_at,
+    'normalized.normalized_usage' AS record_source,
+    '{pipeline_version}' AS pipeline_version
+FROM priced p
+LEFT JOIN session_projects sp ON sp.source = p.source AND sp.session_id = p.session_id
