@@ -31,6 +31,17 @@ def _parser():
 
     commands.add_parser("build", help="materialize every layer in-process, with progress")
 
+    report = commands.add_parser(
+        "report", help="token and cost reports (ccusage-compatible --json); reads the warehouse, no dagster"
+    )
+    report.add_argument("report", choices=["daily", "weekly", "monthly", "session", "blocks"])
+    report.add_argument("--json", action="store_true", help="ccusage 20 JSON (Codex shape with --source codex)")
+    report.add_argument("--since", help="first date, YYYYMMDD or YYYY-MM-DD (inclusive)")
+    report.add_argument("--until", help="last date, YYYYMMDD or YYYY-MM-DD (inclusive)")
+    report.add_argument("--timezone", default="UTC", help="time zone for dates (default UTC)")
+    report.add_argument("--source", choices=["claude_code", "codex"], help="one source only")
+    report.add_argument("--project", help="project path (or its last part)")
+
     classifiers = commands.add_parser("classifiers", help="list or delete classifier versions")
     classifier_commands = classifiers.add_subparsers(dest="classifiers_command", required=True)
     classifier_commands.add_parser("list", help="every version: rows stored, current file, registered partition")
@@ -63,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
             from star_pipeline.build import run_build
 
             return run_build()
+        if args.command == "report":
+            from star_pipeline.config import load_settings
+            from star_pipeline.reports.report import ReportOptions, run_report
+
+            options = ReportOptions(args.report, args.json, args.since, args.until, args.timezone, args.source, args.project)
+            return run_report(options, load_settings().warehouse_path)
         if args.command == "classifiers":
             from star_pipeline.classified.versions import delete_version, list_versions
             from star_pipeline.config import load_settings
@@ -73,7 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a clear one-line message for known failures
         from star_pipeline.config import ConfigError
 
-        known = (ConfigError,)
+        known = (ConfigError, FileNotFoundError)
+        try:
+            from star_pipeline.reports.report import ReportError
+
+            known = known + (ReportError,)
+        except ImportError:
+            pass
         try:
             from star_pipeline.storage.migrations import MigrationError
             from star_pipeline.storage.warehouse import WarehouseLockedError

@@ -12,10 +12,11 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, AssetKey, AssetOut, MetadataValue, Output, asset, multi_asset
+from dagster import AssetExecutionContext, AssetKey, AssetOut, MaterializeResult, MetadataValue, Output, asset, multi_asset
 
 from star_pipeline.aggregate.pricing import PRICING_PATH, pipeline_version, price_rows, pricing_config
-from star_pipeline.aggregate.python_tables import billing_blocks, blocks_table, goal_components
+from star_pipeline.aggregate.blocks import billing_blocks
+from star_pipeline.aggregate.python_tables import blocks_table, goal_components
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.scd2 import scd2_history_sql
 from star_pipeline.storage.table_writes import SqlQuery
@@ -127,7 +128,7 @@ fact_token_usage = sql_asset(
     "Fact: one row per API call with dimension keys, tokens and cost at the price in force at the call's time.",
 )
 derived_session_usage = sql_asset(
-    "derived_session_usage", [key("fact_token_usage")],
+    "derived_session_usage", [key("fact_token_usage"), normalized("normalized_sessions")],
     "One row per session; subagent and compaction calls in the parent's totals and apart.",
 )
 derived_projects = sql_asset(
@@ -244,7 +245,20 @@ def derived_goals_and_attempts(warehouse: WarehouseResource):
     yield Output(pa.Table.from_pylist(attempts, schema=attempt_schema), output_name="derived_attempts")
 
 
+@asset(key=key("published_report_copy"), group_name=GROUP, deps=[key("fact_token_usage"), key("derived_session_usage")],
+       pool=WAREHOUSE_POOL, kinds={"duckdb"},
+       description="A read-only copy of the tables reports read (<warehouse>.reports.duckdb), so that "
+       "`star-pipeline report` answers while a run holds the warehouse.")
+def published_report_copy(warehouse: WarehouseResource) -> MaterializeResult:
+    from star_pipeline.reports.published_copy import publish
+
+    with warehouse.connect() as conn:
+        target = publish(conn, warehouse.database)
+    return MaterializeResult(metadata={"path": MetadataValue.path(str(target))})
+
+
 aggregate_assets = [
+    published_report_copy,
     session_projects, dim_model, fact_token_usage, derived_session_usage, derived_projects, derived_daily_usage,
     derived_model_usage, derived_tool_stats, derived_file_activity, derived_blocks, derived_goals_and_attempts,
     dim_project, dim_tool, dim_agent_type, dim_date, dim_time, fact_tool_call, fact_session_event,

@@ -1,0 +1,1 @@
+"""`star-pipeline report`: token and cost reports from the warehouse, without dagster."""

@@ -1,0 +1,49 @@
+"""Opening the warehouse for reading without taking the writer lock.
+
+A report waits briefly for the warehouse (DuckDB lets no other process read a
+file while one writes it); if a run still holds it, the report reads the
+published copy instead and says so. Either way nothing is written.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from star_pipeline.reports.published_copy import published_copy_path
+from star_pipeline.storage.warehouse import WarehouseLockedError, describe_lock_holder
+
+
+def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A read-only connection and a sentence naming what it reads."""
+    if not warehouse_path.exists():
+        raise FileNotFoundError(
+            f"{warehouse_path}: no warehouse yet. Build it first: `star-pipeline build` (or materialize in dagster dev)."
+        )
+    deadline = time.monotonic() + wait_seconds
+    message = ""
+    while True:
+        try:
+            return duckdb.connect(str(warehouse_path), read_only=True), f"read {warehouse_path}"
+        except duckdb.IOException as exc:
+            message = str(exc)
+            if "lock" not in message.lower():
+                raise
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    holder = describe_lock_holder(message)
+    copy = published_copy_path(warehouse_path)
+    if copy.exists():
+        published = datetime.fromtimestamp(copy.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return (
+            duckdb.connect(str(copy), read_only=True),
+            f"the warehouse is held by {holder}: read the copy published at {published} ({copy})",
+        )
+    raise WarehouseLockedError(
+        f"{warehouse_path}: held by {holder} for more than {wait_seconds:g} s and no published copy exists yet "
+        f"({copy} is written after each aggregate rebuild). Try again when the run finishes."
+    )
