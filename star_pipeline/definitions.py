@@ -21,6 +21,7 @@ from star_pipeline.normalized.assets import normalized_assets
 from star_pipeline.normalized.checks import normalized_checks
 from star_pipeline.raw.assets import raw_capture_assets
 from star_pipeline.raw.checks import raw_checks
+from star_pipeline.raw.sensors import build_downstream_sensor, build_source_sensors
 from star_pipeline.storage.io_manager import WarehouseIOManager
 from star_pipeline.storage.resources import SourceFoldersResource, WarehouseResource
 
@@ -57,12 +58,21 @@ def build_definitions(settings: Settings) -> Definitions:
         ScheduleDefinition(name="nightly_invariant_sweep", job_name=SWEEP_JOB, cron_schedule="30 3 * * *",
                            default_status=DefaultScheduleStatus.RUNNING, execution_timezone="UTC"),
     ]
+    normalized_keys = [key for a in normalized_assets for key in a.keys]
+    ingest_job = jobs[0]
+    classify_jobs = {spec.partitions.name: job for spec, job in zip(CLASSIFIERS, jobs[1 : 1 + len(CLASSIFIERS)])}
+    aggregate_job = jobs[1 + len(CLASSIFIERS)]
+    sensors = [
+        build_classifier_files_sensor(settings.classifiers_dir),
+        *build_source_sensors(settings, INGEST_JOB, normalized_keys),
+        build_downstream_sensor(ingest_job, classify_jobs, aggregate_job),
+    ]
     return Definitions(
         assets=[*raw_capture_assets, *normalized_assets, *classified_assets, *aggregate_assets],
         asset_checks=[*raw_checks, *normalized_checks, *classified_checks, *aggregate_checks],
         jobs=jobs,
         schedules=schedules,
-        sensors=[build_classifier_files_sensor(settings.classifiers_dir)],
+        sensors=sensors,
         resources={
             "io_manager": WarehouseIOManager(
                 database=database,

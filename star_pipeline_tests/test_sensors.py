@@ -1,0 +1,56 @@
+"""Source-folder sensors: a run only when files changed, keyed by what changed, without opening DuckDB."""
+
+import json
+
+from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context
+
+from star_pipeline_tests.conftest import build_defs
+
+
+def test_claude_sensor_requests_a_run_only_when_files_change(sandbox):
+    folder = sandbox.claude_root / "-home-u-p"
+    folder.mkdir(parents=True)
+    session = folder / "s1.jsonl"
+    session.write_text(json.dumps({"type": "user", "sessionId": "s1"}) + "\n")
+    defs = build_defs(sandbox)
+
+    first = defs.get_sensor_def("claude_code_files_sensor").evaluate_tick(build_sensor_context(instance=DagsterInstance.ephemeral()))
+    [request] = first.run_requests
+    assert isinstance(request, RunRequest) and request.run_key.startswith("claude_code:1files:")
+    assert request.tags["star_pipeline/files_added"] == "1"
+    assert ["raw", "claude_code_lines"] in [k.path for k in request.asset_selection]
+    assert ["normalized", "normalized_usage"] in [k.path for k in request.asset_selection]
+
+    unchanged = defs.get_sensor_def("claude_code_files_sensor").evaluate_tick(
+        build_sensor_context(cursor=first.cursor, instance=DagsterInstance.ephemeral()))
+    assert not unchanged.run_requests and unchanged.skip_message and "no change in 1 files" in unchanged.skip_message
+
+    with session.open("a") as handle:
+        handle.write(json.dumps({"type": "assistant", "sessionId": "s1"}) + "\n")
+    grown = defs.get_sensor_def("claude_code_files_sensor").evaluate_tick(
+        build_sensor_context(cursor=first.cursor, instance=DagsterInstance.ephemeral()))
+    [again] = grown.run_requests
+    assert again.run_key != request.run_key and int(again.tags["star_pipeline/new_bytes"]) > 0
+    assert not sandbox.warehouse.exists()  # sensors never open (or create) the warehouse
+
+
+def test_missing_folders_are_a_skip_not_an_error(sandbox):
+    defs = build_defs(sandbox)
+    for name in ("claude_code_files_sensor", "codex_files_sensor", "hook_spool_files_sensor"):
+        result = defs.get_sensor_def(name).evaluate_tick(build_sensor_context(instance=DagsterInstance.ephemeral()))
+        # an empty folder set has a digest too: the first tick records it, later ticks skip
+        later = defs.get_sensor_def(name).evaluate_tick(
+            build_sensor_context(cursor=result.cursor, instance=DagsterInstance.ephemeral()))
+        assert not later.run_requests
+
+
+def test_every_sensor_and_schedule_is_on_by_default(sandbox):
+    from dagster import DefaultScheduleStatus, DefaultSensorStatus
+
+    defs = build_defs(sandbox)
+    sensors = {s.name: s for s in defs.sensors}
+    assert set(sensors) == {"classifier_files_sensor", "claude_code_files_sensor", "codex_files_sensor",
+                            "hook_spool_files_sensor", "after_ingest_sensor"}
+    assert all(s.default_status == DefaultSensorStatus.RUNNING for s in sensors.values())
+    assert {s.name for s in defs.schedules} == {"hourly_aggregate_rebuild", "nightly_invariant_sweep"}
+    assert all(s.default_status == DefaultScheduleStatus.RUNNING for s in defs.schedules)
