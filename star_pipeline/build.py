@@ -52,16 +52,46 @@ class PipelineResult:
         return found
 
 
+def config_for(job, run_config: dict | None) -> dict | None:
+    """The run config with only the op config entries that belong to `job` (each job rejects unknown ops)."""
+    if not run_config or "ops" not in run_config:
+        return run_config
+    names = {node.name for node in job.graph.nodes}
+    ops = {name: value for name, value in run_config["ops"].items() if name in names}
+    config = {k: v for k, v in run_config.items() if k != "ops"}
+    if ops:
+        config["ops"] = ops
+    return config
+
+
+def runnable_versions(instance, spec, current: str | None, warehouse_path) -> tuple[list[str], list[str]]:
+    """Registered versions a build can run: the current file's, and any whose text the warehouse stored."""
+    import duckdb
+
+    registered = instance.get_dynamic_partitions(spec.partitions.name)
+    stored: set[str] = set()
+    try:
+        conn = duckdb.connect(str(warehouse_path), read_only=True)
+        try:
+            stored = {r[0] for r in conn.execute("SELECT classifier_version FROM meta_classifier_configs").fetchall()}
+        finally:
+            conn.close()
+    except duckdb.Error:
+        pass
+    runnable = [v for v in registered if v == current or v in stored]
+    return runnable, [v for v in registered if v not in runnable]
+
+
 def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None = None, log=None) -> PipelineResult:
     from star_pipeline.classified.rules import classifier_file_versions
     from star_pipeline.classified.specs import CLASSIFIERS
     from star_pipeline.definitions import AGGREGATE_JOB, INGEST_JOB, classify_job_name
 
     log = log or (lambda message: None)
+    warehouse_path = defs.resources["warehouse"].database
     outcome = PipelineResult()
-    ingest = defs.resolve_job_def(INGEST_JOB).execute_in_process(
-        instance=instance, raise_on_error=False, run_config=run_config
-    )
+    ingest_job = defs.resolve_job_def(INGEST_JOB)
+    ingest = ingest_job.execute_in_process(instance=instance, raise_on_error=False, run_config=config_for(ingest_job, run_config))
     outcome.results.append(ingest)
     if not ingest.success:
         log("ingest failed: the classified layer was not run")
@@ -74,14 +104,19 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
             instance.add_dynamic_partitions(partitions, [version])
             log(f"registered classifier version {version}")
         job = defs.resolve_job_def(classify_job_name(spec.name))
-        for registered in instance.get_dynamic_partitions(partitions):
+        runnable, stale = runnable_versions(instance, spec, version, warehouse_path)
+        for skipped in stale:
+            log(f"skipped {skipped}: registered, but neither the current file nor ever materialized "
+                f"(remove it with `star-pipeline classifiers delete {skipped}`)")
+        for registered in runnable:
             outcome.results.append(
                 job.execute_in_process(
-                    instance=instance, partition_key=registered, raise_on_error=False, run_config=run_config
+                    instance=instance, partition_key=registered, raise_on_error=False, run_config=config_for(job, run_config)
                 )
             )
+    aggregate_job = defs.resolve_job_def(AGGREGATE_JOB)
     outcome.results.append(
-        defs.resolve_job_def(AGGREGATE_JOB).execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
+        aggregate_job.execute_in_process(instance=instance, raise_on_error=False, run_config=config_for(aggregate_job, run_config))
     )
     return outcome
 

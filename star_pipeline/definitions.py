@@ -63,7 +63,7 @@ def build_definitions(settings: Settings) -> Definitions:
     classify_jobs = {spec.partitions.name: job for spec, job in zip(CLASSIFIERS, jobs[1 : 1 + len(CLASSIFIERS)])}
     aggregate_job = jobs[1 + len(CLASSIFIERS)]
     sensors = [
-        build_classifier_files_sensor(settings.classifiers_dir),
+        build_classifier_files_sensor(settings.classifiers_dir, INGEST_JOB),
         *build_source_sensors(settings, INGEST_JOB, normalized_keys),
         build_downstream_sensor(ingest_job, classify_jobs, aggregate_job),
     ]

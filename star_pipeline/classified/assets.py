@@ -141,16 +141,26 @@ def secret_query(classifier: ClassifierFile, version: str, incremental: bool) ->
     sql = f"""
         WITH fields AS ({fields}),
         matches AS ({' UNION ALL '.join(matches)})
+        , numbered AS (
+            SELECT *, row_number() OVER (PARTITION BY source, path, file_version, byte_offset, field, kind, secret) AS k
+            FROM matches
+            WHERE secret <> ''
+        ),
+        located AS (
+            -- the k-th match of the same string starts after the first k parts of the text split by it
+            SELECT *, list_sum(list_transform(string_split(text, secret)[1:k], lambda part: length(part)))
+                      + (k - 1) * length(secret) AS char_offset
+            FROM numbered
+        )
         SELECT source, path, file_version, byte_offset, field, kind,
             CAST(row_number() OVER (PARTITION BY source, path, file_version, byte_offset, field, kind
-                                    ORDER BY strpos(text, secret), secret) AS INTEGER) AS occurrence,
+                                    ORDER BY char_offset, secret) AS INTEGER) AS occurrence,
             'normalized_messages' AS item_table,
-            CAST(strpos(text, secret) - 1 AS BIGINT) AS char_offset,
+            CAST(char_offset AS BIGINT) AS char_offset,
             CAST(length(secret) AS BIGINT) AS secret_length,
             left(sha256((SELECT salt FROM meta_fingerprint_salt) || secret), 16) AS fingerprint,
             CAST(? AS VARCHAR) AS classifier_version
-        FROM matches
-        WHERE secret <> ''
+        FROM located
     """
     params.append(version)
     if incremental:
@@ -199,10 +209,11 @@ def build_classifier_asset(spec: ClassifierSpec):
         version = context.partition_key
         with warehouse.connect() as conn:
             classifier = load_version(spec, version, classifiers.folder, conn)
-            remember_version(conn, classifier)
             incremental = spec.incremental and not config.full_refresh and has_classified_before(conn, spec, version)
+            query = build_query(spec, classifier, version, bool(incremental))  # validates the rules first
+            remember_version(conn, classifier)
         context.log.info(f"{version}: {'classifying new items only' if incremental else 'classifying every item'}")
-        yield Output(build_query(spec, classifier, version, bool(incremental)))
+        yield Output(query)
         if spec is SECRET_FINDINGS:
             # Record how far this version has scanned, after its rows are committed.
             with warehouse.connect() as conn:

@@ -1,5 +1,6 @@
 -- Items for derived_tool_practices: one per normalized tool call, with the shell
--- command (Claude Bash input.command; Codex shell arguments.command) read from the
+-- command (Claude Bash input.command; Codex shell arguments.command, the script of a
+-- `bash -lc <script>` call) read from the
 -- call's raw line. Rebuilt per version each run: cheap, and a call's row stays
 -- identical as long as its call line does.
 WITH calls AS (
@@ -19,8 +20,14 @@ claude_inputs AS (
 ),
 codex_inputs AS (
     SELECT c.source, c.call_id,
-        CASE json_type(args, '$.command')
-            WHEN 'ARRAY' THEN array_to_string(CAST(json_extract(args, '$.command') AS VARCHAR[]), ' ')
+        CASE
+            -- ["bash", "-lc", "<script>"]: the script is the command
+            WHEN json_type(args, '$.command') = 'ARRAY' AND json_array_length(args, '$.command') = 3
+                 AND regexp_matches(json_extract_string(args, '$.command[0]'), '(^|/)(ba|z|da)?sh$')
+                 AND regexp_matches(json_extract_string(args, '$.command[1]'), '^-[a-z]*c$')
+                THEN json_extract_string(args, '$.command[2]')
+            WHEN json_type(args, '$.command') = 'ARRAY'
+                THEN array_to_string(json_extract_string(args, '$.command[*]'), ' ')
             ELSE json_extract_string(args, '$.command') END AS command
     FROM (
         SELECT c.*, CASE WHEN json_valid(a) THEN a END AS args

@@ -1,7 +1,8 @@
 -- The text of normalized messages, read from their raw lines (the normalized
 -- layer keeps no free text, so that secrets stay in raw): message text
 -- (text and thinking blocks, Codex content/message), tool inputs and tool
--- results, each as one string. Used by the message-kind and secret classifiers;
+-- results, each as one string (JSON parts with their escapes undone, so lines are
+-- lines). Used by the message-kind and secret classifiers;
 -- {messages} is a SELECT of normalized_messages rows (source, path, file_version, byte_offset).
 WITH wanted AS ({messages}),
 claude AS (
@@ -39,12 +40,12 @@ SELECT source, path, file_version, byte_offset,
          ELSE array_to_string(list_transform(list_filter(blocks, lambda b: b.type IN ('text', 'thinking')),
                                              lambda b: coalesce(b.text, b.thinking)), chr(10)) END AS message_text,
     array_to_string(list_transform(list_filter(blocks, lambda b: b.type = 'tool_use'),
-                                   lambda b: CAST(b.input AS VARCHAR)), chr(10)) AS tool_input,
+                                   lambda b: json_text_unescaped(CAST(b.input AS VARCHAR))), chr(10)) AS tool_input,
     concat_ws(chr(10),
         array_to_string(list_transform(list_filter(blocks, lambda b: b.type = 'tool_result'),
                                        lambda b: CASE WHEN json_type(b.content) = 'VARCHAR' THEN b.content ->> '$'
-                                                      ELSE CAST(b.content AS VARCHAR) END), chr(10)),
-        CAST(j.toolUseResult AS VARCHAR)) AS tool_result
+                                                      ELSE json_text_unescaped(CAST(b.content AS VARCHAR)) END), chr(10)),
+        json_text_unescaped(CAST(j.toolUseResult AS VARCHAR))) AS tool_result
 FROM claude_blocks
 UNION ALL
 SELECT source, path, file_version, byte_offset,
@@ -52,6 +53,6 @@ SELECT source, path, file_version, byte_offset,
         CASE WHEN json_type(p.content) = 'ARRAY' THEN array_to_string(list_transform(
             json_transform(p.content, '[{"text": "VARCHAR"}]'), lambda b: b.text), chr(10)) END,
         p.message) AS message_text,
-    coalesce(p.arguments, p.input) AS tool_input,
-    CASE WHEN json_type(p.output) = 'VARCHAR' THEN p.output ->> '$' ELSE CAST(p.output AS VARCHAR) END AS tool_result
+    json_text_unescaped(coalesce(p.arguments, p.input)) AS tool_input,
+    CASE WHEN json_type(p.output) = 'VARCHAR' THEN p.output ->> '$' ELSE json_text_unescaped(CAST(p.output AS VARCHAR)) END AS tool_result
 FROM codex_items

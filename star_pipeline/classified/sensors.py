@@ -1,13 +1,17 @@
 """The classifier-files sensor: a new or edited classifier file becomes a partition and a run.
 
 It reads only the files in the classifiers folder (their bytes give the
-version) and the instance's registered partitions; it never opens DuckDB.
+version) and the instance's partitions and runs; it never opens DuckDB. Until a
+first ingest has succeeded there is nothing to classify: the sensor then only
+registers versions, and the after-ingest sensor runs them.
 """
 
 from pathlib import Path
 
 from dagster import (
     AddDynamicPartitionsRequest,
+    DagsterRunStatus,
+    RunsFilter,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
@@ -17,13 +21,14 @@ from dagster import (
 )
 
 from star_pipeline.classified.rules import classifier_file_versions
+from star_pipeline.raw.sensors import TICK_SECONDS
 from star_pipeline.classified.specs import CLASSIFIERS
 
 
-def build_classifier_files_sensor(folder: Path):
+def build_classifier_files_sensor(folder: Path, ingest_job_name: str):
     @sensor(
         name="classifier_files_sensor",
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=TICK_SECONDS,
         default_status=DefaultSensorStatus.RUNNING,
         asset_selection=[spec.key for spec in CLASSIFIERS],
         description=f"Registers each new version of a classifier file in {folder} as a partition and materializes it.",
@@ -40,6 +45,12 @@ def build_classifier_files_sensor(folder: Path):
         if not runs:
             return SkipReason(f"no new classifier version in {folder}")
         context.log.info(f"new classifier versions: {[r.partition_key for r in runs]}")
+        ingested = context.instance.get_runs(
+            filters=RunsFilter(job_name=ingest_job_name, statuses=[DagsterRunStatus.SUCCESS]), limit=1
+        )
+        if not ingested:
+            context.log.info("no ingest has succeeded yet: versions registered, the after-ingest sensor will run them")
+            runs = []
         return SensorResult(run_requests=runs, dynamic_partitions_requests=additions)
 
     return classifier_files_sensor

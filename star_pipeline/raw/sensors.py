@@ -12,6 +12,7 @@ click. All are on by default.
 
 import hashlib
 import json
+import os
 
 from dagster import (
     DagsterRunStatus,
@@ -26,7 +27,8 @@ from dagster import (
 from star_pipeline.raw.capture import discover_files
 from star_pipeline.raw.sources import RAW_SOURCES, RawSource
 
-TICK_SECONDS = 30
+# How often the sensors look (seconds); STAR_PIPELINE_SENSOR_INTERVAL overrides it (the end-to-end test uses 3).
+TICK_SECONDS = int(os.environ.get("STAR_PIPELINE_SENSOR_INTERVAL", "30"))
 
 
 def folder_state(roots: list[str], pattern: str) -> dict:
