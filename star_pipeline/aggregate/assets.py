@@ -47,6 +47,12 @@ def read_sql(name: str) -> str:
     )
 
 
+def with_pipeline_version(sql: str) -> str:
+    version = pipeline_version(PRICING_PATH)
+    assert _SAFE_VERSION.match(version), version
+    return f"SELECT *, '{version}' AS pipeline_version FROM ({sql})"
+
+
 def sql_asset(table: str, deps: list[AssetKey], description: str):
     @asset(key=key(table), group_name=GROUP, deps=deps, pool=WAREHOUSE_POOL, kinds={"duckdb"},
            metadata={"write_mode": "replace"}, description=description)
@@ -60,15 +66,14 @@ def scd2_asset(table: str, deps: list[AssetKey], business_keys: list[str], attri
     @asset(key=key(table), group_name=GROUP, deps=deps, pool=WAREHOUSE_POOL, kinds={"duckdb"},
            metadata={"write_mode": "replace"}, description=description)
     def _scd2_asset() -> SqlQuery:
-        return SqlQuery(
-            scd2_history_sql(
-                read_sql(f"{table}_observations"),
-                business_keys=business_keys,
-                attributes=attributes,
-                observed_at="observed_at",
-                record_source=f"aggregate/{table}_observations.sql",
-            )
+        history = scd2_history_sql(
+            read_sql(f"{table}_observations"),
+            business_keys=business_keys,
+            attributes=attributes,
+            observed_at="observed_at",
+            record_source=f"aggregate/{table}_observations.sql",
         )
+        return SqlQuery(with_pipeline_version(history))
 
     return _scd2_asset
 
@@ -104,10 +109,10 @@ def dim_model(context: AssetExecutionContext, warehouse: WarehouseResource) -> S
         values.append("(" + ", ".join("?" for _ in columns) + ")")
         params += [r.model, r.provider, r.price_source, *[r.prices.get(k) for _, k in PRICE_COLUMNS],
                    r.long_context_threshold, *[r.long_context_prices.get(k) for _, k in PRICE_COLUMNS],
-                   str(r.valid_from or date(1970, 1, 1))]
+                   f"{r.valid_from or date(1970, 1, 1)} 00:00:00+00"]  # a price date starts at UTC midnight
     for model in unknown:
         values.append("(" + ", ".join("?" for _ in columns) + ")")
-        params += [model, None, "unknown", *[None] * 5, None, *[None] * 5, "1970-01-01"]
+        params += [model, None, "unknown", *[None] * 5, None, *[None] * 5, "1970-01-01 00:00:00+00"]
     types = {"model": "VARCHAR", "provider": "VARCHAR", "price_source": "VARCHAR",
              "long_context_threshold": "BIGINT", "observed_at": "TIMESTAMPTZ"}
     casts = ", ".join(f"CAST({c} AS {types.get(c, 'DOUBLE')}) AS {c}" for c in columns)
@@ -119,7 +124,7 @@ def dim_model(context: AssetExecutionContext, warehouse: WarehouseResource) -> S
         observations, business_keys=["model"], attributes=[c for c in columns if c not in ("model", "observed_at")],
         observed_at="observed_at", record_source="genai-prices + config/pricing.yaml",
     )
-    return SqlQuery(history, params)
+    return SqlQuery(with_pipeline_version(history), params)
 
 
 fact_token_usage = sql_asset(
@@ -149,7 +154,8 @@ dim_project = scd2_asset(
     "dim_project", [key("session_projects"), normalized("normalized_sessions")], ["project_id"],
     ["project_path", "repository_url", "git_branch"], "SCD2: project path, repository URL and branch over time.",
 )
-dim_tool = scd2_asset("dim_tool", [normalized("normalized_tool_calls")], ["tool_name"], ["source"], "SCD2: tools.")
+dim_tool = scd2_asset("dim_tool", [normalized("normalized_tool_calls"), normalized("normalized_hook_events")],
+                      ["tool_name"], ["source"], "SCD2: tools (from transcripts and hook events).")
 dim_agent_type = scd2_asset(
     "dim_agent_type", [normalized("normalized_tool_calls"), normalized("normalized_hook_events")], ["agent_type"],
     ["first_seen_in"], "SCD2: subagent types (Task/Agent calls, SubagentStart hooks).",
@@ -214,7 +220,9 @@ def derived_goals_and_attempts(warehouse: WarehouseResource):
         by_goal.setdefault(component[key_], []).append(s)
     goals, attempts = [], []
     for root, members in sorted(by_goal.items()):
-        members.sort(key=lambda s: (s[3] is None, s[3] or 0, s[1]))
+        # time order; a resumed session starts with copies of the original's records (same first
+        # timestamp), so ties go to the session that ended first
+        members.sort(key=lambda s: (s[3] is None, s[3] or 0, s[4] is None, s[4] or 0, s[1]))
         goal_id = root
         costs = [m[6] for m in members if m[6] is not None]
         goals.append({

@@ -28,6 +28,7 @@ def billing_blocks(calls: list[tuple], now: datetime | None = None) -> list[dict
         blocks.append(block)
 
     for ts, model, i, o, cc, cr, cost in calls:
+        ts = ts.astimezone(timezone.utc)  # blocks start on the UTC hour, whatever the local time zone
         if current is not None:
             since_start = ts - current["start_time"]
             since_last = ts - current["actual_end"]

@@ -36,7 +36,8 @@ def token_sums_agree(warehouse: WarehouseResource) -> AssetCheckResult:
 
 
 @asset_check(asset=key("fact_tool_call"), name="facts_have_no_orphan_keys", blocking=True, pool=WAREHOUSE_POOL,
-             additional_deps=[key("dim_project"), key("dim_model"), key("fact_token_usage"), key("dim_tool"), key("dim_date")],
+             additional_deps=[key("dim_project"), key("dim_model"), key("fact_token_usage"), key("dim_tool"), key("dim_date"),
+                              key("fact_session_event")],
              description="Every fact key exists in its dimension; every fact row traces to its normalized row.")
 def facts_have_no_orphan_keys(warehouse: WarehouseResource) -> AssetCheckResult:
     queries = {
@@ -46,6 +47,8 @@ def facts_have_no_orphan_keys(warehouse: WarehouseResource) -> AssetCheckResult:
         "usage_to_normalized": "SELECT count(*) FROM aggregate.fact_token_usage f ANTI JOIN normalized.normalized_usage u ON u.usage_key = f.usage_key",
         "tool_call_tool_key": "SELECT count(*) FROM aggregate.fact_tool_call f ANTI JOIN aggregate.dim_tool d ON d.hash_key = f.tool_key",
         "tool_call_project_key": "SELECT count(*) FROM aggregate.fact_tool_call f ANTI JOIN aggregate.dim_project d ON d.hash_key = f.project_key",
+        "session_event_project_key": "SELECT count(*) FROM aggregate.fact_session_event f ANTI JOIN aggregate.dim_project d ON d.hash_key = f.project_key",
+        "session_event_tool_key": "SELECT count(*) FROM aggregate.fact_session_event f ANTI JOIN aggregate.dim_tool d ON d.hash_key = f.tool_key WHERE f.tool_key IS NOT NULL",
     }
     with warehouse.connect() as conn:
         orphans = {name: _scalar(conn, sql) for name, sql in queries.items()}

@@ -8,6 +8,6 @@ WITH bounds AS (
 SELECT CAST(strftime(d, '%Y%m%d') AS INTEGER) AS date_key, CAST(d AS DATE) AS calendar_date,
     year(d) AS year, quarter(d) AS quarter, month(d) AS month, strftime(d, '%Y-%m') AS year_month,
     isoyear(d) AS iso_year, week(d) AS iso_week, dayofweek(d) AS day_of_week, strftime(d, '%A') AS day_name,
-    dayofweek(d) IN (0, 6) AS is_weekend
+    dayofweek(d) IN (0, 6) AS is_weekend, '{pipeline_version}' AS pipeline_version
 FROM bounds, range(first_day, last_day + INTERVAL 1 DAY, INTERVAL 1 DAY) AS t(d)
 WHERE first_day IS NOT NULL

@@ -12,3 +12,7 @@ FROM aggregate.session_projects sp
 WHERE NOT EXISTS (SELECT 1 FROM normalized.normalized_sessions s
                   WHERE s.source = sp.source AND s.session_id = sp.session_id AND s.first_event_ts IS NOT NULL)
 GROUP BY project_id
+UNION ALL
+-- the explicit unknown project, which facts point at when a session has no known cwd (or no transcript yet)
+SELECT '(unknown)', NULL, NULL, NULL, TIMESTAMPTZ '1970-01-01 00:00:00+00'
+WHERE NOT EXISTS (SELECT 1 FROM aggregate.session_projects WHERE project_id = '(unknown)')

@@ -1,4 +1,4 @@
 -- dim_time: every minute of a day, keyed HHMM.
 SELECT CAST(h * 100 + m AS INTEGER) AS time_key, CAST(h AS INTEGER) AS hour, CAST(m AS INTEGER) AS minute,
-    CASE WHEN h < 6 THEN 'night' WHEN h < 12 THEN 'morning' WHEN h < 18 THEN 'afternoon' ELSE 'evening' END AS day_part
+    CASE WHEN h < 6 THEN 'night' WHEN h < 12 THEN 'morning' WHEN h < 18 THEN 'afternoon' ELSE 'evening' END AS day_part, '{pipeline_version}' AS pipeline_version
 FROM range(24) AS hours(h), range(60) AS minutes(m)

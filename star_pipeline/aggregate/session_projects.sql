@@ -13,5 +13,5 @@ WITH cwds AS (
 SELECT source, session_id,
     CASE WHEN cwd IS NULL OR cwd = '' THEN '(unknown)'
          ELSE regexp_replace(cwd, '/\.claude/worktrees/[^/]+(/.*)?$', '') END AS project_id,
-    cwd, repository_url, git_branch
+    cwd, repository_url, git_branch, '{pipeline_version}' AS pipeline_version
 FROM cwds

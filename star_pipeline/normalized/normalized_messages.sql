@@ -36,9 +36,9 @@ claude_messages AS (
         'claude_code' AS source,
         path, file_version, line_number, byte_offset,
         coalesce(
-            j.sessionId,
-            regexp_extract(path, '([^/]+)/subagents/[^/]+$', 1),
-            CASE WHEN NOT regexp_matches(path, '/agent-[^/]+\.jsonl$') THEN regexp_extract(path, '([^/]+)\.jsonl$', 1) END
+            nullif(j.sessionId, ''),
+            nullif(regexp_extract(path, '([^/]+)/subagents/[^/]+$', 1), ''),
+            CASE WHEN NOT regexp_matches(path, '/agent-[^/]+\.jsonl$') THEN nullif(regexp_extract(path, '([^/]+)\.jsonl$', 1), '') END
         ) AS session_id,
         coalesce(j.agentId, nullif(regexp_extract(path, '/agent-([^/]+)\.jsonl$', 1), '')) AS agent_id,
         CASE

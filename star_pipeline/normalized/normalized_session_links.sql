@@ -12,14 +12,14 @@ WITH keyed AS (
     WHERE session_id IS NOT NULL
 ),
 file_starts AS (
-    SELECT source, path, file_version, min(event_ts) AS file_first_ts FROM keyed GROUP BY ALL
+    SELECT source, path, file_version, min(event_ts) AS file_first_ts, max(event_ts) AS file_last_ts FROM keyed GROUP BY ALL
 ),
 uuid_owner AS (
     -- the session where a uuid first appears: the one whose file started first
-    -- (a resumed session's copies carry the original timestamps)
+    -- (a resumed session's copies carry the original timestamps; on a tie the file that ended first)
     SELECT k.uuid, k.session_key FROM keyed k JOIN file_starts f USING (source, path, file_version)
     WHERE k.uuid IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY k.uuid ORDER BY f.file_first_ts, k.event_ts, k.path, k.byte_offset) = 1
+    QUALIFY row_number() OVER (PARTITION BY k.uuid ORDER BY f.file_first_ts, f.file_last_ts, k.event_ts, k.path, k.byte_offset) = 1
 )
 SELECT DISTINCT source, 'subagent' AS link_type, session_key AS from_session_key, session_id AS to_session_key,
        CAST(NULL AS VARCHAR) AS via_uuid

@@ -2,27 +2,27 @@
 -- (Claude tool_use/tool_result; Codex function_call and custom_tool_call with
 -- their outputs). Only top-level transcript lines count (progress lines embed
 -- copies); a call copied into a resumed session counts once, in the session
--- whose file started first (copies share timestamps, so event time cannot tell).
+-- whose file started first, then ended first (copies share timestamps, so event time cannot tell).
 -- A call with no result yet is 'pending'.
 WITH file_starts AS (
-    SELECT source, path, file_version, min(event_ts) AS file_first_ts
+    SELECT source, path, file_version, min(event_ts) AS file_first_ts, max(event_ts) AS file_last_ts
     FROM normalized.normalized_messages
     GROUP BY ALL
 ),
 blocks AS (
     SELECT m.source, m.session_id, m.agent_id, m.file_kind, m.event_ts, m.path, m.file_version, m.byte_offset,
-           f.file_first_ts, unnest(m.tool_blocks) AS b
+           f.file_first_ts, f.file_last_ts, unnest(m.tool_blocks) AS b
     FROM normalized.normalized_messages m
     JOIN file_starts f USING (source, path, file_version)
     WHERE m.record_type IN ('assistant', 'user', 'response_item', 'legacy_item') AND len(m.tool_blocks) > 0
 ),
 calls AS (
     SELECT * FROM blocks WHERE b.kind = 'call' AND b.call_id IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY source, b.call_id ORDER BY file_first_ts, event_ts, path, file_version, byte_offset) = 1
+    QUALIFY row_number() OVER (PARTITION BY source, b.call_id ORDER BY file_first_ts, file_last_ts, event_ts, path, file_version, byte_offset) = 1
 ),
 results AS (
     SELECT * FROM blocks WHERE b.kind = 'result' AND b.call_id IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY source, b.call_id ORDER BY file_first_ts, event_ts, path, file_version, byte_offset) = 1
+    QUALIFY row_number() OVER (PARTITION BY source, b.call_id ORDER BY file_first_ts, file_last_ts, event_ts, path, file_version, byte_offset) = 1
 )
 SELECT
     c.source,

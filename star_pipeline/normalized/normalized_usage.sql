@@ -6,7 +6,8 @@
 -- carry placeholder output counts), the parent copy over a sidechain copy on a
 -- tie; requestId missing -> message.id alone. Deduplicated globally: the same
 -- call copied into a resumed/forked session counts once, attributed to the
--- session whose file started first. `<synthetic>` messages are not API calls.
+-- session whose file started first (copies keep the original timestamps, so on a
+-- tie the file that ended first: the original, which the resumed one continued). `<synthetic>` messages are not API calls.
 --
 -- Codex: per file, token_count events whose cumulative totals equal the previous
 -- event's are re-emits and skipped; the others count their last_token_usage
@@ -17,13 +18,13 @@
 -- present twice (e.g. moved to archived_sessions) counts once: the file with
 -- the most lines for that session id.
 WITH file_starts AS (
-    SELECT path, file_version, min(event_ts) AS file_first_ts
+    SELECT path, file_version, min(event_ts) AS file_first_ts, max(event_ts) AS file_last_ts
     FROM normalized.normalized_messages
     WHERE source = 'claude_code'
     GROUP BY ALL
 ),
 claude AS (
-    SELECT m.*, f.file_first_ts,
+    SELECT m.*, f.file_first_ts, f.file_last_ts,
         coalesce(input_tokens, 0) + coalesce(output_tokens, 0)
             + coalesce(cache_creation_input_tokens, 0) + coalesce(cache_read_input_tokens, 0) AS call_total
     FROM normalized.normalized_messages m
@@ -42,13 +43,13 @@ claude_grouped AS (
 claude_best AS (
     SELECT * FROM claude_grouped
     QUALIFY row_number() OVER (PARTITION BY call_id, call_request_id
-        ORDER BY call_total DESC, is_sidechain, file_first_ts, path, file_version, byte_offset) = 1
+        ORDER BY call_total DESC, is_sidechain, file_first_ts, file_last_ts, path, file_version, byte_offset) = 1
 ),
 claude_owner AS (
     SELECT call_id, call_request_id, session_id AS owner_session_id, agent_id AS owner_agent_id
     FROM claude_grouped
     QUALIFY row_number() OVER (PARTITION BY call_id, call_request_id
-        ORDER BY file_first_ts, is_sidechain, path, file_version, byte_offset) = 1
+        ORDER BY file_first_ts, file_last_ts, is_sidechain, path, file_version, byte_offset) = 1
 ),
 claude_usage AS (
     SELECT

@@ -17,6 +17,11 @@ from star_pipeline.reports.published_copy import published_copy_path
 from star_pipeline.storage.warehouse import WarehouseLockedError, describe_lock_holder
 
 
+def _utc(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    conn.execute("SET TimeZone = 'UTC'")
+    return conn
+
+
 def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0) -> tuple[duckdb.DuckDBPyConnection, str]:
     """A read-only connection and a sentence naming what it reads."""
     if not warehouse_path.exists():
@@ -27,7 +32,7 @@ def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0) -> tuple[d
     message = ""
     while True:
         try:
-            return duckdb.connect(str(warehouse_path), read_only=True), f"read {warehouse_path}"
+            return _utc(duckdb.connect(str(warehouse_path), read_only=True)), f"read {warehouse_path}"
         except duckdb.IOException as exc:
             message = str(exc)
             if "lock" not in message.lower():
@@ -40,7 +45,7 @@ def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0) -> tuple[d
     if copy.exists():
         published = datetime.fromtimestamp(copy.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         return (
-            duckdb.connect(str(copy), read_only=True),
+            _utc(duckdb.connect(str(copy), read_only=True)),
             f"the warehouse is held by {holder}: read the copy published at {published} ({copy})",
         )
     raise WarehouseLockedError(

@@ -71,6 +71,8 @@ def open_connection(
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
     try:
+        # UTC sessions: dates and hours derived from timestamps never depend on the machine's zone
+        conn.execute("SET TimeZone = 'UTC'")
         if str(path) != ":memory:":
             for candidate in (path, Path(f"{path}.wal")):
                 if candidate.exists() and (candidate.stat().st_mode & 0o077):
