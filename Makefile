@@ -2,6 +2,7 @@
 #   make dev    start dagster dev on 127.0.0.1:3000 with the default config and a persistent DAGSTER_HOME
 #   make test   run the test suite (the same command CI runs)
 #   make build  materialize every asset once from the command line
+#   make bench  measure against ccusage and DuckDB baselines (see star_pipeline/bench/run.py)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,7 @@ DAGSTER_HOME ?= $(STAR_PIPELINE_HOME)/dagster_home
 PORT ?= 3000
 export DAGSTER_HOME
 
-.PHONY: install dev test build
+.PHONY: install dev test build bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +33,9 @@ test: install
 
 build: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/star-pipeline build
+
+# Benchmarks against baselines measured in the same run (ccusage via npx when available).
+# BENCH_ARGS="--size-mb 1024 --scaling" for the large runs; figures are appended to BENCHMARKS.md.
+BENCH_ARGS ?= --size-mb 100
+bench: install
+	$(VENV)/bin/python -m star_pipeline.bench.run $(BENCH_ARGS) --write BENCHMARKS.md

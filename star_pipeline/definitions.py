@@ -7,7 +7,16 @@ naming the file and key.
 
 from __future__ import annotations
 
-from dagster import AssetSelection, DefaultScheduleStatus, Definitions, ScheduleDefinition, define_asset_job
+from dagster import (
+    AssetSelection,
+    DagsterRunStatus,
+    DefaultScheduleStatus,
+    Definitions,
+    RunsFilter,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+)
 
 from star_pipeline.aggregate.assets import aggregate_assets
 from star_pipeline.aggregate.checks import aggregate_checks
@@ -33,6 +42,12 @@ AGGREGATE_JOB = "rebuild_aggregates"
 SWEEP_JOB = "nightly_invariant_sweep"
 
 
+def has_ingested(context) -> bool:
+    """Schedules skip until a first ingest succeeded: before it there are no tables to rebuild or check."""
+    return bool(context.instance.get_runs(
+        filters=RunsFilter(job_name=INGEST_JOB, statuses=[DagsterRunStatus.SUCCESS]), limit=1))
+
+
 def classify_job_name(classifier: str) -> str:
     return f"classify_{classifier}"
 
@@ -54,9 +69,11 @@ def build_definitions(settings: Settings) -> Definitions:
     ]
     schedules = [
         ScheduleDefinition(name="hourly_aggregate_rebuild", job_name=AGGREGATE_JOB, cron_schedule="5 * * * *",
-                           default_status=DefaultScheduleStatus.RUNNING, execution_timezone="UTC"),
+                           default_status=DefaultScheduleStatus.RUNNING, execution_timezone="UTC",
+                           should_execute=has_ingested),
         ScheduleDefinition(name="nightly_invariant_sweep", job_name=SWEEP_JOB, cron_schedule="30 3 * * *",
-                           default_status=DefaultScheduleStatus.RUNNING, execution_timezone="UTC"),
+                           default_status=DefaultScheduleStatus.RUNNING, execution_timezone="UTC",
+                           should_execute=has_ingested),
     ]
     normalized_keys = [key for a in normalized_assets for key in a.keys]
     ingest_job = jobs[0]
@@ -72,6 +89,9 @@ def build_definitions(settings: Settings) -> Definitions:
         asset_checks=[*raw_checks, *normalized_checks, *classified_checks, *aggregate_checks],
         jobs=jobs,
         schedules=schedules,
+        # One process per run, steps in order: starting a process per step costs seconds each on small
+        # machines, and the single-writer pool serializes warehouse steps anyway.
+        executor=in_process_executor,
         sensors=sensors,
         resources={
             "io_manager": WarehouseIOManager(

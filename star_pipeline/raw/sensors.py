@@ -16,6 +16,7 @@ import os
 
 from dagster import (
     DagsterRunStatus,
+    RunsFilter,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
@@ -94,6 +95,15 @@ def build_downstream_sensor(ingest_job, classify_jobs: dict, aggregate_job):
     )
     def after_ingest_sensor(context):
         run_id = context.dagster_run.run_id
+        pending = context.instance.get_runs(
+            filters=RunsFilter(job_name=ingest_job.name, statuses=[
+                DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]),
+            limit=1,
+        )
+        if pending:
+            # Another ingest is on its way (the three source sensors often fire together): its success
+            # triggers this sensor again, so classify and rebuild once, after the last one.
+            return SkipReason(f"ingest run {pending[0].run_id} is still to finish; downstream runs wait for it")
         requests = []
         for partitions_name, job in classify_jobs.items():
             for version in context.instance.get_dynamic_partitions(partitions_name):

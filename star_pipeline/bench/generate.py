@@ -1,0 +1,198 @@
+"""A deterministic (seeded), format-faithful corpus of agent home folders, of a requested size.
+
+Writes, under `<out>/`:
+- `claude/projects/<slug>/<session>.jsonl`: Claude Code 2.1-style sessions with
+  split API messages (one line per content block, placeholder output tokens on
+  early lines), progress lines, tool_use/tool_result pairs, and
+  `<session>/subagents/agent-<hex>.jsonl` subagent files;
+- `codex/sessions/YYYY/MM/DD/rollout-...-<uuid>.jsonl`: Codex envelope rollouts
+  with turn_context, function calls and token_count events (re-emitted ones included);
+- `spool/hook-events-YYYY-MM-DD.jsonl`: hook events as `star-pipeline hook` writes them.
+About 85% of the bytes are Claude Code, 12% Codex, 3% hooks. Same seed, same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+MODELS = ["claude-sonnet-4-6", "claude-opus-4-6", "claude-haiku-4-5-20251001"]
+TOOLS = ["Bash", "Read", "Edit", "Grep", "Glob", "Write"]
+WORDS = ("the of and to in is that for it with as was on be by this are or from at which but not have an they "
+         "function return value test build commit file path error module class import data query table").split()
+
+
+def _text(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words))
+
+
+def _ts(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def claude_session(rng: random.Random, out: Path, slug: str, start: datetime, turns: int,
+                   session_id: str | None = None) -> int:
+    session_id = session_id or _uuid(rng)
+    cwd = "/home/dev/" + slug.split("-")[-1]
+    lines: list[dict] = []
+    parent = None
+    t = start
+    base = {"isSidechain": False, "userType": "external", "cwd": cwd, "sessionId": session_id,
+            "version": "2.1.39", "gitBranch": "main", "slug": "quiet-river"}
+    for turn in range(turns):
+        t += timedelta(seconds=rng.randint(5, 90))
+        user_uuid = _uuid(rng)
+        lines.append({**base, "parentUuid": parent, "type": "user", "uuid": user_uuid, "timestamp": _ts(t),
+                      "message": {"role": "user", "content": _text(rng, rng.randint(5, 60))}})
+        parent = user_uuid
+        for _ in range(rng.randint(1, 4)):
+            lines.append({**base, "parentUuid": parent, "type": "progress", "uuid": _uuid(rng), "timestamp": _ts(t),
+                          "data": {"type": "hook_progress", "hookEvent": "PreToolUse", "hookName": "PreToolUse:Bash"}})
+        message_id = f"msg_{rng.getrandbits(64):016x}"
+        request_id = f"req_{rng.getrandbits(64):016x}"
+        model = rng.choice(MODELS)
+        usage = {"input_tokens": rng.randint(1, 50), "cache_creation_input_tokens": rng.randint(0, 20000),
+                 "cache_read_input_tokens": rng.randint(1000, 150000),
+                 "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+                 "output_tokens": rng.randint(50, 4000), "service_tier": "standard"}
+        usage["cache_creation"]["ephemeral_1h_input_tokens"] = usage["cache_creation_input_tokens"]
+        tool_id = f"toolu_{rng.getrandbits(80):020x}"
+        tool = rng.choice(TOOLS)
+        blocks = [{"type": "thinking", "thinking": _text(rng, rng.randint(20, 200)), "signature": "sig"},
+                  {"type": "text", "text": _text(rng, rng.randint(10, 150))},
+                  {"type": "tool_use", "id": tool_id, "name": tool,
+                   "input": {"command": "pytest -q"} if tool == "Bash" else {"file_path": f"{cwd}/src/mod{turn % 17}.py"}}]
+        for index, block in enumerate(blocks):
+            t += timedelta(milliseconds=rng.randint(200, 3000))
+            line_usage = dict(usage, output_tokens=usage["output_tokens"] if index == len(blocks) - 1 else 1)
+            assistant_uuid = _uuid(rng)
+            lines.append({**base, "parentUuid": parent, "type": "assistant", "uuid": assistant_uuid, "timestamp": _ts(t),
+                          "requestId": request_id,
+                          "message": {"model": model, "id": message_id, "type": "message", "role": "assistant",
+                                      "content": [block], "stop_reason": None, "usage": line_usage}})
+            parent = assistant_uuid
+        t += timedelta(seconds=rng.randint(1, 20))
+        result_uuid = _uuid(rng)
+        lines.append({**base, "parentUuid": parent, "type": "user", "uuid": result_uuid, "timestamp": _ts(t),
+                      "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_id,
+                                                               "content": _text(rng, rng.randint(20, 400)),
+                                                               "is_error": rng.random() < 0.05}]},
+                      "toolUseResult": {"stdout": "ok", "stderr": "", "interrupted": False}})
+        parent = result_uuid
+    folder = out / "claude" / "projects" / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    (folder / f"{session_id}.jsonl").write_bytes(data)
+    size = len(data)
+    if rng.random() < 0.5:  # a subagent file
+        agent_id = f"a{rng.getrandbits(64):017x}"[:18]
+        sub = []
+        for i in range(max(2, turns // 4)):
+            t2 = start + timedelta(seconds=30 + i * 7)
+            sub.append({**base, "isSidechain": True, "agentId": agent_id, "parentUuid": None, "type": "assistant",
+                        "uuid": _uuid(rng), "timestamp": _ts(t2), "requestId": f"req_{rng.getrandbits(64):016x}",
+                        "message": {"model": "claude-haiku-4-5-20251001", "id": f"msg_{rng.getrandbits(64):016x}",
+                                    "role": "assistant", "content": [{"type": "text", "text": _text(rng, 80)}],
+                                    "usage": {"input_tokens": 5, "output_tokens": rng.randint(20, 900),
+                                              "cache_read_input_tokens": rng.randint(0, 30000),
+                                              "cache_creation_input_tokens": 0}}})
+        sub_folder = folder / session_id / "subagents"
+        sub_folder.mkdir(parents=True, exist_ok=True)
+        sub_data = "".join(json.dumps(line) + "\n" for line in sub).encode()
+        (sub_folder / f"agent-{agent_id}.jsonl").write_bytes(sub_data)
+        size += len(sub_data)
+    return size
+
+
+def codex_rollout(rng: random.Random, out: Path, start: datetime, turns: int) -> int:
+    rollout_id = _uuid(rng)
+    folder = out / "codex" / "sessions" / start.strftime("%Y/%m/%d")
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [{"timestamp": _ts(start), "type": "session_meta",
+              "payload": {"id": rollout_id, "timestamp": _ts(start), "cwd": "/home/dev/api", "originator": "codex_cli_rs",
+                          "cli_version": "0.104.0", "git": {"branch": "main", "commit_hash": "abc"}}}]
+    totals = {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0, "reasoning_output_tokens": 0, "total_tokens": 0}
+    t = start
+    for turn in range(turns):
+        t += timedelta(seconds=rng.randint(5, 60))
+        lines.append({"timestamp": _ts(t), "type": "turn_context",
+                      "payload": {"turn_id": f"t{turn}", "cwd": "/home/dev/api", "model": "gpt-5.3-codex", "effort": "medium"}})
+        lines.append({"timestamp": _ts(t), "type": "response_item",
+                      "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": _text(rng, 40)}]}})
+        call_id = f"call_{rng.getrandbits(64):016x}"
+        lines.append({"timestamp": _ts(t), "type": "response_item",
+                      "payload": {"type": "function_call", "name": "shell", "call_id": call_id,
+                                  "arguments": json.dumps({"command": ["bash", "-lc", "cargo test"], "workdir": "/home/dev/api"})}})
+        lines.append({"timestamp": _ts(t), "type": "response_item",
+                      "payload": {"type": "function_call_output", "call_id": call_id, "output": _text(rng, 200)}})
+        last = {"input_tokens": rng.randint(2000, 60000), "output_tokens": rng.randint(50, 3000)}
+        last["cached_input_tokens"] = rng.randint(0, last["input_tokens"])
+        last["reasoning_output_tokens"] = rng.randint(0, last["output_tokens"])
+        last["total_tokens"] = last["input_tokens"] + last["output_tokens"]
+        for k in totals:
+            totals[k] += last[k]
+        event = {"timestamp": _ts(t), "type": "event_msg",
+                 "payload": {"type": "token_count", "info": {"total_token_usage": dict(totals), "last_token_usage": last,
+                                                             "model_context_window": 272000}}}
+        lines.append(event)
+        if rng.random() < 0.5:  # Codex re-emits the same cumulative totals
+            lines.append(event)
+    data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    (folder / f"rollout-{start.strftime('%Y-%m-%dT%H-%M-%S')}-{rollout_id}.jsonl").write_bytes(data)
+    return len(data)
+
+
+def hook_spool(rng: random.Random, out: Path, start: datetime, events: int) -> int:
+    folder = out / "spool"
+    folder.mkdir(parents=True, exist_ok=True)
+    size = 0
+    with (folder / f"hook-events-{start:%Y-%m-%d}.jsonl").open("ab") as handle:
+        for i in range(events):
+            t = start + timedelta(seconds=i * 3)
+            payload = {"session_id": _uuid(rng), "hook_event_name": rng.choice(["PreToolUse", "PostToolUse", "Stop"]),
+                       "tool_name": rng.choice(TOOLS), "tool_use_id": f"toolu_{i:020x}", "duration_ms": rng.randint(5, 900),
+                       "cwd": "/home/dev/web", "transcript_path": "/home/dev/.claude/projects/x.jsonl"}
+            line = json.dumps({"received_at": t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "payload": payload}).encode() + b"\n"
+            handle.write(line)
+            size += len(line)
+    return size
+
+
+def generate(out: Path, size_mb: float, seed: int = 7) -> dict:
+    rng = random.Random(seed)
+    target = int(size_mb * 1024 * 1024)
+    written = {"claude_code": 0, "codex": 0, "hook_spool": 0}
+    day = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+    index = 0
+    while sum(written.values()) < target:
+        start = day + timedelta(hours=index * 3)
+        share = sum(written.values()) or 1
+        if written["codex"] / share < 0.12:
+            written["codex"] += codex_rollout(rng, out, start, rng.randint(20, 120))
+        elif written["hook_spool"] / share < 0.03:
+            written["hook_spool"] += hook_spool(rng, out, start, 500)
+        else:
+            written["claude_code"] += claude_session(rng, out, f"-home-dev-proj{index % 12}", start, rng.randint(20, 200))
+        index += 1
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--size-mb", type=float, default=100)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    print(json.dumps(generate(args.out, args.size_mb, args.seed)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""`make bench`: measure star_pipeline against baselines measured in the same run, and print ratios.
+
+    python -m star_pipeline.bench.run [--size-mb 100] [--scaling] [--write BENCHMARKS.md]
+
+1. Full build of every layer from an empty warehouse (wall time, peak memory) vs
+   ccusage 20.0.24 `claude daily --json --offline` (when npx works) and vs one
+   DuckDB read_json query computing the deduplicated daily totals.
+2. Report latency: `star-pipeline report daily --json` (whole process) vs ccusage.
+3. Incremental: one new ~3 MB session into the built warehouse, refresh every layer,
+   vs the same refresh into an empty warehouse.
+4. Scaling (--scaling): full build at 4x the size; the time ratio should stay near 4.
+5. Hook latency: median of 200 `star-pipeline hook` runs vs `python -c pass`.
+Nothing here asserts: it prints figures, ratios and the targets beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from star_pipeline.bench.generate import claude_session, generate
+
+BIN = Path(sys.executable).parent
+CCUSAGE = ["npx", "-y", "ccusage@20.0.24"]
+
+
+def timed(cmd: list[str], env: dict | None = None, stdin: bytes | None = None) -> tuple[float, int | None, subprocess.CompletedProcess]:
+    """Wall seconds and peak RSS (KiB, via /usr/bin/time -v when present) of a whole process."""
+    time_bin = shutil.which("time") or "/usr/bin/time"
+    wrapped = [time_bin, "-v", *cmd] if os.path.exists(time_bin) else cmd
+    started = time.perf_counter()
+    proc = subprocess.run(wrapped, env=env, input=stdin, capture_output=True)
+    elapsed = time.perf_counter() - started
+    peak = None
+    for line in proc.stderr.decode(errors="replace").splitlines():
+        if "Maximum resident set size" in line:
+            peak = int(line.split(":")[1])
+    return elapsed, peak, proc
+
+
+def write_config(folder: Path, corpus: Path) -> Path:
+    config = folder / "bench.yaml"
+    config.write_text(
+        f"warehouse:\n  path: {folder / 'warehouse.duckdb'}\n  lock_timeout_seconds: 600\n"
+        f"sources:\n  claude_code_roots: [{corpus / 'claude' / 'projects'}]\n"
+        f"  codex_roots: [{corpus / 'codex' / 'sessions'}]\n  hook_spool_dir: {corpus / 'spool'}\n"
+    )
+    return config
+
+
+def build(config: Path) -> tuple[float, int | None]:
+    env = {**os.environ, "STAR_PIPELINE_CONFIG": str(config)}
+    env.pop("DAGSTER_HOME", None)
+    elapsed, peak, proc = timed([str(BIN / "star-pipeline"), "build"], env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f"build failed:\n{proc.stdout.decode()[-3000:]}\n{proc.stderr.decode()[-3000:]}")
+    return elapsed, peak
+
+
+def ccusage_available() -> bool:
+    if not shutil.which("npx"):
+        return False
+    try:
+        return subprocess.run([*CCUSAGE, "--version"], capture_output=True, timeout=300).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def ccusage_daily(corpus: Path) -> tuple[float, int | None]:
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(corpus / "claude")}
+    elapsed, peak, proc = timed([*CCUSAGE, "claude", "daily", "--json", "--offline", "--timezone", "UTC"], env=env)
+    return elapsed, peak
+
+
+DUCKDB_BASELINE = """
+import duckdb, sys
+root = sys.argv[1]
+duckdb.connect().execute('''
+SELECT CAST(ts AS DATE), model, sum(i), sum(o), sum(cc), sum(cr) FROM (
+  SELECT CAST(timestamp AS TIMESTAMP) AS ts, message.model AS model, message.usage.input_tokens AS i,
+         message.usage.output_tokens AS o, message.usage.cache_creation_input_tokens AS cc,
+         message.usage.cache_read_input_tokens AS cr
+  FROM read_json(?, format='newline_delimited', ignore_errors=true, union_by_name=true,
+                 columns={timestamp: 'VARCHAR', type: 'VARCHAR', requestId: 'VARCHAR',
+                          message: 'STRUCT(id VARCHAR, model VARCHAR, usage STRUCT(input_tokens BIGINT, output_tokens BIGINT, cache_creation_input_tokens BIGINT, cache_read_input_tokens BIGINT))'})
+  WHERE type = 'assistant'
+  QUALIFY row_number() OVER (PARTITION BY message.id, requestId
+      ORDER BY message.usage.input_tokens + message.usage.output_tokens + message.usage.cache_creation_input_tokens + message.usage.cache_read_input_tokens DESC) = 1
+) GROUP BY ALL''', [root + '/**/*.jsonl']).fetchall()
+"""
+
+
+def duckdb_baseline(corpus: Path) -> tuple[float, int | None]:
+    elapsed, peak, proc = timed([sys.executable, "-c", DUCKDB_BASELINE, str(corpus / "claude" / "projects")])
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr.decode()[-2000:])
+    return elapsed, peak
+
+
+def report_latency(config: Path) -> float:
+    env = {**os.environ, "STAR_PIPELINE_CONFIG": str(config)}
+    runs = []
+    for _ in range(5):
+        elapsed, _, proc = timed([str(BIN / "star-pipeline"), "report", "daily", "--json"], env=env)
+        runs.append(elapsed)
+    return statistics.median(runs)
+
+
+def hook_latency(runs: int = 200) -> tuple[float, float]:
+    spool = Path(tempfile.mkdtemp(prefix="bench-spool-"))
+    payload = json.dumps({"session_id": "s", "hook_event_name": "PostToolUse", "tool_name": "Bash"}).encode()
+    hook, bare = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([str(BIN / "star-pipeline"), "hook", "--spool-dir", str(spool)], input=payload, check=True)
+        hook.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        bare.append(time.perf_counter() - started)
+    shutil.rmtree(spool)
+    return statistics.median(hook), statistics.median(bare)
+
+
+def fmt_ratio(value: float | None, baseline: float | None) -> str:
+    return f"{value / baseline:.2f}x" if value and baseline else "n/a"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mb", type=float, default=100)
+    parser.add_argument("--scaling", action="store_true", help="also build at 4x the size")
+    parser.add_argument("--no-ccusage", action="store_true")
+    parser.add_argument("--write", type=Path, help="append the results to this markdown file")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="star-pipeline-bench-"))
+    rows: list[tuple[str, str, str, str, str]] = []
+    try:
+        corpus = work / "corpus"
+        print(f"generating {args.size_mb:g} MB corpus ...", flush=True)
+        written = generate(corpus, args.size_mb)
+        total_mb = sum(written.values()) / 2**20
+        use_ccusage = not args.no_ccusage and ccusage_available()
+
+        config = write_config(work / "main", corpus)
+        (work / "main").mkdir(exist_ok=True)
+        print("full build ...", flush=True)
+        build_s, build_kib = build(config)
+        duck_s, duck_kib = duckdb_baseline(corpus)
+        cc_s, cc_kib = ccusage_daily(corpus) if use_ccusage else (None, None)
+        rows.append(("full build, wall", f"{build_s:.1f} s", f"ccusage {cc_s:.1f} s" if cc_s else "ccusage n/a",
+                     fmt_ratio(build_s, cc_s), "<= 4x ccusage at 1 GB"))
+        rows.append(("full build, wall", f"{build_s:.1f} s", f"DuckDB read_json {duck_s:.1f} s", fmt_ratio(build_s, duck_s), "(reference)"))
+        rows.append(("full build, peak memory", f"{(build_kib or 0) / 1024:.0f} MiB",
+                     f"ccusage {(cc_kib or 0) / 1024:.0f} MiB" if cc_kib else "ccusage n/a", fmt_ratio(build_kib, cc_kib), "< 1 GiB at 1 GB"))
+
+        print("report latency ...", flush=True)
+        report_s = report_latency(config)
+        rows.append(("report daily --json", f"{report_s * 1000:.0f} ms", f"ccusage daily {cc_s:.2f} s" if cc_s else "ccusage n/a",
+                     fmt_ratio(report_s, cc_s), "< 1/5 of ccusage at 1 GB"))
+
+        print("incremental refresh ...", flush=True)
+        start = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+        import random
+
+        new_size = claude_session(random.Random(99), corpus, "-home-dev-newproj", start, 700)
+        incremental_s, _ = build(config)
+        empty_corpus = work / "empty-corpus"
+        claude_session(random.Random(99), empty_corpus, "-home-dev-newproj", start, 700)
+        (work / "empty").mkdir()
+        empty_s, _ = build(write_config(work / "empty", empty_corpus))
+        rows.append((f"incremental: +{new_size / 2**20:.1f} MB session, all layers", f"{incremental_s:.1f} s",
+                     f"same refresh on empty warehouse {empty_s:.1f} s", fmt_ratio(incremental_s, empty_s), "< 2x empty"))
+
+        if args.scaling:
+            print("scaling build at 4x ...", flush=True)
+            big = work / "corpus4"
+            generate(big, args.size_mb * 4)
+            (work / "big").mkdir()
+            big_s, big_kib = build(write_config(work / "big", big))
+            rows.append((f"full build at {args.size_mb * 4:g} MB", f"{big_s:.1f} s", f"at {args.size_mb:g} MB {build_s:.1f} s",
+                         fmt_ratio(big_s, build_s), "near 4x"))
+
+        print("hook latency ...", flush=True)
+        hook_s, bare_s = hook_latency()
+        rows.append(("hook, median of 200", f"{hook_s * 1000:.1f} ms", f"python -c pass {bare_s * 1000:.1f} ms",
+                     fmt_ratio(hook_s, bare_s), "< 30 ms"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, Python {platform.python_version()}"
+    lines = [f"## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, corpus {total_mb:.0f} MB ({machine})", "",
+             "| measurement | star_pipeline | baseline (same run) | ratio | target |", "|---|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        with args.write.open("a") as handle:
+            handle.write("\n" + text)
+
+
+if __name__ == "__main__":
+    main()

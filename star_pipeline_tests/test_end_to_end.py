@@ -1,0 +1,166 @@
+"""End to end, with real components: `dagster dev` in a subprocess, its GraphQL API, its daemon running
+the sensors, and the report command reading what they built. No mocks of Dagster.
+
+Marked slow: it starts the webserver and daemon (about a minute on two cores) and waits for sensor ticks
+(STAR_PIPELINE_SENSOR_INTERVAL=3 seconds here instead of 30).
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from star_pipeline_tests.conftest import REPO_ROOT
+
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["data"]
+
+
+def claude_session(session_id: str, cwd: str, output_tokens: int) -> str:
+    lines = [
+        {"type": "user", "sessionId": session_id, "uuid": f"{session_id}-u", "parentUuid": None, "cwd": cwd,
+         "timestamp": "2026-05-01T10:00:00.000Z", "version": "2.1.39", "gitBranch": "main",
+         "message": {"role": "user", "content": "please add tests"}},
+        {"type": "assistant", "sessionId": session_id, "uuid": f"{session_id}-a", "parentUuid": f"{session_id}-u",
+         "cwd": cwd, "timestamp": "2026-05-01T10:00:05.000Z", "requestId": f"req_{session_id}",
+         "message": {"id": f"msg_{session_id}", "model": "claude-sonnet-4-6", "role": "assistant",
+                     "content": [{"type": "text", "text": "done"}],
+                     "usage": {"input_tokens": 10, "output_tokens": output_tokens, "cache_read_input_tokens": 1000,
+                               "cache_creation_input_tokens": 0}}},
+    ]
+    return "".join(json.dumps(line) + "\n" for line in lines)
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("e2e")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    claude = tmp_path / "claude" / "projects"
+    (claude / "-home-u-demo").mkdir(parents=True)
+    (claude / "-home-u-demo" / "first.jsonl").write_text(claude_session("first", "/home/u/demo", 100))
+    config = tmp_path / "star_pipeline.yaml"
+    config.write_text(
+        f"warehouse:\n  path: {tmp_path / 'warehouse.duckdb'}\n  lock_timeout_seconds: 120\n"
+        f"sources:\n  claude_code_roots: [{claude}]\n  codex_roots: [{tmp_path / 'codex'}]\n"
+        f"  hook_spool_dir: {tmp_path / 'spool'}\n"
+    )
+    port = free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(home), "STAR_PIPELINE_CONFIG": str(config),
+           "STAR_PIPELINE_SENSOR_INTERVAL": "3"}
+    log = (tmp_path / "dagster-dev.log").open("w")
+    process = subprocess.Popen(
+        [str(BIN / "dagster"), "dev", "--host", "127.0.0.1", "--port", str(port), "-w", str(REPO_ROOT / "workspace.yaml")],
+        cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if graphql(port, "{ version }"):
+                    break
+            except OSError:
+                time.sleep(1)
+        else:
+            raise AssertionError("dagster dev did not answer within 180 s:\n" + (tmp_path / "dagster-dev.log").read_text()[-3000:])
+        yield {"port": port, "env": env, "claude": claude, "config": config, "log": tmp_path / "dagster-dev.log",
+               "tmp": tmp_path}
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def report_totals(env) -> dict:
+    proc = subprocess.run([str(BIN / "star-pipeline"), "report", "session", "--json"], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        return {}
+    return {s["sessionId"]: s["outputTokens"] for s in json.loads(proc.stdout)["sessions"]}
+
+
+def test_dagster_dev_serves_the_graph_and_ingests_new_sessions_by_itself(dagster_dev):
+    port = dagster_dev["port"]
+    nodes = graphql(port, "{ assetNodes { assetKey { path } groupName hasAssetChecks } }")["assetNodes"]
+    groups = {n["groupName"] for n in nodes}
+    assert {"raw", "normalized", "classified", "aggregate"} <= groups
+    assert any(n["hasAssetChecks"] for n in nodes if n["groupName"] == "aggregate")
+    workspace = graphql(port, """{ workspaceOrError { ... on Workspace { locationEntries { name locationOrLoadError {
+        ... on RepositoryLocation { repositories { sensors { name sensorState { status } }
+                                                   schedules { name scheduleState { status } } } } } } } } }""")
+    [entry] = workspace["workspaceOrError"]["locationEntries"]
+    [repository] = entry["locationOrLoadError"]["repositories"]
+    sensors = {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]}
+    schedules = {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]}
+    assert sensors["claude_code_files_sensor"] == "RUNNING" and sensors["after_ingest_sensor"] == "RUNNING"
+    assert schedules == {"hourly_aggregate_rebuild": "RUNNING", "nightly_invariant_sweep": "RUNNING"}
+
+    # The first session reaches the reports without a click.
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and report_totals(dagster_dev["env"]).get("first") != 100:
+        time.sleep(3)
+    assert report_totals(dagster_dev["env"]).get("first") == 100, dagster_dev["log"].read_text()[-4000:]
+
+    # A new session file dropped into the watched folder follows.
+    (dagster_dev["claude"] / "-home-u-demo" / "second.jsonl").write_text(claude_session("second", "/home/u/demo", 250))
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and report_totals(dagster_dev["env"]).get("second") != 250:
+        time.sleep(3)
+    assert report_totals(dagster_dev["env"]) == {"first": 100, "second": 250}, dagster_dev["log"].read_text()[-4000:]
+    failed = graphql(port, '{ runsOrError(filter: {statuses: [FAILURE]}) { ... on Runs { results { runId jobName } } } }')
+    assert failed["runsOrError"]["results"] == []
+
+
+def chromium_or_skip() -> str:
+    """Debian's chromium, installed here when missing (CI runs as root with the package registry reachable)."""
+    found = shutil.which("chromium")
+    if not found and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=600)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], capture_output=True, timeout=900,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        found = shutil.which("chromium")
+    if not found:
+        pytest.skip("Debian's chromium is not installed and could not be installed here")
+    return found
+
+
+def test_browser_shows_the_four_layer_groups(dagster_dev):
+    chromium = chromium_or_skip()
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={dagster_dev['tmp'] / 'chromium-profile'}", "--window-size=1600,1000",
+             "--virtual-time-budget=30000"]
+    url = f"http://127.0.0.1:{dagster_dev['port']}/asset-groups"
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
+    for group in ("raw", "normalized", "classified", "aggregate"):
+        assert f">{group}<" in dom or f"{group}</" in dom, f"group {group} not on the asset graph page"
+    subprocess.run([*flags, f"--screenshot={dagster_dev['tmp'] / 'asset_graph.png'}", url], capture_output=True, timeout=180)
+    assert (dagster_dev["tmp"] / "asset_graph.png").stat().st_size > 10_000
+    print(f"screenshot: {dagster_dev['tmp'] / 'asset_graph.png'}")
