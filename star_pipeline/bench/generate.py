@@ -89,7 +89,7 @@ def claude_session(rng: random.Random, out: Path, slug: str, start: datetime, tu
         parent = result_uuid
     folder = out / "claude" / "projects" / slug
     folder.mkdir(parents=True, exist_ok=True)
-    data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    data = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines).encode()
     (folder / f"{session_id}.jsonl").write_bytes(data)
     size = len(data)
     if rng.random() < 0.5:  # a subagent file
@@ -106,7 +106,7 @@ def claude_session(rng: random.Random, out: Path, slug: str, start: datetime, tu
                                               "cache_creation_input_tokens": 0}}})
         sub_folder = folder / session_id / "subagents"
         sub_folder.mkdir(parents=True, exist_ok=True)
-        sub_data = "".join(json.dumps(line) + "\n" for line in sub).encode()
+        sub_data = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in sub).encode()
         (sub_folder / f"agent-{agent_id}.jsonl").write_bytes(sub_data)
         size += len(sub_data)
     return size
@@ -145,7 +145,7 @@ def codex_rollout(rng: random.Random, out: Path, start: datetime, turns: int) ->
         lines.append(event)
         if rng.random() < 0.5:  # Codex re-emits the same cumulative totals
             lines.append(event)
-    data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    data = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines).encode()
     (folder / f"rollout-{start.strftime('%Y-%m-%dT%H-%M-%S')}-{rollout_id}.jsonl").write_bytes(data)
     return len(data)
 
@@ -160,7 +160,7 @@ def hook_spool(rng: random.Random, out: Path, start: datetime, events: int) -> i
             payload = {"session_id": _uuid(rng), "hook_event_name": rng.choice(["PreToolUse", "PostToolUse", "Stop"]),
                        "tool_name": rng.choice(TOOLS), "tool_use_id": f"toolu_{i:020x}", "duration_ms": rng.randint(5, 900),
                        "cwd": "/home/dev/web", "transcript_path": "/home/dev/.claude/projects/x.jsonl"}
-            line = json.dumps({"received_at": t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "payload": payload}).encode() + b"\n"
+            line = json.dumps({"received_at": t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "payload": payload}, separators=(",", ":")).encode() + b"\n"
             handle.write(line)
             size += len(line)
     return size

@@ -49,6 +49,7 @@ def timed(cmd: list[str], env: dict | None = None, stdin: bytes | None = None) -
 
 
 def write_config(folder: Path, corpus: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     config = folder / "bench.yaml"
     config.write_text(
         f"warehouse:\n  path: {folder / 'warehouse.duckdb'}\n  lock_timeout_seconds: 600\n"
@@ -76,10 +77,22 @@ def ccusage_available() -> bool:
         return False
 
 
-def ccusage_daily(corpus: Path) -> tuple[float, int | None]:
+def ccusage_daily(corpus: Path) -> tuple[float, int | None, int | None]:
+    """Wall time, peak memory and the total tokens ccusage reports (to prove it read the same data)."""
     env = {**os.environ, "CLAUDE_CONFIG_DIR": str(corpus / "claude")}
     elapsed, peak, proc = timed([*CCUSAGE, "claude", "daily", "--json", "--offline", "--timezone", "UTC"], env=env)
-    return elapsed, peak
+    try:
+        total = json.loads(proc.stdout)["totals"]["totalTokens"]
+    except (ValueError, KeyError):
+        total = None
+    return elapsed, peak, total
+
+
+def our_claude_total(config: Path) -> int | None:
+    env = {**os.environ, "STAR_PIPELINE_CONFIG": str(config)}
+    proc = subprocess.run([str(BIN / "star-pipeline"), "report", "daily", "--json", "--source", "claude_code"],
+                          capture_output=True, env=env)
+    return json.loads(proc.stdout)["totals"]["totalTokens"] if proc.returncode == 0 else None
 
 
 DUCKDB_BASELINE = """
@@ -153,11 +166,12 @@ def main() -> None:
         use_ccusage = not args.no_ccusage and ccusage_available()
 
         config = write_config(work / "main", corpus)
-        (work / "main").mkdir(exist_ok=True)
         print("full build ...", flush=True)
         build_s, build_kib = build(config)
         duck_s, duck_kib = duckdb_baseline(corpus)
-        cc_s, cc_kib = ccusage_daily(corpus) if use_ccusage else (None, None)
+        cc_s, cc_kib, cc_total = ccusage_daily(corpus) if use_ccusage else (None, None, None)
+        ours_total = our_claude_total(config)
+        print(f"Claude Code total tokens: star_pipeline {ours_total}, ccusage {cc_total}", flush=True)
         rows.append(("full build, wall", f"{build_s:.1f} s", f"ccusage {cc_s:.1f} s" if cc_s else "ccusage n/a",
                      fmt_ratio(build_s, cc_s), "<= 4x ccusage at 1 GB"))
         rows.append(("full build, wall", f"{build_s:.1f} s", f"DuckDB read_json {duck_s:.1f} s", fmt_ratio(build_s, duck_s), "(reference)"))
@@ -177,7 +191,6 @@ def main() -> None:
         incremental_s, _ = build(config)
         empty_corpus = work / "empty-corpus"
         claude_session(random.Random(99), empty_corpus, "-home-dev-newproj", start, 700)
-        (work / "empty").mkdir()
         empty_s, _ = build(write_config(work / "empty", empty_corpus))
         rows.append((f"incremental: +{new_size / 2**20:.1f} MB session, all layers", f"{incremental_s:.1f} s",
                      f"same refresh on empty warehouse {empty_s:.1f} s", fmt_ratio(incremental_s, empty_s), "< 2x empty"))
@@ -186,7 +199,6 @@ def main() -> None:
             print("scaling build at 4x ...", flush=True)
             big = work / "corpus4"
             generate(big, args.size_mb * 4)
-            (work / "big").mkdir()
             big_s, big_kib = build(write_config(work / "big", big))
             rows.append((f"full build at {args.size_mb * 4:g} MB", f"{big_s:.1f} s", f"at {args.size_mb:g} MB {build_s:.1f} s",
                          fmt_ratio(big_s, build_s), "near 4x"))
@@ -202,6 +214,8 @@ def main() -> None:
     lines = [f"## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, corpus {total_mb:.0f} MB ({machine})", "",
              "| measurement | star_pipeline | baseline (same run) | ratio | target |", "|---|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
+    lines += ["", f"Claude Code total tokens over the corpus: star_pipeline {ours_total:,}, ccusage "
+              f"{cc_total if cc_total is None else format(cc_total, ',')} (the baselines read the same data)."]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
