@@ -32,6 +32,7 @@ from star_pipeline.raw.assets import raw_capture_assets
 from star_pipeline.raw.checks import raw_checks
 from star_pipeline.raw.sensors import build_downstream_sensor, build_source_sensors
 from star_pipeline.storage.io_manager import WarehouseIOManager
+from star_pipeline.storage.load_log import failure_hook_for_warehouse
 from star_pipeline.storage.resources import SourceFoldersResource, WarehouseResource
 
 # Raw capture and normalization: every unpartitioned asset below the classified layer.
@@ -54,15 +55,16 @@ def classify_job_name(classifier: str) -> str:
 
 def build_definitions(settings: Settings) -> Definitions:
     database = str(settings.warehouse_path)
+    record_failures = {failure_hook_for_warehouse()}
     jobs = [
-        define_asset_job(INGEST_JOB, selection=AssetSelection.groups("raw", "normalized"),
+        define_asset_job(INGEST_JOB, selection=AssetSelection.groups("raw", "normalized"), hooks=record_failures,
                          description="Capture new source lines and normalize them."),
         *[
             define_asset_job(classify_job_name(spec.name), selection=AssetSelection.assets(spec.key),
-                             description=f"Classify with one version of {spec.name}.")
+                             hooks=record_failures, description=f"Classify with one version of {spec.name}.")
             for spec in CLASSIFIERS
         ],
-        define_asset_job(AGGREGATE_JOB, selection=AssetSelection.groups("aggregate"),
+        define_asset_job(AGGREGATE_JOB, selection=AssetSelection.groups("aggregate"), hooks=record_failures,
                          description="Rebuild the aggregates and the star schema from the layers below."),
         define_asset_job(SWEEP_JOB, selection=AssetSelection.all_asset_checks(),
                          description="Run every check over the whole warehouse, without materializing anything."),

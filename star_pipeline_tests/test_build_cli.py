@@ -120,3 +120,19 @@ def test_sigkill_mid_build_then_rerun_equals_a_clean_build(sandbox, tmp_path):
         assert rerun.returncode == 0, rerun.stdout + rerun.stderr
         assert snapshot(sandbox.warehouse) == expected
     assert killed_mid_write >= 1  # at least one kill landed while the build was running
+
+
+def test_a_step_that_fails_before_writing_is_recorded_in_the_load_log(sandbox, monkeypatch):
+    from star_pipeline.raw.capture import Capture
+    from star_pipeline_tests.conftest import materialize_all, query
+
+    write_session(sandbox.claude_root / "-p", "s1", 3)
+    materialize_all(sandbox)
+
+    def broken(self):
+        raise RuntimeError("capture exploded")
+
+    monkeypatch.setattr(Capture, "lines", broken)
+    assert not materialize_all(sandbox, raise_on_error=False).success
+    rows = query(sandbox, "SELECT asset_key, status, error FROM meta_load_log WHERE status = 'failure'")
+    assert ("raw_claude_code", "failure", "RuntimeError: capture exploded") in rows
