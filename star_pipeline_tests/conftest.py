@@ -98,4 +98,22 @@ def corpus_or_skip() -> Path:
     return SHARED_CORPUS
 
 
+@pytest.fixture(scope="session")
+def corpus_warehouse(tmp_path_factory):
+    """A warehouse built once per test session from ../shared/corpus (skipped when it is absent): (sandbox, corpus)."""
+    corpus = corpus_or_skip()
+    box = Sandbox(tmp_path_factory.mktemp("corpus"))
+    box.write_config(claude_roots=[corpus / "claude" / "projects"], codex_roots=[corpus / "codex" / "sessions"])
+    old = os.environ.get("STAR_PIPELINE_CONFIG")
+    os.environ["STAR_PIPELINE_CONFIG"] = str(box.config_path)
+    try:
+        assert materialize_all(box).success
+    finally:
+        if old is None:
+            os.environ.pop("STAR_PIPELINE_CONFIG")
+        else:
+            os.environ["STAR_PIPELINE_CONFIG"] = old
+    return box, corpus
+
+
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")

@@ -7,32 +7,9 @@ the dedup rule gives the session report's 1,053 + 2,190 = 3,243 output tokens.
 
 import json
 
-import pytest
-
-from star_pipeline_tests.conftest import corpus_or_skip, materialize_all, query
+from star_pipeline_tests.conftest import query
 
 KNOWN_CCUSAGE_SELF_CONTRADICTION = {("2026-04-09", "claude-haiku-4-5-20251001"): {"outputTokens": 3243}}
-
-
-@pytest.fixture(scope="module")
-def corpus_warehouse(tmp_path_factory):
-    import os
-
-    from star_pipeline_tests.conftest import Sandbox
-
-    corpus = corpus_or_skip()
-    box = Sandbox(tmp_path_factory.mktemp("corpus"))
-    box.write_config(claude_roots=[corpus / "claude" / "projects"], codex_roots=[corpus / "codex" / "sessions"])
-    old = os.environ.get("STAR_PIPELINE_CONFIG")
-    os.environ["STAR_PIPELINE_CONFIG"] = str(box.config_path)
-    try:
-        assert materialize_all(box).success
-    finally:
-        if old is None:
-            os.environ.pop("STAR_PIPELINE_CONFIG")
-        else:
-            os.environ["STAR_PIPELINE_CONFIG"] = old
-    return box, corpus
 
 
 def daily_usage(box, source):

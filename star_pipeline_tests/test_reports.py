@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from star_pipeline_tests.conftest import Sandbox, corpus_or_skip, materialize_all
 
 STAR_PIPELINE = str(Path(sys.executable).with_name("star-pipeline"))
 KNOWN_CCUSAGE_SELF_CONTRADICTION = {("2026-04-09", "claude-haiku-4-5-20251001"): 3243}
@@ -24,18 +23,9 @@ def report(box, *args, check=True):
     return proc
 
 
-@pytest.fixture(scope="module")
-def corpus_box(tmp_path_factory):
-    corpus = corpus_or_skip()
-    box = Sandbox(tmp_path_factory.mktemp("reports"))
-    box.write_config(claude_roots=[corpus / "claude" / "projects"], codex_roots=[corpus / "codex" / "sessions"])
-    old = os.environ.get("STAR_PIPELINE_CONFIG")
-    os.environ["STAR_PIPELINE_CONFIG"] = str(box.config_path)
-    try:
-        materialize_all(box)
-    finally:
-        os.environ.pop("STAR_PIPELINE_CONFIG") if old is None else os.environ.__setitem__("STAR_PIPELINE_CONFIG", old)
-    return box, corpus
+@pytest.fixture
+def corpus_box(corpus_warehouse):
+    return corpus_warehouse
 
 
 def shape(value):

@@ -228,6 +228,14 @@ codex_messages AS (
         END AS tool_blocks
     FROM codex_fields
 )
-SELECT * FROM claude_messages
-UNION ALL BY NAME
-SELECT * FROM codex_messages
+SELECT *,
+    -- the session a line belongs to: the session id, plus ':<agent id>' for agent files,
+    -- plus ':sidechain' for a 1.0.x main file's inline sidechain turns
+    session_id
+        || CASE WHEN file_kind IN ('subagent', 'compaction') THEN ':' || coalesce(agent_id, '?') ELSE '' END
+        || CASE WHEN file_kind = 'inline_sidechain' THEN ':sidechain' ELSE '' END AS session_key
+FROM (
+    SELECT * FROM claude_messages
+    UNION ALL BY NAME
+    SELECT * FROM codex_messages
+)

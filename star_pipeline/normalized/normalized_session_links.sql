@@ -4,12 +4,7 @@
 --   resume:    a session starting with copies of another's records -> the earlier session
 --   compact_boundary: a compaction inside one session (logicalParentUuid), self-link
 WITH keyed AS (
-    SELECT *,
-        session_id
-            || CASE WHEN file_kind IN ('subagent', 'compaction') THEN ':' || coalesce(agent_id, '?') ELSE '' END
-            || CASE WHEN file_kind = 'inline_sidechain' THEN ':sidechain' ELSE '' END AS session_key
-    FROM normalized.normalized_messages
-    WHERE session_id IS NOT NULL
+    SELECT * FROM normalized.normalized_messages WHERE session_id IS NOT NULL
 ),
 file_starts AS (
     SELECT source, path, file_version, min(event_ts) AS file_first_ts, max(event_ts) AS file_last_ts FROM keyed GROUP BY ALL

@@ -4,12 +4,7 @@
 -- ':<agent id>' for agent files, plus ':sidechain' for inline sidechains; the
 -- parent of every non-main row is the main session it belongs to.
 WITH messages AS (
-    SELECT *,
-        session_id
-            || CASE WHEN file_kind IN ('subagent', 'compaction') THEN ':' || coalesce(agent_id, '?') ELSE '' END
-            || CASE WHEN file_kind = 'inline_sidechain' THEN ':sidechain' ELSE '' END AS session_key
-    FROM normalized.normalized_messages
-    WHERE session_id IS NOT NULL
+    SELECT * FROM normalized.normalized_messages WHERE session_id IS NOT NULL
 )
 SELECT
     source,
