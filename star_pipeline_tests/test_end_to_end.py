@@ -63,11 +63,14 @@ def dagster_dev(tmp_path_factory):
     claude = tmp_path / "claude" / "projects"
     (claude / "-home-u-demo").mkdir(parents=True)
     (claude / "-home-u-demo" / "first.jsonl").write_text(claude_session("first", "/home/u/demo", 100))
+    classifiers = tmp_path / "classifiers"
+    shutil.copytree(REPO_ROOT / "config" / "classifiers", classifiers)
     config = tmp_path / "star_pipeline.yaml"
     config.write_text(
         f"warehouse:\n  path: {tmp_path / 'warehouse.duckdb'}\n  lock_timeout_seconds: 120\n"
         f"sources:\n  claude_code_roots: [{claude}]\n  codex_roots: [{tmp_path / 'codex'}]\n"
         f"  hook_spool_dir: {tmp_path / 'spool'}\n"
+        f"classified:\n  classifiers_dir: {classifiers}\n"
     )
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "STAR_PIPELINE_CONFIG": str(config),
@@ -88,7 +91,7 @@ def dagster_dev(tmp_path_factory):
         else:
             raise AssertionError("dagster dev did not answer within 180 s:\n" + (tmp_path / "dagster-dev.log").read_text()[-3000:])
         yield {"port": port, "env": env, "claude": claude, "config": config, "log": tmp_path / "dagster-dev.log",
-               "tmp": tmp_path}
+               "tmp": tmp_path, "classifiers": classifiers}
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -164,3 +167,68 @@ def test_browser_shows_the_four_layer_groups(dagster_dev):
     subprocess.run([*flags, f"--screenshot={dagster_dev['tmp'] / 'asset_graph.png'}", url], capture_output=True, timeout=180)
     assert (dagster_dev["tmp"] / "asset_graph.png").stat().st_size > 10_000
     print(f"screenshot: {dagster_dev['tmp'] / 'asset_graph.png'}")
+
+
+def wait_for(predicate, timeout: float, interval: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+RUNS_QUERY = "{ runsOrError(limit: 200) { ... on Runs { results { runId jobName status tags { key value } } } } }"
+
+
+def runs(port: int) -> list[dict]:
+    return graphql(port, RUNS_QUERY)["runsOrError"]["results"]
+
+
+def test_sensor_run_backfill_and_scheduled_job_together_without_lock_errors(dagster_dev):
+    """A sensor-triggered ingest, a three-partition classifier backfill and the scheduled job's run, all at once."""
+    port = dagster_dev["port"]
+    versions = []
+    path = dagster_dev["classifiers"] / "session_kinds.yaml"
+    from star_pipeline.classified.rules import classifier_version
+
+    for n in range(3):
+        path.write_text(path.read_text() + f"# edit {n}\n")
+        version = classifier_version("session_kinds", path.read_bytes())
+        versions.append(version)
+        done = wait_for(lambda: any(r["status"] == "SUCCESS" and {"key": "dagster/partition", "value": version} in r["tags"]
+                                    for r in runs(port)), 240)
+        assert done, f"{version} was not materialized by the classifier sensor"
+
+    started = {r["runId"] for r in runs(port)}
+    # 1. a sensor-triggered ingest: a session file grows
+    with (dagster_dev["claude"] / "-home-u-demo" / "first.jsonl").open("a") as handle:
+        handle.write(json.dumps({"type": "system", "sessionId": "first", "subtype": "turn_duration",
+                                 "timestamp": "2026-05-01T10:01:00.000Z"}) + "\n")
+    # 2. a three-partition backfill of a classifier
+    backfill = graphql(port, "mutation { launchPartitionBackfill(backfillParams: {assetSelection: "
+                       '[{path: ["classified", "derived_session_kinds"]}], partitionNames: ' + json.dumps(versions) +
+                       "}) { __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }")
+    assert backfill["launchPartitionBackfill"]["__typename"] == "LaunchBackfillSuccess", backfill
+    # 3. the job the hourly schedule runs
+    launched = graphql(port, """mutation { launchRun(executionParams: {selector: {jobName: "rebuild_aggregates",
+        repositoryLocationName: "star_pipeline", repositoryName: "__repository__"},
+        executionMetadata: {tags: [{key: "dagster/schedule_name", value: "hourly_aggregate_rebuild"}]}}) {
+        __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""")
+    assert launched["launchRun"]["__typename"] == "LaunchRunSuccess", launched
+
+    def all_finished():
+        new = [r for r in runs(port) if r["runId"] not in started]
+        kinds = {r["jobName"] for r in new}
+        finished = all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in new)
+        backfill_runs = [r for r in new if any(t["key"] == "dagster/backfill" for t in r["tags"])]
+        if finished and "ingest_and_normalize" in kinds and "rebuild_aggregates" in kinds and len(backfill_runs) >= 3:
+            return new
+        return None
+
+    new = wait_for(all_finished, 600, 3)
+    assert new, f"runs did not finish: {runs(port)[:10]}"
+    assert [r for r in new if r["status"] != "SUCCESS"] == [], new
+    log = dagster_dev["log"].read_text()
+    assert "Conflicting lock" not in log and "could not be released" not in log
