@@ -21,7 +21,6 @@ from dagster import (
     AssetSelection,
     DagsterEventType,
     DagsterInstance,
-    DagsterInvalidConfigError,
     Definitions,
     SensorResult,
     SkipReason,

@@ -18,7 +18,6 @@ import stat
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from star_pipeline_tests.conftest import Sandbox, build_defs, corpus_or_skip, materialize_all, query
 

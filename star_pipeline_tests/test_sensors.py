@@ -2,7 +2,7 @@
 
 import json
 
-from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context
+from dagster import DagsterInstance, RunRequest, build_sensor_context
 
 from star_pipeline_tests.conftest import build_defs
 
