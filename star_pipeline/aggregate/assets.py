@@ -19,6 +19,7 @@ from star_pipeline.aggregate.blocks import billing_blocks
 from star_pipeline.aggregate.python_tables import blocks_table, goal_components
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.scd2 import scd2_history_sql
+from star_pipeline.storage.sql_files import render_sql
 from star_pipeline.storage.table_writes import SqlQuery
 
 SQL_DIR = Path(__file__).parent
@@ -40,11 +41,9 @@ def read_sql(name: str) -> str:
     config, _ = pricing_config(PRICING_PATH)
     multiplier = float(config.get("fast_multiplier", 2))
     assert _SAFE_VERSION.match(version), version
-    return (
-        (SQL_DIR / f"{name}.sql").read_text()
-        .replace("{pipeline_version}", version)
-        .replace("{fast_multiplier}", repr(multiplier))
-    )
+    # not strict: dimension observations carry no pipeline_version, only fact_token_usage has the multiplier
+    return render_sql(SQL_DIR / f"{name}.sql", {"pipeline_version": version, "fast_multiplier": repr(multiplier)},
+                      strict=False)
 
 
 def with_pipeline_version(sql: str) -> str:

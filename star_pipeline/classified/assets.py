@@ -18,11 +18,11 @@ from star_pipeline.classified.rules import (
     ClassifierFile,
     VERSION_PATTERN,
     compile_rules,
-    current_classifiers,
     parse_classifier,
 )
 from star_pipeline.classified.specs import CLASSIFIERS, SECRET_FINDINGS, ClassifierSpec
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
+from star_pipeline.storage.sql_files import render_sql
 from star_pipeline.storage.table_writes import SqlQuery
 from star_pipeline.storage.warehouse import table_exists
 
@@ -40,10 +40,7 @@ class ClassifyConfig(Config):
 
 
 def read_sql(name: str, **placeholders: str) -> str:
-    sql = (SQL_DIR / f"{name}.sql").read_text()
-    for key, value in placeholders.items():
-        sql = sql.replace("{" + key + "}", value)
-    return sql
+    return render_sql(SQL_DIR / f"{name}.sql", placeholders)
 
 
 def load_version(spec: ClassifierSpec, version: str, folder: str, conn) -> ClassifierFile:
@@ -53,7 +50,8 @@ def load_version(spec: ClassifierSpec, version: str, folder: str, conn) -> Class
         raise ClassifierConfigError(
             f"partition {version!r} is not a version of classifier {spec.name} (expected '{spec.name}-<8 hex>')."
         )
-    current = current_classifiers(Path(folder)).get(spec.name)
+    path = Path(folder) / f"{spec.name}.yaml"
+    current = parse_classifier(spec.name, path.read_bytes(), str(path)) if path.is_file() else None
     if current is not None and current.version == version:
         return current
     row = conn.execute("SELECT config_text FROM meta_classifier_configs WHERE classifier_version = ?", [version]).fetchone()

@@ -61,16 +61,6 @@ def classifier_file_versions(folder: Path) -> dict[str, str]:
     return {path.stem: classifier_version(path.stem, path.read_bytes()) for path in sorted(folder.glob("*.yaml"))}
 
 
-def current_classifiers(folder: Path) -> dict[str, ClassifierFile]:
-    """Every classifier file in `folder`, by classifier name (file stem). Missing folder: none."""
-    found = {}
-    if not folder.is_dir():
-        return found
-    for path in sorted(folder.glob("*.yaml")):
-        found[path.stem] = parse_classifier(path.stem, path.read_bytes(), str(path))
-    return found
-
-
 def compile_rules(classifier: ClassifierFile, label: str, fields: list[str], output: str = "label") -> tuple[str, list]:
     """A CASE expression and the parameters it binds, in order.
 

@@ -18,6 +18,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetOut, Output, asset, mu
 
 from star_pipeline.raw.sources import CLAUDE_CODE, CODEX, HOOK_SPOOL
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
+from star_pipeline.storage.sql_files import render_sql
 from star_pipeline.storage.table_writes import SqlQuery, stored_table_version
 from star_pipeline.storage.warehouse import table_exists
 
@@ -30,14 +31,8 @@ def key(table: str) -> AssetKey:
 
 
 def read_sql(table: str, **placeholders: str) -> str:
-    """The SQL of `table`, with each `{name}` placeholder replaced (JSON braces elsewhere are left alone)."""
-    sql = (SQL_DIR / f"{table}.sql").read_text()
-    for name, value in placeholders.items():
-        marker = "{" + name + "}"
-        if marker not in sql:
-            raise KeyError(f"{table}.sql has no placeholder {marker}")
-        sql = sql.replace(marker, value)
-    return sql
+    """The SQL of `table`, with each `{name}` placeholder filled in."""
+    return render_sql(SQL_DIR / f"{table}.sql", placeholders)
 
 
 def sql_version(table: str) -> str:
