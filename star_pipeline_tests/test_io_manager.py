@@ -57,6 +57,38 @@ def test_append_with_key_skips_rows_already_stored(db):
     assert "v1" in metadata["preview"].value
 
 
+def make_streamed_asset(batches, fail_after=None):
+    schema = pa.schema([("id", pa.int64()), ("v", pa.string())])
+
+    def generate():
+        for index, values in enumerate(batches):
+            if fail_after is not None and index == fail_after:
+                raise OSError("the disk went away mid-stream")
+            yield pa.record_batch([pa.array(values, pa.int64()), pa.array([f"v{x}" for x in values])], schema=schema)
+
+    @asset(key=["raw", "stream"], metadata={"write_mode": "append"})
+    def stream():
+        return pa.RecordBatchReader.from_batches(schema, generate())
+
+    return stream
+
+
+def test_streamed_append_creates_the_table_and_adds_every_batch(db):
+    run(db, make_streamed_asset([]))  # nothing yet: the table exists, with the reader's columns
+    assert rows(db, "SELECT count(*) FROM raw.stream") == [(0,)]
+    result = run(db, make_streamed_asset([[1, 2], [3]]))
+    run(db, make_streamed_asset([[4]]))
+    assert rows(db, "SELECT id, v FROM raw.stream ORDER BY id") == [(1, "v1"), (2, "v2"), (3, "v3"), (4, "v4")]
+    assert result.asset_materializations_for_node("raw__stream")[0].metadata["rows_written"].value == 3
+
+
+def test_streamed_append_that_fails_midway_stores_none_of_its_batches(db):
+    run(db, make_streamed_asset([[1]]))
+    result = run(db, make_streamed_asset([[2], [3]], fail_after=1), raise_on_error=False)
+    assert not result.success
+    assert rows(db, "SELECT id FROM raw.stream") == [(1,)]
+
+
 def test_replace_mode_and_sql_inputs_stay_in_duckdb(db):
     @asset(key=["raw", "numbers"])
     def numbers():

@@ -734,3 +734,38 @@ def test_hook_spool_lines_land_in_raw_hook_spool_lines(sandbox):
     second = materialize_all(sandbox)
     rows = assert_byte_perfect(sandbox, spool, source="hook_spool")
     assert [r["ingest_run_id"] for r in rows] == [result.run_id] * 3 + [second.run_id]
+
+
+def test_check_hashes_rows_stored_out_of_offset_order(sandbox, monkeypatch):
+    """Table order is usually offset order; when it is not, the check still hashes in offset order."""
+    from star_pipeline.raw import checks
+
+    monkeypatch.setattr(checks, "DIGEST_BATCH_ROWS", 2)  # a file's rows span several batches
+    path = write(
+        sandbox.claude_root / "-home-u-demo" / f"{SESSION}.jsonl",
+        lines(*(claude_line(i, kind="assistant" if i % 2 else "user") for i in range(1, 8))),
+    )
+    assert materialize_raw(sandbox).success
+    conn = duckdb.connect(str(sandbox.warehouse))
+    try:  # move the first line to the end of the table
+        conn.execute("CREATE TEMP TABLE first_line AS SELECT * FROM raw.claude_code_lines WHERE path = ? AND line_number = 1", [key(path)])
+        conn.execute("DELETE FROM raw.claude_code_lines WHERE path = ? AND line_number = 1", [key(path)])
+        conn.execute("INSERT INTO raw.claude_code_lines SELECT * FROM first_line")
+        assert conn.execute("SELECT line_number FROM raw.claude_code_lines ORDER BY rowid DESC LIMIT 1").fetchone()[0] == 1
+    finally:
+        conn.close()
+    assert check_evaluation(run_check_only(sandbox)).passed
+
+    conn = duckdb.connect(str(sandbox.warehouse))
+    try:  # swap two lines' bytes: counts and lengths may agree, the hash in offset order cannot
+        conn.execute(
+            "UPDATE raw.claude_code_lines SET line_bytes = CASE line_number WHEN 2 THEN "
+            "(SELECT line_bytes FROM raw.claude_code_lines WHERE path = $1 AND line_number = 4) ELSE "
+            "(SELECT line_bytes FROM raw.claude_code_lines WHERE path = $1 AND line_number = 2) END "
+            "WHERE path = $1 AND line_number IN (2, 4)",
+            [key(path)],
+        )
+    finally:
+        conn.close()
+    evaluation = check_evaluation(run_check_only(sandbox))
+    assert evaluation.passed is False and key(path) in evaluation.description

@@ -1,11 +1,12 @@
 """Raw capture assets: one multi-asset per source writes `raw.<source>_lines`
-(append-only, keyed by path, file_version, byte_offset) and `raw.<source>_files`
-(the manifest, upserted by path and file_version).
+(append-only; a line is identified by path, file_version, byte_offset) and
+`raw.<source>_files` (the manifest, upserted by path and file_version).
 
 The lines output is an Arrow record batch reader that reads the files while
-the I/O manager stores it; the manifest output is yielded after it and so
-knows what was consumed. If a run dies between the two writes, the next run
-reads the same bytes again and the keyed append skips what is already stored.
+the I/O manager streams it into the table; the manifest output is yielded
+after it and so knows what was consumed. If a run dies between the two
+writes, the next run first deletes the lines its manifest never recorded
+(`drop_rows_beyond_manifest`), then reads those bytes again.
 """
 
 
@@ -13,7 +14,7 @@ from datetime import datetime, timezone
 
 from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, multi_asset
 
-from star_pipeline.raw.capture import LINE_KEY, MANIFEST_KEY, Capture, discover_files, load_manifest
+from star_pipeline.raw.capture import MANIFEST_KEY, Capture, discover_files, drop_rows_beyond_manifest, load_manifest
 from star_pipeline.raw.sources import RAW_SOURCES, RawSource
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SourceFoldersResource, WarehouseResource
 from star_pipeline.storage.warehouse import quote_ident
@@ -30,9 +31,9 @@ def build_raw_capture_asset(source: RawSource):
                 key=source.lines_key,
                 group_name="raw",
                 description=f"Every line of every file: {source.description}",
-                # upsert, not append: after a crash between the two writes, a line stored half-written
-                # (quiet partial) may come back complete under the same key and must replace it.
-                metadata={"write_mode": "upsert", "key_columns": LINE_KEY, "preview": False},
+                # streamed append without a key check: the capture reads each byte once, and
+                # rows left by a run that died before its manifest write are deleted first.
+                metadata={"write_mode": "append", "preview": False},
                 kinds={"duckdb"},
             ),
             files_out: AssetOut(
@@ -47,8 +48,17 @@ def build_raw_capture_asset(source: RawSource):
         can_subset=False,
     )
     def raw_capture(context: AssetExecutionContext, warehouse: WarehouseResource, source_folders: SourceFoldersResource):
+        lines_table = f"raw.{quote_ident(source.lines_key.path[1])}"
+        files_table = f"raw.{quote_ident(source.files_key.path[1])}"
         with warehouse.connect() as conn:
-            previous = load_manifest(conn, f"raw.{quote_ident(source.files_key.path[1])}")
+            # (the raw tables are created by migrations/002_raw.sql, so they exist on a first run too)
+            dropped = drop_rows_beyond_manifest(conn, lines_table, files_table)
+            if dropped:
+                context.log.warning(
+                    f"{source.name}: deleted {dropped} stored lines that no manifest row covers (left by a run that "
+                    "died between its two writes); their bytes are read again now."
+                )
+            previous = load_manifest(conn, files_table)
         roots = source.roots(source_folders)
         files, missing_roots = discover_files(roots, source.file_pattern)
         if missing_roots:

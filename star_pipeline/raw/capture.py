@@ -51,7 +51,6 @@ LINE_SCHEMA = pa.schema(
         ("ingested_at", pa.timestamp("us", tz="UTC")),
     ]
 )
-LINE_KEY = ["path", "file_version", "byte_offset"]
 
 MANIFEST_SCHEMA = pa.schema(
     [
@@ -344,3 +343,25 @@ def load_manifest(conn, table_sql: str) -> dict[str, FileState]:
         state = FileState(*row)
         states[state.path] = replace(state, mtime=state.mtime.astimezone(timezone.utc))
     return states
+
+
+def drop_rows_beyond_manifest(conn, lines_sql: str, files_sql: str) -> int:
+    """Delete stored lines the manifest does not cover; returns how many.
+
+    Lines and manifest are two writes. A run that died between them left
+    lines its manifest never recorded; the next run reads those bytes again,
+    so the orphans go first (a half-written line among them may come back
+    complete). Cheap when nothing died: the two row counts agree and nothing
+    is scanned.
+    """
+    stored = conn.execute(f"SELECT count(*) FROM {lines_sql}").fetchone()[0]
+    expected = conn.execute(f"SELECT coalesce(sum(line_count), 0) FROM {files_sql}").fetchone()[0]
+    if stored == expected:
+        return 0
+    return conn.execute(
+        f"""
+        DELETE FROM {lines_sql} l WHERE NOT EXISTS (
+            SELECT 1 FROM {files_sql} f
+            WHERE f.path = l.path AND f.file_version = l.file_version AND l.byte_offset < f.consumed_offset)
+        """
+    ).fetchone()[0]

@@ -19,12 +19,16 @@ Cost follows the touched files, not the warehouse.
 import hashlib
 import os
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
-from star_pipeline.raw.capture import READ_CHUNK_BYTES, mtime_of
+from star_pipeline.raw.capture import EMPTY_SHA256, READ_CHUNK_BYTES, mtime_of
 from star_pipeline.raw.sources import RAW_SOURCES, RawSource
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.warehouse import quote_ident
+
+DIGEST_BATCH_ROWS = 8192
 
 
 def verify_source(conn, source: RawSource, run_id: str | None) -> dict:
@@ -32,40 +36,24 @@ def verify_source(conn, source: RawSource, run_id: str | None) -> dict:
     lines_table = f"raw.{quote_ident(source.lines_key.path[1])}"
     files_table = f"raw.{quote_ident(source.files_key.path[1])}"
     where, params = ("WHERE f.last_ingest_run_id = ?", [run_id]) if run_id else ("", [])
-    rows = conn.execute(
+    manifest = conn.execute(
         f"""
         SELECT f.path, f.file_version, f.line_count, f.consumed_offset, f.consumed_sha256, f.size_bytes, f.mtime,
-               f.source_deleted_at IS NOT NULL AS deleted, f.superseded_at IS NOT NULL AS superseded,
-               coalesce(l.n, 0), coalesce(l.bytes, 0)
-        FROM {files_table} f
-        LEFT JOIN (
-            SELECT path, file_version, count(*) AS n, sum(byte_length + CAST(ends_with_newline AS INTEGER)) AS bytes
-            FROM {lines_table}
-            WHERE path IN (SELECT path FROM {files_table} f {where})
-            GROUP BY ALL
-        ) l USING (path, file_version)
-        {where}
+               f.source_deleted_at IS NOT NULL AS deleted, f.superseded_at IS NOT NULL AS superseded
+        FROM {files_table} f {where}
         ORDER BY f.path, f.file_version
         """,
-        params + params,
+        params,
     ).fetchall()
+    stored = stored_digests(conn, lines_table, f"SELECT path FROM {files_table} f {where}", params)
     problems: dict[str, list] = {"warehouse_mismatch": [], "disk_mismatch": [], "changed_since_capture": [], "unreadable": []}
-    for path, version, line_count, consumed, sha, size, mtime, deleted, superseded, n, nbytes in rows:
+    for path, version, line_count, consumed, sha, size, mtime, deleted, superseded in manifest:
         label = f"{path}#v{version}"
+        n, nbytes, stored_sha = stored.get((path, version), (0, 0, EMPTY_SHA256))
         if n != line_count or nbytes != consumed:
             problems["warehouse_mismatch"].append(f"{label}: manifest {line_count} lines/{consumed} bytes, rows {n}/{nbytes}")
             continue
-        hasher = hashlib.sha256()
-        cursor = conn.execute(
-            f"SELECT line_bytes, ends_with_newline FROM {lines_table} WHERE path = ? AND file_version = ? ORDER BY byte_offset",
-            [path, version],
-        )
-        while batch := cursor.fetchmany(2048):
-            for data, newline in batch:
-                hasher.update(data)
-                if newline:
-                    hasher.update(b"\n")
-        if hasher.hexdigest() != sha:
+        if stored_sha != sha:
             problems["warehouse_mismatch"].append(f"{label}: stored rows do not hash to the manifest's consumed_sha256")
             continue
         if deleted or superseded:
@@ -84,8 +72,69 @@ def verify_source(conn, source: RawSource, run_id: str | None) -> dict:
             problems["changed_since_capture"].append(label)
         else:
             problems["disk_mismatch"].append(f"{label}: the first {consumed} bytes on disk hash to {disk_sha[:12]}")
-    problems["files_checked"] = len(rows)
+    problems["files_checked"] = len(manifest)
     return problems
+
+
+def stored_digests(conn, lines_table: str, paths_sql: str, params: list) -> dict[tuple[str, int], tuple[int, int, str]]:
+    """(line count, bytes with newlines, sha256 of those bytes in offset order) per stored file version.
+
+    The rows are streamed in table order as Arrow batches, without an ORDER BY
+    (sorting a gigabyte of lines would hold it all in memory). Each line's bytes
+    (newline appended in SQL) lie back to back in the batch's data buffer, so a
+    file's run of rows is hashed as one slice. Rows are appended in offset
+    order, so table order is offset order; a file version whose rows arrive
+    out of order is hashed again with its own ordered query.
+    """
+    select = (
+        "SELECT path, file_version, byte_offset, "
+        "CASE WHEN ends_with_newline THEN line_bytes || '\\x0A'::BLOB ELSE line_bytes END AS line_with_newline "
+        f"FROM {lines_table}"
+    )
+    reader = conn.execute(f"{select} WHERE path IN ({paths_sql})", params).to_arrow_reader(DIGEST_BATCH_ROWS)
+    digests: dict[tuple[str, int], list] = {}
+    unordered: set[tuple[str, int]] = set()
+    for batch in reader:
+        _add_batch(batch, digests, unordered)
+    for path, version in unordered:
+        digests.pop((path, version), None)
+        ordered = conn.execute(f"{select} WHERE path = ? AND file_version = ? ORDER BY byte_offset", [path, version])
+        for batch in ordered.to_arrow_reader(DIGEST_BATCH_ROWS):
+            _add_batch(batch, digests, set())
+    return {key: (n, nbytes, hasher.hexdigest()) for key, (n, nbytes, hasher, _last) in digests.items()}
+
+
+def _add_batch(batch: pa.RecordBatch, digests: dict, unordered: set) -> None:
+    """Fold one batch into the running (count, bytes, hasher, last offset) of each file version."""
+    rows = batch.num_rows
+    if not rows:
+        return
+    paths, versions, byte_offsets, data = (batch.column(i) for i in range(4))
+    starts = [0]
+    if rows > 1:
+        same_file = pc.and_(
+            pc.equal(paths.slice(1), paths.slice(0, rows - 1)),
+            pc.equal(versions.slice(1), versions.slice(0, rows - 1)),
+        )
+        backwards = pc.and_(same_file, pc.less_equal(byte_offsets.slice(1), byte_offsets.slice(0, rows - 1)))
+        for i in pc.indices_nonzero(backwards).to_pylist():
+            unordered.add((paths[i].as_py(), versions[i].as_py()))
+        starts += [i + 1 for i in pc.indices_nonzero(pc.invert(same_file)).to_pylist()]
+    offsets = pa.Array.from_buffers(
+        pa.int64() if pa.types.is_large_binary(data.type) else pa.int32(), rows + 1, [None, data.buffers()[1]],
+        offset=data.offset,
+    )
+    buffer = memoryview(data.buffers()[2]) if data.buffers()[2] is not None else memoryview(b"")
+    for first, end in zip(starts, starts[1:] + [rows]):
+        key = (paths[first].as_py(), versions[first].as_py())
+        entry = digests.setdefault(key, [0, 0, hashlib.sha256(), -1])
+        if byte_offsets[first].as_py() <= entry[3]:
+            unordered.add(key)
+        begin, finish = offsets[first].as_py(), offsets[end].as_py()
+        entry[0] += end - first
+        entry[1] += finish - begin
+        entry[2].update(buffer[begin:finish])
+        entry[3] = byte_offsets[end - 1].as_py()
 
 
 def _hash_prefix(path: str, length: int) -> str:

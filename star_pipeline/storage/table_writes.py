@@ -7,6 +7,9 @@ SQL layers never round-trip through Python). Modes:
 
 - `append`: insert the rows; with key columns, rows whose key is already in
   the table are skipped, so a run retried after a crash appends nothing twice.
+  Without key columns an Arrow record batch reader is streamed straight into
+  the table (no staging copy: this is how a gigabyte of raw lines is stored
+  in bounded memory).
 - `upsert`: rows replace the stored rows with the same key.
 - `replace`: the table becomes exactly these rows (its columns follow the data).
 - `replace_partition`: the rows whose partition column equals the partition key
@@ -73,6 +76,30 @@ def stage(conn: duckdb.DuckDBPyConnection, data: object) -> None:
         conn.unregister(_SOURCE)
 
 
+def _is_arrow_stream(data: object) -> bool:
+    if isinstance(data, SqlQuery):
+        return False
+    import pyarrow as pa
+
+    return isinstance(data, pa.RecordBatchReader)
+
+
+def _stream_append(conn: duckdb.DuckDBPyConnection, target: str, reader) -> int:
+    """Insert every batch of `reader` into `target` as DuckDB pulls them; returns the row count."""
+    import pyarrow as pa
+
+    conn.register(_SOURCE, pa.Table.from_batches([], schema=reader.schema))
+    try:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {_SOURCE} WITH NO DATA")
+    finally:
+        conn.unregister(_SOURCE)
+    conn.register(_SOURCE, reader)
+    try:
+        return conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_SOURCE}").fetchone()[0]
+    finally:
+        conn.unregister(_SOURCE)
+
+
 def stored_table_version(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> str | None:
     row = conn.execute("SELECT version FROM meta_table_versions WHERE table_name = ?", [f"{schema}.{table}"]).fetchone()
     return row[0] if row else None
@@ -101,6 +128,8 @@ def write_table(
         raise ValueError(f"unknown write mode {mode!r}; use one of {WRITE_MODES}")
     target = f"{quote_ident(schema)}.{quote_ident(table)}"
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+    if mode == "append" and not key_columns and _is_arrow_stream(data):
+        return _stream_append(conn, target, data)
     stage(conn, data)
     try:
         if mode == "replace":
