@@ -75,7 +75,7 @@ def test_build_exits_non_zero_when_a_blocking_check_fails(sandbox):
     proc = build(sandbox)
     assert proc.returncode == 1
     assert "claude_code_lines_match_files FAILED" in proc.stdout
-    assert "do not hash to the manifest" in proc.stdout
+    assert f"{path}#v1: manifest 6 lines" in proc.stdout  # the stored bytes no longer add up to the file
 
 
 def test_build_with_a_malformed_config_names_file_and_key(sandbox):

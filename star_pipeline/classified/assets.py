@@ -75,13 +75,18 @@ def item_match(spec: ClassifierSpec, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{k} = {right}.{k}" for k in spec.item_keys)
 
 
-def rule_query(spec: ClassifierSpec, classifier: ClassifierFile, version: str, incremental: bool) -> SqlQuery:
-    """The rows of one version of a rule classifier (sessions, messages, tool calls)."""
+def rule_query(
+    spec: ClassifierSpec, classifier: ClassifierFile, version: str, incremental: bool, messages_filter: str = "TRUE"
+) -> SqlQuery:
+    """The rows of one version of a rule classifier (sessions, messages, tool calls).
+
+    `messages_filter` (SQL on normalized_messages `m`) restricts the message classifier's items (the re-run check).
+    """
     label_sql, label_params = compile_rules(classifier, spec.label, list(spec.fields))
     rule_sql, rule_params = compile_rules(classifier, spec.label, list(spec.fields), output="rule")
     params: list = []
     if spec.name == "message_kinds":
-        new_items = "TRUE"
+        new_items = messages_filter
         if incremental:
             new_items = (
                 f"NOT EXISTS (SELECT 1 FROM classified.{spec.table} c WHERE c.classifier_version = ? "
@@ -107,8 +112,11 @@ def rule_query(spec: ClassifierSpec, classifier: ClassifierFile, version: str, i
     return SqlQuery(sql, params)
 
 
-def secret_query(classifier: ClassifierFile, version: str, incremental: bool) -> SqlQuery:
-    """The findings of one version of the secret classifier: new messages scanned, earlier findings kept."""
+def secret_query(classifier: ClassifierFile, version: str, incremental: bool, messages_filter: str = "TRUE") -> SqlQuery:
+    """The findings of one version of the secret classifier: new messages scanned, earlier findings kept.
+
+    `messages_filter` (SQL on normalized_messages `m`) restricts the messages scanned (the re-run check).
+    """
     patterns = classifier.config.get("patterns")
     if not isinstance(patterns, list) or not patterns:
         raise ClassifierConfigError(f"{classifier.origin}: 'patterns' must be a non-empty list of {{kind, regex}}.")
@@ -116,7 +124,7 @@ def secret_query(classifier: ClassifierFile, version: str, incremental: bool) ->
         if not isinstance(pattern, dict) or set(pattern) != {"kind", "regex"}:
             raise ClassifierConfigError(f"{classifier.origin}: pattern {index} must have exactly 'kind' and 'regex'.")
     params: list = []
-    new_items = "TRUE"
+    new_items = messages_filter
     if incremental:
         new_items = (
             "NOT EXISTS (SELECT 1 FROM meta_classifier_progress p WHERE p.classifier_version = ? AND p.source = m.source "
@@ -170,10 +178,12 @@ def secret_query(classifier: ClassifierFile, version: str, incremental: bool) ->
     return SqlQuery(sql, params)
 
 
-def build_query(spec: ClassifierSpec, classifier: ClassifierFile, version: str, incremental: bool) -> SqlQuery:
+def build_query(
+    spec: ClassifierSpec, classifier: ClassifierFile, version: str, incremental: bool, messages_filter: str = "TRUE"
+) -> SqlQuery:
     if spec is SECRET_FINDINGS:
-        return secret_query(classifier, version, incremental)
-    return rule_query(spec, classifier, version, incremental)
+        return secret_query(classifier, version, incremental, messages_filter)
+    return rule_query(spec, classifier, version, incremental, messages_filter)
 
 
 def has_classified_before(conn, spec: ClassifierSpec, version: str) -> bool:

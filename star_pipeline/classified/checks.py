@@ -2,7 +2,10 @@
 
 - one row per (item, version) (secrets: per item, field, kind and occurrence);
 - every normalized item has a row in every materialized version (rule classifiers);
-- re-running a version from scratch gives exactly the stored rows.
+- re-running a version from scratch gives exactly the stored rows (for the
+  message classifiers, which re-read raw text: within the check budget in the
+  run that wrote the version, every message when run alone; see
+  storage/check_scope.py).
 
 A check in a partition's run covers that version; run on its own, every
 version in the table.
@@ -11,7 +14,8 @@ version in the table.
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
 from star_pipeline.classified.assets import ClassifiersResource, build_query, load_version
-from star_pipeline.classified.specs import CLASSIFIERS, SECRET_FINDINGS, ClassifierSpec
+from star_pipeline.classified.specs import CLASSIFIERS, MESSAGE_KEY, SECRET_FINDINGS, ClassifierSpec
+from star_pipeline.storage.check_scope import CHECK_BUDGET_BYTES, CHECK_FILES, choose_check_files, describe_scope
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.warehouse import table_exists
 
@@ -29,6 +33,30 @@ def versions_in_scope(context: AssetCheckExecutionContext, conn, spec: Classifie
     if not table_exists(conn, "classified", spec.table):
         return []
     return [r[0] for r in conn.execute(f"SELECT DISTINCT classifier_version FROM classified.{spec.table} ORDER BY 1").fetchall()]
+
+
+# Every file with messages; the ones the latest ingest normalized are re-run first.
+MESSAGE_FILES = (
+    "SELECT source, path, bool_or(normalize_run_id = ?) AS preferred FROM normalized.normalized_messages GROUP BY ALL"
+)
+
+
+def latest_normalize_run(conn) -> str | None:
+    row = conn.execute(
+        "SELECT run_id FROM meta_load_log WHERE asset_key = 'normalized/normalized_messages' AND status = 'success' "
+        "ORDER BY completed_at DESC LIMIT 1"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def wrote_in_run(conn, run_id: str, spec: ClassifierSpec, version: str) -> bool:
+    """Whether this run materialized this version (else the check runs on its own and covers everything)."""
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM meta_load_log WHERE run_id = ? AND asset_key = ? AND partition_key = ? AND status = 'success'",
+            [run_id, spec.key.to_user_string(), version],
+        ).fetchone()[0]
+    )
 
 
 def row_key(spec: ClassifierSpec) -> list[str]:
@@ -78,21 +106,35 @@ def build_classified_checks(spec: ClassifierSpec):
     def rerun_identical(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource, classifiers: ClassifiersResource
     ) -> AssetCheckResult:
-        differences = {}
+        differences, scopes = {}, {}
         with warehouse.connect() as conn:
             for version in versions_in_scope(context, conn, spec):
                 classifier = load_version(spec, version, classifiers.folder, conn)
-                query = build_query(spec, classifier, version, incremental=False)
+                messages_filter, stored_filter = "TRUE", "TRUE"
+                if spec.item_keys == MESSAGE_KEY:
+                    # message classifiers re-read raw text: keep within the check budget in the run that wrote them
+                    in_run = wrote_in_run(conn, context.run.run_id, spec, version)
+                    chosen, total = choose_check_files(
+                        conn, MESSAGE_FILES, [latest_normalize_run(conn)], seed=context.run.run_id,
+                        budget_bytes=CHECK_BUDGET_BYTES if in_run else None,
+                    )
+                    scopes[version] = describe_scope("message files", chosen, total)
+                    messages_filter = f"(m.source, m.path) IN (SELECT source, path FROM {CHECK_FILES})"
+                    stored_filter = f"(source, path) IN (SELECT source, path FROM {CHECK_FILES})"
+                query = build_query(spec, classifier, version, incremental=False, messages_filter=messages_filter)
                 conn.execute(f"CREATE OR REPLACE TEMP TABLE _rerun AS {query.sql}", query.params)
                 columns = ", ".join(c[0] for c in conn.execute(f"DESCRIBE classified.{spec.table}").fetchall())
-                stored = f"SELECT {columns} FROM classified.{spec.table} WHERE classifier_version = ?"
+                stored = f"SELECT {columns} FROM classified.{spec.table} WHERE classifier_version = ? AND {stored_filter}"
                 rerun = f"SELECT {columns} FROM _rerun"
                 differences[version] = conn.execute(
                     f"SELECT (SELECT count(*) FROM ({rerun} EXCEPT ALL {stored})) + "
                     f"(SELECT count(*) FROM ({stored} EXCEPT ALL {rerun}))",
                     [version, version],
                 ).fetchone()[0]
-        return AssetCheckResult(passed=not any(differences.values()), metadata={"rows_differing": MetadataValue.json(differences)})
+        return AssetCheckResult(
+            passed=not any(differences.values()),
+            metadata={"rows_differing": MetadataValue.json(differences), "scope": MetadataValue.json(scopes)},
+        )
 
     checks.append(rerun_identical)
     return checks

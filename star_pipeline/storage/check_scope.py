@@ -1,0 +1,64 @@
+"""Which transcript files a recomputing check looks at, so its cost follows the change.
+
+Checks that recompute a layer from raw (normalized rebuild identity,
+classified re-run identity) cost as much as the layer itself. In the run that
+wrote the table they recompute the files that run touched, up to
+`CHECK_BUDGET_BYTES` of raw transcript: on a first build over gigabytes that
+is a sample, drawn anew by each run (ordered by a hash of path and run id),
+so successive runs cover different files. Run on their own (from the UI, or
+the `nightly_invariant_sweep` job) the same checks cover every file, whatever
+it costs. The sample's size is reported in the check's metadata.
+"""
+
+from __future__ import annotations
+
+CHECK_BUDGET_BYTES = 64 << 20
+CHECK_FILES = "_check_files"
+
+RAW_FILE_BYTES = """
+    SELECT 'claude_code' AS source, path, sum(consumed_offset) AS raw_bytes FROM raw.claude_code_files GROUP BY ALL
+    UNION ALL
+    SELECT 'codex', path, sum(consumed_offset) FROM raw.codex_files GROUP BY ALL
+"""
+
+
+def choose_check_files(
+    conn, candidates_sql: str, params: list, *, seed: str, budget_bytes: int | None = CHECK_BUDGET_BYTES
+) -> tuple[int, int]:
+    """Fill temp table `_check_files(source, path)` from `candidates_sql`; returns (chosen, candidates).
+
+    `candidates_sql` selects (source, path, preferred BOOLEAN): preferred files
+    are taken first (e.g. the ones the latest ingest normalized), then the rest in
+    an order drawn from `seed`, while the running total of raw bytes stays within
+    `budget_bytes` (the first file is always taken). `budget_bytes=None` takes all.
+    """
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {CHECK_FILES} AS
+        WITH candidates AS ({candidates_sql}),
+        sized AS (
+            SELECT c.source, c.path, c.preferred, coalesce(f.raw_bytes, 0) AS raw_bytes
+            FROM candidates c LEFT JOIN ({RAW_FILE_BYTES}) f USING (source, path)
+        ),
+        ordered AS (
+            SELECT *, sum(raw_bytes) OVER (ORDER BY preferred DESC, hash(path, CAST(? AS VARCHAR)), path
+                                           ROWS UNBOUNDED PRECEDING) AS running_bytes
+            FROM sized
+        )
+        SELECT source, path FROM ordered
+        WHERE CAST(? AS BIGINT) IS NULL OR running_bytes - raw_bytes < CAST(? AS BIGINT)
+        """,
+        [*params, seed, budget_bytes, budget_bytes],
+    )
+    chosen = conn.execute(f"SELECT count(*) FROM {CHECK_FILES}").fetchone()[0]
+    total = conn.execute(f"SELECT count(*) FROM ({candidates_sql})", params).fetchone()[0]
+    return chosen, total
+
+
+def describe_scope(what: str, chosen: int, total: int) -> str:
+    if chosen == total:
+        return f"{what}: all {total} files"
+    return (
+        f"{what}: {chosen} of {total} files, a sample within the {CHECK_BUDGET_BYTES >> 20} MiB check budget "
+        "(each run draws another; the nightly_invariant_sweep job checks every file)"
+    )

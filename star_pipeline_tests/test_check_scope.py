@@ -1,0 +1,147 @@
+"""Recomputing checks keep within a budget in a materialization run and cover everything when run alone."""
+
+import json
+
+import duckdb
+import pytest
+
+from star_pipeline.storage import check_scope
+from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files
+from star_pipeline_tests.conftest import build_defs, materialize_all
+
+
+@pytest.fixture
+def conn():
+    conn = duckdb.connect()
+    conn.execute("CREATE SCHEMA raw")
+    conn.execute("CREATE TABLE raw.claude_code_files (path VARCHAR, file_version INTEGER, consumed_offset BIGINT)")
+    conn.execute("CREATE TABLE raw.codex_files (path VARCHAR, file_version INTEGER, consumed_offset BIGINT)")
+    for i in range(20):
+        conn.execute("INSERT INTO raw.claude_code_files VALUES (?, 1, 10)", [f"/c/{i}.jsonl"])
+    conn.execute("INSERT INTO raw.claude_code_files VALUES ('/c/0.jsonl', 2, 30)")  # two versions: 40 bytes in all
+    conn.execute("INSERT INTO raw.codex_files VALUES ('/x/rollout.jsonl', 1, 10)")
+    yield conn
+    conn.close()
+
+
+CANDIDATES = """
+    SELECT 'claude_code' AS source, path, path = ? AS preferred FROM raw.claude_code_files WHERE file_version = 1
+    UNION ALL SELECT 'codex', '/x/rollout.jsonl', FALSE
+"""
+
+
+def chosen(conn) -> list[tuple[str, str]]:
+    return conn.execute(f"SELECT source, path FROM {CHECK_FILES} ORDER BY ALL").fetchall()
+
+
+def test_no_budget_takes_every_candidate(conn):
+    assert choose_check_files(conn, CANDIDATES, ["/c/5.jsonl"], seed="run-1", budget_bytes=None) == (21, 21)
+    assert ("codex", "/x/rollout.jsonl") in chosen(conn)
+
+
+def test_budget_counts_raw_bytes_and_takes_preferred_files_first(conn):
+    picked, total = choose_check_files(conn, CANDIDATES, ["/c/0.jsonl"], seed="run-1", budget_bytes=45)
+    # /c/0.jsonl is preferred and holds 40 bytes (both versions); one more 10-byte file starts below 45
+    assert (picked, total) == (2, 21)
+    assert ("claude_code", "/c/0.jsonl") in chosen(conn)
+
+
+def test_the_first_file_is_taken_even_when_it_alone_exceeds_the_budget(conn):
+    assert choose_check_files(conn, CANDIDATES, ["/c/0.jsonl"], seed="run-1", budget_bytes=1)[0] == 1
+    assert chosen(conn) == [("claude_code", "/c/0.jsonl")]
+
+
+def test_each_run_draws_another_sample_and_a_run_draws_the_same_one_twice(conn):
+    samples = {}
+    for seed in ("run-1", "run-2", "run-3", "run-1"):
+        choose_check_files(conn, CANDIDATES, ["nothing preferred"], seed=seed, budget_bytes=50)
+        samples.setdefault(seed, []).append(chosen(conn))
+    assert samples["run-1"][0] == samples["run-1"][1]
+    assert len({tuple(s[0]) for s in samples.values()}) > 1
+
+
+def write_sessions(sandbox, count: int) -> None:
+    folder = sandbox.claude_root / "-home-u-p"
+    folder.mkdir(parents=True)
+    for s in range(count):
+        lines = [
+            {
+                "type": "assistant", "sessionId": f"s{s}", "uuid": f"s{s}-u{i}", "timestamp": f"2026-03-01T10:0{s}:0{i}.000Z",
+                "requestId": f"req_{s}_{i}",
+                "message": {"id": f"msg_{s}_{i}", "model": "claude-sonnet-4-6", "role": "assistant",
+                            "content": [{"type": "text", "text": "hi"}],
+                            "usage": {"input_tokens": 10, "output_tokens": 5}},
+            }
+            for i in range(3)
+        ]
+        (folder / f"s{s}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def identity_evaluation(result):
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}["messages_rebuild_identity"]
+
+
+def run_identity_check_alone(sandbox):
+    from dagster import AssetCheckKey, AssetKey, DagsterInstance
+
+    job = build_defs(sandbox).resolve_implicit_global_asset_job_def()
+    subset = job.get_subset(
+        asset_selection=set(),
+        asset_check_selection={AssetCheckKey(AssetKey(["normalized", "normalized_messages"]), "messages_rebuild_identity")},
+    )
+    return subset.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+def test_rebuild_identity_samples_within_the_budget_in_a_run_and_covers_everything_alone(sandbox, monkeypatch):
+    from star_pipeline.normalized import checks
+
+    monkeypatch.setattr(checks, "CHECK_BUDGET_BYTES", 1)
+    monkeypatch.setattr(check_scope, "CHECK_BUDGET_BYTES", 1)
+    write_sessions(sandbox, 5)
+    in_run = identity_evaluation(materialize_all(sandbox).results[0])
+    assert in_run.passed
+    assert in_run.metadata["files"].value == 1
+    assert "1 of 5 files, a sample" in in_run.metadata["scope"].value
+
+    conn = duckdb.connect(str(sandbox.warehouse))
+    try:
+        conn.execute("UPDATE normalized.normalized_messages SET output_tokens = 999 WHERE uuid = 's3-u1'")
+    finally:
+        conn.close()
+    alone = identity_evaluation(run_identity_check_alone(sandbox))
+    assert alone.passed is False
+    assert alone.metadata["files"].value == 5 and "all 5 files" in alone.metadata["scope"].value
+    assert alone.metadata["rows_missing"].value == 1 and alone.metadata["rows_extra"].value == 1
+
+
+def test_message_kinds_rerun_samples_within_the_budget_in_its_run_and_covers_everything_alone(sandbox, monkeypatch):
+    from dagster import AssetCheckKey, AssetKey, DagsterInstance
+
+    from star_pipeline.classified import checks
+
+    monkeypatch.setattr(checks, "CHECK_BUDGET_BYTES", 1)
+    monkeypatch.setattr(check_scope, "CHECK_BUDGET_BYTES", 1)
+    write_sessions(sandbox, 5)
+    result = materialize_all(sandbox)
+    evaluations = [
+        e for r in result.results for e in r.get_asset_check_evaluations() if e.check_name == "derived_message_kinds_rerun_identical"
+    ]
+    (in_run,) = evaluations
+    assert in_run.passed
+    (scope,) = in_run.metadata["scope"].value.values()
+    assert "1 of 5 files, a sample" in scope
+
+    conn = duckdb.connect(str(sandbox.warehouse))
+    try:
+        conn.execute("UPDATE classified.derived_message_kinds SET kind = 'tampered' WHERE path LIKE '%s4.jsonl'")
+    finally:
+        conn.close()
+    check = AssetCheckKey(AssetKey(["classified", "derived_message_kinds"]), "derived_message_kinds_rerun_identical")
+    job = build_defs(sandbox).resolve_implicit_global_asset_job_def()
+    alone = job.get_subset(asset_selection=set(), asset_check_selection={check}).execute_in_process(
+        instance=DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    (evaluation,) = alone.get_asset_check_evaluations()
+    assert evaluation.passed is False
+    (scope,) = evaluation.metadata["scope"].value.values()
+    assert "all 5 files" in scope
