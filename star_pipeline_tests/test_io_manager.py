@@ -133,6 +133,31 @@ def test_replace_partition_leaves_other_partitions(db):
     assert rows(db, "SELECT classifier_version, count(*) FROM classified.kinds GROUP BY 1 ORDER BY 1") == [("v1", 2), ("v2", 2)]
 
 
+@pytest.mark.parametrize("reads_target", [True, False])
+def test_sql_replace_partition_refuses_rows_of_another_partition(db, reads_target):
+    versions = StaticPartitionsDefinition(["v1", "v2"])
+    stray = {"on": False}
+
+    @asset(
+        key=["classified", "sql_kinds"],
+        partitions_def=versions,
+        metadata={"write_mode": "replace_partition", "partition_column": "classifier_version"},
+    )
+    def sql_kinds(context):
+        other = "v2" if stray["on"] else context.partition_key
+        return SqlQuery(
+            "SELECT * FROM (VALUES (?, 'a'), (?, 'b')) AS t(classifier_version, item)",
+            [context.partition_key, other],
+            reads_target=reads_target,
+        )
+
+    run(db, sql_kinds, partition_key="v1")
+    stray["on"] = True
+    result = run(db, sql_kinds, partition_key="v1", raise_on_error=False)
+    assert not result.success
+    assert rows(db, "SELECT classifier_version, item FROM classified.sql_kinds ORDER BY ALL") == [("v1", "a"), ("v1", "b")]
+
+
 def test_failed_write_keeps_old_rows_and_logs_the_failure(db):
     run(db, make_append_asset([1, 2]))
 

@@ -109,7 +109,7 @@ def rule_query(
     if incremental:
         sql += f" UNION ALL BY NAME SELECT * FROM classified.{spec.table} WHERE classifier_version = ?"
         params.append(version)
-    return SqlQuery(sql, params)
+    return SqlQuery(sql, params, reads_target=incremental)
 
 
 def secret_query(classifier: ClassifierFile, version: str, incremental: bool, messages_filter: str = "TRUE") -> SqlQuery:
@@ -175,7 +175,7 @@ def secret_query(classifier: ClassifierFile, version: str, incremental: bool, me
             AND NOT EXISTS (SELECT 1 FROM normalized.normalized_messages m WHERE {new_items.replace('?', 'CAST(? AS VARCHAR)')}
                             AND {item_match(SECRET_FINDINGS, 'c', 'm')})"""
         params += [version, version]
-    return SqlQuery(sql, params)
+    return SqlQuery(sql, params, reads_target=incremental)
 
 
 def build_query(

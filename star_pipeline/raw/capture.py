@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 import pyarrow as pa
 
 READ_CHUNK_BYTES = 4 << 20
-BATCH_BYTES = 32 << 20
+BATCH_BYTES = 8 << 20
 BATCH_ROWS = 16384
 
 LINE_SCHEMA = pa.schema(

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from star_pipeline.storage.warehouse import quote_ident
+from star_pipeline.storage.warehouse import quote_ident, table_exists
 
 WRITE_MODES = ("append", "upsert", "replace", "replace_partition")
 _STAGE = "_star_pipeline_stage"
@@ -37,13 +37,16 @@ class SqlQuery:
 
     `write_mode` overrides the asset's metadata for this one write (an incremental
     table rebuilt in full uses `replace`); `table_version` is recorded in
-    `meta_table_versions` in the same transaction.
+    `meta_table_versions` in the same transaction. `reads_target=False` says the
+    SELECT does not read the table it writes, so `replace_partition` may delete
+    the partition and insert the rows directly instead of staging them first.
     """
 
     sql: str
     params: list = field(default_factory=list)
     write_mode: str | None = None
     table_version: str | None = None
+    reads_target: bool = True
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,26 @@ def _stream_append(conn: duckdb.DuckDBPyConnection, target: str, reader) -> int:
         conn.unregister(_SOURCE)
 
 
+def _replace_partition_directly(
+    conn, schema: str, table: str, data: SqlQuery, partition_column: str | None, partition_key
+) -> int:
+    """replace_partition without staging: delete the partition, insert the rows, then prove none strayed."""
+    target = f"{quote_ident(schema)}.{quote_ident(table)}"
+    if not partition_column or partition_key is None:
+        raise ValueError(f"{target}: replace_partition needs a partitioned asset and metadata 'partition_column'.")
+    column = quote_ident(partition_column)
+    if not table_exists(conn, schema, table):
+        conn.execute(f"CREATE TABLE {target} AS SELECT * FROM ({data.sql}) LIMIT 0", data.params)
+    conn.execute(f"DELETE FROM {target} WHERE {column} = ?", [partition_key])
+    inserted = conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM ({data.sql})", data.params).fetchone()[0]
+    in_partition = conn.execute(f"SELECT count(*) FROM {target} WHERE {column} = ?", [partition_key]).fetchone()[0]
+    if inserted != in_partition:
+        raise ValueError(
+            f"{target}: {inserted - in_partition} output rows have {partition_column} other than partition {partition_key!r}."
+        )
+    return inserted
+
+
 def stored_table_version(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> str | None:
     row = conn.execute("SELECT version FROM meta_table_versions WHERE table_name = ?", [f"{schema}.{table}"]).fetchone()
     return row[0] if row else None
@@ -130,6 +153,12 @@ def write_table(
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
     if mode == "append" and not key_columns and _is_arrow_stream(data):
         return _stream_append(conn, target, data)
+    if isinstance(data, SqlQuery) and mode == "replace":
+        # no staging copy (DuckDB binds the SELECT before it replaces the table, so it may read it)
+        conn.execute(f"CREATE OR REPLACE TABLE {target} AS {data.sql}", data.params)
+        return conn.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+    if isinstance(data, SqlQuery) and mode == "replace_partition" and not data.reads_target:
+        return _replace_partition_directly(conn, schema, table, data, partition_column, partition_key)
     stage(conn, data)
     try:
         if mode == "replace":
