@@ -26,3 +26,26 @@ def test_unchanged_sql_appends_changed_sql_rebuilds(sandbox, monkeypatch):
     assert message_writes(sandbox)[-1] == ("replace", 3)
     assert query(sandbox, "SELECT version FROM meta_table_versions WHERE table_name = 'normalized.normalized_messages'")[0][0].startswith("edited")
     assert query(sandbox, "SELECT count(*) FROM normalized.normalized_messages") == [(3,)]
+
+
+def test_an_append_normalizes_only_the_grown_file_and_a_quote_in_its_path_is_harmless(sandbox):
+    import json
+
+    write_session(sandbox)  # s1.jsonl in -home-u-p
+    folder = sandbox.claude_root / "-home-u-o'brien"
+    folder.mkdir(parents=True)
+    grown = folder / "s2.jsonl"
+    line = {"type": "user", "sessionId": "s2", "uuid": "q0", "timestamp": "2026-03-02T10:00:00.000Z",
+            "message": {"role": "user", "content": "hello"}}
+    grown.write_text(json.dumps(line) + "\n")
+    materialize_all(sandbox)
+    with grown.open("a") as handle:
+        handle.write(json.dumps({**line, "uuid": "q1"}) + "\n")
+        handle.write("{not json\n")
+
+    materialize_all(sandbox)
+
+    assert message_writes(sandbox)[-1] == ("append", 1)
+    assert query(sandbox, "SELECT uuid FROM normalized.normalized_messages WHERE session_id = 's2' ORDER BY uuid") == [("q0",), ("q1",)]
+    assert query(sandbox, "SELECT count(*) FROM normalized.normalized_parse_errors WHERE path LIKE '%o''brien%'") == [(1,)]
+    assert query(sandbox, "SELECT count(*) FROM normalized.normalized_messages") == [(5,)]

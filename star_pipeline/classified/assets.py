@@ -106,10 +106,9 @@ def rule_query(
         f"{label_sql} AS {spec.label}, {rule_sql} AS matched_rule FROM items"
     )
     params += [version, *label_params, *rule_params]
-    if incremental:
-        sql += f" UNION ALL BY NAME SELECT * FROM classified.{spec.table} WHERE classifier_version = ?"
-        params.append(version)
-    return SqlQuery(sql, params, reads_target=incremental)
+    if incremental:  # only the new items' rows, appended to the version's earlier rows
+        return SqlQuery(sql, params, write_mode="append")
+    return SqlQuery(sql, params, reads_target=False)
 
 
 def secret_query(classifier: ClassifierFile, version: str, incremental: bool, messages_filter: str = "TRUE") -> SqlQuery:
@@ -138,14 +137,20 @@ def secret_query(classifier: ClassifierFile, version: str, incremental: bool, me
             messages=f"SELECT source, path, file_version, byte_offset FROM normalized.normalized_messages m WHERE {new_items}",
         ),
     )
+    # One pass of all patterns at once picks the few fields that hold any match;
+    # only those are searched pattern by pattern (RE2 scopes each group's flags).
+    any_pattern = "|".join(f"(?:{pattern['regex']})" for pattern in patterns)
+    params.append(any_pattern)
     matches = []
     for pattern in patterns:
         matches.append(
-            "SELECT f.*, CAST(? AS VARCHAR) AS kind, unnest(regexp_extract_all(f.text, CAST(? AS VARCHAR))) AS secret FROM fields f"
+            "SELECT f.*, CAST(? AS VARCHAR) AS kind, unnest(regexp_extract_all(f.text, CAST(? AS VARCHAR))) AS secret "
+            "FROM candidate_fields f"
         )
         params += [str(pattern["kind"]), str(pattern["regex"])]
     sql = f"""
         WITH fields AS ({fields}),
+        candidate_fields AS MATERIALIZED (SELECT * FROM fields WHERE regexp_matches(text, CAST(? AS VARCHAR))),
         matches AS ({' UNION ALL '.join(matches)})
         , numbered AS (
             SELECT *, row_number() OVER (PARTITION BY source, path, file_version, byte_offset, field, kind, secret) AS k

@@ -35,10 +35,14 @@ def versions_in_scope(context: AssetCheckExecutionContext, conn, spec: Classifie
     return [r[0] for r in conn.execute(f"SELECT DISTINCT classifier_version FROM classified.{spec.table} ORDER BY 1").fetchall()]
 
 
-# Every file with messages; the ones the latest ingest normalized are re-run first.
-MESSAGE_FILES = (
-    "SELECT source, path, bool_or(normalize_run_id = ?) AS preferred FROM normalized.normalized_messages GROUP BY ALL"
-)
+# The files with messages the latest ingest normalized (in the run that wrote a version: what changed);
+# every file when that ingest normalized none, or when the check runs on its own.
+MESSAGE_FILES = """
+    WITH files AS (
+        SELECT source, path, bool_or(normalize_run_id = ?) AS preferred FROM normalized.normalized_messages GROUP BY ALL
+    )
+    SELECT * FROM files WHERE preferred OR ? OR NOT EXISTS (SELECT 1 FROM files WHERE preferred)
+"""
 
 
 def latest_normalize_run(conn) -> str | None:
@@ -115,7 +119,7 @@ def build_classified_checks(spec: ClassifierSpec):
                     # message classifiers re-read raw text: keep within the check budget in the run that wrote them
                     in_run = wrote_in_run(conn, context.run.run_id, spec, version)
                     chosen, total = choose_check_files(
-                        conn, MESSAGE_FILES, [latest_normalize_run(conn)], seed=context.run.run_id,
+                        conn, MESSAGE_FILES, [latest_normalize_run(conn), not in_run], seed=context.run.run_id,
                         budget_bytes=CHECK_BUDGET_BYTES if in_run else None,
                     )
                     scopes[version] = describe_scope("message files", chosen, total)

@@ -20,7 +20,7 @@ from star_pipeline.raw.sources import CLAUDE_CODE, CODEX, HOOK_SPOOL
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql
 from star_pipeline.storage.table_writes import SqlQuery, stored_table_version
-from star_pipeline.storage.warehouse import table_exists
+from star_pipeline.storage.warehouse import quote_literal, table_exists
 
 SQL_DIR = Path(__file__).parent
 LINE_KEY = ["source", "path", "file_version", "byte_offset"]
@@ -45,14 +45,47 @@ def needs_full_build(conn, table: str) -> bool:
     return not table_exists(conn, "normalized", table) or stored_table_version(conn, "normalized", table) != sql_version(table)
 
 
+# Per source: the normalized table whose rows, with the parse errors, account for every raw line.
+LINE_TABLES = {"claude_code": "normalized_messages", "codex": "normalized_messages", "hook_spool": "normalized_hook_events"}
+
+
+def pending_paths_sql(source: str) -> str:
+    """Paths of `source` with a file version whose raw lines are not all normalized (or errors) yet.
+
+    A manifest row's line_count against a count of normalized rows: a small
+    aggregate over key columns, so an incremental run parses only the files
+    that grew instead of testing every raw line of the warehouse.
+    """
+    files = f"raw.{source}_files"
+    sql = f"""
+        SELECT f.path FROM {files} f
+        LEFT JOIN (
+            SELECT path, file_version, count(*) AS n FROM (
+                SELECT path, file_version FROM normalized.{LINE_TABLES[source]} WHERE source = '{source}'
+                UNION ALL
+                SELECT path, file_version FROM normalized.normalized_parse_errors WHERE source = '{source}'
+            ) GROUP BY ALL
+        ) n USING (path, file_version)
+        WHERE coalesce(n.n, 0) <> f.line_count"""
+    return " ".join(sql.split())  # one line: the SQL files name their placeholders in comments too
+
+
 def not_yet_in(conn, table: str, source: str) -> str:
     """SQL predicate on raw row `r`: not already normalized into `normalized.<table>` (TRUE on a full build)."""
     if needs_full_build(conn, table):
         return "TRUE"
-    return (
+    not_stored = (
         f"NOT EXISTS (SELECT 1 FROM normalized.{table} n WHERE n.source = '{source}' AND n.path = r.path "
         "AND n.file_version = r.file_version AND n.byte_offset = r.byte_offset)"
     )
+    if not all(table_exists(conn, "normalized", t) for t in (LINE_TABLES[source], "normalized_parse_errors")):
+        return not_stored
+    # The paths go in as literals, not as a subquery: a constant IN list is applied while scanning,
+    # before DuckDB evaluates the JSON tests of the SQL file on every raw line.
+    pending = [row[0] for row in conn.execute(pending_paths_sql(source)).fetchall()]
+    if not pending:
+        return "FALSE"
+    return f"r.path IN ({', '.join(quote_literal(p) for p in pending)}) AND {not_stored}"
 
 
 def incremental_query(conn, table: str, sql: str, run_id: str) -> SqlQuery:

@@ -102,6 +102,11 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_literal(value: str) -> str:
+    """Quote a string as an SQL literal (for the rare constant list that must not be a parameter)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def table_exists(conn, schema: str, table: str) -> bool:
     return bool(
         conn.execute(
