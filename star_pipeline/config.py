@@ -17,6 +17,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "star_pipeline.yaml"
 DEFAULT_CLASSIFIERS_DIR = PROJECT_ROOT / "config" / "classifiers"
 CONFIG_ENV_VAR = "STAR_PIPELINE_CONFIG"
+# DuckDB's memory limit for pipeline connections unless the config says otherwise: low enough that a
+# gigabyte build stays near 1 GiB of memory in all (DuckDB spills joins and sorts to disk past it).
+DEFAULT_MEMORY_LIMIT = "512MB"
 
 _VAR_PATTERN = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
@@ -45,7 +48,7 @@ _SCHEMA: dict = {
     "warehouse": {
         "path": (str, REQUIRED),
         "lock_timeout_seconds": ((int, float), 60),
-        "memory_limit": (str, "2GB"),
+        "memory_limit": (str, DEFAULT_MEMORY_LIMIT),
     },
     "sources": {
         "claude_code_roots": (list, []),

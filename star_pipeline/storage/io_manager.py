@@ -28,6 +28,7 @@ from dagster import (
 
 from star_pipeline.storage.load_log import record_load
 from star_pipeline.storage.table_writes import WarehouseTable, record_table_version, write_table
+from star_pipeline.config import DEFAULT_MEMORY_LIMIT
 from star_pipeline.storage.warehouse import open_connection, quote_ident
 
 PREVIEW_ROWS = 5
@@ -45,7 +46,7 @@ class WarehouseIOManager(ConfigurableIOManager):
 
     database: str
     lock_timeout_seconds: float = 60.0
-    memory_limit: str = "2GB"
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
 
     def _connect(self):
         return open_connection(

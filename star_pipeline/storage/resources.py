@@ -9,6 +9,7 @@ import duckdb
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
+from star_pipeline.config import DEFAULT_MEMORY_LIMIT
 from star_pipeline.storage.warehouse import open_connection
 
 # Every asset and check that opens the warehouse joins this pool; dagster.yaml
@@ -20,7 +21,7 @@ class WarehouseResource(DuckDBResource):
     """The one DuckDB warehouse file. Use `connect()`: it waits for the lock, applies migrations and always closes."""
 
     lock_timeout_seconds: float = 60.0
-    memory_limit: str = "2GB"
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
 
     def duckdb_config(self) -> dict:
         return {"memory_limit": self.memory_limit, **self.connection_config}
