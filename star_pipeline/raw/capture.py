@@ -29,6 +29,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from itertools import accumulate
 
 import pyarrow as pa
 
@@ -244,14 +245,15 @@ class Capture:
                 chunk = handle.read(READ_CHUNK_BYTES)
                 if not chunk:
                     break
-                parts = (pending + chunk).split(b"\n")
+                data = pending + chunk if pending else chunk
+                parts = data.split(b"\n")
                 pending = parts.pop()
-                for line in parts:
-                    line_number += 1
-                    hasher.update(line)
-                    hasher.update(b"\n")
-                    yield from builder.add(path, version, line_number, offset, line, True)
-                    offset += len(line) + 1
+                if parts:  # whole lines, each with its newline: hashed as one slice, added as one run
+                    complete = len(data) - len(pending)
+                    hasher.update(memoryview(data)[:complete])
+                    yield from builder.add_lines(path, version, line_number, offset, parts)
+                    line_number += len(parts)
+                    offset += complete
             if pending:
                 quiet = (self.now - mtime_of(st)).total_seconds() >= self.quiet_seconds
                 if quiet:
@@ -309,6 +311,24 @@ class _BatchBuilder:
         self.size += len(data)
         if self.size >= BATCH_BYTES or len(self.data) >= BATCH_ROWS:
             yield from self.flush()
+
+    def add_lines(self, path: str, version: int, number: int, offset: int, lines: list[bytes]):
+        """Lines that each ended with a newline, following line `number`, the first at byte `offset`."""
+        start = 0
+        while start < len(lines):
+            run = lines[start : start + max(1, BATCH_ROWS - len(self.data))]
+            count = len(run)
+            offsets = list(accumulate((len(line) + 1 for line in run), initial=offset))
+            self.paths.extend([path] * count)
+            self.versions.extend([version] * count)
+            self.numbers.extend(range(number + 1, number + 1 + count))
+            self.offsets.extend(offsets[:-1])
+            self.data.extend(run)
+            self.newlines.extend([True] * count)
+            self.size += offsets[-1] - offset - count
+            start, number, offset = start + count, number + count, offsets[-1]
+            if self.size >= BATCH_BYTES or len(self.data) >= BATCH_ROWS:
+                yield from self.flush()
 
     def flush(self):
         if not self.data:
