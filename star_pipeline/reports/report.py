@@ -93,8 +93,7 @@ def run_report(options: ReportOptions, warehouse_path, out=None, err=None) -> in
         conn.close()
     print(f"star-pipeline report: {provenance}", file=err)
     if options.as_json:
-        json.dump(data, out, indent=2, sort_keys=True)
-        out.write("\n")
+        out.write(json.dumps(data, indent=2, sort_keys=True) + "\n")  # one write: json.dump writes piece by piece
     else:
         out.write(render_table(options, data))
     return 0
