@@ -26,9 +26,9 @@ from dagster import (
     TableSchema,
 )
 
+from star_pipeline.config import DEFAULT_MEMORY_LIMIT
 from star_pipeline.storage.load_log import record_load
 from star_pipeline.storage.table_writes import WarehouseTable, record_table_version, write_table
-from star_pipeline.config import DEFAULT_MEMORY_LIMIT
 from star_pipeline.storage.warehouse import open_connection, quote_ident
 
 PREVIEW_ROWS = 5
