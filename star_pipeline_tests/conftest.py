@@ -82,6 +82,19 @@ def materialize_all(sandbox: Sandbox, *, raise_on_error: bool = True, instance=N
     return outcome
 
 
+def run_checks_alone(sandbox: Sandbox, *checks: tuple[list[str], str]):
+    """Run only these asset checks ((asset key path, check name) pairs), no materialization: as from the
+    UI's check button or the nightly sweep. Returns the run's result; failures do not raise."""
+    from dagster import AssetCheckKey, AssetKey, DagsterInstance
+
+    job = build_defs(sandbox).resolve_implicit_global_asset_job_def()
+    subset = job.get_subset(
+        asset_selection=set(),
+        asset_check_selection={AssetCheckKey(AssetKey(asset), name) for asset, name in checks},
+    )
+    return subset.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
+
+
 def query(sandbox: Sandbox, sql: str, params=None):
     import duckdb
 

@@ -7,7 +7,7 @@ import pytest
 
 from star_pipeline.storage import check_scope
 from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files
-from star_pipeline_tests.conftest import build_defs, materialize_all
+from star_pipeline_tests.conftest import materialize_all, run_checks_alone
 
 
 @pytest.fixture
@@ -82,20 +82,10 @@ def identity_evaluation(result):
 
 
 def run_identity_check_alone(sandbox):
-    from dagster import AssetCheckKey, AssetKey, DagsterInstance
-
-    job = build_defs(sandbox).resolve_implicit_global_asset_job_def()
-    subset = job.get_subset(
-        asset_selection=set(),
-        asset_check_selection={AssetCheckKey(AssetKey(["normalized", "normalized_messages"]), "messages_rebuild_identity")},
-    )
-    return subset.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    return run_checks_alone(sandbox, (["normalized", "normalized_messages"], "messages_rebuild_identity"))
 
 
 def test_rebuild_identity_samples_within_the_budget_in_a_run_and_covers_everything_alone(sandbox, monkeypatch):
-    from star_pipeline.normalized import checks
-
-    monkeypatch.setattr(checks, "CHECK_BUDGET_BYTES", 1)
     monkeypatch.setattr(check_scope, "CHECK_BUDGET_BYTES", 1)
     write_sessions(sandbox, 5)
     in_run = identity_evaluation(materialize_all(sandbox).results[0])
@@ -115,11 +105,6 @@ def test_rebuild_identity_samples_within_the_budget_in_a_run_and_covers_everythi
 
 
 def test_message_kinds_rerun_samples_within_the_budget_in_its_run_and_covers_everything_alone(sandbox, monkeypatch):
-    from dagster import AssetCheckKey, AssetKey, DagsterInstance
-
-    from star_pipeline.classified import checks
-
-    monkeypatch.setattr(checks, "CHECK_BUDGET_BYTES", 1)
     monkeypatch.setattr(check_scope, "CHECK_BUDGET_BYTES", 1)
     write_sessions(sandbox, 5)
     result = materialize_all(sandbox)
@@ -136,11 +121,7 @@ def test_message_kinds_rerun_samples_within_the_budget_in_its_run_and_covers_eve
         conn.execute("UPDATE classified.derived_message_kinds SET kind = 'tampered' WHERE path LIKE '%s4.jsonl'")
     finally:
         conn.close()
-    check = AssetCheckKey(AssetKey(["classified", "derived_message_kinds"]), "derived_message_kinds_rerun_identical")
-    job = build_defs(sandbox).resolve_implicit_global_asset_job_def()
-    alone = job.get_subset(asset_selection=set(), asset_check_selection={check}).execute_in_process(
-        instance=DagsterInstance.ephemeral(), raise_on_error=False
-    )
+    alone = run_checks_alone(sandbox, (["classified", "derived_message_kinds"], "derived_message_kinds_rerun_identical"))
     (evaluation,) = alone.get_asset_check_evaluations()
     assert evaluation.passed is False
     (scope,) = evaluation.metadata["scope"].value.values()

@@ -279,17 +279,31 @@ def test_agent_progress_copies_and_task_summaries_are_not_counted(sandbox):
     assert totals(sandbox) == (3, 25, 935, 2500, 3920)
 
 
+# A resumed session: its file sorts BEFORE the original's, and it starts with copies of the original's lines.
+RESUMED_ORIGINAL = "9b2f4d6e-8a0c-4e2f-9a4c-6e8f0a2c4e6f"
+RESUMED_COPY = "1c4e6a8c-0e2a-4c6e-8a0c-2e4a6c8e0a2c"
+
+
+def read_call_and_result(session: str) -> tuple[dict, dict]:
+    """A Read tool call with usage (msg_01ResumeXX) and its result, in `session`."""
+    call = assistant(session, 5, "msg_01ResumeXX", "req_011ResumeXX", usage(4, 300, cc=2000),
+                     content=[tool_use("toolu_01ReadXX", "Read", file_path=f"{CWD}/app.py")])
+    return call, user(session, 6, [tool_result("toolu_01ReadXX", "print('hi')")])
+
+
+def copied_into(session: str, record: dict) -> dict:
+    """`record` as a resumed session copies it: same uuid, message.id, requestId, timestamp; the new sessionId."""
+    return {**json.loads(json.dumps(record)), "sessionId": session}
+
+
 def test_call_copied_into_resumed_session_counts_once_for_the_earlier_session(sandbox):
-    original = "9b2f4d6e-8a0c-4e2f-9a4c-6e8f0a2c4e6f"  # its file sorts AFTER the resumed one
-    resumed = "1c4e6a8c-0e2a-4c6e-8a0c-2e4a6c8e0a2c"
-    call_x = assistant(original, 5, "msg_01ResumeXX", "req_011ResumeXX", usage(4, 300, cc=2000),
-                       content=[tool_use("toolu_01ReadXX", "Read", file_path=f"{CWD}/app.py")])
-    result_x = user(original, 6, [tool_result("toolu_01ReadXX", "print('hi')")])
+    original, resumed = RESUMED_ORIGINAL, RESUMED_COPY
+    call_x, result_x = read_call_and_result(original)
     call_y = assistant(original, 10, "msg_01ResumeYY", "req_011ResumeYY", usage(6, 120, cr=2000))
     write_jsonl(session_file(sandbox, original), [user(original, 0), call_x, result_x, call_y])
 
-    def copy(record: dict) -> dict:  # same uuid, message.id, requestId, timestamp; the new sessionId
-        return {**json.loads(json.dumps(record)), "sessionId": resumed}
+    def copy(record: dict) -> dict:
+        return copied_into(resumed, record)
 
     write_jsonl(session_file(sandbox, resumed), [
         copy(call_x), copy(result_x), copy(call_y),
@@ -310,15 +324,12 @@ def test_call_copied_into_resumed_session_counts_once_for_the_earlier_session(sa
 
 
 def test_tool_call_and_resume_link_follow_the_session_that_started_first(sandbox):
-    original = "9b2f4d6e-8a0c-4e2f-9a4c-6e8f0a2c4e6f"  # its file sorts AFTER the resumed one
-    resumed = "1c4e6a8c-0e2a-4c6e-8a0c-2e4a6c8e0a2c"
-    call_x = assistant(original, 5, "msg_01ResumeXX", "req_011ResumeXX", usage(4, 300, cc=2000),
-                       content=[tool_use("toolu_01ReadXX", "Read", file_path=f"{CWD}/app.py")])
-    result_x = user(original, 6, [tool_result("toolu_01ReadXX", "print('hi')")])
+    original, resumed = RESUMED_ORIGINAL, RESUMED_COPY
+    call_x, result_x = read_call_and_result(original)
     write_jsonl(session_file(sandbox, original), [user(original, 0), call_x, result_x])
     write_jsonl(session_file(sandbox, resumed), [
-        {**json.loads(json.dumps(call_x)), "sessionId": resumed},
-        {**json.loads(json.dumps(result_x)), "sessionId": resumed},
+        copied_into(resumed, call_x),
+        copied_into(resumed, result_x),
         user(resumed, 3600, "Now add a test."),
     ])
     materialize_all(sandbox)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from star_pipeline_tests.conftest import Sandbox, build_defs, corpus_or_skip, materialize_all, query
+from star_pipeline_tests.conftest import Sandbox, build_defs, corpus_or_skip, materialize_all, query, run_checks_alone
 
 SESSION = "5c0375b4-57a5-4f26-b12d-d022ee4e51b7"
 CODEX_SESSION = "0199a3c1-7e2b-7c50-9d4e-2f1a6b8c9d0e"
@@ -165,14 +165,7 @@ def materialize_raw(sandbox: Sandbox, *, raise_on_error: bool = True):
 
 def run_check_only(sandbox: Sandbox, source: str = "claude_code"):
     """Run just the `<source>_lines_match_files` check (no capture), as from the UI's check button."""
-    from dagster import AssetCheckKey, AssetKey, DagsterInstance
-
-    job = build_defs(sandbox).resolve_implicit_global_asset_job_def()
-    subset = job.get_subset(
-        asset_selection=set(),
-        asset_check_selection={AssetCheckKey(AssetKey(["raw", f"{source}_lines"]), f"{source}_lines_match_files")},
-    )
-    return subset.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    return run_checks_alone(sandbox, (["raw", f"{source}_lines"], f"{source}_lines_match_files"))
 
 
 def assert_byte_perfect(sandbox: Sandbox, path: Path, *, source: str = "claude_code", version: int = 1) -> list[dict]:

@@ -15,7 +15,8 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue,
 
 from star_pipeline.classified.assets import ClassifiersResource, build_query, load_version
 from star_pipeline.classified.specs import CLASSIFIERS, MESSAGE_KEY, SECRET_FINDINGS, ClassifierSpec
-from star_pipeline.storage.check_scope import CHECK_BUDGET_BYTES, CHECK_FILES, choose_check_files, describe_scope
+from star_pipeline.storage import check_scope
+from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files, describe_scope
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.warehouse import table_exists
 
@@ -120,7 +121,7 @@ def build_classified_checks(spec: ClassifierSpec):
                     in_run = wrote_in_run(conn, context.run.run_id, spec, version)
                     chosen, total = choose_check_files(
                         conn, MESSAGE_FILES, [latest_normalize_run(conn), not in_run], seed=context.run.run_id,
-                        budget_bytes=CHECK_BUDGET_BYTES if in_run else None,
+                        budget_bytes=check_scope.CHECK_BUDGET_BYTES if in_run else None,
                     )
                     scopes[version] = describe_scope("message files", chosen, total)
                     messages_filter = f"(m.source, m.path) IN (SELECT source, path FROM {CHECK_FILES})"

@@ -70,21 +70,30 @@ def pending_paths_sql(source: str) -> str:
     return " ".join(sql.split())  # one line: the SQL files name their placeholders in comments too
 
 
-def not_yet_in(conn, table: str, source: str) -> str:
-    """SQL predicate on raw row `r`: not already normalized into `normalized.<table>` (TRUE on a full build)."""
+def pending_paths(conn, source: str) -> list[str] | None:
+    """The paths `pending_paths_sql` names, or None before the tables it counts exist."""
+    if not all(table_exists(conn, "normalized", t) for t in (LINE_TABLES[source], "normalized_parse_errors")):
+        return None
+    return [row[0] for row in conn.execute(pending_paths_sql(source)).fetchall()]
+
+
+def not_yet_in(conn, table: str, source: str, pending: list[str] | None) -> str:
+    """SQL predicate on raw row `r`: not already normalized into `normalized.<table>` (TRUE on a full build).
+
+    `pending` is `pending_paths(conn, source)`, computed once per source for every table it serves.
+    """
     if needs_full_build(conn, table):
         return "TRUE"
     not_stored = (
         f"NOT EXISTS (SELECT 1 FROM normalized.{table} n WHERE n.source = '{source}' AND n.path = r.path "
         "AND n.file_version = r.file_version AND n.byte_offset = r.byte_offset)"
     )
-    if not all(table_exists(conn, "normalized", t) for t in (LINE_TABLES[source], "normalized_parse_errors")):
+    if pending is None:
         return not_stored
-    # The paths go in as literals, not as a subquery: a constant IN list is applied while scanning,
-    # before DuckDB evaluates the JSON tests of the SQL file on every raw line.
-    pending = [row[0] for row in conn.execute(pending_paths_sql(source)).fetchall()]
     if not pending:
         return "FALSE"
+    # The paths go in as literals, not as a subquery: a constant IN list is applied while scanning,
+    # before DuckDB evaluates the JSON tests of the SQL file on every raw line.
     return f"r.path IN ({', '.join(quote_literal(p) for p in pending)}) AND {not_stored}"
 
 
@@ -124,16 +133,17 @@ def incremental_query(conn, table: str, sql: str, run_id: str) -> SqlQuery:
 def normalize_transcript_lines(context: AssetExecutionContext, warehouse: WarehouseResource):
     run_id = context.run.run_id
     with warehouse.connect() as conn:
+        pending = {source: pending_paths(conn, source) for source in LINE_TABLES}
         messages_sql = read_sql(
             "normalized_messages",
-            new_claude=not_yet_in(conn, "normalized_messages", "claude_code"),
-            new_codex=not_yet_in(conn, "normalized_messages", "codex"),
+            new_claude=not_yet_in(conn, "normalized_messages", "claude_code", pending["claude_code"]),
+            new_codex=not_yet_in(conn, "normalized_messages", "codex", pending["codex"]),
         )
         errors_sql = read_sql(
             "normalized_parse_errors",
-            new_claude=not_yet_in(conn, "normalized_parse_errors", "claude_code"),
-            new_codex=not_yet_in(conn, "normalized_parse_errors", "codex"),
-            new_hooks=not_yet_in(conn, "normalized_parse_errors", "hook_spool"),
+            new_claude=not_yet_in(conn, "normalized_parse_errors", "claude_code", pending["claude_code"]),
+            new_codex=not_yet_in(conn, "normalized_parse_errors", "codex", pending["codex"]),
+            new_hooks=not_yet_in(conn, "normalized_parse_errors", "hook_spool", pending["hook_spool"]),
         )
         messages = incremental_query(conn, "normalized_messages", messages_sql, run_id)
         errors = incremental_query(conn, "normalized_parse_errors", errors_sql, run_id)
@@ -152,7 +162,8 @@ def normalize_transcript_lines(context: AssetExecutionContext, warehouse: Wareho
 )
 def normalized_hook_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> SqlQuery:
     with warehouse.connect() as conn:
-        sql = read_sql("normalized_hook_events", new_hooks=not_yet_in(conn, "normalized_hook_events", "hook_spool"))
+        new_hooks = not_yet_in(conn, "normalized_hook_events", "hook_spool", pending_paths(conn, "hook_spool"))
+        sql = read_sql("normalized_hook_events", new_hooks=new_hooks)
         return incremental_query(conn, "normalized_hook_events", sql, context.run.run_id)
 
 

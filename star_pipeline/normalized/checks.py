@@ -10,7 +10,8 @@ budget (storage/check_scope.py).
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
 from star_pipeline.normalized.assets import key, read_sql
-from star_pipeline.storage.check_scope import CHECK_BUDGET_BYTES, CHECK_FILES, choose_check_files, describe_scope
+from star_pipeline.storage import check_scope
+from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files, describe_scope
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 
 MESSAGES = "normalized.normalized_messages"
@@ -47,7 +48,7 @@ def messages_rebuild_identity(context: AssetCheckExecutionContext, warehouse: Wa
         in_run = scope != "all files"
         chosen, total = choose_check_files(
             conn, "SELECT source, path, TRUE AS preferred FROM _touched", [], seed=run_id,
-            budget_bytes=CHECK_BUDGET_BYTES if in_run else None,
+            budget_bytes=check_scope.CHECK_BUDGET_BYTES if in_run else None,
         )
         in_sample = f"r.path IN (SELECT path FROM {CHECK_FILES} WHERE source = '{{source}}')"
         rebuilt = read_sql(

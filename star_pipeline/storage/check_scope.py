@@ -23,7 +23,7 @@ RAW_FILE_BYTES = """
 
 
 def choose_check_files(
-    conn, candidates_sql: str, params: list, *, seed: str, budget_bytes: int | None = CHECK_BUDGET_BYTES
+    conn, candidates_sql: str, params: list, *, seed: str, budget_bytes: int | None
 ) -> tuple[int, int]:
     """Fill temp table `_check_files(source, path)` from `candidates_sql`; returns (chosen, candidates).
 
@@ -45,13 +45,12 @@ def choose_check_files(
                                            ROWS UNBOUNDED PRECEDING) AS running_bytes
             FROM sized
         )
-        SELECT source, path FROM ordered
-        WHERE CAST(? AS BIGINT) IS NULL OR running_bytes - raw_bytes < CAST(? AS BIGINT)
+        SELECT source, path, count(*) OVER () AS candidate_count FROM ordered
+        QUALIFY CAST(? AS BIGINT) IS NULL OR running_bytes - raw_bytes < CAST(? AS BIGINT)
         """,
         [*params, seed, budget_bytes, budget_bytes],
     )
-    chosen = conn.execute(f"SELECT count(*) FROM {CHECK_FILES}").fetchone()[0]
-    total = conn.execute(f"SELECT count(*) FROM ({candidates_sql})", params).fetchone()[0]
+    chosen, total = conn.execute(f"SELECT count(*), coalesce(max(candidate_count), 0) FROM {CHECK_FILES}").fetchone()
     return chosen, total
 
 

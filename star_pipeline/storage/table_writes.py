@@ -103,18 +103,14 @@ def _stream_append(conn: duckdb.DuckDBPyConnection, target: str, reader) -> int:
         conn.unregister(_SOURCE)
 
 
-def _replace_partition_directly(
-    conn, schema: str, table: str, data: SqlQuery, partition_column: str | None, partition_key
-) -> int:
-    """replace_partition without staging: delete the partition, insert the rows, then prove none strayed."""
+def _replace_partition(conn, schema: str, table: str, select_sql: str, params: list, partition_column: str, partition_key) -> int:
+    """Delete the partition, insert `select_sql`'s rows, then prove none belongs to another partition."""
     target = f"{quote_ident(schema)}.{quote_ident(table)}"
-    if not partition_column or partition_key is None:
-        raise ValueError(f"{target}: replace_partition needs a partitioned asset and metadata 'partition_column'.")
     column = quote_ident(partition_column)
     if not table_exists(conn, schema, table):
-        conn.execute(f"CREATE TABLE {target} AS SELECT * FROM ({data.sql}) LIMIT 0", data.params)
+        conn.execute(f"CREATE TABLE {target} AS SELECT * FROM ({select_sql}) LIMIT 0", params)
     conn.execute(f"DELETE FROM {target} WHERE {column} = ?", [partition_key])
-    inserted = conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM ({data.sql})", data.params).fetchone()[0]
+    inserted = conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM ({select_sql})", params).fetchone()[0]
     in_partition = conn.execute(f"SELECT count(*) FROM {target} WHERE {column} = ?", [partition_key]).fetchone()[0]
     if inserted != in_partition:
         raise ValueError(
@@ -157,8 +153,10 @@ def write_table(
         # no staging copy (DuckDB binds the SELECT before it replaces the table, so it may read it)
         conn.execute(f"CREATE OR REPLACE TABLE {target} AS {data.sql}", data.params)
         return conn.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+    if mode == "replace_partition" and (not partition_column or partition_key is None):
+        raise ValueError(f"{target}: replace_partition needs a partitioned asset and metadata 'partition_column'.")
     if isinstance(data, SqlQuery) and mode == "replace_partition" and not data.reads_target:
-        return _replace_partition_directly(conn, schema, table, data, partition_column, partition_key)
+        return _replace_partition(conn, schema, table, data.sql, data.params, partition_column, partition_key)
     stage(conn, data)
     try:
         if mode == "replace":
@@ -181,16 +179,7 @@ def write_table(
                 raise ValueError(f"{target}: upsert needs key columns (asset metadata 'key_columns').")
             conn.execute(f"DELETE FROM {target} t USING {_STAGE} s WHERE {key_match}")
             return conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_STAGE}").fetchone()[0]
-        # replace_partition
-        if not partition_column or partition_key is None:
-            raise ValueError(f"{target}: replace_partition needs a partitioned asset and metadata 'partition_column'.")
-        column = quote_ident(partition_column)
-        stray = conn.execute(
-            f"SELECT count(*) FROM {_STAGE} WHERE {column} IS DISTINCT FROM ?", [partition_key]
-        ).fetchone()[0]
-        if stray:
-            raise ValueError(f"{target}: {stray} output rows have {partition_column} other than partition {partition_key!r}.")
-        conn.execute(f"DELETE FROM {target} WHERE {column} = ?", [partition_key])
-        return conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_STAGE}").fetchone()[0]
+        # replace_partition (the stage is read before the partition is deleted: the query may have read it)
+        return _replace_partition(conn, schema, table, f"SELECT * FROM {_STAGE}", [], partition_column, partition_key)
     finally:
         conn.execute(f"DROP TABLE IF EXISTS {_STAGE}")
