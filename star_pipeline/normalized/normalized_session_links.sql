@@ -9,11 +9,17 @@ WITH keyed AS (
 file_starts AS (
     SELECT source, path, file_version, min(event_ts) AS file_first_ts, max(event_ts) AS file_last_ts FROM keyed GROUP BY ALL
 ),
+linking_uuids AS (
+    -- the only uuids that can make a link: those in more than one session, and summary leaves
+    SELECT uuid FROM keyed WHERE uuid IS NOT NULL GROUP BY uuid HAVING count(DISTINCT session_key) > 1
+    UNION
+    SELECT leaf_uuid FROM keyed WHERE record_type = 'summary' AND leaf_uuid IS NOT NULL
+),
 uuid_owner AS (
     -- the session where a uuid first appears: the one whose file started first
     -- (a resumed session's copies carry the original timestamps; on a tie the file that ended first)
     SELECT k.uuid, k.session_key FROM keyed k JOIN file_starts f USING (source, path, file_version)
-    WHERE k.uuid IS NOT NULL
+    WHERE k.uuid IN (SELECT uuid FROM linking_uuids)
     QUALIFY row_number() OVER (PARTITION BY k.uuid ORDER BY f.file_first_ts, f.file_last_ts, k.event_ts, k.path, k.byte_offset) = 1
 )
 SELECT DISTINCT source, 'subagent' AS link_type, session_key AS from_session_key, session_id AS to_session_key,
