@@ -1,5 +1,7 @@
 """Incremental normalized tables append only new lines, and are rebuilt in full when their SQL changes."""
 
+import pytest
+
 from star_pipeline_tests.conftest import materialize_all, query
 from star_pipeline_tests.test_normalized_checks import write_session
 
@@ -28,11 +30,14 @@ def test_unchanged_sql_appends_changed_sql_rebuilds(sandbox, monkeypatch):
     assert query(sandbox, "SELECT count(*) FROM normalized.normalized_messages") == [(3,)]
 
 
-def test_an_append_normalizes_only_the_grown_file_and_a_quote_in_its_path_is_harmless(sandbox):
+@pytest.mark.parametrize("folder_name", ["-home-u-o'brien", "-home-u-o'brien\nSELECT 1; --"])
+def test_an_append_normalizes_only_the_grown_file_and_quotes_or_line_breaks_in_its_path_are_harmless(sandbox, folder_name):
+    """The grown files' paths go into the incremental SQL as quoted constants; the SQL files also
+    name that placeholder in comments, where a line break must not end the comment early."""
     import json
 
     write_session(sandbox)  # s1.jsonl in -home-u-p
-    folder = sandbox.claude_root / "-home-u-o'brien"
+    folder = sandbox.claude_root / folder_name
     folder.mkdir(parents=True)
     grown = folder / "s2.jsonl"
     line = {"type": "user", "sessionId": "s2", "uuid": "q0", "timestamp": "2026-03-02T10:00:00.000Z",
@@ -49,3 +54,5 @@ def test_an_append_normalizes_only_the_grown_file_and_a_quote_in_its_path_is_har
     assert query(sandbox, "SELECT uuid FROM normalized.normalized_messages WHERE session_id = 's2' ORDER BY uuid") == [("q0",), ("q1",)]
     assert query(sandbox, "SELECT count(*) FROM normalized.normalized_parse_errors WHERE path LIKE '%o''brien%'") == [(1,)]
     assert query(sandbox, "SELECT count(*) FROM normalized.normalized_messages") == [(5,)]
+    # the message classifiers' incremental runs name the grown file the same way
+    assert query(sandbox, "SELECT count(*) FROM classified.derived_message_kinds WHERE path = ?", [str(grown)]) == [(2,)]

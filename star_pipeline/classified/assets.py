@@ -24,7 +24,7 @@ from star_pipeline.classified.specs import CLASSIFIERS, SECRET_FINDINGS, Classif
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql
 from star_pipeline.storage.table_writes import SqlQuery
-from star_pipeline.storage.warehouse import table_exists
+from star_pipeline.storage.warehouse import quote_literal, table_exists
 
 SQL_DIR = Path(__file__).parent
 
@@ -80,7 +80,8 @@ def rule_query(
 ) -> SqlQuery:
     """The rows of one version of a rule classifier (sessions, messages, tool calls).
 
-    `messages_filter` (SQL on normalized_messages `m`) restricts the message classifier's items (the re-run check).
+    `messages_filter` (SQL on normalized_messages `m`) restricts the message classifier's items: the files
+    the re-run check samples, or in an incremental run the files with unclassified messages (`pending_files_filter`).
     """
     label_sql, label_params = compile_rules(classifier, spec.label, list(spec.fields))
     rule_sql, rule_params = compile_rules(classifier, spec.label, list(spec.fields), output="rule")
@@ -89,7 +90,7 @@ def rule_query(
         new_items = messages_filter
         if incremental:
             new_items = (
-                f"NOT EXISTS (SELECT 1 FROM classified.{spec.table} c WHERE c.classifier_version = ? "
+                f"{messages_filter} AND NOT EXISTS (SELECT 1 FROM classified.{spec.table} c WHERE c.classifier_version = ? "
                 f"AND {item_match(spec, 'c', 'm')})"
             )
             params.append(version)
@@ -114,7 +115,7 @@ def rule_query(
 def secret_query(classifier: ClassifierFile, version: str, incremental: bool, messages_filter: str = "TRUE") -> SqlQuery:
     """The findings of one version of the secret classifier: new messages scanned, earlier findings kept.
 
-    `messages_filter` (SQL on normalized_messages `m`) restricts the messages scanned (the re-run check).
+    `messages_filter` (SQL on normalized_messages `m`) restricts the messages scanned, as for `rule_query`.
     """
     patterns = classifier.config.get("patterns")
     if not isinstance(patterns, list) or not patterns:
@@ -126,7 +127,7 @@ def secret_query(classifier: ClassifierFile, version: str, incremental: bool, me
     new_items = messages_filter
     if incremental:
         new_items = (
-            "NOT EXISTS (SELECT 1 FROM meta_classifier_progress p WHERE p.classifier_version = ? AND p.source = m.source "
+            f"{messages_filter} AND NOT EXISTS (SELECT 1 FROM meta_classifier_progress p WHERE p.classifier_version = ? AND p.source = m.source "
             "AND p.path = m.path AND p.file_version = m.file_version AND m.byte_offset <= p.scanned_through_offset)"
         )
         params.append(version)
@@ -191,6 +192,34 @@ def build_query(
     return rule_query(spec, classifier, version, incremental, messages_filter)
 
 
+# Per message classifier: the files (source, path, file_version) holding messages a version has not classified yet.
+PENDING_FILES_SQL = {
+    "message_kinds": """
+        SELECT n.path FROM (SELECT source, path, file_version, count(*) AS n FROM normalized.normalized_messages GROUP BY ALL) n
+        LEFT JOIN (SELECT source, path, file_version, count(*) AS n FROM classified.derived_message_kinds
+                   WHERE classifier_version = ? GROUP BY ALL) c USING (source, path, file_version)
+        WHERE c.n IS DISTINCT FROM n.n""",
+    "secret_findings": """
+        SELECT n.path FROM (SELECT source, path, file_version, max(byte_offset) AS last_offset
+                            FROM normalized.normalized_messages GROUP BY ALL) n
+        LEFT JOIN meta_classifier_progress p ON p.classifier_version = ? AND p.source = n.source
+            AND p.path = n.path AND p.file_version = n.file_version
+        WHERE p.scanned_through_offset IS NULL OR n.last_offset > p.scanned_through_offset""",
+}
+
+
+def pending_files_filter(conn, spec: ClassifierSpec, version: str) -> str:
+    """SQL on normalized_messages `m`: in a file with messages `version` has not classified yet.
+
+    Counted per file over key columns, then passed as a constant list: the item-by-item
+    anti-join that follows then reads only those files, not every message of the warehouse.
+    """
+    paths = sorted({row[0] for row in conn.execute(PENDING_FILES_SQL[spec.name], [version]).fetchall()})
+    if not paths:
+        return "FALSE"
+    return f"m.path IN ({', '.join(quote_literal(p) for p in paths)})"
+
+
 def has_classified_before(conn, spec: ClassifierSpec, version: str) -> bool:
     """Whether this version has rows to build on (secrets: has scanned before, findings or not)."""
     if not table_exists(conn, "classified", spec.table):
@@ -223,7 +252,8 @@ def build_classifier_asset(spec: ClassifierSpec):
         with warehouse.connect() as conn:
             classifier = load_version(spec, version, classifiers.folder, conn)
             incremental = spec.incremental and not config.full_refresh and has_classified_before(conn, spec, version)
-            query = build_query(spec, classifier, version, bool(incremental))  # validates the rules first
+            pending = pending_files_filter(conn, spec, version) if incremental else "TRUE"
+            query = build_query(spec, classifier, version, bool(incremental), pending)  # validates the rules first
             remember_version(conn, classifier)
         context.log.info(f"{version}: {'classifying new items only' if incremental else 'classifying every item'}")
         yield Output(query)

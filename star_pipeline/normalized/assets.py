@@ -67,7 +67,7 @@ def pending_paths_sql(source: str) -> str:
             ) GROUP BY ALL
         ) n USING (path, file_version)
         WHERE coalesce(n.n, 0) <> f.line_count"""
-    return " ".join(sql.split())  # one line: the SQL files name their placeholders in comments too
+    return sql
 
 
 def pending_paths(conn, source: str) -> list[str] | None:

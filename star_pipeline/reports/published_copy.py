@@ -13,15 +13,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from star_pipeline.storage.warehouse import quote_literal
+
 REPORT_TABLES = ("fact_token_usage", "derived_session_usage")
 
 
 def published_copy_path(warehouse_path: Path | str) -> Path:
     return Path(f"{warehouse_path}.reports.duckdb")
-
-
-def quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def publish(conn, warehouse_path: Path | str) -> Path:
