@@ -126,3 +126,22 @@ def test_message_kinds_rerun_samples_within_the_budget_in_its_run_and_covers_eve
     assert evaluation.passed is False
     (scope,) = evaluation.metadata["scope"].value.values()
     assert "all 5 files" in scope
+
+
+def test_a_run_that_finds_nothing_new_checks_nothing_instead_of_everything(sandbox):
+    """Checks attached to a run cover what that run wrote: after a run with no new lines, no file."""
+    write_sessions(sandbox, 3)
+    materialize_all(sandbox)
+    ingest = materialize_all(sandbox).results[0]
+    evaluations = {e.check_name: e for e in ingest.get_asset_check_evaluations()}
+
+    raw = evaluations["claude_code_lines_match_files"]
+    assert raw.passed and raw.metadata["scope"].value == "files touched by this run"
+    assert raw.metadata["files_checked"].value == 0
+    identity = evaluations["messages_rebuild_identity"]
+    assert identity.passed and identity.metadata["files"].value == 0
+    assert identity.metadata["scope"].value.startswith("files normalized by this run")
+
+    alone = run_checks_alone(sandbox, (["raw", "claude_code_lines"], "claude_code_lines_match_files"))
+    (evaluation,) = alone.get_asset_check_evaluations()
+    assert evaluation.metadata["scope"].value == "all files" and evaluation.metadata["files_checked"].value == 3

@@ -32,6 +32,13 @@ def write_session(sandbox):
     (folder / "s1.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
 
 
+def append_a_line(sandbox):
+    """Grow the session file, so that the next run's checks cover it (a run checks the files it touched)."""
+    with (sandbox.claude_root / "-home-u-p" / "s1.jsonl").open("a") as handle:
+        handle.write(json.dumps({"type": "user", "sessionId": "s1", "uuid": "u9", "timestamp": "2026-03-01T10:00:09.000Z",
+                                 "message": {"role": "user", "content": "more"}}) + "\n")
+
+
 def check_results(result):
     return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
 
@@ -55,6 +62,7 @@ def test_tampered_message_fails_rebuild_identity(sandbox):
     write_session(sandbox)
     materialize_all(sandbox)
     tamper(sandbox, "UPDATE normalized.normalized_messages SET output_tokens = 999 WHERE uuid = 'u1'")
+    append_a_line(sandbox)
     result = materialize_all(sandbox, raise_on_error=False)
     assert check_results(result)["messages_rebuild_identity"] is False
     assert not result.success  # blocking: the rebuilt tables below did not run on bad input
@@ -68,6 +76,7 @@ def test_lost_message_fails_accounting_and_duplicate_fails_unique_key(sandbox):
         "INSERT INTO normalized.normalized_messages SELECT * FROM normalized.normalized_messages WHERE uuid = 'u0';"
         "DELETE FROM normalized.normalized_messages WHERE uuid = 'u2';",
     )
+    append_a_line(sandbox)
     results = check_results(materialize_all(sandbox, raise_on_error=False))
     assert results["every_raw_line_accounted_for"] is False
     assert results["normalized_messages_unique_key"] is False

@@ -641,7 +641,10 @@ def test_check_fails_when_a_stored_line_is_corrupted(sandbox):
     assert evaluation.passed is False
     assert key(path) in evaluation.description
     assert evaluation.metadata["warehouse_mismatch"].value
-    again = materialize_raw(sandbox, raise_on_error=False)  # nothing changed on disk: the check covers all files
+    # a run checks the files it touched: the next line appended to that file brings the corruption to light
+    with path.open("ab") as handle:
+        handle.write(lines(claude_line(4)))
+    again = materialize_raw(sandbox, raise_on_error=False)
     assert check_passed(again) is False
     assert not again.success
 

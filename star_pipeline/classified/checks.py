@@ -17,6 +17,7 @@ from star_pipeline.classified.assets import ClassifiersResource, build_query, lo
 from star_pipeline.classified.specs import CLASSIFIERS, MESSAGE_KEY, SECRET_FINDINGS, ClassifierSpec
 from star_pipeline.storage import check_scope
 from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files, describe_scope
+from star_pipeline.storage.load_log import wrote_in_run
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.warehouse import table_exists
 
@@ -52,16 +53,6 @@ def latest_normalize_run(conn) -> str | None:
         "ORDER BY completed_at DESC LIMIT 1"
     ).fetchone()
     return row[0] if row else None
-
-
-def wrote_in_run(conn, run_id: str, spec: ClassifierSpec, version: str) -> bool:
-    """Whether this run materialized this version (else the check runs on its own and covers everything)."""
-    return bool(
-        conn.execute(
-            "SELECT count(*) FROM meta_load_log WHERE run_id = ? AND asset_key = ? AND partition_key = ? AND status = 'success'",
-            [run_id, spec.key.to_user_string(), version],
-        ).fetchone()[0]
-    )
 
 
 def row_key(spec: ClassifierSpec) -> list[str]:
@@ -118,7 +109,7 @@ def build_classified_checks(spec: ClassifierSpec):
                 messages_filter, stored_filter = "TRUE", "TRUE"
                 if spec.item_keys == MESSAGE_KEY:
                     # message classifiers re-read raw text: keep within the check budget in the run that wrote them
-                    in_run = wrote_in_run(conn, context.run.run_id, spec, version)
+                    in_run = wrote_in_run(conn, context.run.run_id, spec.key.to_user_string(), version)
                     chosen, total = choose_check_files(
                         conn, MESSAGE_FILES, [latest_normalize_run(conn), not in_run], seed=context.run.run_id,
                         budget_bytes=check_scope.CHECK_BUDGET_BYTES if in_run else None,

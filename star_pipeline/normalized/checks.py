@@ -1,8 +1,8 @@
 """Normalized-layer invariants as asset checks (blocking: they stop what sits below a failure).
 
 Checks attached to a materialization look at the files that run normalized
-(rows with its normalize_run_id), so their cost follows the new data; run on
-their own (no rows from the current run) they cover everything. The rebuild
+(rows with its normalize_run_id; none when it found nothing new), so their cost
+follows the new data; run on their own they cover everything. The rebuild
 identity check re-parses raw lines, so in a run it also keeps within the check
 budget (storage/check_scope.py).
 """
@@ -12,18 +12,19 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue,
 from star_pipeline.normalized.assets import key, read_sql
 from star_pipeline.storage import check_scope
 from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files, describe_scope
+from star_pipeline.storage.load_log import wrote_in_run
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 
 MESSAGES = "normalized.normalized_messages"
 
 
 def _touched_paths(conn, run_id: str) -> str:
-    """Create temp table _touched(source, path) for this run's files (all files if the run wrote none)."""
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT source, path FROM {MESSAGES} WHERE normalize_run_id = ?",
-        [run_id],
-    )
-    if conn.execute("SELECT count(*) FROM _touched").fetchone()[0]:
+    """Create temp table _touched(source, path): this run's files if it normalized messages, else all files."""
+    if wrote_in_run(conn, run_id, key("normalized_messages").to_user_string()):
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT source, path FROM {MESSAGES} WHERE normalize_run_id = ?",
+            [run_id],
+        )
         return "files normalized by this run"
     conn.execute(f"CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT source, path FROM {MESSAGES}")
     return "all files"

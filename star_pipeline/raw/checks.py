@@ -25,6 +25,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from star_pipeline.raw.capture import EMPTY_SHA256, READ_CHUNK_BYTES, mtime_of
 from star_pipeline.raw.sources import RAW_SOURCES, RawSource
+from star_pipeline.storage.load_log import wrote_in_run
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.warehouse import quote_ident
 
@@ -160,13 +161,10 @@ def build_raw_check(source: RawSource):
         description="Stored lines reproduce every touched file's consumed bytes, and those match the disk.",
     )
     def raw_lines_match_files(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
-        # Within a materialization run, check what that run touched; run alone, check everything.
+        # Within a materialization run, check what that run touched (possibly nothing); run alone, check everything.
         with warehouse.connect() as conn:
-            touched = conn.execute(
-                f"SELECT count(*) FROM raw.{quote_ident(source.files_key.path[1])} WHERE last_ingest_run_id = ?",
-                [context.run.run_id],
-            ).fetchone()[0]
-            scope = context.run.run_id if touched else None
+            in_run = wrote_in_run(conn, context.run.run_id, source.lines_key.to_user_string())
+            scope = context.run.run_id if in_run else None
             problems = verify_source(conn, source, scope)
         failed = problems["warehouse_mismatch"] + problems["disk_mismatch"]
         return AssetCheckResult(

@@ -28,6 +28,21 @@ def record_load(
     )
 
 
+def wrote_in_run(conn: duckdb.DuckDBPyConnection, run_id: str, asset_key: str, partition_key: str | None = None) -> bool:
+    """Whether run `run_id` wrote `asset_key` (that partition, when given), even zero rows.
+
+    A check uses it to tell "attached to a materialization" (cover what that run
+    touched, possibly nothing) from "run on its own" (cover everything).
+    """
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM meta_load_log WHERE run_id = ? AND asset_key = ? "
+            "AND partition_key IS NOT DISTINCT FROM ? AND status = 'success'",
+            [run_id, asset_key, partition_key],
+        ).fetchone()[0]
+    )
+
+
 def failure_hook_for_warehouse():
     """A Dagster failure hook that records a failed step in meta_load_log.
 
