@@ -19,6 +19,19 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     assert digest(tmp_path / "a") != digest(tmp_path / "c")
 
 
+def test_a_bigger_corpus_stays_within_the_span_of_days(sandbox):
+    """Sessions past the span start again from its first day: a heavier user, not a longer history."""
+    generate(sandbox.root / "gen", 1, span_days=0.25)  # about 5 sessions and rollouts, 2 per 6-hour round
+    sandbox.write_config(claude_roots=[sandbox.root / "gen" / "claude" / "projects"],
+                         codex_roots=[sandbox.root / "gen" / "codex" / "sessions"])
+    materialize_all(sandbox)
+    starts = query(sandbox, "SELECT min(first_event_ts), max(first_event_ts), count(*) FROM normalized.normalized_sessions "
+                            "WHERE file_kind = 'main'")[0]
+    first, last, sessions = starts
+    assert sessions >= 3
+    assert first.isoformat().startswith("2026-03-01T09:00") and (last - first).total_seconds() < 6 * 3600
+
+
 def test_generated_corpus_is_parsed_without_errors_and_has_the_traps(sandbox):
     written = generate(sandbox.root / "gen", 1.5)
     assert all(size > 0 for size in written.values())

@@ -9,6 +9,12 @@ Writes, under `<out>/`:
   with turn_context, function calls and token_count events (re-emitted ones included);
 - `spool/hook-events-YYYY-MM-DD.jsonl`: hook events as `star-pipeline hook` writes them.
 About 85% of the bytes are Claude Code, 12% Codex, 3% hooks. Same seed, same bytes.
+
+One session or rollout starts every 3 hours, from 2026-03-01, for at most
+`span_days` (180) days; a bigger corpus then starts again from the first day
+(a few minutes later each round), so it is a heavier user over the same half
+year, not a longer history. That keeps `report daily` the same number of rows at
+1 GB and 4 GB, which is what lets the bench compare report times across sizes.
 """
 
 from __future__ import annotations
@@ -166,14 +172,18 @@ def hook_spool(rng: random.Random, out: Path, start: datetime, events: int) -> i
     return size
 
 
-def generate(out: Path, size_mb: float, seed: int = 7) -> dict:
+SPAN_DAYS = 180
+
+
+def generate(out: Path, size_mb: float, seed: int = 7, span_days: float = SPAN_DAYS) -> dict:
     rng = random.Random(seed)
     target = int(size_mb * 1024 * 1024)
     written = {"claude_code": 0, "codex": 0, "hook_spool": 0}
     day = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
     index = 0
     while sum(written.values()) < target:
-        start = day + timedelta(hours=index * 3)
+        rounds, hours = divmod(index * 3, span_days * 24)
+        start = day + timedelta(hours=hours, minutes=7 * rounds)
         share = sum(written.values()) or 1
         if written["codex"] / share < 0.12:
             written["codex"] += codex_rollout(rng, out, start, rng.randint(20, 120))
