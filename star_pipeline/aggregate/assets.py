@@ -15,7 +15,7 @@ import pyarrow as pa
 from dagster import AssetExecutionContext, AssetKey, AssetOut, MaterializeResult, MetadataValue, Output, asset, multi_asset
 
 from star_pipeline.aggregate.pricing import PRICING_PATH, pipeline_version, price_rows, pricing_config
-from star_pipeline.aggregate.blocks import billing_blocks
+from star_pipeline.aggregate.blocks import CALL_TIME_SQL, billing_blocks
 from star_pipeline.aggregate.python_tables import blocks_table, goal_components
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.scd2 import scd2_history_sql
@@ -179,7 +179,7 @@ fact_session_event = sql_asset(
 def derived_blocks(warehouse: WarehouseResource) -> pa.Table:
     with warehouse.connect() as conn:
         calls = conn.execute(
-            "SELECT event_ts, report_model, input_tokens, output_tokens, cache_creation_input_tokens, "
+            f"SELECT {CALL_TIME_SQL}, report_model, input_tokens, output_tokens, cache_creation_input_tokens, "
             "cache_read_input_tokens, cost_usd FROM aggregate.fact_token_usage "
             "WHERE source = 'claude_code' AND event_ts IS NOT NULL ORDER BY event_ts, usage_key"
         ).fetchall()

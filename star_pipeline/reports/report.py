@@ -215,11 +215,11 @@ def _session_report(conn, options: ReportOptions) -> dict:
 
 
 def _blocks_report(conn, options: ReportOptions) -> dict:
-    from star_pipeline.aggregate.blocks import billing_blocks, iso
+    from star_pipeline.aggregate.blocks import CALL_TIME_SQL, billing_blocks, iso
 
     where, params = _filters(options)
     calls = conn.execute(
-        "SELECT f.event_ts, f.report_model, f.input_tokens, f.output_tokens, f.cache_creation_input_tokens, "
+        f"SELECT {CALL_TIME_SQL}, f.report_model, f.input_tokens, f.output_tokens, f.cache_creation_input_tokens, "
         f"f.cache_read_input_tokens, f.cost_usd FROM aggregate.fact_token_usage f WHERE {where} AND f.event_ts IS NOT NULL "
         "ORDER BY f.event_ts, f.usage_key",
         params,
