@@ -120,12 +120,18 @@ def build_classified_checks(spec: ClassifierSpec):
                 query = build_query(spec, classifier, version, incremental=False, messages_filter=messages_filter)
                 conn.execute(f"CREATE OR REPLACE TEMP TABLE _rerun AS {query.sql}", query.params)
                 columns = ", ".join(c[0] for c in conn.execute(f"DESCRIBE classified.{spec.table}").fetchall())
-                stored = f"SELECT {columns} FROM classified.{spec.table} WHERE classifier_version = ? AND {stored_filter}"
-                rerun = f"SELECT {columns} FROM _rerun"
+                keys = ", ".join(row_key(spec))
+                # Rows are paired by their key and compared by a hash of the whole row (one hash join, no
+                # sort of both sides); a count difference catches a row stored twice.
+                stored = (f"SELECT {keys}, hash({columns}) AS row_hash FROM classified.{spec.table} "
+                          f"WHERE classifier_version = ? AND {stored_filter}")
+                rerun = f"SELECT {keys}, hash({columns}) AS row_hash FROM _rerun"
                 differences[version] = conn.execute(
-                    f"SELECT (SELECT count(*) FROM ({rerun} EXCEPT ALL {stored})) + "
-                    f"(SELECT count(*) FROM ({stored} EXCEPT ALL {rerun}))",
-                    [version, version],
+                    f"WITH r AS ({rerun}), s AS ({stored}) "
+                    f"SELECT (SELECT count(*) FROM r FULL OUTER JOIN s USING ({keys}) "
+                    "WHERE r.row_hash IS DISTINCT FROM s.row_hash) "
+                    "+ abs((SELECT count(*) FROM s) - (SELECT count(*) FROM r))",
+                    [version],
                 ).fetchone()[0]
         return AssetCheckResult(
             passed=not any(differences.values()),

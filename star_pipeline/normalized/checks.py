@@ -9,7 +9,7 @@ budget (storage/check_scope.py).
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
-from star_pipeline.normalized.assets import key, read_sql
+from star_pipeline.normalized.assets import LINE_KEY, key, read_sql
 from star_pipeline.storage import check_scope
 from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files, describe_scope
 from star_pipeline.storage.load_log import wrote_in_run
@@ -128,9 +128,9 @@ def every_raw_line_accounted_for(context: AssetCheckExecutionContext, warehouse:
 
 
 UNIQUE_KEYS = {
-    "normalized_messages": ["source", "path", "file_version", "byte_offset"],
-    "normalized_parse_errors": ["source", "path", "file_version", "byte_offset"],
-    "normalized_hook_events": ["source", "path", "file_version", "byte_offset"],
+    "normalized_messages": LINE_KEY,
+    "normalized_parse_errors": LINE_KEY,
+    "normalized_hook_events": LINE_KEY,
     "normalized_usage": ["usage_key"],
     "normalized_sessions": ["source", "session_key"],
     "normalized_tool_calls": ["source", "call_id"],
@@ -145,16 +145,22 @@ def build_unique_key_check(table: str, columns: list[str]):
         pool=WAREHOUSE_POOL,
         description=f"No two rows share ({', '.join(columns)}).",
     )
-    def unique_key(warehouse: WarehouseResource) -> AssetCheckResult:
+    def unique_key(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
         cols = ", ".join(columns)
+        where, params, scope = "", [], "all rows"
         with warehouse.connect() as conn:
+            if columns == LINE_KEY and wrote_in_run(conn, context.run.run_id, key(table).to_user_string()):
+                # per-line tables only grow: a duplicate key shares its path with a row this run appended
+                where = f"WHERE path IN (SELECT path FROM normalized.{table} WHERE normalize_run_id = ?)"
+                params, scope = [context.run.run_id], "files this run appended to"
             duplicates = conn.execute(
-                f"SELECT {cols}, count(*) AS n FROM normalized.{table} GROUP BY ALL HAVING count(*) > 1 LIMIT 5"
+                f"SELECT {cols}, count(*) AS n FROM normalized.{table} {where} GROUP BY ALL HAVING count(*) > 1 LIMIT 5",
+                params,
             ).fetchall()
         return AssetCheckResult(
             passed=not duplicates,
             description=f"duplicate keys, e.g. {duplicates[0]}" if duplicates else None,
-            metadata={"examples": MetadataValue.json([list(map(str, d)) for d in duplicates])},
+            metadata={"scope": scope, "examples": MetadataValue.json([list(map(str, d)) for d in duplicates])},
         )
 
     return unique_key
