@@ -68,14 +68,13 @@ def runnable_versions(instance, spec, current: str | None, warehouse_path) -> tu
     """Registered versions a build can run: the current file's, and any whose text the warehouse stored."""
     import duckdb
 
+    from star_pipeline.storage.warehouse import connect
+
     registered = instance.get_dynamic_partitions(spec.partitions.name)
     stored: set[str] = set()
     try:
-        conn = duckdb.connect(str(warehouse_path), read_only=True)
-        try:
+        with connect(warehouse_path, read_only=True) as conn:
             stored = {r[0] for r in conn.execute("SELECT classifier_version FROM meta_classifier_configs").fetchall()}
-        finally:
-            conn.close()
     except duckdb.Error:
         pass
     runnable = [v for v in registered if v == current or v in stored]
@@ -83,12 +82,20 @@ def runnable_versions(instance, spec, current: str | None, warehouse_path) -> tu
 
 
 def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None = None, log=None) -> PipelineResult:
+    from star_pipeline.storage.warehouse import shared_instance
+
+    warehouse = defs.resources["warehouse"]
+    # One database instance for the whole build: see shared_instance.
+    with shared_instance(warehouse.database, lock_timeout_seconds=warehouse.lock_timeout_seconds,
+                         config=warehouse.duckdb_config()):
+        return _run_jobs(defs, instance, classifiers_folder, warehouse.database, run_config, log or (lambda message: None))
+
+
+def _run_jobs(defs, instance, classifiers_folder, warehouse_path, run_config, log) -> PipelineResult:
     from star_pipeline.classified.rules import classifier_file_versions
     from star_pipeline.classified.specs import CLASSIFIERS
     from star_pipeline.definitions import AGGREGATE_JOB, INGEST_JOB, classify_job_name
 
-    log = log or (lambda message: None)
-    warehouse_path = defs.resources["warehouse"].database
     outcome = PipelineResult()
     ingest_job = defs.resolve_job_def(INGEST_JOB)
     ingest = ingest_job.execute_in_process(instance=instance, raise_on_error=False, run_config=config_for(ingest_job, run_config))
@@ -127,18 +134,23 @@ def run_build(out=None) -> int:
 
     from star_pipeline.config import load_settings
     from star_pipeline.definitions import defs
+    from star_pipeline.storage.warehouse import WarehouseLockedError
 
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     started = time.monotonic()
     print("star-pipeline build: materializing every layer ...", file=out, flush=True)
     # INFO shows each step's own progress lines (files read, lines captured) as they happen.
-    outcome = run_pipeline(
-        defs,
-        instance,
-        load_settings().classifiers_dir,
-        run_config=PROGRESS_LOGGING,
-        log=lambda message: print(f"  {message}", file=out, flush=True),
-    )
+    try:
+        outcome = run_pipeline(
+            defs,
+            instance,
+            load_settings().classifiers_dir,
+            run_config=PROGRESS_LOGGING,
+            log=lambda message: print(f"  {message}", file=out, flush=True),
+        )
+    except WarehouseLockedError as exc:
+        print(f"star-pipeline build: FAILED: {exc}", file=out, flush=True)
+        return 1
     failed_checks = []
     for event in outcome.all_events:
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:

@@ -53,6 +53,29 @@ def snapshot(db_path) -> tuple:
         conn.close()
 
 
+def test_a_build_stops_with_a_clear_message_when_another_process_holds_the_warehouse(sandbox, tmp_path):
+    """The build holds the file from start to end, so it waits once (lock_timeout_seconds: 5) and names the holder."""
+    write_session(sandbox.claude_root / "-home-u-proj", "s1", 5)
+    assert build(sandbox).returncode == 0
+    ready = tmp_path / "ready"
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, pathlib, time; c = duckdb.connect({str(sandbox.warehouse)!r}); "
+                               f"pathlib.Path({str(ready)!r}).touch(); time.sleep(60)"])
+    try:
+        while not ready.exists():
+            time.sleep(0.05)
+        started = time.monotonic()
+        proc = build(sandbox)
+        elapsed = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 1
+    assert f"is locked by process {holder.pid}" in proc.stdout and "Nothing was written" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert elapsed < 60  # one wait of lock_timeout_seconds, not one per step
+    assert snapshot(sandbox.warehouse)[0]  # what the first build stored is still there
+
+
 def test_build_reports_progress_and_succeeds(sandbox):
     write_session(sandbox.claude_root / "-home-u-proj", "s1", 25)
     proc = build(sandbox)

@@ -12,7 +12,7 @@ from dagster import AssetKey, DagsterInstance, StaticPartitionsDefinition, asset
 
 from star_pipeline.storage.io_manager import WarehouseIOManager
 from star_pipeline.storage.table_writes import SqlQuery, WarehouseTable
-from star_pipeline.storage.warehouse import WarehouseLockedError, open_connection
+from star_pipeline.storage.warehouse import WarehouseLockedError, open_connection, shared_instance
 
 
 @pytest.fixture
@@ -209,6 +209,28 @@ def test_lock_held_by_another_process_names_it(db, tmp_path):
         holder.kill()
         holder.wait()
     assert rows(db, "SELECT count(*) FROM meta_schema_version")[0][0] >= 1
+
+
+def can_open_from_another_process(db) -> bool:
+    probe = subprocess.run([sys.executable, "-c", f"import duckdb; duckdb.connect({db!r}, read_only=True).close()"],
+                           capture_output=True, text=True)
+    return probe.returncode == 0
+
+
+def test_a_shared_instance_serves_every_connection_and_holds_the_file_until_it_ends(db):
+    open_connection(db).close()
+    with shared_instance(db, lock_timeout_seconds=2) as shared:
+        assert shared
+        writer = open_connection(db)
+        writer.execute("CREATE TABLE t AS SELECT 42 AS x")
+        writer.close()  # a step's connection closes; the file stays open for the next step
+        reader = open_connection(db, read_only=True)
+        assert reader.execute("SELECT x FROM t").fetchall() == [(42,)]
+        assert reader.execute("SELECT current_setting('TimeZone')").fetchone()[0] == "UTC"
+        reader.close()
+        assert not can_open_from_another_process(db)
+    assert can_open_from_another_process(db)
+    assert rows(db, "SELECT x FROM t") == [(42,)]
 
 
 def test_asset_keys_must_be_layer_and_table(db):

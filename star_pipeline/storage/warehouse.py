@@ -46,6 +46,10 @@ def open_connection(
     writable connection.
     """
     path = Path(path)
+    shared = _SHARED.get(os.path.abspath(path))
+    if shared is not None:
+        conn = shared.cursor()  # a connection of its own to the database instance the build keeps open
+        return _prepare(conn, path, read_only)
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     deadline = time.monotonic() + lock_timeout_seconds
@@ -70,6 +74,11 @@ def open_connection(
             os.umask(old_umask)
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
+    return _prepare(conn, path, read_only)
+
+
+def _prepare(conn: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Per-connection setup: UTC, owner-only files, pending migrations (writable connections)."""
     try:
         # UTC sessions: dates and hours derived from timestamps never depend on the machine's zone
         conn.execute("SET TimeZone = 'UTC'")
@@ -85,6 +94,41 @@ def open_connection(
         conn.close()
         raise
     return conn
+
+
+# Database instances kept open by `shared_instance`, by absolute path.
+_SHARED: dict[str, duckdb.DuckDBPyConnection] = {}
+
+
+@contextlib.contextmanager
+def shared_instance(path: Path | str, **kwargs) -> Iterator[bool]:
+    """Keep the warehouse open in this process for the duration (a whole `star-pipeline build`).
+
+    Every `open_connection` to the same file meanwhile gets a cursor of this
+    one instance: no re-open per step (catalog load, migration check) and no
+    checkpoint each time a step's connection closes (one at the end, or when
+    the WAL outgrows DuckDB's threshold). Only for a process that runs its steps
+    one after another and owns the file meanwhile: `dagster dev` runs each step
+    with a connection of its own, so that other runs can take turns.
+    Raises WarehouseLockedError when another process holds the file past the
+    lock timeout. Yields False, and changes nothing, when DuckDB cannot open the
+    file (for example not a DuckDB file): each step then reports that as usual.
+    """
+    key = os.path.abspath(path)
+    if key in _SHARED:
+        yield True
+        return
+    try:
+        conn = open_connection(path, **kwargs)
+    except duckdb.Error:
+        yield False
+        return
+    _SHARED[key] = conn
+    try:
+        yield True
+    finally:
+        del _SHARED[key]
+        conn.close()
 
 
 @contextlib.contextmanager
