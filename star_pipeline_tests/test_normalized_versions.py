@@ -30,10 +30,11 @@ def test_unchanged_sql_appends_changed_sql_rebuilds(sandbox, monkeypatch):
     assert query(sandbox, "SELECT count(*) FROM normalized.normalized_messages") == [(3,)]
 
 
-@pytest.mark.parametrize("folder_name", ["-home-u-o'brien", "-home-u-o'brien\nSELECT 1; --"])
+@pytest.mark.parametrize("folder_name", ["-home-u-o'brien", "-home-u-o'brien?\nSELECT 1; --"])
 def test_an_append_normalizes_only_the_grown_file_and_quotes_or_line_breaks_in_its_path_are_harmless(sandbox, folder_name):
     """The grown files' paths go into the incremental SQL as quoted constants; the SQL files also
-    name that placeholder in comments, where a line break must not end the comment early."""
+    name that placeholder in comments, where a line break must not end the comment early, and a
+    question mark inside the constant is not a parameter."""
     import json
 
     write_session(sandbox)  # s1.jsonl in -home-u-p

@@ -127,7 +127,8 @@ def secret_query(classifier: ClassifierFile, version: str, incremental: bool, me
     new_items = messages_filter
     if incremental:
         new_items = (
-            f"{messages_filter} AND NOT EXISTS (SELECT 1 FROM meta_classifier_progress p WHERE p.classifier_version = ? AND p.source = m.source "
+            f"{messages_filter} AND NOT EXISTS (SELECT 1 FROM meta_classifier_progress p "
+            "WHERE p.classifier_version = CAST(? AS VARCHAR) AND p.source = m.source "
             "AND p.path = m.path AND p.file_version = m.file_version AND m.byte_offset <= p.scanned_through_offset)"
         )
         params.append(version)
@@ -178,7 +179,7 @@ def secret_query(classifier: ClassifierFile, version: str, incremental: bool, me
     if incremental:
         sql += f""" UNION ALL BY NAME
             SELECT * FROM classified.{SECRET_FINDINGS.table} c WHERE c.classifier_version = ?
-            AND NOT EXISTS (SELECT 1 FROM normalized.normalized_messages m WHERE {new_items.replace('?', 'CAST(? AS VARCHAR)')}
+            AND NOT EXISTS (SELECT 1 FROM normalized.normalized_messages m WHERE {new_items}
                             AND {item_match(SECRET_FINDINGS, 'c', 'm')})"""
         params += [version, version]
     return SqlQuery(sql, params, reads_target=incremental)

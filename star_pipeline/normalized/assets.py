@@ -57,7 +57,7 @@ def pending_paths_sql(source: str) -> str:
     that grew instead of testing every raw line of the warehouse.
     """
     files = f"raw.{source}_files"
-    sql = f"""
+    return f"""
         SELECT f.path FROM {files} f
         LEFT JOIN (
             SELECT path, file_version, count(*) AS n FROM (
@@ -67,7 +67,6 @@ def pending_paths_sql(source: str) -> str:
             ) GROUP BY ALL
         ) n USING (path, file_version)
         WHERE coalesce(n.n, 0) <> f.line_count"""
-    return sql
 
 
 def pending_paths(conn, source: str) -> list[str] | None:

@@ -40,30 +40,22 @@ claude_grouped AS (
         CASE WHEN message_id IS NOT NULL THEN request_id END AS call_request_id
     FROM claude
 ),
-claude_calls AS (
-    -- per call, the best line and the owner, each picked by arg_min over a sort key
-    -- (a hash aggregate: two windows over every call line cost twice as much; a NULL
-    -- field sorts last in a struct, as NULLS LAST does in ORDER BY)
-    SELECT call_id, call_request_id,
-        arg_min({'message_id': message_id, 'request_id': request_id, 'model': model, 'event_ts': event_ts,
-                 'input_tokens': input_tokens, 'output_tokens': output_tokens,
-                 'cache_creation_input_tokens': cache_creation_input_tokens,
-                 'cache_creation_1h_input_tokens': cache_creation_1h_input_tokens,
-                 'cache_read_input_tokens': cache_read_input_tokens, 'is_sidechain': is_sidechain, 'speed': speed,
-                 'service_tier': service_tier, 'path': path, 'file_version': file_version, 'byte_offset': byte_offset},
-                {'total': -call_total, 'sidechain': is_sidechain, 'first': file_first_ts, 'last': file_last_ts,
-                 'path': path, 'version': file_version, 'offset': byte_offset}) AS b,
-        arg_min({'session_id': session_id, 'agent_id': agent_id},
-                {'first': file_first_ts, 'last': file_last_ts, 'sidechain': is_sidechain,
-                 'path': path, 'version': file_version, 'offset': byte_offset}) AS o
+claude_best AS (
+    SELECT * FROM claude_grouped
+    QUALIFY row_number() OVER (PARTITION BY call_id, call_request_id
+        ORDER BY call_total DESC, is_sidechain, file_first_ts, file_last_ts, path, file_version, byte_offset) = 1
+),
+claude_owner AS (
+    SELECT call_id, call_request_id, session_id AS owner_session_id, agent_id AS owner_agent_id
     FROM claude_grouped
-    GROUP BY call_id, call_request_id
+    QUALIFY row_number() OVER (PARTITION BY call_id, call_request_id
+        ORDER BY file_first_ts, file_last_ts, is_sidechain, path, file_version, byte_offset) = 1
 ),
 claude_usage AS (
     SELECT
         'claude_code' AS source,
-        o.session_id AS session_id,
-        o.agent_id AS agent_id,
+        o.owner_session_id AS session_id,
+        o.owner_agent_id AS agent_id,
         b.message_id,
         b.request_id,
         b.model,
@@ -79,8 +71,9 @@ claude_usage AS (
         coalesce(b.speed, 'standard') AS speed,
         b.service_tier,
         b.path, b.file_version, b.byte_offset,
-        'claude_code:' || call_id || ':' || coalesce(call_request_id, '-') AS usage_key
-    FROM claude_calls
+        'claude_code:' || b.call_id || ':' || coalesce(b.call_request_id, '-') AS usage_key
+    FROM claude_best b
+    JOIN claude_owner o ON o.call_id = b.call_id AND o.call_request_id IS NOT DISTINCT FROM b.call_request_id
 ),
 codex_files AS (
     -- one file per session id (a rollout can exist twice, e.g. after archiving)
