@@ -82,23 +82,24 @@ def runnable_versions(instance, spec, current: str | None, warehouse_path) -> tu
 
 
 def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None = None, log=None) -> PipelineResult:
-    from star_pipeline.storage.warehouse import shared_instance
-
-    warehouse = defs.resources["warehouse"]
-    # One database instance for the whole build: see shared_instance.
-    with shared_instance(warehouse.database, lock_timeout_seconds=warehouse.lock_timeout_seconds,
-                         config=warehouse.duckdb_config()):
-        return _run_jobs(defs, instance, classifiers_folder, warehouse.database, run_config, log or (lambda message: None))
-
-
-def _run_jobs(defs, instance, classifiers_folder, warehouse_path, run_config, log) -> PipelineResult:
     from star_pipeline.classified.rules import classifier_file_versions
     from star_pipeline.classified.specs import CLASSIFIERS
     from star_pipeline.definitions import AGGREGATE_JOB, INGEST_JOB, classify_job_name
+    from star_pipeline.storage.warehouse import shared_instance
+
+    log = log or (lambda message: None)
+    warehouse = defs.resources["warehouse"]
+
+    def execute(job, **kwargs):
+        # One database instance per job run (see shared_instance): no re-open per step, and
+        # what DuckDB kept in memory during one job is given back before the next.
+        with shared_instance(warehouse.database, lock_timeout_seconds=warehouse.lock_timeout_seconds,
+                             config=warehouse.duckdb_config()):
+            return job.execute_in_process(instance=instance, raise_on_error=False, run_config=config_for(job, run_config),
+                                          **kwargs)
 
     outcome = PipelineResult()
-    ingest_job = defs.resolve_job_def(INGEST_JOB)
-    ingest = ingest_job.execute_in_process(instance=instance, raise_on_error=False, run_config=config_for(ingest_job, run_config))
+    ingest = execute(defs.resolve_job_def(INGEST_JOB))
     outcome.results.append(ingest)
     if not ingest.success:
         log("ingest failed: the classified layer was not run")
@@ -111,20 +112,13 @@ def _run_jobs(defs, instance, classifiers_folder, warehouse_path, run_config, lo
             instance.add_dynamic_partitions(partitions, [version])
             log(f"registered classifier version {version}")
         job = defs.resolve_job_def(classify_job_name(spec.name))
-        runnable, stale = runnable_versions(instance, spec, version, warehouse_path)
+        runnable, stale = runnable_versions(instance, spec, version, warehouse.database)
         for skipped in stale:
             log(f"skipped {skipped}: registered, but neither the current file nor ever materialized "
                 f"(remove it with `star-pipeline classifiers delete {skipped}`)")
         for registered in runnable:
-            outcome.results.append(
-                job.execute_in_process(
-                    instance=instance, partition_key=registered, raise_on_error=False, run_config=config_for(job, run_config)
-                )
-            )
-    aggregate_job = defs.resolve_job_def(AGGREGATE_JOB)
-    outcome.results.append(
-        aggregate_job.execute_in_process(instance=instance, raise_on_error=False, run_config=config_for(aggregate_job, run_config))
-    )
+            outcome.results.append(execute(job, partition_key=registered))
+    outcome.results.append(execute(defs.resolve_job_def(AGGREGATE_JOB)))
     return outcome
 
 

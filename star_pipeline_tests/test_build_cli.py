@@ -54,7 +54,7 @@ def snapshot(db_path) -> tuple:
 
 
 def test_a_build_stops_with_a_clear_message_when_another_process_holds_the_warehouse(sandbox, tmp_path):
-    """The build holds the file from start to end, so it waits once (lock_timeout_seconds: 5) and names the holder."""
+    """The first job cannot open the file: the build waits once (lock_timeout_seconds: 5), names the holder, stops."""
     write_session(sandbox.claude_root / "-home-u-proj", "s1", 5)
     assert build(sandbox).returncode == 0
     ready = tmp_path / "ready"
