@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -93,6 +97,22 @@ def run_checks_alone(sandbox: Sandbox, *checks: tuple[list[str], str]):
         asset_check_selection={AssetCheckKey(AssetKey(asset), name) for asset, name in checks},
     )
     return subset.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+@contextlib.contextmanager
+def held_by_another_process(db: Path | str, scratch: Path):
+    """A second process holding the DuckDB file `db` open (its writer lock) until the block ends; yields it."""
+    ready = scratch / "holder-ready"
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, pathlib, time; c = duckdb.connect({str(db)!r}); "
+                               f"pathlib.Path({str(ready)!r}).touch(); time.sleep(60)"])
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def query(sandbox: Sandbox, sql: str, params=None):

@@ -25,9 +25,8 @@ def test_a_bigger_corpus_stays_within_the_span_of_days(sandbox):
     sandbox.write_config(claude_roots=[sandbox.root / "gen" / "claude" / "projects"],
                          codex_roots=[sandbox.root / "gen" / "codex" / "sessions"])
     materialize_all(sandbox)
-    starts = query(sandbox, "SELECT min(first_event_ts), max(first_event_ts), count(*) FROM normalized.normalized_sessions "
-                            "WHERE file_kind = 'main'")[0]
-    first, last, sessions = starts
+    (first, last, sessions), = query(sandbox, "SELECT min(first_event_ts), max(first_event_ts), count(*) "
+                                              "FROM normalized.normalized_sessions WHERE file_kind = 'main'")
     assert sessions >= 3
     assert first.isoformat().startswith("2026-03-01T09:00") and (last - first).total_seconds() < 6 * 3600
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from star_pipeline_tests.conftest import held_by_another_process
+
 STAR_PIPELINE = str(Path(sys.executable).with_name("star-pipeline"))
 
 
@@ -57,18 +59,10 @@ def test_a_build_stops_with_a_clear_message_when_another_process_holds_the_wareh
     """The first job cannot open the file: the build waits once (lock_timeout_seconds: 5), names the holder, stops."""
     write_session(sandbox.claude_root / "-home-u-proj", "s1", 5)
     assert build(sandbox).returncode == 0
-    ready = tmp_path / "ready"
-    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, pathlib, time; c = duckdb.connect({str(sandbox.warehouse)!r}); "
-                               f"pathlib.Path({str(ready)!r}).touch(); time.sleep(60)"])
-    try:
-        while not ready.exists():
-            time.sleep(0.05)
+    with held_by_another_process(sandbox.warehouse, tmp_path) as holder:
         started = time.monotonic()
         proc = build(sandbox)
         elapsed = time.monotonic() - started
-    finally:
-        holder.kill()
-        holder.wait()
     assert proc.returncode == 1
     assert f"is locked by process {holder.pid}" in proc.stdout and "Nothing was written" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr

@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import textwrap
 
 import duckdb
 import pyarrow as pa
@@ -13,6 +12,7 @@ from dagster import AssetKey, DagsterInstance, StaticPartitionsDefinition, asset
 from star_pipeline.storage.io_manager import WarehouseIOManager
 from star_pipeline.storage.table_writes import SqlQuery, WarehouseTable
 from star_pipeline.storage.warehouse import WarehouseLockedError, open_connection, shared_instance
+from star_pipeline_tests.conftest import held_by_another_process
 
 
 @pytest.fixture
@@ -181,33 +181,11 @@ def test_warehouse_file_is_owner_only(db):
 
 def test_lock_held_by_another_process_names_it(db, tmp_path):
     open_connection(db).close()
-    ready = tmp_path / "ready"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import duckdb, pathlib, time
-                c = duckdb.connect({db!r})
-                pathlib.Path({str(ready)!r}).touch()
-                time.sleep(30)
-                """
-            ),
-        ]
-    )
-    try:
-        for _ in range(200):
-            if ready.exists():
-                break
-            __import__("time").sleep(0.05)
+    with held_by_another_process(db, tmp_path) as holder:
         with pytest.raises(WarehouseLockedError) as info:
             open_connection(db, lock_timeout_seconds=0.5)
         message = str(info.value)
         assert db in message and f"process {holder.pid}" in message and "Nothing was written" in message
-    finally:
-        holder.kill()
-        holder.wait()
     assert rows(db, "SELECT count(*) FROM meta_schema_version")[0][0] >= 1
 
 

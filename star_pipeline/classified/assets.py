@@ -24,7 +24,7 @@ from star_pipeline.classified.specs import CLASSIFIERS, SECRET_FINDINGS, Classif
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql
 from star_pipeline.storage.table_writes import SqlQuery
-from star_pipeline.storage.warehouse import quote_literal, table_exists
+from star_pipeline.storage.warehouse import paths_in, table_exists
 
 SQL_DIR = Path(__file__).parent
 
@@ -216,9 +216,7 @@ def pending_files_filter(conn, spec: ClassifierSpec, version: str) -> str:
     anti-join that follows then reads only those files, not every message of the warehouse.
     """
     paths = sorted({row[0] for row in conn.execute(PENDING_FILES_SQL[spec.name], [version]).fetchall()})
-    if not paths:
-        return "FALSE"
-    return f"m.path IN ({', '.join(quote_literal(p) for p in paths)})"
+    return paths_in("m.path", paths)
 
 
 def has_classified_before(conn, spec: ClassifierSpec, version: str) -> bool:

@@ -20,7 +20,7 @@ from star_pipeline.raw.sources import CLAUDE_CODE, CODEX, HOOK_SPOOL
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql
 from star_pipeline.storage.table_writes import SqlQuery, stored_table_version
-from star_pipeline.storage.warehouse import quote_literal, table_exists
+from star_pipeline.storage.warehouse import paths_in, table_exists
 
 SQL_DIR = Path(__file__).parent
 LINE_KEY = ["source", "path", "file_version", "byte_offset"]
@@ -89,11 +89,8 @@ def not_yet_in(conn, table: str, source: str, pending: list[str] | None) -> str:
     )
     if pending is None:
         return not_stored
-    if not pending:
-        return "FALSE"
-    # The paths go in as literals, not as a subquery: a constant IN list is applied while scanning,
-    # before DuckDB evaluates the JSON tests of the SQL file on every raw line.
-    return f"r.path IN ({', '.join(quote_literal(p) for p in pending)}) AND {not_stored}"
+    # constants, not a subquery: else DuckDB runs the SQL file's JSON tests on every raw line first
+    return f"{paths_in('r.path', pending)} AND {not_stored}"
 
 
 def incremental_query(conn, table: str, sql: str, run_id: str) -> SqlQuery:

@@ -153,6 +153,17 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def paths_in(column: str, paths: list[str]) -> str:
+    """SQL predicate: `column` is one of `paths`, as quoted constants ("FALSE" for none).
+
+    For the incremental runs' lists of files to read: a constant IN list is applied while
+    DuckDB scans, before the rest of the query runs on every row; a subquery is not.
+    """
+    if not paths:
+        return "FALSE"
+    return f"{column} IN ({', '.join(quote_literal(p) for p in paths)})"
+
+
 def table_exists(conn, schema: str, table: str) -> bool:
     return bool(
         conn.execute(
