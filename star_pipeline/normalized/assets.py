@@ -80,6 +80,9 @@ def not_yet_in(conn, table: str, source: str, pending: list[str] | None) -> str:
     """SQL predicate on raw row `r`: not already normalized into `normalized.<table>` (TRUE on a full build).
 
     `pending` is `pending_paths(conn, source)`, computed once per source for every table it serves.
+    The new rows' rowid range is looked up first (a scan of key columns only) and put in as
+    constants: DuckDB skips the row groups outside it, so the SQL file's JSON work and the
+    line text are read for the new lines only, not for every line of the pending files' table.
     """
     if needs_full_build(conn, table):
         return "TRUE"
@@ -89,8 +92,14 @@ def not_yet_in(conn, table: str, source: str, pending: list[str] | None) -> str:
     )
     if pending is None:
         return not_stored
+    if not pending:
+        return "FALSE"
     # constants, not a subquery: else DuckDB runs the SQL file's JSON tests on every raw line first
-    return f"{paths_in('r.path', pending)} AND {not_stored}"
+    new_rows = f"{paths_in('r.path', pending)} AND {not_stored}"
+    first, last = conn.execute(f"SELECT min(r.rowid), max(r.rowid) FROM raw.{source}_lines r WHERE {new_rows}").fetchone()
+    if first is None:
+        return "FALSE"
+    return f"r.rowid BETWEEN {int(first)} AND {int(last)} AND {new_rows}"
 
 
 def incremental_query(conn, table: str, sql: str, run_id: str) -> SqlQuery:
