@@ -668,6 +668,10 @@ def _snapshot(sandbox: Sandbox) -> dict[str, list]:
 
 
 def test_incremental_runs_equal_a_rebuild_from_the_same_files(sandbox):
+    """The second run recomputes only what its new lines can change (usage, sessions and tool calls are
+    written by key: 'upsert'), and that includes rows of files that did not change: a call whose result
+    and final token counts arrive only in a resumed session's new file, and a Codex session whose
+    longer copy appears elsewhere (its rows move to other byte offsets)."""
     s = "3b4c5d6e-7f8a-4b9c-8d0e-1f2a3b4c5d6e"
     agent = "b7c8d9e"
     cxs = "0199a3c3-2222-7333-8444-555566667777"
@@ -682,6 +686,9 @@ def test_incremental_runs_equal_a_rebuild_from_the_same_files(sandbox):
     ])
     write_jsonl(sub, [user(s, 2, "Explore", sidechain=True, agent_id=agent)])
     write_jsonl(rollout, [session_meta(cxs, 0), turn_context(1, "gpt-5-codex"), token_count(2, (900, 100, 30, 5))])
+    original, resumed = RESUMED_ORIGINAL, RESUMED_COPY
+    call_x, result_x = read_call_and_result(original)  # msg_01ResumeXX: 4 in, 300 out, 2000 cache writes
+    write_jsonl(session_file(sandbox, original), [user(original, 0), call_x])
     materialize_all(sandbox)
 
     write_jsonl(main, [
@@ -701,9 +708,27 @@ def test_incremental_runs_equal_a_rebuild_from_the_same_files(sandbox):
         turn_context(4, "gpt-5.2"),
         token_count(5, (2000, 600, 70, 9), (1100, 500, 40, 4)),
     ], append=True)
+    final_x = assistant(original, 5.5, "msg_01ResumeXX", "req_011ResumeXX", usage(4, 350, cc=2000))
+    write_jsonl(session_file(sandbox, resumed), [
+        copied_into(resumed, call_x), copied_into(resumed, final_x), copied_into(resumed, result_x),
+        user(resumed, 3600, "Now add a test."),
+    ])
+    # a longer copy of the rollout elsewhere (one more line first): it becomes the one that counts
+    write_jsonl(codex_file(sandbox, cxs, day="2026/03/02"), [
+        turn_context(0.5, "gpt-5-codex"), session_meta(cxs, 0), turn_context(1, "gpt-5-codex"),
+        token_count(2, (900, 100, 30, 5)), token_count(3, (900, 100, 30, 5)), turn_context(4, "gpt-5.2"),
+        token_count(5, (2000, 600, 70, 9), (1100, 500, 40, 4)),
+    ])
     materialize_all(sandbox)
     incremental = _snapshot(sandbox)
-    assert totals(sandbox) == (5, 2 + 3 + 9 + 800 + 600, 180 + 33 + 99 + 30 + 40, 1100, 10900 + 100 + 500)
+    assert totals(sandbox) == (6, 2 + 3 + 9 + 800 + 600 + 4, 180 + 33 + 99 + 30 + 40 + 350, 1100 + 2000, 10900 + 100 + 500)
+    assert query(sandbox, "SELECT session_id, status FROM normalized.normalized_tool_calls WHERE call_id = 'toolu_01ReadXX'") \
+        == [(original, "ok")]
+    last_writes = query(sandbox, """
+        SELECT asset_key, arg_max(write_mode, started_at) FROM meta_load_log
+        WHERE asset_key IN ('normalized/normalized_usage', 'normalized/normalized_sessions', 'normalized/normalized_tool_calls')
+        GROUP BY ALL ORDER BY ALL""")
+    assert [mode for _, mode in last_writes] == ["upsert"] * 3
 
     for leftover in sandbox.warehouse.parent.glob(sandbox.warehouse.name + "*"):
         leftover.unlink()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, AssetOut, Output, asset, multi_asset
 
+from star_pipeline.normalized.per_file_rebuild import rebuild_query, sessions_scope, tool_calls_scope, usage_scope
 from star_pipeline.raw.sources import CLAUDE_CODE, CODEX, HOOK_SPOOL
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql
@@ -24,6 +25,15 @@ from star_pipeline.storage.warehouse import paths_in, table_exists
 
 SQL_DIR = Path(__file__).parent
 LINE_KEY = ["source", "path", "file_version", "byte_offset"]
+# The key of each normalized table: checked by normalized/checks.py, and the upsert key of incremental rebuilds.
+UNIQUE_KEYS = {
+    "normalized_messages": LINE_KEY,
+    "normalized_parse_errors": LINE_KEY,
+    "normalized_hook_events": LINE_KEY,
+    "normalized_usage": ["usage_key"],
+    "normalized_sessions": ["source", "session_key"],
+    "normalized_tool_calls": ["source", "call_id"],
+}
 
 
 def key(table: str) -> AssetKey:
@@ -172,18 +182,24 @@ def normalized_hook_events(context: AssetExecutionContext, warehouse: WarehouseR
         return incremental_query(conn, "normalized_hook_events", sql, context.run.run_id)
 
 
-def rebuilt_from_messages(table: str, description: str):
+def rebuilt_from_messages(table: str, description: str, scope=None):
+    """An asset computed from normalized_messages as a whole; with a `scope` (per_file_rebuild.py),
+    an incremental run recomputes only the groups of the files with new messages."""
+
     @asset(
         key=key(table),
         group_name="normalized",
         deps=[key("normalized_messages")],
         pool=WAREHOUSE_POOL,
-        metadata={"write_mode": "replace"},
+        metadata={"write_mode": "replace", "key_columns": UNIQUE_KEYS[table]} if scope else {"write_mode": "replace"},
         kinds={"duckdb"},
         description=description,
     )
-    def _rebuilt() -> SqlQuery:
-        return SqlQuery(read_sql(table))
+    def _rebuilt(warehouse: WarehouseResource) -> SqlQuery:
+        if scope is None:
+            return SqlQuery(read_sql(table))
+        with warehouse.connect() as conn:
+            return rebuild_query(conn, table, scope, read_sql, sql_version(table), full=needs_full_build(conn, table))
 
     return _rebuilt
 
@@ -192,12 +208,13 @@ normalized_usage = rebuilt_from_messages(
     "normalized_usage",
     "One row per API call (Claude deduplicated by message.id + requestId, Codex re-emits skipped); "
     "non-overlapping token columns.",
+    usage_scope,
 )
 normalized_sessions = rebuilt_from_messages(
-    "normalized_sessions", "One row per session: main, subagent, compaction file or inline sidechain."
+    "normalized_sessions", "One row per session: main, subagent, compaction file or inline sidechain.", sessions_scope
 )
 normalized_tool_calls = rebuilt_from_messages(
-    "normalized_tool_calls", "Every tool call paired with its result by call id; pending when no result yet."
+    "normalized_tool_calls", "Every tool call paired with its result by call id; pending when no result yet.", tool_calls_scope
 )
 normalized_session_links = rebuilt_from_messages(
     "normalized_session_links", "Subagent, compaction, summary and resume links between sessions."

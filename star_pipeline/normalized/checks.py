@@ -9,7 +9,7 @@ budget (storage/check_scope.py).
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
-from star_pipeline.normalized.assets import LINE_KEY, key, read_sql
+from star_pipeline.normalized.assets import LINE_KEY, UNIQUE_KEYS, key, read_sql
 from star_pipeline.storage import check_scope
 from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files, describe_scope
 from star_pipeline.storage.load_log import wrote_in_run
@@ -125,16 +125,6 @@ def every_raw_line_accounted_for(context: AssetCheckExecutionContext, warehouse:
         description=None if unaccounted == orphans == 0 else f"{unaccounted} raw lines not normalized, {orphans} normalized rows without a raw line (or twice)",
         metadata={"scope": scope, "raw_lines": total, "unaccounted": unaccounted, "orphans_or_duplicates": orphans},
     )
-
-
-UNIQUE_KEYS = {
-    "normalized_messages": LINE_KEY,
-    "normalized_parse_errors": LINE_KEY,
-    "normalized_hook_events": LINE_KEY,
-    "normalized_usage": ["usage_key"],
-    "normalized_sessions": ["source", "session_key"],
-    "normalized_tool_calls": ["source", "call_id"],
-}
 
 
 def build_unique_key_check(table: str, columns: list[str]):

@@ -2,9 +2,10 @@
 -- compaction file (2.0 flat agent-*.jsonl, 2.1 subagents/), or the inline
 -- sidechain turns of a 1.0.x main file. session_key is the session id, plus
 -- ':<agent id>' for agent files, plus ':sidechain' for inline sidechains; the
--- parent of every non-main row is the main session it belongs to.
+-- parent of every non-main row is the main session it belongs to. An incremental
+-- run recomputes the sessions of files with new messages ({session_scope}).
 WITH messages AS (
-    SELECT * FROM normalized.normalized_messages WHERE session_id IS NOT NULL
+    SELECT * FROM normalized.normalized_messages WHERE session_id IS NOT NULL AND {session_scope}
 )
 SELECT
     source,

@@ -4,17 +4,27 @@
 -- copies); a call copied into a resumed session counts once, in the session
 -- whose file started first, then ended first (copies share timestamps, so event time cannot tell).
 -- A call with no result yet is 'pending'.
-WITH file_starts AS (
+-- An incremental run recomputes only the calls its new messages name (see per_file_rebuild.py).
+WITH all_blocks AS (
+    SELECT m.source, m.session_id, m.agent_id, m.file_kind, m.event_ts, m.path, m.file_version, m.byte_offset,
+           unnest(m.tool_blocks) AS b
+    FROM normalized.normalized_messages m
+    WHERE m.record_type IN ('assistant', 'user', 'response_item', 'legacy_item') AND len(m.tool_blocks) > 0
+),
+blocks_in_scope AS (
+    -- {call_scope}: TRUE, or on an incremental run the call ids that appear in files with new messages
+    SELECT * FROM all_blocks WHERE {call_scope}
+),
+file_starts AS (
     SELECT source, path, file_version, min(event_ts) AS file_first_ts, max(event_ts) AS file_last_ts
     FROM normalized.normalized_messages
+    WHERE {call_files}
     GROUP BY ALL
 ),
 blocks AS (
-    SELECT m.source, m.session_id, m.agent_id, m.file_kind, m.event_ts, m.path, m.file_version, m.byte_offset,
-           f.file_first_ts, f.file_last_ts, unnest(m.tool_blocks) AS b
-    FROM normalized.normalized_messages m
+    SELECT m.*, f.file_first_ts, f.file_last_ts
+    FROM blocks_in_scope m
     JOIN file_starts f USING (source, path, file_version)
-    WHERE m.record_type IN ('assistant', 'user', 'response_item', 'legacy_item') AND len(m.tool_blocks) > 0
 ),
 calls AS (
     SELECT * FROM blocks WHERE b.kind = 'call' AND b.call_id IS NOT NULL

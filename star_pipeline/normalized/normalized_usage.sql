@@ -17,22 +17,30 @@
 -- one get 'gpt-5' with model_is_fallback (ccusage's convention). A rollout
 -- present twice (e.g. moved to archived_sessions) counts once: the file with
 -- the most lines for that session id.
-WITH file_starts AS (
+--
+-- An incremental run recomputes only the calls (Claude) and sessions (Codex) that
+-- appear in files with new messages: {claude_scope} and {codex_scope} are TRUE on a
+-- full build (see per_file_rebuild.py).
+WITH claude_calls AS (
+    SELECT * FROM normalized.normalized_messages m
+    WHERE m.source = 'claude_code' AND m.record_type = 'assistant'
+      AND (m.input_tokens IS NOT NULL OR m.output_tokens IS NOT NULL
+           OR m.cache_creation_input_tokens IS NOT NULL OR m.cache_read_input_tokens IS NOT NULL)
+      AND m.model IS DISTINCT FROM '<synthetic>'
+      AND {claude_scope}
+),
+file_starts AS (
     SELECT path, file_version, min(event_ts) AS file_first_ts, max(event_ts) AS file_last_ts
     FROM normalized.normalized_messages
-    WHERE source = 'claude_code'
+    WHERE source = 'claude_code' AND {claude_files}
     GROUP BY ALL
 ),
 claude AS (
     SELECT m.*, f.file_first_ts, f.file_last_ts,
         coalesce(input_tokens, 0) + coalesce(output_tokens, 0)
             + coalesce(cache_creation_input_tokens, 0) + coalesce(cache_read_input_tokens, 0) AS call_total
-    FROM normalized.normalized_messages m
+    FROM claude_calls m
     JOIN file_starts f USING (path, file_version)
-    WHERE m.source = 'claude_code' AND m.record_type = 'assistant'
-      AND (m.input_tokens IS NOT NULL OR m.output_tokens IS NOT NULL
-           OR m.cache_creation_input_tokens IS NOT NULL OR m.cache_read_input_tokens IS NOT NULL)
-      AND m.model IS DISTINCT FROM '<synthetic>'
 ),
 claude_grouped AS (
     SELECT *,
@@ -79,7 +87,7 @@ codex_files AS (
     -- one file per session id (a rollout can exist twice, e.g. after archiving)
     SELECT session_id, path, file_version
     FROM (SELECT session_id, path, file_version, count(*) AS n
-          FROM normalized.normalized_messages WHERE source = 'codex' GROUP BY ALL)
+          FROM normalized.normalized_messages WHERE source = 'codex' AND {codex_scope} GROUP BY ALL)
     QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY n DESC, path, file_version) = 1
 ),
 codex_events AS (

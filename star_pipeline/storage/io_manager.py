@@ -77,6 +77,8 @@ class WarehouseIOManager(ConfigurableIOManager):
                 )
                 if getattr(obj, "table_version", None):
                     record_table_version(conn, schema, table, obj.table_version)
+                for statement, params in getattr(obj, "after_write", ()):
+                    conn.execute(statement, params)
                 record_load(
                     conn, run_id=run_id, asset_key=asset_label, partition_key=partition_key, write_mode=mode,
                     started_at=started_at, completed_at=datetime.now(timezone.utc), rows_written=rows, status="success",

@@ -10,7 +10,8 @@ SQL layers never round-trip through Python). Modes:
   Without key columns an Arrow record batch reader is streamed straight into
   the table (no staging copy: this is how a gigabyte of raw lines is stored
   in bounded memory).
-- `upsert`: rows replace the stored rows with the same key.
+- `upsert`: rows replace the stored rows with the same key (and those an SqlQuery's
+  `also_delete` names).
 - `replace`: the table becomes exactly these rows (its columns follow the data).
 - `replace_partition`: the rows whose partition column equals the partition key
   are replaced; every other partition is untouched.
@@ -40,6 +41,10 @@ class SqlQuery:
     `meta_table_versions` in the same transaction. `reads_target=False` says the
     SELECT does not read the table it writes, so `replace_partition` may delete
     the partition and insert the rows directly instead of staging them first.
+    `also_delete` (upsert only) is a predicate on the target's rows: those rows go
+    too, for groups whose keys may change. `after_write` statements (SQL, params)
+    run in the same transaction once the rows are written (bookkeeping that must
+    commit with them).
     """
 
     sql: str
@@ -47,6 +52,8 @@ class SqlQuery:
     write_mode: str | None = None
     table_version: str | None = None
     reads_target: bool = True
+    also_delete: str | None = None
+    after_write: tuple[tuple[str, list], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,8 @@ def write_table(
             if not key_columns:
                 raise ValueError(f"{target}: upsert needs key columns (asset metadata 'key_columns').")
             conn.execute(f"DELETE FROM {target} t USING {_STAGE} s WHERE {key_match}")
+            if isinstance(data, SqlQuery) and data.also_delete:
+                conn.execute(f"DELETE FROM {target} WHERE {data.also_delete}")
             return conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_STAGE}").fetchone()[0]
         # replace_partition (the stage is read before the partition is deleted: the query may have read it)
         return _replace_partition(conn, schema, table, f"SELECT * FROM {_STAGE}", [], partition_column, partition_key)
