@@ -668,10 +668,11 @@ def _snapshot(sandbox: Sandbox) -> dict[str, list]:
 
 
 def test_incremental_runs_equal_a_rebuild_from_the_same_files(sandbox):
-    """The second run recomputes only what its new lines can change (usage, sessions and tool calls are
-    written by key: 'upsert'), and that includes rows of files that did not change: a call whose result
-    and final token counts arrive only in a resumed session's new file, and a Codex session whose
-    longer copy appears elsewhere (its rows move to other byte offsets)."""
+    """The second run recomputes only what its new lines can change (usage, sessions, tool calls and
+    links are written by key: 'upsert'), and that includes rows of files that did not change: a call
+    whose result and final token counts arrive only in a resumed session's new file, a resumed session
+    whose original arrives later, and a Codex session whose longer copy appears elsewhere (its rows
+    move to other byte offsets)."""
     s = "3b4c5d6e-7f8a-4b9c-8d0e-1f2a3b4c5d6e"
     agent = "b7c8d9e"
     cxs = "0199a3c3-2222-7333-8444-555566667777"
@@ -689,7 +690,18 @@ def test_incremental_runs_equal_a_rebuild_from_the_same_files(sandbox):
     original, resumed = RESUMED_ORIGINAL, RESUMED_COPY
     call_x, result_x = read_call_and_result(original)  # msg_01ResumeXX: 4 in, 300 out, 2000 cache writes
     write_jsonl(session_file(sandbox, original), [user(original, 0), call_x])
+    # a resumed session whose original arrives only in the second run (e.g. synced late)
+    late_original, early_copy = "5d6e7f8a-9b0c-4d1e-8f2a-3b4c5d6e7f8a", "2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b"
+    late_records = [user(late_original, 0), assistant(late_original, 2, "msg_01LateLL", "req_011LateLL", usage(7, 70))]
+    write_jsonl(session_file(sandbox, early_copy),
+                [*(copied_into(early_copy, r) for r in late_records), user(early_copy, 3600, "Continue.")])
+    # a second copy that ends first: until the original arrives, early_copy resumes it (a link that must go)
+    middle_copy = "4a5b6c7d-8e9f-4a0b-8c1d-2e3f4a5b6c7d"
+    write_jsonl(session_file(sandbox, middle_copy),
+                [*(copied_into(middle_copy, r) for r in late_records), user(middle_copy, 1800, "Go on.")])
     materialize_all(sandbox)
+    assert query(sandbox, "SELECT from_session_key, to_session_key FROM normalized.normalized_session_links "
+                          "WHERE link_type = 'resume'") == [(early_copy, middle_copy)]
 
     write_jsonl(main, [
         assistant(s, 1.5, "msg_01RebuildNN", "req_011RebuildNN", usage(2, 180, cc=700, cr=5000),
@@ -719,16 +731,23 @@ def test_incremental_runs_equal_a_rebuild_from_the_same_files(sandbox):
         token_count(2, (900, 100, 30, 5)), token_count(3, (900, 100, 30, 5)), turn_context(4, "gpt-5.2"),
         token_count(5, (2000, 600, 70, 9), (1100, 500, 40, 4)),
     ])
+    write_jsonl(session_file(sandbox, late_original), late_records)
     materialize_all(sandbox)
     incremental = _snapshot(sandbox)
-    assert totals(sandbox) == (6, 2 + 3 + 9 + 800 + 600 + 4, 180 + 33 + 99 + 30 + 40 + 350, 1100 + 2000, 10900 + 100 + 500)
+    assert totals(sandbox) == (7, 2 + 3 + 9 + 800 + 600 + 4 + 7, 180 + 33 + 99 + 30 + 40 + 350 + 70, 1100 + 2000, 10900 + 100 + 500)
+    # the unchanged early copy now resumes the late original, which owns the copied call
+    assert query(sandbox, "SELECT from_session_key, to_session_key FROM normalized.normalized_session_links "
+                          "WHERE link_type = 'resume' ORDER BY ALL") == sorted(
+        [(resumed, original), (early_copy, late_original), (middle_copy, late_original)])
+    assert query(sandbox, "SELECT session_id FROM normalized.normalized_usage WHERE message_id = 'msg_01LateLL'") == [(late_original,)]
     assert query(sandbox, "SELECT session_id, status FROM normalized.normalized_tool_calls WHERE call_id = 'toolu_01ReadXX'") \
         == [(original, "ok")]
     last_writes = query(sandbox, """
         SELECT asset_key, arg_max(write_mode, started_at) FROM meta_load_log
-        WHERE asset_key IN ('normalized/normalized_usage', 'normalized/normalized_sessions', 'normalized/normalized_tool_calls')
+        WHERE asset_key IN ('normalized/normalized_usage', 'normalized/normalized_sessions',
+                            'normalized/normalized_tool_calls', 'normalized/normalized_session_links')
         GROUP BY ALL ORDER BY ALL""")
-    assert [mode for _, mode in last_writes] == ["upsert"] * 3
+    assert [mode for _, mode in last_writes] == ["upsert"] * 4
 
     for leftover in sandbox.warehouse.parent.glob(sandbox.warehouse.name + "*"):
         leftover.unlink()

@@ -7,8 +7,10 @@ every row depends on its own line only, so the result equals a rebuild. When a
 table's SQL file changes (its hash differs from `meta_table_versions`), the
 next run rebuilds that table in full instead.
 Tables that combine lines (usage with its global dedup, sessions, tool calls,
-links) are rebuilt from normalized_messages in DuckDB on every run, which is
-what makes split API messages arriving in two ingest runs converge to one row.
+links) are computed from normalized_messages in DuckDB: in full on a first or
+changed-SQL build, else per group (call, session) named in the files with new
+messages, from all of the group's lines (per_file_rebuild.py). That is what
+makes split API messages arriving in two ingest runs converge to one row.
 """
 
 import hashlib
@@ -16,7 +18,13 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, AssetOut, Output, asset, multi_asset
 
-from star_pipeline.normalized.per_file_rebuild import rebuild_query, sessions_scope, tool_calls_scope, usage_scope
+from star_pipeline.normalized.per_file_rebuild import (
+    rebuild_query,
+    session_links_scope,
+    sessions_scope,
+    tool_calls_scope,
+    usage_scope,
+)
 from star_pipeline.raw.sources import CLAUDE_CODE, CODEX, HOOK_SPOOL
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql
@@ -33,6 +41,7 @@ UNIQUE_KEYS = {
     "normalized_usage": ["usage_key"],
     "normalized_sessions": ["source", "session_key"],
     "normalized_tool_calls": ["source", "call_id"],
+    "normalized_session_links": ["source", "link_type", "from_session_key", "to_session_key", "via_uuid"],
 }
 
 
@@ -182,22 +191,20 @@ def normalized_hook_events(context: AssetExecutionContext, warehouse: WarehouseR
         return incremental_query(conn, "normalized_hook_events", sql, context.run.run_id)
 
 
-def rebuilt_from_messages(table: str, description: str, scope=None):
-    """An asset computed from normalized_messages as a whole; with a `scope` (per_file_rebuild.py),
-    an incremental run recomputes only the groups of the files with new messages."""
+def rebuilt_from_messages(table: str, description: str, scope):
+    """An asset computed from normalized_messages as a whole. An incremental run recomputes only
+    the groups `scope` names in the files with new messages (see per_file_rebuild.py)."""
 
     @asset(
         key=key(table),
         group_name="normalized",
         deps=[key("normalized_messages")],
         pool=WAREHOUSE_POOL,
-        metadata={"write_mode": "replace", "key_columns": UNIQUE_KEYS[table]} if scope else {"write_mode": "replace"},
+        metadata={"write_mode": "replace", "key_columns": UNIQUE_KEYS[table]},
         kinds={"duckdb"},
         description=description,
     )
     def _rebuilt(warehouse: WarehouseResource) -> SqlQuery:
-        if scope is None:
-            return SqlQuery(read_sql(table))
         with warehouse.connect() as conn:
             return rebuild_query(conn, table, scope, read_sql, sql_version(table), full=needs_full_build(conn, table))
 
@@ -217,7 +224,7 @@ normalized_tool_calls = rebuilt_from_messages(
     "normalized_tool_calls", "Every tool call paired with its result by call id; pending when no result yet.", tool_calls_scope
 )
 normalized_session_links = rebuilt_from_messages(
-    "normalized_session_links", "Subagent, compaction, summary and resume links between sessions."
+    "normalized_session_links", "Subagent, compaction, summary and resume links between sessions.", session_links_scope
 )
 
 normalized_assets = [

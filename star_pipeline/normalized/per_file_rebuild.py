@@ -1,4 +1,4 @@
-"""Usage, sessions and tool calls: recompute only what new messages can change.
+"""Usage, sessions, tool calls and session links: recompute only what new messages can change.
 
 These tables combine lines (a call's copies across resumed sessions, a session's
 files, a call and its result), so a new line can change rows that came from older
@@ -111,6 +111,26 @@ def tool_calls_scope(changed: dict[str, list[str]] | None) -> tuple[dict[str, st
         f"WHERE len(x.tool_blocks) > 0 AND {files_in(changed, 'x')}"
     )
     return {"call_scope": f"b.call_id IN ({call_ids})", "call_files": "path IN (SELECT path FROM blocks_in_scope)"}, None
+
+
+def session_links_scope(changed: dict[str, list[str]] | None) -> tuple[dict[str, str], str | None]:
+    """The sessions of the changed files, and those sharing a uuid with them (a uuid's owner, the
+    session where it first appears, can change) or naming one as a summary leaf. Their links are
+    computed again from all their records, so their stored links go first."""
+    if changed is None:
+        return {"session_scope": "TRUE", "uuid_scope": "TRUE", "uuid_files": "TRUE"}, None
+    new_uuids = f"SELECT x.uuid FROM {MESSAGES} x WHERE x.uuid IS NOT NULL AND {files_in(changed, 'x')}"
+    sessions = (
+        f"(SELECT x.session_key FROM {MESSAGES} x WHERE {files_in(changed, 'x')} "
+        f"UNION SELECT y.session_key FROM {MESSAGES} y WHERE y.uuid IN ({new_uuids}) "
+        f"UNION SELECT y.session_key FROM {MESSAGES} y WHERE y.record_type = 'summary' AND y.leaf_uuid IN ({new_uuids}))"
+    )
+    placeholders = {
+        "session_scope": f"session_key IN {sessions}",
+        "uuid_scope": "uuid IN (SELECT uuid FROM keyed UNION SELECT leaf_uuid FROM keyed WHERE record_type = 'summary')",
+        "uuid_files": "path IN (SELECT path FROM uuid_rows)",
+    }
+    return placeholders, f"from_session_key IN {sessions}"
 
 
 def rebuild_query(conn, table: str, scope, sql_file, version: str, full: bool) -> SqlQuery:
