@@ -624,6 +624,44 @@ def test_appended_messages_are_classified_incrementally_and_match_a_full_refresh
     assert snapshot(sandbox, "derived_secret_findings") == new_secrets
 
 
+TOOL_OP = "classified__derived_tool_practices"
+
+
+def test_tool_practices_classify_the_calls_of_changed_files_and_match_a_full_refresh(sandbox):
+    """A second run classifies only the calls named in files with new messages (written by key), and
+    ends with the rows a full refresh gives; a call whose row changes with the new lines (its result
+    arrives in another file) is among them."""
+    s, resumed = "7a8b9c0d-1e2f-4a3b-8c4d-6e7f8a9b0c1d", "8b9c0d1e-2f3a-4b4c-9d5e-7f8a9b0c1d2e"
+    call = assistant(s, 1, "msg_01PracAA", "req_011PracAA", usage(3, 10),
+                     content=[tool_use("toolu_01PracAA", "Bash", command="pytest -q")])
+    write_jsonl(session_file(sandbox, s), [user(s, 0, "Run the tests."), call])
+    instance = DagsterInstance.ephemeral()
+    materialize_all(sandbox, instance=instance)
+    version = current_version("tool_practices")
+    assert [family for _, family in query(sandbox, "SELECT call_id, family FROM classified.derived_tool_practices")] \
+        == ["test_run"]
+
+    write_jsonl(session_file(sandbox, resumed), [
+        {**call, "sessionId": resumed}, user(resumed, 2, [tool_result("toolu_01PracAA", "3 passed")]),
+        assistant(resumed, 3, "msg_01PracBB", "req_011PracBB", usage(3, 10),
+                  content=[tool_use("toolu_01PracBB", "Bash", command="git commit -m 'fix'")]),
+    ])
+    second = materialize_all(sandbox, instance=instance)
+    assert f"{version}: classifying new items only" in run_logs(instance, second)
+    assert check_outcomes(second, "derived_tool_practices") == dict.fromkeys(CHECK_NAMES, True)
+    written = query(sandbox, "SELECT write_mode, rows_written FROM meta_load_log "
+                             "WHERE asset_key = 'classified/derived_tool_practices' ORDER BY started_at")
+    assert written == [("replace_partition", 1), ("upsert", 2)]
+    incremental = snapshot(sandbox, "derived_tool_practices")
+
+    refreshed = build_defs(sandbox).resolve_job_def("classify_tool_practices").execute_in_process(
+        instance=instance, partition_key=version, run_config={"ops": {TOOL_OP: {"config": {"full_refresh": True}}}})
+    assert refreshed.success
+    assert f"{version}: classifying every item" in [e.user_message for e in instance.all_logs(refreshed.run_id)]
+    assert snapshot(sandbox, "derived_tool_practices") == incremental
+    assert len(incremental) == 2
+
+
 def test_run_pipeline_accepts_a_full_refresh_of_one_classifier(sandbox):
     from star_pipeline.build import run_pipeline
     from star_pipeline.config import load_settings

@@ -6,9 +6,13 @@ the version was first materialized), classifies the normalized items and
 replaces exactly that version's rows. Incremental classifiers (messages,
 secrets) classify only items this version has not seen and keep its earlier
 rows, which equals a full re-run because each item's result depends on that
-item alone; run config `full_refresh: true` re-classifies everything.
+item alone. Tool practices classify again the calls named in files with new
+messages (a call's row can change), written by key. Run config
+`full_refresh: true` re-classifies everything.
 """
 
+import dataclasses
+import hashlib
 from pathlib import Path
 
 from dagster import AssetExecutionContext, Config, ConfigurableResource, Output, asset
@@ -20,7 +24,9 @@ from star_pipeline.classified.rules import (
     compile_rules,
     parse_classifier,
 )
-from star_pipeline.classified.specs import CLASSIFIERS, SECRET_FINDINGS, ClassifierSpec
+from star_pipeline.classified.specs import CLASSIFIERS, SECRET_FINDINGS, TOOL_PRACTICES, ClassifierSpec
+from star_pipeline.normalized.assets import sql_version as normalized_sql_version
+from star_pipeline.normalized.per_file_rebuild import call_ids_named_in, changed_files, files_in, record_watermarks
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql
 from star_pipeline.storage.table_writes import SqlQuery
@@ -76,12 +82,14 @@ def item_match(spec: ClassifierSpec, left: str, right: str) -> str:
 
 
 def rule_query(
-    spec: ClassifierSpec, classifier: ClassifierFile, version: str, incremental: bool, messages_filter: str = "TRUE"
+    spec: ClassifierSpec, classifier: ClassifierFile, version: str, incremental: bool, messages_filter: str = "TRUE",
+    calls_filter: str = "TRUE",
 ) -> SqlQuery:
     """The rows of one version of a rule classifier (sessions, messages, tool calls).
 
     `messages_filter` (SQL on normalized_messages `m`) restricts the message classifier's items: the files
     the re-run check samples, or in an incremental run the files with unclassified messages (`pending_files_filter`).
+    `calls_filter` (SQL on normalized_tool_calls `c`) restricts the tool practices' items likewise.
     """
     label_sql, label_params = compile_rules(classifier, spec.label, list(spec.fields))
     rule_sql, rule_params = compile_rules(classifier, spec.label, list(spec.fields), output="rule")
@@ -99,6 +107,8 @@ def rule_query(
             new_items=new_items,
             message_texts=read_sql("message_texts", messages="SELECT source, path, file_version, byte_offset FROM items"),
         )
+    elif spec is TOOL_PRACTICES:
+        items = read_sql(spec.table, call_scope=calls_filter)
     else:
         items = read_sql(spec.table)
     keys = ", ".join(spec.item_keys)
@@ -186,11 +196,37 @@ def secret_query(classifier: ClassifierFile, version: str, incremental: bool, me
 
 
 def build_query(
-    spec: ClassifierSpec, classifier: ClassifierFile, version: str, incremental: bool, messages_filter: str = "TRUE"
+    spec: ClassifierSpec, classifier: ClassifierFile, version: str, incremental: bool, messages_filter: str = "TRUE",
+    calls_filter: str = "TRUE",
 ) -> SqlQuery:
     if spec is SECRET_FINDINGS:
         return secret_query(classifier, version, incremental, messages_filter)
-    return rule_query(spec, classifier, version, incremental, messages_filter)
+    return rule_query(spec, classifier, version, incremental, messages_filter, calls_filter)
+
+
+def tool_practices_watermark(version: str) -> str:
+    """The `meta_rebuild_watermarks` name of a tool practices version: new when the SQL its items come from changes."""
+    items_sql = hashlib.sha256((SQL_DIR / f"{TOOL_PRACTICES.table}.sql").read_bytes()).hexdigest()[:12]
+    return f"classified.{TOOL_PRACTICES.table}:{version}:{items_sql}:{normalized_sql_version('normalized_tool_calls')}"
+
+
+def tool_practices_query(conn, classifier: ClassifierFile, version: str, full: bool) -> tuple[SqlQuery, bool]:
+    """A tool practices version's write, and whether it is incremental.
+
+    A call's practice depends on its normalized_tool_calls row, which a new line can change
+    (a call's copy in a session that started earlier). So, as for the normalized tables
+    (normalized/per_file_rebuild.py), an incremental run classifies again the calls named in
+    files whose messages changed since this version's last write, and writes them by key.
+    """
+    name = tool_practices_watermark(version)
+    changed = None if full or not has_classified_before(conn, TOOL_PRACTICES, version) else changed_files(conn, name)
+    if changed is None:
+        query = rule_query(TOOL_PRACTICES, classifier, version, incremental=False)
+        return dataclasses.replace(query, after_write=record_watermarks(name, None)), False
+    calls = f"c.call_id IN ({call_ids_named_in(files_in(changed, 'x'))})"
+    query = rule_query(TOOL_PRACTICES, classifier, version, incremental=False, calls_filter=calls)
+    return dataclasses.replace(query, write_mode="upsert", key_columns=("classifier_version", *TOOL_PRACTICES.item_keys),
+                               after_write=record_watermarks(name, changed)), True
 
 
 # Per message classifier: the files (source, path, file_version) holding messages a version has not classified yet.
@@ -250,9 +286,12 @@ def build_classifier_asset(spec: ClassifierSpec):
         version = context.partition_key
         with warehouse.connect() as conn:
             classifier = load_version(spec, version, classifiers.folder, conn)
-            incremental = spec.incremental and not config.full_refresh and has_classified_before(conn, spec, version)
-            pending = pending_files_filter(conn, spec, version) if incremental else "TRUE"
-            query = build_query(spec, classifier, version, bool(incremental), pending)  # validates the rules first
+            if spec is TOOL_PRACTICES:
+                query, incremental = tool_practices_query(conn, classifier, version, full=config.full_refresh)
+            else:
+                incremental = spec.incremental and not config.full_refresh and has_classified_before(conn, spec, version)
+                pending = pending_files_filter(conn, spec, version) if incremental else "TRUE"
+                query = build_query(spec, classifier, version, bool(incremental), pending)  # validates the rules first
             remember_version(conn, classifier)
         context.log.info(f"{version}: {'classifying new items only' if incremental else 'classifying every item'}")
         yield Output(query)

@@ -5,7 +5,8 @@
 - re-running a version from scratch gives exactly the stored rows (for the
   message classifiers, which re-read raw text: within the check budget in the
   run that wrote the version, every message when run alone; see
-  storage/check_scope.py).
+  storage/check_scope.py; for tool practices in the run that wrote the version,
+  the calls named in the files the latest ingest normalized).
 
 A check in a partition's run covers that version; run on its own, every
 version in the table.
@@ -14,7 +15,8 @@ version in the table.
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
 from star_pipeline.classified.assets import ClassifiersResource, build_query, load_version
-from star_pipeline.classified.specs import CLASSIFIERS, MESSAGE_KEY, SECRET_FINDINGS, ClassifierSpec
+from star_pipeline.classified.specs import CLASSIFIERS, MESSAGE_KEY, SECRET_FINDINGS, TOOL_PRACTICES, ClassifierSpec
+from star_pipeline.normalized.per_file_rebuild import call_ids_named_in
 from star_pipeline.storage import check_scope
 from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files, describe_scope
 from star_pipeline.storage.load_log import wrote_in_run
@@ -106,7 +108,15 @@ def build_classified_checks(spec: ClassifierSpec):
         with warehouse.connect() as conn:
             for version in versions_in_scope(context, conn, spec):
                 classifier = load_version(spec, version, classifiers.folder, conn)
-                messages_filter, stored_filter = "TRUE", "TRUE"
+                messages_filter, calls_filter, stored_filter = "TRUE", "TRUE", "TRUE"
+                if spec is TOOL_PRACTICES and wrote_in_run(conn, context.run.run_id, spec.key.to_user_string(), version):
+                    # the calls named in the files the latest ingest normalized (what an incremental run classified)
+                    chosen, _ = choose_check_files(
+                        conn, MESSAGE_FILES, [latest_normalize_run(conn), False], seed=context.run.run_id, budget_bytes=None,
+                    )
+                    scopes[version] = f"the tool calls named in the {chosen} files the latest ingest normalized"
+                    named = call_ids_named_in(f"(x.source, x.path) IN (SELECT source, path FROM {CHECK_FILES})")
+                    calls_filter, stored_filter = f"c.call_id IN ({named})", f"call_id IN ({named})"
                 if spec.item_keys == MESSAGE_KEY:
                     # message classifiers re-read raw text: keep within the check budget in the run that wrote them
                     in_run = wrote_in_run(conn, context.run.run_id, spec.key.to_user_string(), version)
@@ -117,7 +127,8 @@ def build_classified_checks(spec: ClassifierSpec):
                     scopes[version] = describe_scope("message files", chosen, total)
                     messages_filter = f"(m.source, m.path) IN (SELECT source, path FROM {CHECK_FILES})"
                     stored_filter = f"(source, path) IN (SELECT source, path FROM {CHECK_FILES})"
-                query = build_query(spec, classifier, version, incremental=False, messages_filter=messages_filter)
+                query = build_query(spec, classifier, version, incremental=False, messages_filter=messages_filter,
+                                    calls_filter=calls_filter)
                 conn.execute(f"CREATE OR REPLACE TEMP TABLE _rerun AS {query.sql}", query.params)
                 columns = ", ".join(c[0] for c in conn.execute(f"DESCRIBE classified.{spec.table}").fetchall())
                 keys = ", ".join(row_key(spec))

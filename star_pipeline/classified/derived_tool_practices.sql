@@ -1,12 +1,14 @@
 -- Items for derived_tool_practices: one per normalized tool call, with the shell
 -- command (Claude Bash input.command; Codex shell arguments.command, the script of a
 -- `bash -lc <script>` call) read from the
--- call's raw line. Rebuilt per version each run: cheap, and a call's row stays
--- identical as long as its call line does.
+-- call's raw line. {call_scope} is TRUE when a version classifies every call; an
+-- incremental run restricts it to the calls named in files with new messages
+-- (classified/assets.py, tool_practices_query).
 WITH calls AS (
     SELECT c.source, c.call_id, c.tool_name, c.subagent_type, c.skill_name, c.target_path,
            c.path, c.file_version, c.byte_offset
     FROM normalized.normalized_tool_calls c
+    WHERE {call_scope}
 ),
 claude_inputs AS (
     SELECT c.source, c.call_id,

@@ -103,13 +103,15 @@ def sessions_scope(changed: dict[str, list[str]] | None) -> tuple[dict[str, str]
     return {"session_scope": f"session_key IN (SELECT x.session_key FROM {MESSAGES} x WHERE {files_in(changed, 'x')})"}, None
 
 
+def call_ids_named_in(files: str) -> str:
+    """SELECT of the tool call ids (calls and results) in the messages matching `files` (SQL on alias `x`)."""
+    return f"SELECT unnest(list_transform(x.tool_blocks, t -> t.call_id)) FROM {MESSAGES} x WHERE len(x.tool_blocks) > 0 AND {files}"
+
+
 def tool_calls_scope(changed: dict[str, list[str]] | None) -> tuple[dict[str, str], str | None]:
     if changed is None:
         return {"call_scope": "TRUE", "call_files": "TRUE"}, None
-    call_ids = (
-        f"SELECT unnest(list_transform(x.tool_blocks, t -> t.call_id)) FROM {MESSAGES} x "
-        f"WHERE len(x.tool_blocks) > 0 AND {files_in(changed, 'x')}"
-    )
+    call_ids = call_ids_named_in(files_in(changed, "x"))
     return {"call_scope": f"b.call_id IN ({call_ids})", "call_files": "path IN (SELECT path FROM blocks_in_scope)"}, None
 
 

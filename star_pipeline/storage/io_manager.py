@@ -71,7 +71,7 @@ class WarehouseIOManager(ConfigurableIOManager):
                     table=table,
                     data=obj,
                     mode=mode,
-                    key_columns=list(metadata.get("key_columns", [])),
+                    key_columns=list(getattr(obj, "key_columns", None) or metadata.get("key_columns", [])),
                     partition_column=metadata.get("partition_column"),
                     partition_key=partition_key,
                 )

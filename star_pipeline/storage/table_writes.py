@@ -44,7 +44,7 @@ class SqlQuery:
     `also_delete` (upsert only) is a predicate on the target's rows: those rows go
     too, for groups whose keys may change. `after_write` statements (SQL, params)
     run in the same transaction once the rows are written (bookkeeping that must
-    commit with them).
+    commit with them). `key_columns` overrides the asset's metadata for this write.
     """
 
     sql: str
@@ -54,6 +54,7 @@ class SqlQuery:
     reads_target: bool = True
     also_delete: str | None = None
     after_write: tuple[tuple[str, list], ...] = ()
+    key_columns: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
