@@ -33,6 +33,7 @@ from star_pipeline_tests.test_normalized_traps import (
     at,
     codex_file,
     cx,
+    session_file,
     session_meta,
     token_count,
     tool_result,
@@ -326,6 +327,28 @@ def test_fast_mode_doubles_the_cost_and_reports_as_model_fast(built):
     assert daily == [(OPUS46, 1, round(standard, 9)), (f"{OPUS46}-fast", 1, round(fast, 9))]
     assert query(box, "SELECT model FROM aggregate.derived_model_usage WHERE model LIKE '%-fast'") == [
         (f"{OPUS46}-fast",)]
+
+
+def test_an_edited_pricing_config_reprices_every_call(sandbox, tmp_path, monkeypatch):
+    """fact_token_usage reprices only changed calls from one run to the next, but a change of prices
+    (here the fast-mode multiplier) reprices every call, those of unchanged sessions too."""
+    import star_pipeline.aggregate.assets as aggregate_assets
+
+    s = "a1000000-0000-4000-8000-0000000000f1"
+    u, a = in_project(ALPHA)
+    write_jsonl(session_file(sandbox, s), [
+        u(s, 0), a(s, 1, "msg_fast_once", "req_fast_once", {**usage(1000, 1000), "speed": "fast"}, model=OPUS46)])
+    materialize_all(sandbox)
+    before = fact_cost(sandbox, "msg_fast_once")[0]
+
+    edited = tmp_path / "pricing.yaml"
+    edited.write_text((REPO_ROOT / "config" / "pricing.yaml").read_text().replace("fast_multiplier: 2", "fast_multiplier: 3"))
+    monkeypatch.setattr(aggregate_assets, "PRICING_PATH", edited)
+    materialize_all(sandbox)
+
+    assert fact_cost(sandbox, "msg_fast_once")[0] == pytest.approx(before * 3 / 2)
+    assert query(sandbox, "SELECT arg_max(write_mode, started_at) FROM meta_load_log "
+                          "WHERE asset_key = 'aggregate/fact_token_usage'") == [("replace",)]
 
 
 def test_unknown_model_has_null_cost_and_a_failed_non_blocking_check(built):

@@ -657,22 +657,25 @@ def test_hook_spool_events_and_non_json_payload(sandbox):
 
 # == 14: incremental run == rebuild =============================================
 def _snapshot(sandbox: Sandbox) -> dict[str, list]:
+    """The tables an incremental run updates in place, without the columns that say when a row was written."""
     snapshot = {}
-    for table in ("normalized_usage", "normalized_sessions", "normalized_tool_calls", "normalized_session_links"):
-        columns = query(sandbox, "SELECT column_name FROM information_schema.columns WHERE table_schema = "
-                                 "'normalized' AND table_name = ? ORDER BY ordinal_position", [table])
-        columns = [c for (c,) in columns if c != "normalize_run_id"]
+    for schema, table in (("normalized", "normalized_usage"), ("normalized", "normalized_sessions"),
+                          ("normalized", "normalized_tool_calls"), ("normalized", "normalized_session_links"),
+                          ("aggregate", "fact_token_usage")):
+        columns = query(sandbox, "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+                                 "AND table_name = ? ORDER BY ordinal_position", [schema, table])
+        columns = [c for (c,) in columns if c not in ("normalize_run_id", "inserted_at")]
         select = ", ".join(f'"{c}"' for c in columns)
-        snapshot[table] = query(sandbox, f"SELECT {select} FROM normalized.{table} ORDER BY ALL")
+        snapshot[table] = query(sandbox, f"SELECT {select} FROM {schema}.{table} ORDER BY ALL")
     return snapshot
 
 
 def test_incremental_runs_equal_a_rebuild_from_the_same_files(sandbox):
-    """The second run recomputes only what its new lines can change (usage, sessions, tool calls and
-    links are written by key: 'upsert'), and that includes rows of files that did not change: a call
+    """Later runs recompute only what their new lines can change (usage, sessions, tool calls,
+    links and the calls' facts are written by key: 'upsert'), and that includes rows of files that did not change: a call
     whose result and final token counts arrive only in a resumed session's new file, a resumed session
-    whose original arrives later, and a Codex session whose longer copy appears elsewhere (its rows
-    move to other byte offsets)."""
+    whose original arrives later, and (in a third run) a Codex session whose longer copy appears
+    elsewhere (its rows move to other byte offsets)."""
     s = "3b4c5d6e-7f8a-4b9c-8d0e-1f2a3b4c5d6e"
     agent = "b7c8d9e"
     cxs = "0199a3c3-2222-7333-8444-555566667777"
@@ -725,15 +728,8 @@ def test_incremental_runs_equal_a_rebuild_from_the_same_files(sandbox):
         copied_into(resumed, call_x), copied_into(resumed, final_x), copied_into(resumed, result_x),
         user(resumed, 3600, "Now add a test."),
     ])
-    # a longer copy of the rollout elsewhere (one more line first): it becomes the one that counts
-    write_jsonl(codex_file(sandbox, cxs, day="2026/03/02"), [
-        turn_context(0.5, "gpt-5-codex"), session_meta(cxs, 0), turn_context(1, "gpt-5-codex"),
-        token_count(2, (900, 100, 30, 5)), token_count(3, (900, 100, 30, 5)), turn_context(4, "gpt-5.2"),
-        token_count(5, (2000, 600, 70, 9), (1100, 500, 40, 4)),
-    ])
     write_jsonl(session_file(sandbox, late_original), late_records)
     materialize_all(sandbox)
-    incremental = _snapshot(sandbox)
     assert totals(sandbox) == (7, 2 + 3 + 9 + 800 + 600 + 4 + 7, 180 + 33 + 99 + 30 + 40 + 350 + 70, 1100 + 2000, 10900 + 100 + 500)
     # the unchanged early copy now resumes the late original, which owns the copied call
     assert query(sandbox, "SELECT from_session_key, to_session_key FROM normalized.normalized_session_links "
@@ -748,6 +744,24 @@ def test_incremental_runs_equal_a_rebuild_from_the_same_files(sandbox):
                             'normalized/normalized_tool_calls', 'normalized/normalized_session_links')
         GROUP BY ALL ORDER BY ALL""")
     assert [mode for _, mode in last_writes] == ["upsert"] * 4
+
+    # a third run with no new model (a new model changes dim_model, and the facts are priced again in full):
+    # a call's final line arrives, so its fact changes
+    write_jsonl(main, [assistant(s, 7.5, "msg_01RebuildOO", "req_011RebuildOO", usage(3, 66, cr=5900))], append=True)
+    # and a longer copy of the rollout elsewhere (one more line first) becomes the one that counts: the
+    # session's calls move to other byte offsets, so their old rows and facts must go
+    write_jsonl(codex_file(sandbox, cxs, day="2026/03/02"), [
+        turn_context(0.5, "gpt-5-codex"), session_meta(cxs, 0), turn_context(1, "gpt-5-codex"),
+        token_count(2, (900, 100, 30, 5)), token_count(3, (900, 100, 30, 5)), turn_context(4, "gpt-5.2"),
+        token_count(5, (2000, 600, 70, 9), (1100, 500, 40, 4)),
+    ])
+    materialize_all(sandbox)
+    assert totals(sandbox)[0] == 7
+    assert query(sandbox, "SELECT arg_max(write_mode, started_at) FROM meta_load_log "
+                          "WHERE asset_key = 'aggregate/fact_token_usage'") == [("upsert",)]
+    assert query(sandbox, "SELECT output_tokens FROM aggregate.fact_token_usage WHERE message_id = 'msg_01RebuildOO'") \
+        == [(66,)]
+    incremental = _snapshot(sandbox)
 
     for leftover in sandbox.warehouse.parent.glob(sandbox.warehouse.name + "*"):
         leftover.unlink()

@@ -151,6 +151,26 @@ def test_report_while_a_writer_holds_the_warehouse_reads_the_published_copy(corp
         holder.wait()
 
 
+REPORT_KINDS = [("daily",), ("weekly",), ("monthly",), ("session",), ("blocks",), ("daily", "--source", "codex"),
+                ("session", "--source", "codex"), ("daily", "--timezone", "Asia/Kolkata", "--since", "20260401"),
+                ("daily", "--project", "nonexistent-project")]
+
+
+def test_every_report_reads_the_same_from_the_published_copy(corpus_box, tmp_path):
+    """The copy holds only the columns reports read: every report, read from the copy alone, prints
+    what it prints from the warehouse."""
+    box, _ = corpus_box
+    copy_only = tmp_path / "copy.yaml"
+    copy_only.write_text(box.config_path.read_text().replace(f"path: {box.warehouse}\n",
+                                                             f"path: {box.warehouse}.reports.duckdb\n"))
+    assert copy_only.read_text() != box.config_path.read_text()
+    env = {**os.environ, "STAR_PIPELINE_CONFIG": str(copy_only)}
+    for kind in REPORT_KINDS:
+        from_copy = subprocess.run([STAR_PIPELINE, "report", *kind, "--json"], capture_output=True, text=True, env=env)
+        assert from_copy.returncode == 0, (kind, from_copy.stderr)
+        assert json.loads(from_copy.stdout) == json.loads(report(box, *kind, "--json").stdout), kind
+
+
 def test_report_command_imports_no_dagster(corpus_box):
     box, _ = corpus_box
     code = (

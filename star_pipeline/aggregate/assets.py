@@ -1,12 +1,14 @@
 """Aggregate assets and the star schema. Each SQL table's query is `<table>.sql` beside this file.
 
 Every aggregate is rebuilt from the layers below on each run (replace mode,
-one transaction each) and carries `pipeline_version`, which embeds the
+one transaction each), except fact_token_usage, which reprices only the calls
+that changed (see its asset). Each carries `pipeline_version`, which embeds the
 pricing config's hash, so a number can always be traced to the prices that
 made it. Dimensions are SCD2 histories built by the storage kernel
 (`scd2_history_sql`) from event times, so a rebuild gives the same history.
 """
 
+import hashlib
 import re
 from datetime import date
 from pathlib import Path
@@ -20,7 +22,8 @@ from star_pipeline.aggregate.python_tables import blocks_table, goal_components
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.scd2 import scd2_history_sql
 from star_pipeline.storage.sql_files import render_sql
-from star_pipeline.storage.table_writes import SqlQuery
+from star_pipeline.storage.table_writes import SqlQuery, stored_table_version
+from star_pipeline.storage.warehouse import table_exists
 
 SQL_DIR = Path(__file__).parent
 GROUP = "aggregate"
@@ -35,15 +38,15 @@ def normalized(table: str) -> AssetKey:
     return AssetKey(["normalized", table])
 
 
-def read_sql(name: str) -> str:
+def read_sql(name: str, **placeholders: str) -> str:
     """The table's SQL with {pipeline_version} and {fast_multiplier} filled in (both computed, never user text)."""
     version = pipeline_version(PRICING_PATH)
     config, _ = pricing_config(PRICING_PATH)
     multiplier = float(config.get("fast_multiplier", 2))
     assert _SAFE_VERSION.match(version), version
     # not strict: dimension observations carry no pipeline_version, only fact_token_usage has the multiplier
-    return render_sql(SQL_DIR / f"{name}.sql", {"pipeline_version": version, "fast_multiplier": repr(multiplier)},
-                      strict=False)
+    return render_sql(SQL_DIR / f"{name}.sql",
+                      {"pipeline_version": version, "fast_multiplier": repr(multiplier), **placeholders}, strict=False)
 
 
 def with_pipeline_version(sql: str) -> str:
@@ -126,11 +129,52 @@ def dim_model(context: AssetExecutionContext, warehouse: WarehouseResource) -> S
     return SqlQuery(with_pipeline_version(history), params)
 
 
-fact_token_usage = sql_asset(
-    "fact_token_usage",
-    [normalized("normalized_usage"), key("session_projects"), key("dim_model")],
-    "Fact: one row per API call with dimension keys, tokens and cost at the price in force at the call's time.",
+# The normalized_usage columns fact_token_usage copies: a call whose copy differs has changed.
+USAGE_COLUMNS = (
+    "source", "session_id", "agent_id", "message_id", "request_id", "model", "model_is_fallback", "speed",
+    "is_sidechain", "event_ts", "input_tokens", "output_tokens", "cache_creation_input_tokens",
+    "cache_creation_1h_input_tokens", "cache_read_input_tokens", "reasoning_output_tokens", "path", "file_version",
+    "byte_offset",
 )
+# The calls whose fact differs from what the usage row and the session's project now say (or that have no fact).
+CHANGED_CALLS_SQL = f"""
+    SELECT usage_key FROM (
+        SELECT u.usage_key, hash({", ".join("u." + c for c in USAGE_COLUMNS)}, coalesce(sp.project_id, '(unknown)')) AS h
+        FROM normalized.normalized_usage u
+        LEFT JOIN aggregate.session_projects sp ON sp.source = u.source AND sp.session_id = u.session_id
+    ) n FULL OUTER JOIN (
+        SELECT usage_key, hash({", ".join(USAGE_COLUMNS)}, project_id) AS h FROM aggregate.fact_token_usage
+    ) f USING (usage_key)
+    WHERE n.h IS DISTINCT FROM f.h"""
+# What else a fact's cost depends on: the price history it is priced at.
+DIM_MODEL_FINGERPRINT_SQL = """
+    SELECT count(*) || '-' || coalesce(sum(hash(hash_key, model, effective_from, effective_to, input_price, output_price,
+        cache_read_price, cache_write_price, cache_write_1h_price, long_context_threshold, long_input_price,
+        long_output_price, long_cache_read_price, long_cache_write_price, long_cache_write_1h_price)), 0)
+    FROM aggregate.dim_model"""
+
+
+@asset(key=key("fact_token_usage"), group_name=GROUP, pool=WAREHOUSE_POOL, kinds={"duckdb"},
+       deps=[normalized("normalized_usage"), key("session_projects"), key("dim_model")],
+       metadata={"write_mode": "replace", "key_columns": ["usage_key"]},
+       description="Fact: one row per API call with dimension keys, tokens and cost at the price in force at the call's time.")
+def fact_token_usage(warehouse: WarehouseResource) -> SqlQuery:
+    """Rebuilt in full when its SQL, the prices (pipeline_version) or dim_model's price history changed;
+    otherwise only the calls whose usage row or project changed are priced again, written by key,
+    and facts whose call is gone are deleted. Unchanged facts keep their inserted_at."""
+    full_sql = read_sql("fact_token_usage", usage_scope="TRUE")
+    with warehouse.connect() as conn:
+        fingerprint = conn.execute(DIM_MODEL_FINGERPRINT_SQL).fetchone()[0]
+        version = hashlib.sha256(f"{full_sql}\n{fingerprint}".encode()).hexdigest()[:16]
+        if not table_exists(conn, "aggregate", "fact_token_usage") or \
+                stored_table_version(conn, "aggregate", "fact_token_usage") != version:
+            return SqlQuery(full_sql, table_version=version)
+    return SqlQuery(
+        read_sql("fact_token_usage", usage_scope=f"u.usage_key IN ({CHANGED_CALLS_SQL})"),
+        write_mode="upsert",
+        table_version=version,
+        also_delete="usage_key NOT IN (SELECT usage_key FROM normalized.normalized_usage)",
+    )
 derived_session_usage = sql_asset(
     "derived_session_usage", [key("fact_token_usage"), normalized("normalized_sessions")],
     "One row per session; subagent and compaction calls in the parent's totals and apart.",
@@ -163,8 +207,7 @@ dim_date = sql_asset("dim_date", [key("fact_token_usage"), normalized("normalize
                                   normalized("normalized_hook_events")], "Every UTC date the facts span.")
 dim_time = sql_asset("dim_time", [], "Every minute of the day (HHMM).")
 fact_tool_call = sql_asset(
-    "fact_tool_call", [normalized("normalized_tool_calls"), key("session_projects"), key("fact_token_usage"),
-                       normalized("normalized_messages")],
+    "fact_tool_call", [normalized("normalized_tool_calls"), key("session_projects"), key("fact_token_usage")],
     "Fact: one row per tool call: tool, project, agent type, time, duration, status, target path, tokens.",
 )
 fact_session_event = sql_asset(

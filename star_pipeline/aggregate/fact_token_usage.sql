@@ -4,11 +4,14 @@
 -- (input + cache writes + cache reads) exceeds the model's long-context threshold
 -- is priced entirely at the long-context prices (the provider's rule); fast mode
 -- costs {fast_multiplier} times standard. A model without a price gets cost NULL.
+-- {usage_scope} is TRUE on a full build; an incremental run restricts it to the
+-- calls whose usage row or project changed (aggregate/assets.py, fact_token_usage).
 WITH usage AS (
     SELECT u.*,
         u.input_tokens + u.output_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens AS total_tokens,
         u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens AS prompt_tokens
     FROM normalized.normalized_usage u
+    WHERE {usage_scope}
 ),
 session_projects AS (
     SELECT source, session_id, project_id FROM aggregate.session_projects

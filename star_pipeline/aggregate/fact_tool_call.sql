@@ -17,9 +17,7 @@ SELECT
     '{pipeline_version}' AS pipeline_version
 FROM normalized.normalized_tool_calls c
 LEFT JOIN aggregate.session_projects sp ON sp.source = c.source AND sp.session_id = c.session_id
-LEFT JOIN normalized.normalized_messages m
-  ON m.source = c.source AND m.path = c.path AND m.file_version = c.file_version AND m.byte_offset = c.byte_offset
 LEFT JOIN (
     SELECT source, message_id, any_value(output_tokens) AS output_tokens, any_value(total_tokens) AS total_tokens
     FROM aggregate.fact_token_usage WHERE message_id IS NOT NULL GROUP BY ALL
-) u ON u.source = c.source AND u.message_id = m.message_id
+) u ON u.source = c.source AND u.message_id = c.message_id

@@ -7,7 +7,7 @@
 -- An incremental run recomputes only the calls its new messages name (see per_file_rebuild.py).
 WITH all_blocks AS (
     SELECT m.source, m.session_id, m.agent_id, m.file_kind, m.event_ts, m.path, m.file_version, m.byte_offset,
-           unnest(m.tool_blocks) AS b
+           m.message_id, unnest(m.tool_blocks) AS b
     FROM normalized.normalized_messages m
     WHERE m.record_type IN ('assistant', 'user', 'response_item', 'legacy_item') AND len(m.tool_blocks) > 0
 ),
@@ -53,6 +53,7 @@ SELECT
     r.b.result_size AS result_size,
     CASE WHEN r.b.call_id IS NULL THEN 'pending' WHEN r.b.is_error THEN 'error' ELSE 'ok' END AS status,
     c.path, c.file_version, c.byte_offset,
+    c.message_id,  -- of the API response that made the call (Claude), so facts need not look up the line
     r.path AS result_path, r.file_version AS result_file_version, r.byte_offset AS result_byte_offset
 FROM calls c
 LEFT JOIN results r ON r.source = c.source AND r.b.call_id = c.b.call_id
