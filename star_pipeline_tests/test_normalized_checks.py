@@ -80,3 +80,17 @@ def test_lost_message_fails_accounting_and_duplicate_fails_unique_key(sandbox):
     results = check_results(materialize_all(sandbox, raise_on_error=False))
     assert results["every_raw_line_accounted_for"] is False
     assert results["normalized_messages_unique_key"] is False
+
+
+def test_a_message_pointing_at_the_wrong_line_fails_accounting_though_the_counts_agree(sandbox):
+    """Run alone (every file), the accounting compares per-file fingerprints of the keys, not only counts:
+    a message moved to an offset no raw line has leaves the file's counts equal."""
+    from star_pipeline_tests.conftest import run_checks_alone
+
+    write_session(sandbox)
+    materialize_all(sandbox)
+    tamper(sandbox, "UPDATE normalized.normalized_messages SET byte_offset = byte_offset + 1 WHERE uuid = 'u1'")
+    result = run_checks_alone(sandbox, (["normalized", "normalized_messages"], "every_raw_line_accounted_for"))
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.passed is False
+    assert evaluation.metadata["unaccounted"].value == 1 and evaluation.metadata["orphans_or_duplicates"].value == 1

@@ -97,10 +97,15 @@ def messages_rebuild_identity(context: AssetCheckExecutionContext, warehouse: Wa
     "and every message traces back to its raw line.",
 )
 def every_raw_line_accounted_for(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
+    """Per file first: the raw lines' and the normalized rows' count and sum of key hashes (a
+    multiset fingerprint, one scan each). Only files whose fingerprints differ are compared row
+    by row, which also counts what is missing or extra (EXCEPT ALL both ways over 1.3M rows took
+    2 s at 1 GB)."""
     with warehouse.connect() as conn:
         scope = _touched_paths(conn, context.run.run_id)
-        rows = conn.execute(
+        conn.execute(
             f"""
+            CREATE OR REPLACE TEMP TABLE _accounting AS
             WITH raw_rows AS (
                 SELECT 'claude_code' AS source, path, file_version, byte_offset FROM raw.claude_code_lines r WHERE {_in_touched('claude_code')}
                 UNION ALL
@@ -112,14 +117,35 @@ def every_raw_line_accounted_for(context: AssetCheckExecutionContext, warehouse:
                 UNION ALL
                 SELECT source, path, file_version, byte_offset FROM normalized.normalized_parse_errors
                 WHERE (source, path) IN (SELECT source, path FROM _touched)
-            )
-            SELECT
-                (SELECT count(*) FROM (SELECT * FROM raw_rows EXCEPT ALL SELECT * FROM normalized_rows)),
-                (SELECT count(*) FROM (SELECT * FROM normalized_rows EXCEPT ALL SELECT * FROM raw_rows)),
-                (SELECT count(*) FROM raw_rows)
+            ),
+            raw_files AS (SELECT source, path, count(*) AS n, sum(hash(file_version, byte_offset)) AS h FROM raw_rows GROUP BY ALL),
+            normalized_files AS (SELECT source, path, count(*) AS n, sum(hash(file_version, byte_offset)) AS h FROM normalized_rows GROUP BY ALL)
+            SELECT source, path, r.n AS raw_lines, r.n IS DISTINCT FROM n.n OR r.h IS DISTINCT FROM n.h AS differs
+            FROM raw_files r FULL OUTER JOIN normalized_files n USING (source, path)
             """
-        ).fetchone()
-    unaccounted, orphans, total = rows
+        )
+        total = conn.execute("SELECT coalesce(sum(raw_lines), 0) FROM _accounting").fetchone()[0]
+        unaccounted, orphans = 0, 0
+        if conn.execute("SELECT bool_or(differs) FROM _accounting").fetchone()[0]:
+            in_differing = "(source, path) IN (SELECT source, path FROM _accounting WHERE differs)"
+            unaccounted, orphans = conn.execute(
+                f"""
+                WITH raw_rows AS (
+                    SELECT 'claude_code' AS source, path, file_version, byte_offset FROM raw.claude_code_lines
+                    UNION ALL
+                    SELECT 'codex', path, file_version, byte_offset FROM raw.codex_lines
+                ),
+                normalized_rows AS (
+                    SELECT source, path, file_version, byte_offset FROM {MESSAGES}
+                    UNION ALL
+                    SELECT source, path, file_version, byte_offset FROM normalized.normalized_parse_errors
+                ),
+                r AS (SELECT * FROM raw_rows WHERE {in_differing}),
+                n AS (SELECT * FROM normalized_rows WHERE {in_differing})
+                SELECT (SELECT count(*) FROM (SELECT * FROM r EXCEPT ALL SELECT * FROM n)),
+                       (SELECT count(*) FROM (SELECT * FROM n EXCEPT ALL SELECT * FROM r))
+                """
+            ).fetchone()
     return AssetCheckResult(
         passed=unaccounted == 0 and orphans == 0,
         description=None if unaccounted == orphans == 0 else f"{unaccounted} raw lines not normalized, {orphans} normalized rows without a raw line (or twice)",
