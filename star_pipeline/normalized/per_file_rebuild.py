@@ -16,7 +16,7 @@ gone, or every file changed (normalized_messages was rebuilt by other SQL).
 from __future__ import annotations
 
 from star_pipeline.storage.table_writes import SqlQuery
-from star_pipeline.storage.warehouse import paths_in
+from star_pipeline.storage.warehouse import paths_in, quote_literal
 
 WATERMARKS = "meta_rebuild_watermarks"
 MESSAGES = "normalized.normalized_messages"
@@ -37,7 +37,7 @@ def changed_files(conn, table_name: str) -> dict[str, list[str]] | None:
         WITH now AS ({file_signatures_sql()}),
         was AS (SELECT * FROM {WATERMARKS} WHERE table_name = ?)
         SELECT coalesce(now.source, was.source), coalesce(now.path, was.path), now.path IS NULL AS vanished,
-               was.path IS NULL AS new_file, (SELECT count(*) FROM was) AS seen, (SELECT count(*) FROM now) AS files
+               (SELECT count(*) FROM was) AS seen, (SELECT count(*) FROM now) AS files
         FROM now FULL OUTER JOIN was ON now.source = was.source AND now.path = was.path AND now.file_version = was.file_version
         WHERE now.message_count IS DISTINCT FROM was.message_count
            OR now.last_normalize_run_id IS DISTINCT FROM was.last_normalize_run_id
@@ -47,7 +47,7 @@ def changed_files(conn, table_name: str) -> dict[str, list[str]] | None:
     if not rows:
         seen = conn.execute(f"SELECT count(*) FROM {WATERMARKS} WHERE table_name = ?", [table_name]).fetchone()[0]
         return {} if seen else None
-    seen, files = rows[0][4], rows[0][5]
+    seen, files = rows[0][3], rows[0][4]
     if not seen or any(row[2] for row in rows) or len(rows) >= files:
         return None
     changed: dict[str, list[str]] = {}
@@ -59,7 +59,8 @@ def changed_files(conn, table_name: str) -> dict[str, list[str]] | None:
 
 def files_in(changed: dict[str, list[str]], alias: str) -> str:
     """SQL predicate: row `alias` lies in one of the changed files (its paths as quoted constants)."""
-    terms = [f"({alias}.source = '{source}' AND {paths_in(alias + '.path', paths)})" for source, paths in sorted(changed.items())]
+    terms = [f"({alias}.source = {quote_literal(source)} AND {paths_in(alias + '.path', paths)})"
+             for source, paths in sorted(changed.items())]
     return "(" + " OR ".join(terms) + ")" if terms else "FALSE"
 
 
