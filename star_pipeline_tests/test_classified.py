@@ -34,6 +34,7 @@ from star_pipeline_tests.test_normalized_traps import (
     assistant,
     claude,
     codex_file,
+    copied_into,
     cx,
     session_file,
     session_meta,
@@ -642,7 +643,7 @@ def test_tool_practices_classify_the_calls_of_changed_files_and_match_a_full_ref
         == ["test_run"]
 
     write_jsonl(session_file(sandbox, resumed), [
-        {**call, "sessionId": resumed}, user(resumed, 2, [tool_result("toolu_01PracAA", "3 passed")]),
+        copied_into(resumed, call), user(resumed, 2, [tool_result("toolu_01PracAA", "3 passed")]),
         assistant(resumed, 3, "msg_01PracBB", "req_011PracBB", usage(3, 10),
                   content=[tool_use("toolu_01PracBB", "Bash", command="git commit -m 'fix'")]),
     ])

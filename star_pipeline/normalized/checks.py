@@ -30,8 +30,24 @@ def _touched_paths(conn, run_id: str) -> str:
     return "all files"
 
 
-def _in_touched(source: str) -> str:
-    return f"r.path IN (SELECT path FROM _touched WHERE source = '{source}')"
+def line_keys_sql(files: str) -> str:
+    """CTEs raw_rows and normalized_rows: the line keys of the files `files` selects (source, path),
+    raw lines on one side, messages and parse errors on the other."""
+    return f"""
+        raw_rows AS (
+            SELECT 'claude_code' AS source, path, file_version, byte_offset FROM raw.claude_code_lines
+            WHERE path IN (SELECT path FROM {files} WHERE source = 'claude_code')
+            UNION ALL
+            SELECT 'codex', path, file_version, byte_offset FROM raw.codex_lines
+            WHERE path IN (SELECT path FROM {files} WHERE source = 'codex')
+        ),
+        normalized_rows AS (
+            SELECT source, path, file_version, byte_offset FROM {MESSAGES}
+            WHERE (source, path) IN (SELECT source, path FROM {files})
+            UNION ALL
+            SELECT source, path, file_version, byte_offset FROM normalized.normalized_parse_errors
+            WHERE (source, path) IN (SELECT source, path FROM {files})
+        )"""
 
 
 @asset_check(
@@ -106,18 +122,7 @@ def every_raw_line_accounted_for(context: AssetCheckExecutionContext, warehouse:
         conn.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _accounting AS
-            WITH raw_rows AS (
-                SELECT 'claude_code' AS source, path, file_version, byte_offset FROM raw.claude_code_lines r WHERE {_in_touched('claude_code')}
-                UNION ALL
-                SELECT 'codex', path, file_version, byte_offset FROM raw.codex_lines r WHERE {_in_touched('codex')}
-            ),
-            normalized_rows AS (
-                SELECT source, path, file_version, byte_offset FROM {MESSAGES}
-                WHERE (source, path) IN (SELECT source, path FROM _touched)
-                UNION ALL
-                SELECT source, path, file_version, byte_offset FROM normalized.normalized_parse_errors
-                WHERE (source, path) IN (SELECT source, path FROM _touched)
-            ),
+            WITH {line_keys_sql("_touched")},
             raw_files AS (SELECT source, path, count(*) AS n, sum(hash(file_version, byte_offset)) AS h FROM raw_rows GROUP BY ALL),
             normalized_files AS (SELECT source, path, count(*) AS n, sum(hash(file_version, byte_offset)) AS h FROM normalized_rows GROUP BY ALL)
             SELECT source, path, r.n AS raw_lines, r.n IS DISTINCT FROM n.n OR r.h IS DISTINCT FROM n.h AS differs
@@ -127,23 +132,11 @@ def every_raw_line_accounted_for(context: AssetCheckExecutionContext, warehouse:
         total = conn.execute("SELECT coalesce(sum(raw_lines), 0) FROM _accounting").fetchone()[0]
         unaccounted, orphans = 0, 0
         if conn.execute("SELECT bool_or(differs) FROM _accounting").fetchone()[0]:
-            in_differing = "(source, path) IN (SELECT source, path FROM _accounting WHERE differs)"
             unaccounted, orphans = conn.execute(
                 f"""
-                WITH raw_rows AS (
-                    SELECT 'claude_code' AS source, path, file_version, byte_offset FROM raw.claude_code_lines
-                    UNION ALL
-                    SELECT 'codex', path, file_version, byte_offset FROM raw.codex_lines
-                ),
-                normalized_rows AS (
-                    SELECT source, path, file_version, byte_offset FROM {MESSAGES}
-                    UNION ALL
-                    SELECT source, path, file_version, byte_offset FROM normalized.normalized_parse_errors
-                ),
-                r AS (SELECT * FROM raw_rows WHERE {in_differing}),
-                n AS (SELECT * FROM normalized_rows WHERE {in_differing})
-                SELECT (SELECT count(*) FROM (SELECT * FROM r EXCEPT ALL SELECT * FROM n)),
-                       (SELECT count(*) FROM (SELECT * FROM n EXCEPT ALL SELECT * FROM r))
+                WITH {line_keys_sql("(SELECT * FROM _accounting WHERE differs)")}
+                SELECT (SELECT count(*) FROM (SELECT * FROM raw_rows EXCEPT ALL SELECT * FROM normalized_rows)),
+                       (SELECT count(*) FROM (SELECT * FROM normalized_rows EXCEPT ALL SELECT * FROM raw_rows))
                 """
             ).fetchone()
     return AssetCheckResult(

@@ -156,8 +156,11 @@ def quote_literal(value: str) -> str:
 def paths_in(column: str, paths: list[str]) -> str:
     """SQL predicate: `column` is one of `paths`, as quoted constants ("FALSE" for none).
 
-    For the incremental runs' lists of files to read: a constant IN list is applied while
-    DuckDB scans, before the rest of the query runs on every row; a subquery is not.
+    For the incremental runs' lists of files to read: a constant IN list is a cheap filter
+    DuckDB evaluates before the rest of the query; a subquery becomes a join it may run
+    after the expensive work. It does not skip row groups (DuckDB 1.5 reads every row to
+    apply it): where that matters, add a range on an ordered column (normalized
+    `not_yet_in` adds the new rows' rowid range).
     """
     if not paths:
         return "FALSE"
