@@ -11,7 +11,7 @@ from dagster import AssetKey, DagsterInstance, StaticPartitionsDefinition, asset
 
 from star_pipeline.storage.io_manager import WarehouseIOManager
 from star_pipeline.storage.table_writes import SqlQuery, WarehouseTable
-from star_pipeline.storage.warehouse import WarehouseLockedError, open_connection, shared_instance
+from star_pipeline.storage.warehouse import ROW_GROUP_ROWS, WarehouseLockedError, open_connection, shared_instance
 from star_pipeline_tests.conftest import held_by_another_process
 
 
@@ -87,6 +87,46 @@ def test_streamed_append_that_fails_midway_stores_none_of_its_batches(db):
     result = run(db, make_streamed_asset([[2], [3]], fail_after=1), raise_on_error=False)
     assert not result.success
     assert rows(db, "SELECT id FROM raw.stream") == [(1,)]
+
+
+@pytest.mark.parametrize("configured, during", [("1GB", "256.0 MiB"), ("128MB", "122.0 MiB")])
+def test_a_streamed_append_runs_within_a_lower_memory_limit_and_restores_the_configured_one(db, configured, during):
+    schema = pa.schema([("id", pa.int64())])
+    seen = []
+
+    def generate():
+        for i in range(2):
+            probe = open_connection(db)  # a cursor of the instance the write runs in
+            seen.append(probe.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+            probe.close()
+            yield pa.record_batch([pa.array([i], pa.int64())], schema=schema)
+
+    @asset(key=["raw", "stream"], metadata={"write_mode": "append"})
+    def stream():
+        return pa.RecordBatchReader.from_batches(schema, generate())
+
+    open_connection(db).close()
+    with shared_instance(db, lock_timeout_seconds=2, config={"memory_limit": configured}):
+        before = open_connection(db)
+        expected_after = before.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        before.close()
+        materialize([stream], resources={"io_manager": WarehouseIOManager(database=db, memory_limit=configured)},
+                    instance=DagsterInstance.ephemeral())
+        after = open_connection(db)
+        assert after.execute("SELECT current_setting('memory_limit')").fetchone()[0] == expected_after
+        after.close()
+    assert seen == [during, during]
+    assert rows(db, "SELECT count(*) FROM raw.stream") == [(2,)]
+
+
+def test_writes_use_row_groups_of_row_group_rows(db):
+    conn = open_connection(db)
+    conn.execute("CREATE TABLE t AS SELECT range AS x FROM range(100000)")
+    conn.execute("CHECKPOINT")
+    largest = conn.execute("SELECT max(rows) FROM (SELECT row_group_id, sum(count) AS rows FROM pragma_storage_info('t') "
+                           "WHERE column_path = '[0]' GROUP BY row_group_id)").fetchone()[0]
+    conn.close()
+    assert largest == ROW_GROUP_ROWS  # a smaller insert buffer than DuckDB's default: see ROW_GROUP_ROWS
 
 
 def test_replace_mode_and_sql_inputs_stay_in_duckdb(db):

@@ -74,6 +74,7 @@ class WarehouseIOManager(ConfigurableIOManager):
                     key_columns=list(getattr(obj, "key_columns", None) or metadata.get("key_columns", [])),
                     partition_column=metadata.get("partition_column"),
                     partition_key=partition_key,
+                    memory_limit=self.memory_limit,
                 )
                 if getattr(obj, "table_version", None):
                     record_table_version(conn, schema, table, obj.table_version)

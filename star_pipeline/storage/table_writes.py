@@ -30,6 +30,15 @@ from star_pipeline.storage.warehouse import quote_ident, table_exists
 WRITE_MODES = ("append", "upsert", "replace", "replace_partition")
 _STAGE = "_star_pipeline_stage"
 _SOURCE = "_star_pipeline_source"
+STREAM_MEMORY_LIMIT_BYTES = 256 << 20
+"""DuckDB's memory limit while a record batch stream is inserted (never raised above the configured one).
+
+A streamed insert needs little of DuckDB's own memory (its current row group, and
+row groups on their way to disk), but within a higher limit DuckDB keeps more of
+them in memory before writing: capturing 1 GB of transcripts peaked at 0.9 GiB of
+the process within 512 MB, 0.65 GiB within 256 MB, at the same speed.
+"""
+_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}
 
 
 @dataclass(frozen=True)
@@ -95,8 +104,12 @@ def _is_arrow_stream(data: object) -> bool:
     return isinstance(data, pa.RecordBatchReader)
 
 
-def _stream_append(conn: duckdb.DuckDBPyConnection, target: str, reader) -> int:
-    """Insert every batch of `reader` into `target` as DuckDB pulls them; returns the row count."""
+def _stream_append(conn: duckdb.DuckDBPyConnection, target: str, reader, memory_limit: str | None) -> int:
+    """Insert every batch of `reader` into `target` as DuckDB pulls them; returns the row count.
+
+    With `memory_limit` (the configured one, restored afterwards) DuckDB works within
+    STREAM_MEMORY_LIMIT_BYTES meanwhile, unless the configured limit is already lower.
+    """
     import pyarrow as pa
 
     conn.register(_SOURCE, pa.Table.from_batches([], schema=reader.schema))
@@ -104,11 +117,26 @@ def _stream_append(conn: duckdb.DuckDBPyConnection, target: str, reader) -> int:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {_SOURCE} WITH NO DATA")
     finally:
         conn.unregister(_SOURCE)
+    current = _setting_bytes(conn.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+    lower = memory_limit is not None and current is not None and current > STREAM_MEMORY_LIMIT_BYTES
+    if lower:
+        conn.execute(f"SET memory_limit = '{STREAM_MEMORY_LIMIT_BYTES}B'")
     conn.register(_SOURCE, reader)
     try:
         return conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_SOURCE}").fetchone()[0]
     finally:
         conn.unregister(_SOURCE)
+        if lower:
+            conn.execute("SET memory_limit = ?", [memory_limit])
+
+
+def _setting_bytes(value: str) -> int | None:
+    """DuckDB's rendering of a memory setting ("488.2 MiB", "0 bytes") in bytes; None if not understood."""
+    try:
+        number, unit = value.split()
+        return int(float(number) * _UNITS[unit])
+    except (ValueError, KeyError):
+        return None
 
 
 def _replace_partition(conn, schema: str, table: str, select_sql: str, params: list, partition_column: str, partition_key) -> int:
@@ -149,14 +177,19 @@ def write_table(
     key_columns: list[str] | tuple[str, ...] = (),
     partition_column: str | None = None,
     partition_key: str | None = None,
+    memory_limit: str | None = None,
 ) -> int:
-    """Write `data` to schema.table in `mode`; returns the number of rows written."""
+    """Write `data` to schema.table in `mode`; returns the number of rows written.
+
+    `memory_limit` is the connection's configured DuckDB limit; given, a streamed
+    append lowers it while it runs (see STREAM_MEMORY_LIMIT_BYTES) and restores it.
+    """
     if mode not in WRITE_MODES:
         raise ValueError(f"unknown write mode {mode!r}; use one of {WRITE_MODES}")
     target = f"{quote_ident(schema)}.{quote_ident(table)}"
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
     if mode == "append" and not key_columns and _is_arrow_stream(data):
-        return _stream_append(conn, target, data)
+        return _stream_append(conn, target, data, memory_limit)
     if isinstance(data, SqlQuery) and mode == "replace":
         # no staging copy (DuckDB binds the SELECT before it replaces the table, so it may read it)
         conn.execute(f"CREATE OR REPLACE TABLE {target} AS {data.sql}", data.params)
