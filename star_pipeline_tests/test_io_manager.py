@@ -119,6 +119,21 @@ def test_a_streamed_append_runs_within_a_lower_memory_limit_and_restores_the_con
     assert rows(db, "SELECT count(*) FROM raw.stream") == [(2,)]
 
 
+@pytest.mark.parametrize("any_row_order", [True, False])
+def test_a_query_whose_row_order_does_not_matter_is_written_without_keeping_it(db, any_row_order):
+    @asset(key=["normalized", "setting"], metadata={"write_mode": "replace"})
+    def setting():
+        return SqlQuery("SELECT current_setting('preserve_insertion_order') AS during_write", any_row_order=any_row_order)
+
+    open_connection(db).close()
+    with shared_instance(db, lock_timeout_seconds=2):
+        run(db, setting)
+        after = open_connection(db)
+        assert after.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True
+        after.close()
+    assert rows(db, "SELECT during_write FROM normalized.setting") == [(not any_row_order,)]
+
+
 def test_writes_use_row_groups_of_row_group_rows(db):
     conn = open_connection(db)
     conn.execute("CREATE TABLE t AS SELECT range AS x FROM range(100000)")

@@ -122,12 +122,16 @@ def not_yet_in(conn, table: str, source: str, pending: list[str] | None) -> str:
 
 
 def incremental_query(conn, table: str, sql: str, run_id: str) -> SqlQuery:
-    """Append the new rows, or replace the table when its SQL changed; stamps each row with the run id."""
+    """Append the new rows, or replace the table when its SQL changed; stamps each row with the run id.
+
+    Rows are stored in any order (each carries its line key; every reader orders or groups).
+    """
     return SqlQuery(
         f"SELECT *, CAST(? AS VARCHAR) AS normalize_run_id FROM ({sql})",
         [run_id],
         write_mode="replace" if needs_full_build(conn, table) else None,
         table_version=sql_version(table),
+        any_row_order=True,
     )
 
 
