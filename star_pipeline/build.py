@@ -128,7 +128,7 @@ def run_build(out=None) -> int:
 
     from star_pipeline.config import load_settings
     from star_pipeline.definitions import defs
-    from star_pipeline.storage.warehouse import WarehouseLockedError
+    from star_pipeline.storage.warehouse import WarehouseFileError, WarehouseLockedError
 
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     started = time.monotonic()
@@ -142,7 +142,7 @@ def run_build(out=None) -> int:
             run_config=PROGRESS_LOGGING,
             log=lambda message: print(f"  {message}", file=out, flush=True),
         )
-    except WarehouseLockedError as exc:
+    except (WarehouseLockedError, WarehouseFileError) as exc:
         print(f"star-pipeline build: FAILED: {exc}", file=out, flush=True)
         return 1
     failed_checks = []

@@ -99,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
             pass
         try:
             from star_pipeline.storage.migrations import MigrationError
-            from star_pipeline.storage.warehouse import WarehouseLockedError
+            from star_pipeline.storage.warehouse import WarehouseFileError, WarehouseLockedError
 
-            known = known + (MigrationError, WarehouseLockedError)
+            known = known + (MigrationError, WarehouseFileError, WarehouseLockedError)
         except ImportError:
             pass
         if isinstance(exc, known):

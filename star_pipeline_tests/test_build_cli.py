@@ -70,6 +70,21 @@ def test_a_build_stops_with_a_clear_message_when_another_process_holds_the_wareh
     assert snapshot(sandbox.warehouse)[0]  # what the first build stored is still there
 
 
+def test_a_warehouse_path_holding_another_kind_of_file_gets_a_clear_message_and_is_left_alone(sandbox):
+    write_session(sandbox.claude_root / "-home-u-proj", "s1", 5)
+    sandbox.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    sandbox.warehouse.write_bytes(b"my notes, not a database\n" * 400)
+    before = sandbox.warehouse.read_bytes()
+    proc = build(sandbox)
+    assert proc.returncode == 1
+    assert f"{sandbox.warehouse}: DuckDB cannot open it" in proc.stdout and "not a DuckDB warehouse" in proc.stdout
+    env = {**os.environ, "STAR_PIPELINE_CONFIG": str(sandbox.config_path)}
+    report = subprocess.run([STAR_PIPELINE, "report", "daily"], capture_output=True, text=True, env=env, timeout=60)
+    assert report.returncode == 2 and "Traceback" not in report.stderr
+    assert f"{sandbox.warehouse}: DuckDB cannot open it" in report.stderr and "move this file away" in report.stderr
+    assert sandbox.warehouse.read_bytes() == before
+
+
 def test_build_reports_progress_and_succeeds(sandbox):
     write_session(sandbox.claude_root / "-home-u-proj", "s1", 25)
     proc = build(sandbox)

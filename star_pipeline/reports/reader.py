@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from star_pipeline.reports.published_copy import published_copy_path
-from star_pipeline.storage.warehouse import WarehouseLockedError, describe_lock_holder
+from star_pipeline.storage.warehouse import WarehouseLockedError, describe_lock_holder, unusable_file
 
 
 def _utc(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -36,7 +36,7 @@ def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0) -> tuple[d
         except duckdb.IOException as exc:
             message = str(exc)
             if "lock" not in message.lower():
-                raise
+                raise unusable_file(warehouse_path, exc) from None
         if time.monotonic() >= deadline:
             break
         time.sleep(0.2)

@@ -39,6 +39,23 @@ class WarehouseLockedError(RuntimeError):
     """Another process holds the DuckDB file's lock for longer than we may wait."""
 
 
+class WarehouseFileError(RuntimeError):
+    """The warehouse path holds a file DuckDB cannot open (not a DuckDB file, no permission, ...)."""
+
+
+def unusable_file(path: Path | str, exc: Exception) -> WarehouseFileError:
+    """A clear error for a warehouse file DuckDB refused, naming the file and what to do."""
+    detail = str(exc).removeprefix("IO Error: ").strip()
+    if "not a valid DuckDB database file" in detail:
+        advice = (
+            "This file is not a DuckDB warehouse. Nothing was changed. Point warehouse.path in the config at "
+            "the warehouse, or move this file away and run `star-pipeline build` to build a new one from the transcripts."
+        )
+    else:
+        advice = "Nothing was changed. Check that the file and its folder are readable and writable by you."
+    return WarehouseFileError(f"{path}: DuckDB cannot open it ({detail}). {advice}")
+
+
 def describe_lock_holder(message: str) -> str:
     match = _LOCK_HOLDER.search(message)
     if not match:
@@ -76,7 +93,7 @@ def open_connection(
         except duckdb.IOException as exc:
             message = str(exc)
             if "Conflicting lock" not in message:
-                raise
+                raise unusable_file(path, exc) from None
             if time.monotonic() >= deadline:
                 raise WarehouseLockedError(
                     f"{path}: the warehouse is locked by {describe_lock_holder(message)}, and it was not "
@@ -143,8 +160,9 @@ def shared_instance(path: Path | str, **kwargs) -> Iterator[bool]:
     opens it anew for each job: kept open across all of them, DuckDB's memory
     grew to 2 GiB at 4 GB of transcripts (1.4 GiB when reopened per job).
     Raises WarehouseLockedError when another process holds the file past the
-    lock timeout. Yields False, and changes nothing, when DuckDB cannot open the
-    file (for example not a DuckDB file): each step then reports that as usual.
+    lock timeout, and WarehouseFileError when the file is not one DuckDB can open
+    (for example not a DuckDB file). Yields False, and changes nothing, on any other
+    DuckDB error: each step then reports it as usual.
     """
     key = os.path.abspath(path)
     if key in _SHARED:
