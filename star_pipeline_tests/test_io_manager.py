@@ -119,6 +119,30 @@ def test_a_streamed_append_runs_within_a_lower_memory_limit_and_restores_the_con
     assert rows(db, "SELECT count(*) FROM raw.stream") == [(2,)]
 
 
+def test_a_streamed_append_that_duckdb_refuses_reports_duckdbs_error_and_restores_the_memory_limit(db):
+    schema = pa.schema([("id", pa.int64())])
+
+    @asset(key=["raw", "stream"], metadata={"write_mode": "append"})
+    def stream():
+        return pa.RecordBatchReader.from_batches(schema, [pa.record_batch([pa.array([1, None], pa.int64())], schema=schema)])
+
+    conn = open_connection(db)
+    conn.execute("CREATE TABLE raw.stream (id BIGINT NOT NULL)")
+    conn.close()
+    with shared_instance(db, lock_timeout_seconds=2, config={"memory_limit": "1GB"}):
+        result = materialize([stream], resources={"io_manager": WarehouseIOManager(database=db, memory_limit="1GB")},
+                             instance=DagsterInstance.ephemeral(), raise_on_error=False)
+        after = open_connection(db)
+        limit = after.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        after.close()
+    failure = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error
+    while failure.cause is not None:
+        failure = failure.cause
+    assert "NOT NULL constraint" in failure.message  # DuckDB's own error, not a later one about the aborted transaction
+    assert limit == "953.6 MiB"
+    assert rows(db, "SELECT count(*) FROM raw.stream") == [(0,)]
+
+
 @pytest.mark.parametrize("any_row_order", [True, False])
 def test_a_query_whose_row_order_does_not_matter_is_written_without_keeping_it(db, any_row_order):
     @asset(key=["normalized", "setting"], metadata={"write_mode": "replace"})

@@ -28,7 +28,13 @@ from dagster import (
 
 from star_pipeline.config import DEFAULT_MEMORY_LIMIT
 from star_pipeline.storage.load_log import record_load
-from star_pipeline.storage.table_writes import WarehouseTable, record_table_version, write_table
+from star_pipeline.storage.table_writes import (
+    WarehouseTable,
+    is_streamed_append,
+    record_table_version,
+    stream_memory_limit,
+    write_table,
+)
 from star_pipeline.storage.warehouse import open_connection, quote_ident
 
 PREVIEW_ROWS = 5
@@ -61,38 +67,40 @@ class WarehouseIOManager(ConfigurableIOManager):
         asset_label = context.asset_key.to_user_string()
         run_id = context.run_id
         started_at = datetime.now(timezone.utc)
+        key_columns = list(getattr(obj, "key_columns", None) or metadata.get("key_columns", []))
         conn = self._connect()
         try:
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                rows = write_table(
-                    conn,
-                    schema=schema,
-                    table=table,
-                    data=obj,
-                    mode=mode,
-                    key_columns=list(getattr(obj, "key_columns", None) or metadata.get("key_columns", [])),
-                    partition_column=metadata.get("partition_column"),
-                    partition_key=partition_key,
-                    memory_limit=self.memory_limit,
-                )
-                if getattr(obj, "table_version", None):
-                    record_table_version(conn, schema, table, obj.table_version)
-                for statement, params in getattr(obj, "after_write", ()):
-                    conn.execute(statement, params)
-                record_load(
-                    conn, run_id=run_id, asset_key=asset_label, partition_key=partition_key, write_mode=mode,
-                    started_at=started_at, completed_at=datetime.now(timezone.utc), rows_written=rows, status="success",
-                )
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                conn.execute("ROLLBACK")
-                record_load(
-                    conn, run_id=run_id, asset_key=asset_label, partition_key=partition_key, write_mode=mode,
-                    started_at=started_at, completed_at=datetime.now(timezone.utc), rows_written=0, status="failure",
-                    error=f"{type(exc).__name__}: {exc}"[:2000],
-                )
-                raise
+            # a raw capture's stream is written within a lower DuckDB limit, restored after COMMIT/ROLLBACK
+            with stream_memory_limit(conn, self.memory_limit, is_streamed_append(obj, mode, key_columns)):
+                conn.execute("BEGIN TRANSACTION")
+                try:
+                    rows = write_table(
+                        conn,
+                        schema=schema,
+                        table=table,
+                        data=obj,
+                        mode=mode,
+                        key_columns=key_columns,
+                        partition_column=metadata.get("partition_column"),
+                        partition_key=partition_key,
+                    )
+                    if getattr(obj, "table_version", None):
+                        record_table_version(conn, schema, table, obj.table_version)
+                    for statement, params in getattr(obj, "after_write", ()):
+                        conn.execute(statement, params)
+                    record_load(
+                        conn, run_id=run_id, asset_key=asset_label, partition_key=partition_key, write_mode=mode,
+                        started_at=started_at, completed_at=datetime.now(timezone.utc), rows_written=rows, status="success",
+                    )
+                    conn.execute("COMMIT")
+                except BaseException as exc:
+                    conn.execute("ROLLBACK")
+                    record_load(
+                        conn, run_id=run_id, asset_key=asset_label, partition_key=partition_key, write_mode=mode,
+                        started_at=started_at, completed_at=datetime.now(timezone.utc), rows_written=0, status="failure",
+                        error=f"{type(exc).__name__}: {exc}"[:2000],
+                    )
+                    raise
             context.add_output_metadata(describe_table(conn, schema, table, rows, preview=metadata.get("preview", True)))
         finally:
             conn.close()

@@ -21,6 +21,8 @@ An empty output still creates the table with the output's columns.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import duckdb
@@ -31,7 +33,8 @@ WRITE_MODES = ("append", "upsert", "replace", "replace_partition")
 _STAGE = "_star_pipeline_stage"
 _SOURCE = "_star_pipeline_source"
 STREAM_MEMORY_LIMIT_BYTES = 256 << 20
-"""DuckDB's memory limit while a record batch stream is inserted (never raised above the configured one).
+"""DuckDB's memory limit while a record batch stream is inserted (never raised above the configured one;
+see `stream_memory_limit`).
 
 A streamed insert needs little of DuckDB's own memory (its current row group, and
 row groups on their way to disk), but within a higher limit DuckDB keeps more of
@@ -108,12 +111,8 @@ def _is_arrow_stream(data: object) -> bool:
     return isinstance(data, pa.RecordBatchReader)
 
 
-def _stream_append(conn: duckdb.DuckDBPyConnection, target: str, reader, memory_limit: str | None) -> int:
-    """Insert every batch of `reader` into `target` as DuckDB pulls them; returns the row count.
-
-    With `memory_limit` (the configured one, restored afterwards) DuckDB works within
-    STREAM_MEMORY_LIMIT_BYTES meanwhile, unless the configured limit is already lower.
-    """
+def _stream_append(conn: duckdb.DuckDBPyConnection, target: str, reader) -> int:
+    """Insert every batch of `reader` into `target` as DuckDB pulls them; returns the row count."""
     import pyarrow as pa
 
     conn.register(_SOURCE, pa.Table.from_batches([], schema=reader.schema))
@@ -121,17 +120,34 @@ def _stream_append(conn: duckdb.DuckDBPyConnection, target: str, reader, memory_
         conn.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {_SOURCE} WITH NO DATA")
     finally:
         conn.unregister(_SOURCE)
-    current = _setting_bytes(conn.execute("SELECT current_setting('memory_limit')").fetchone()[0])
-    lower = memory_limit is not None and current is not None and current > STREAM_MEMORY_LIMIT_BYTES
-    if lower:
-        conn.execute(f"SET memory_limit = '{STREAM_MEMORY_LIMIT_BYTES}B'")
     conn.register(_SOURCE, reader)
     try:
         return conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_SOURCE}").fetchone()[0]
     finally:
         conn.unregister(_SOURCE)
+
+
+def is_streamed_append(data: object, mode: str, key_columns) -> bool:
+    """`write_table` streams `data` straight into the table (an Arrow record batch reader, appended without keys)."""
+    return mode == "append" and not key_columns and _is_arrow_stream(data)
+
+
+@contextlib.contextmanager
+def stream_memory_limit(conn: duckdb.DuckDBPyConnection, configured: str | None, streamed: bool) -> Iterator[None]:
+    """DuckDB within STREAM_MEMORY_LIMIT_BYTES meanwhile, for a streamed write, when the `configured` limit is higher.
+
+    Wrap the whole transaction: the configured limit is restored after COMMIT or ROLLBACK
+    (inside a transaction that an error aborted, DuckDB refuses every statement, SET too).
+    """
+    current = _setting_bytes(conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]) if streamed else None
+    lower = configured is not None and current is not None and current > STREAM_MEMORY_LIMIT_BYTES
+    if lower:
+        conn.execute(f"SET memory_limit = '{STREAM_MEMORY_LIMIT_BYTES}B'")
+    try:
+        yield
+    finally:
         if lower:
-            conn.execute("SET memory_limit = ?", [memory_limit])
+            conn.execute("SET memory_limit = ?", [configured])
 
 
 def _setting_bytes(value: str) -> int | None:
@@ -181,19 +197,17 @@ def write_table(
     key_columns: list[str] | tuple[str, ...] = (),
     partition_column: str | None = None,
     partition_key: str | None = None,
-    memory_limit: str | None = None,
 ) -> int:
     """Write `data` to schema.table in `mode`; returns the number of rows written.
 
-    `memory_limit` is the connection's configured DuckDB limit; given, a streamed
-    append lowers it while it runs (see STREAM_MEMORY_LIMIT_BYTES) and restores it.
+    The caller wraps a streamed append's transaction in `stream_memory_limit`.
     """
     if mode not in WRITE_MODES:
         raise ValueError(f"unknown write mode {mode!r}; use one of {WRITE_MODES}")
     target = f"{quote_ident(schema)}.{quote_ident(table)}"
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
-    if mode == "append" and not key_columns and _is_arrow_stream(data):
-        return _stream_append(conn, target, data, memory_limit)
+    if is_streamed_append(data, mode, key_columns):
+        return _stream_append(conn, target, data)
     if not getattr(data, "any_row_order", False):
         return _write(conn, schema, table, target, data, mode, key_columns, partition_column, partition_key)
     keep_order = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
