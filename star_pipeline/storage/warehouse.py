@@ -28,9 +28,10 @@ ROW_GROUP_ROWS = 32768
 
 An insert holds its current row group in memory until it is full, and DuckDB keeps the
 Arrow batches it scanned alive until then. Raw lines average about 1 KB, so a default
-row group of raw lines is about 120 MB, held twice over (the batches and the copy) per
-thread: capturing 1 GB of transcripts peaked at 1.2 GiB. At 32,768 rows it peaked at
-about 0.9 GiB (0.65 GiB within a 256 MB DuckDB limit), at the same speed.
+row group of raw lines is about 120 MB; up to 350 MB of Arrow batches were alive at once
+besides DuckDB's own 512 MB, and capturing 1 GB of transcripts peaked at 0.95-1.3 GiB.
+At 32,768 rows: 120 MB of batches, a peak of about 0.9 GiB (0.65 GiB within a 256 MB
+DuckDB limit), at the same speed.
 DuckDB takes this only as an ATTACH option, so connections open the file by ATTACH.
 """
 
