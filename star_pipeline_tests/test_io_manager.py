@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 from dagster import AssetKey, DagsterInstance, StaticPartitionsDefinition, asset, materialize
 
+from star_pipeline.config import DEFAULT_MEMORY_LIMIT
 from star_pipeline.storage.io_manager import WarehouseIOManager
 from star_pipeline.storage.table_writes import SqlQuery, WarehouseTable
 from star_pipeline.storage.warehouse import ROW_GROUP_ROWS, WarehouseLockedError, open_connection, shared_instance
@@ -20,10 +21,10 @@ def db(tmp_path):
     return str(tmp_path / "w" / "warehouse.duckdb")
 
 
-def run(db, *assets, partition_key=None, raise_on_error=True):
+def run(db, *assets, partition_key=None, raise_on_error=True, memory_limit=DEFAULT_MEMORY_LIMIT):
     return materialize(
         list(assets),
-        resources={"io_manager": WarehouseIOManager(database=db, lock_timeout_seconds=2)},
+        resources={"io_manager": WarehouseIOManager(database=db, lock_timeout_seconds=2, memory_limit=memory_limit)},
         instance=DagsterInstance.ephemeral(),
         partition_key=partition_key,
         raise_on_error=raise_on_error,
@@ -34,6 +35,15 @@ def rows(db, sql):
     conn = duckdb.connect(db, read_only=True)
     try:
         return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def current_setting(db, name):
+    """A DuckDB setting as a connection to `db` sees it (a cursor of the shared instance, when one is open)."""
+    conn = open_connection(db)
+    try:
+        return conn.execute("SELECT current_setting(?)", [name]).fetchone()[0]
     finally:
         conn.close()
 
@@ -96,9 +106,7 @@ def test_a_streamed_append_runs_within_a_lower_memory_limit_and_restores_the_con
 
     def generate():
         for i in range(2):
-            probe = open_connection(db)  # a cursor of the instance the write runs in
-            seen.append(probe.execute("SELECT current_setting('memory_limit')").fetchone()[0])
-            probe.close()
+            seen.append(current_setting(db, "memory_limit"))  # as the instance the write runs in sees it
             yield pa.record_batch([pa.array([i], pa.int64())], schema=schema)
 
     @asset(key=["raw", "stream"], metadata={"write_mode": "append"})
@@ -107,14 +115,9 @@ def test_a_streamed_append_runs_within_a_lower_memory_limit_and_restores_the_con
 
     open_connection(db).close()
     with shared_instance(db, lock_timeout_seconds=2, config={"memory_limit": configured}):
-        before = open_connection(db)
-        expected_after = before.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-        before.close()
-        materialize([stream], resources={"io_manager": WarehouseIOManager(database=db, memory_limit=configured)},
-                    instance=DagsterInstance.ephemeral())
-        after = open_connection(db)
-        assert after.execute("SELECT current_setting('memory_limit')").fetchone()[0] == expected_after
-        after.close()
+        expected_after = current_setting(db, "memory_limit")
+        run(db, stream, memory_limit=configured)
+        assert current_setting(db, "memory_limit") == expected_after
     assert seen == [during, during]
     assert rows(db, "SELECT count(*) FROM raw.stream") == [(2,)]
 
@@ -130,11 +133,8 @@ def test_a_streamed_append_that_duckdb_refuses_reports_duckdbs_error_and_restore
     conn.execute("CREATE TABLE raw.stream (id BIGINT NOT NULL)")
     conn.close()
     with shared_instance(db, lock_timeout_seconds=2, config={"memory_limit": "1GB"}):
-        result = materialize([stream], resources={"io_manager": WarehouseIOManager(database=db, memory_limit="1GB")},
-                             instance=DagsterInstance.ephemeral(), raise_on_error=False)
-        after = open_connection(db)
-        limit = after.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-        after.close()
+        result = run(db, stream, raise_on_error=False, memory_limit="1GB")
+        limit = current_setting(db, "memory_limit")
     failure = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error
     while failure.cause is not None:
         failure = failure.cause
@@ -152,9 +152,7 @@ def test_a_query_whose_row_order_does_not_matter_is_written_without_keeping_it(d
     open_connection(db).close()
     with shared_instance(db, lock_timeout_seconds=2):
         run(db, setting)
-        after = open_connection(db)
-        assert after.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True
-        after.close()
+        assert current_setting(db, "preserve_insertion_order") is True
     assert rows(db, "SELECT during_write FROM normalized.setting") == [(not any_row_order,)]
 
 

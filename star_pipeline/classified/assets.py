@@ -12,7 +12,6 @@ messages (a call's row can change), written by key. Run config
 """
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
 from dagster import AssetExecutionContext, Config, ConfigurableResource, Output, asset
@@ -28,7 +27,7 @@ from star_pipeline.classified.specs import CLASSIFIERS, SECRET_FINDINGS, TOOL_PR
 from star_pipeline.normalized.assets import sql_version as normalized_sql_version
 from star_pipeline.normalized.per_file_rebuild import call_ids_named_in, changed_files, files_in, record_watermarks
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
-from star_pipeline.storage.sql_files import render_sql
+from star_pipeline.storage.sql_files import render_sql, sql_file_version
 from star_pipeline.storage.table_writes import SqlQuery
 from star_pipeline.storage.warehouse import paths_in, table_exists
 
@@ -206,7 +205,7 @@ def build_query(
 
 def tool_practices_watermark(version: str) -> str:
     """The `meta_rebuild_watermarks` name of a tool practices version: new when the SQL its items come from changes."""
-    items_sql = hashlib.sha256((SQL_DIR / f"{TOOL_PRACTICES.table}.sql").read_bytes()).hexdigest()[:12]
+    items_sql = sql_file_version(SQL_DIR / f"{TOOL_PRACTICES.table}.sql")
     return f"classified.{TOOL_PRACTICES.table}:{version}:{items_sql}:{normalized_sql_version('normalized_tool_calls')}"
 
 

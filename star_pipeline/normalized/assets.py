@@ -13,7 +13,6 @@ messages, from all of the group's lines (per_file_rebuild.py). That is what
 makes split API messages arriving in two ingest runs converge to one row.
 """
 
-import hashlib
 from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, AssetOut, Output, asset, multi_asset
@@ -27,7 +26,7 @@ from star_pipeline.normalized.per_file_rebuild import (
 )
 from star_pipeline.raw.sources import CLAUDE_CODE, CODEX, HOOK_SPOOL
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
-from star_pipeline.storage.sql_files import render_sql
+from star_pipeline.storage.sql_files import render_sql, sql_file_version
 from star_pipeline.storage.table_writes import SqlQuery, stored_table_version
 from star_pipeline.storage.warehouse import paths_in, table_exists
 
@@ -55,8 +54,8 @@ def read_sql(table: str, **placeholders: str) -> str:
 
 
 def sql_version(table: str) -> str:
-    """The version of a table's SQL: the first 12 hex of its file's sha256."""
-    return hashlib.sha256((SQL_DIR / f"{table}.sql").read_bytes()).hexdigest()[:12]
+    """The version of a table's SQL file (`sql_file_version`)."""
+    return sql_file_version(SQL_DIR / f"{table}.sql")
 
 
 def needs_full_build(conn, table: str) -> bool:

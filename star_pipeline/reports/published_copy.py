@@ -4,9 +4,9 @@ After every aggregate rebuild, the columns the reports read of
 aggregate.fact_token_usage and aggregate.derived_session_usage are copied into
 `<warehouse>.reports.duckdb` (written to a temporary file, then renamed, so a
 reader never sees half a copy). Only those columns: the copy is rewritten by
-every aggregate run, and all of fact_token_usage took 3x as long to write. DuckDB lets one process write a file and no
-other process read it meanwhile; the copy is what makes reports answer during
-long runs.
+every aggregate run, and all of fact_token_usage took 3x as long to write.
+DuckDB lets one process write a file and no other process read it meanwhile;
+the copy is what makes reports answer during long runs.
 """
 
 from __future__ import annotations

@@ -12,7 +12,13 @@ cannot silently drop a filter.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+
+
+def sql_file_version(path: Path) -> str:
+    """The version of an SQL file's text: the first 12 hex of its sha256 (a table built by other SQL is rebuilt)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 def split_comments(sql: str) -> list[tuple[str, bool]]:
