@@ -122,6 +122,17 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
     return outcome
 
 
+def problems_reported(metadata) -> list[str]:
+    """What a raw capture could not read or had to skip, from its manifest's materialization metadata."""
+    problems = []
+    unreadable = metadata.get("unreadable_files")
+    for path, reason in (unreadable.value if unreadable else {}).items():
+        problems.append(f"could not read {path} ({reason}); what was stored of it is kept, the next run tries again")
+    skipped = metadata.get("skipped")
+    problems += [f"skipped {entry}" for entry in (skipped.value if skipped else [])]
+    return problems
+
+
 def run_build(out=None) -> int:
     out = out or sys.stdout
     from dagster import DagsterEventType, DagsterInstance
@@ -155,12 +166,16 @@ def run_build(out=None) -> int:
                 f"  materialized {mat.asset_key.to_user_string()}{partition}: {rows.value if rows else '?'} rows written",
                 file=out,
             )
+            for problem in problems_reported(mat.metadata):
+                print(f"    {problem}", file=out)
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
-            status = "passed" if evaluation.passed else "FAILED"
+            # a non-blocking check (unknown_models_listed) warns; only blocking ones fail the build
+            status = "passed" if evaluation.passed else ("FAILED" if evaluation.blocking else "WARNING")
             print(f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} {status}", file=out)
             if not evaluation.passed:
-                failed_checks.append(evaluation)
+                if evaluation.blocking:
+                    failed_checks.append(evaluation)
                 if evaluation.description:
                     print(f"    {evaluation.description}", file=out)
         elif event.event_type == DagsterEventType.STEP_FAILURE:

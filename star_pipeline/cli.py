@@ -52,6 +52,9 @@ def _parser():
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    import os
+
+    os.umask(0o077)  # every file a command creates is its owner's only (storage/private_files.py)
     if argv[:1] == ["hook"]:  # the hot path: no argparse help, no config unless needed
         from star_pipeline.hook import run_hook
 
@@ -72,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             return install_hooks(args.settings or default_settings_path(), spool, uninstall=args.uninstall)
         if args.command == "build":
             from star_pipeline.build import run_build
+            from star_pipeline.storage.private_files import restrict_tree
+
+            if os.environ.get("DAGSTER_HOME"):
+                restrict_tree(os.environ["DAGSTER_HOME"])  # run history written before umask 077 was set
 
             return run_build()
         if args.command == "report":

@@ -17,9 +17,20 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "star_pipeline.yaml"
 DEFAULT_CLASSIFIERS_DIR = PROJECT_ROOT / "config" / "classifiers"
 CONFIG_ENV_VAR = "STAR_PIPELINE_CONFIG"
-# DuckDB's memory limit for pipeline connections unless the config says otherwise: low enough that a
-# gigabyte build stays near 1 GiB of memory in all (DuckDB spills joins and sorts to disk past it).
-DEFAULT_MEMORY_LIMIT = "512MB"
+# `warehouse.memory_limit: auto` (the default): a quarter of the machine's memory, at least 1 GiB and
+# at most 4 GiB. DuckDB spills joins and sorts to disk past its limit, and the work is cut so that peak
+# memory does not grow with the corpus; the limit is headroom for what cannot spill (long lines being
+# reassembled, one file's JSON), not a budget that ordinary data should exhaust.
+AUTO_MEMORY_LIMIT = "auto"
+MIN_AUTO_MEMORY_BYTES = 1 << 30
+MAX_AUTO_MEMORY_BYTES = 4 << 30
+_SIZE_UNITS = {
+    "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+    "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+}
+# The I/O manager's and warehouse resource's limit when built without a configuration (tests do that).
+DEFAULT_MEMORY_LIMIT = "1GiB"
+_SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$")
 
 _VAR_PATTERN = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
@@ -48,7 +59,7 @@ _SCHEMA: dict = {
     "warehouse": {
         "path": (str, REQUIRED),
         "lock_timeout_seconds": ((int, float), 60),
-        "memory_limit": (str, DEFAULT_MEMORY_LIMIT),
+        "memory_limit": (str, AUTO_MEMORY_LIMIT),
     },
     "sources": {
         "claude_code_roots": (list, []),
@@ -96,19 +107,72 @@ def load_settings(path: Path | str | None = None) -> Settings:
         expanded = _expand(values[key], config_path, key)
         return _absolute(expanded, base)
 
+    for key in ("warehouse.lock_timeout_seconds", "raw.partial_line_quiet_seconds"):
+        if values[key] < 0:
+            raise ConfigError(f"{config_path}: '{key}' must be 0 or more seconds, got {values[key]!r}.")
+    classifiers_dir = one_path("classified.classifiers_dir") if values["classified.classifiers_dir"] else DEFAULT_CLASSIFIERS_DIR
+    if not classifiers_dir.is_dir():
+        raise ConfigError(
+            f"{config_path}: 'classified.classifiers_dir' is {classifiers_dir}, which is not a folder. Point it at the "
+            f"folder of classifier YAML files (the defaults are in {DEFAULT_CLASSIFIERS_DIR}), or remove the key."
+        )
     return Settings(
         config_path=config_path.resolve(),
         warehouse_path=one_path("warehouse.path"),
         lock_timeout_seconds=float(values["warehouse.lock_timeout_seconds"]),
-        memory_limit=values["warehouse.memory_limit"],
+        memory_limit=resolve_memory_limit(values["warehouse.memory_limit"], config_path),
         claude_code_roots=_roots(values["sources.claude_code_roots"], config_path, "sources.claude_code_roots", base),
         codex_roots=_roots(values["sources.codex_roots"], config_path, "sources.codex_roots", base),
         hook_spool_dir=one_path("sources.hook_spool_dir"),
         partial_line_quiet_seconds=float(values["raw.partial_line_quiet_seconds"]),
-        classifiers_dir=one_path("classified.classifiers_dir")
-        if values["classified.classifiers_dir"]
-        else DEFAULT_CLASSIFIERS_DIR,
+        classifiers_dir=classifiers_dir,
     )
+
+
+def size_in_bytes(text: str) -> int | None:
+    """Bytes of a size such as "512MB", "1.5GiB" or "2gb" (decimal or binary units); None if not a size."""
+    match = _SIZE_PATTERN.match(text)
+    if not match or match.group(2).lower() not in _SIZE_UNITS:
+        return None
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+
+
+def machine_memory_bytes() -> int | None:
+    """Physical memory, or the cgroup's limit when the process runs in a smaller container; None if unknown."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = None
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and (total is None or int(text) < total):
+            total = int(text)
+    return total
+
+
+def auto_memory_limit(machine_bytes: int | None = None) -> str:
+    """A quarter of the machine's memory, within [1 GiB, 4 GiB], in MiB as DuckDB takes it."""
+    machine_bytes = machine_memory_bytes() if machine_bytes is None else machine_bytes
+    quarter = (machine_bytes or 0) // 4
+    return f"{min(max(quarter, MIN_AUTO_MEMORY_BYTES), MAX_AUTO_MEMORY_BYTES) >> 20}MiB"
+
+
+def resolve_memory_limit(value: str, config_path: Path) -> str:
+    """The DuckDB memory limit `warehouse.memory_limit` asks for ("auto" resolved for this machine)."""
+    if value.strip().lower() == AUTO_MEMORY_LIMIT:
+        return auto_memory_limit()
+    size = size_in_bytes(value)
+    if size is None:
+        raise ConfigError(
+            f"{config_path}: 'warehouse.memory_limit' must be a size such as 2GB or 512MiB, or auto "
+            f"(a quarter of this machine's memory, 1-4 GiB); got {value!r}."
+        )
+    if size < 64 << 20:
+        raise ConfigError(f"{config_path}: 'warehouse.memory_limit' is {value!r}; DuckDB needs at least 64MB to work.")
+    return value.strip()
 
 
 def _validate(config_path: Path, raw: dict, schema: dict, prefix: str) -> dict:

@@ -33,6 +33,7 @@ from star_pipeline.raw.checks import raw_checks
 from star_pipeline.raw.sensors import build_downstream_sensor, build_source_sensors
 from star_pipeline.storage.io_manager import WarehouseIOManager
 from star_pipeline.storage.load_log import failure_hook_for_warehouse
+from star_pipeline.storage.private_files import owner_only_umask
 from star_pipeline.storage.resources import SourceFoldersResource, WarehouseResource
 
 # Raw capture and normalization: every unpartitioned asset below the classified layer.
@@ -117,4 +118,7 @@ def build_definitions(settings: Settings) -> Definitions:
     )
 
 
+# dagster dev's code servers and the runs they start load this module: what they write
+# (spill files, run history, compute logs) is the owner's only.
+owner_only_umask()
 defs = build_definitions(load_settings())

@@ -722,3 +722,22 @@ def test_price_periods_start_at_utc_midnight_whatever_the_local_time_zone(kolkat
 def test_billing_blocks_start_on_the_utc_hour_whatever_the_local_time_zone(kolkata_build):
     starts = query(kolkata_build, "SELECT block_id FROM aggregate.derived_blocks WHERE NOT is_gap ORDER BY start_time")
     assert starts == [("2026-03-01T10:00:00.000Z",), ("2026-03-12T20:00:00.000Z",)]
+
+
+def test_a_model_priced_only_by_the_config_pays_twice_its_input_price_for_one_hour_cache_writes(tmp_path):
+    """The 1-hour cache-write price, when the config gives none: 2x input (Anthropic's rule)."""
+    from star_pipeline.aggregate.pricing import price_rows
+
+    pricing = tmp_path / "pricing.yaml"
+    pricing.write_text("fast_multiplier: 2\nmodels:\n  acme-coder-1:\n    - {input: 2.5, output: 10}\n")
+    (row,) = price_rows(["acme-coder-1"], pricing)
+    assert row.prices == {"input": 2.5, "output": 10.0, "cache_write_1h": 5.0}
+
+
+def test_a_model_genai_prices_lacks_is_priced_by_the_second_source(tmp_path):
+    """gpt-5.3-codex-spark (seen in real Codex rollouts) is not in genai-prices 0.2.3: model-prices prices it."""
+    from star_pipeline.aggregate.pricing import price_rows
+
+    (row,) = price_rows(["gpt-5.3-codex-spark"])
+    assert row.price_source.startswith("model-prices ")
+    assert (row.prices["input"], row.prices["output"], row.prices["cache_read"]) == (1.75, 14.0, 0.175)

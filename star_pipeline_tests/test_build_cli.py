@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,6 +37,17 @@ def build(sandbox, timeout=300):
     env = {**os.environ, "STAR_PIPELINE_CONFIG": str(sandbox.config_path)}
     env.pop("DAGSTER_HOME", None)
     return subprocess.run([STAR_PIPELINE, "build"], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def readable_by_others(root: Path) -> list[str]:
+    """Files and folders below `root` (not `root` itself: the user's) that group or others may read."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        for name in [*(os.path.join(folder, d) for d in dirs), *(os.path.join(folder, f) for f in files)]:
+            mode = os.lstat(name).st_mode
+            if not os.path.islink(name) and mode & 0o044:
+                found.append(f"{name} {oct(mode & 0o777)}")
+    return found
 
 
 def snapshot(db_path) -> tuple:
@@ -110,6 +122,51 @@ def test_build_exits_non_zero_when_a_blocking_check_fails(sandbox):
     assert f"{path}#v1: manifest 6 lines" in proc.stdout  # the stored bytes no longer add up to the file
 
 
+def test_nothing_a_build_writes_is_readable_by_others(sandbox, tmp_path):
+    """Under a permissive umask, with a DAGSTER_HOME an older version left readable: after the build the data
+    folder, DAGSTER_HOME and the working folder hold nothing that group or others can read."""
+    write_session(sandbox.claude_root / "-p", "s1", 200, width=3000)
+    home = tmp_path / "dagster_home"
+    home.mkdir(mode=0o755)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    os.chmod(home / "dagster.yaml", 0o644)
+    workdir = tmp_path / "workdir"
+    workdir.mkdir(mode=0o755)
+    env = {**os.environ, "STAR_PIPELINE_CONFIG": str(sandbox.config_path), "DAGSTER_HOME": str(home)}
+    proc = subprocess.run([STAR_PIPELINE, "build"], capture_output=True, text=True, env=env, cwd=workdir,
+                          preexec_fn=lambda: os.umask(0o022), timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    spill = Path(f"{sandbox.warehouse}.spill")
+    assert spill.is_dir() and spill.stat().st_mode & 0o777 == 0o700
+    assert readable_by_others(sandbox.warehouse.parent) == []
+    assert readable_by_others(home) == []
+    assert readable_by_others(workdir) == []  # no ./.tmp spill folder
+
+
+def test_a_model_without_a_price_warns_and_the_build_succeeds(sandbox):
+    """unknown_models_listed is a non-blocking check: it prints a warning, and only failed steps and
+    blocking checks fail a build. A current Codex model genai-prices lacks is priced by the second source."""
+    from star_pipeline_tests.test_normalized_traps import codex_file, session_meta, token_count, turn_context, write_jsonl
+
+    for session, model in (("019b0c1d-2e3f-7a4b-8c5d-6e7f8a9b0c1d", "gpt-5.3-codex-spark"),
+                           ("019b0c1d-2e3f-7a4b-8c5d-6e7f8a9b0c2e", "acme-unpriced-9")):
+        write_jsonl(codex_file(sandbox, session), [
+            session_meta(session), turn_context(1, model), token_count(2, (1000, 200, 50, 10))])
+
+    proc = build(sandbox)
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "unknown_models_listed WARNING" in proc.stdout and "acme-unpriced-9" in proc.stdout
+    assert "gpt-5.3-codex-spark" not in proc.stdout.split("unknown_models_listed WARNING")[1].splitlines()[1]
+    conn = duckdb.connect(str(sandbox.warehouse), read_only=True)
+    try:
+        costs = dict(conn.execute("SELECT model, cost_usd FROM aggregate.fact_token_usage").fetchall())
+    finally:
+        conn.close()
+    assert costs["gpt-5.3-codex-spark"] == pytest.approx((800 * 1.75 + 200 * 0.175 + 50 * 14.0) / 1e6)
+    assert costs["acme-unpriced-9"] is None
+
+
 def test_build_with_a_malformed_config_names_file_and_key(sandbox):
     sandbox.config_path.write_text(sandbox.config_path.read_text().replace("lock_timeout_seconds: 5", "lock_timeout: 5"))
     proc = build(sandbox)
@@ -135,7 +192,7 @@ def test_sigkill_mid_build_then_rerun_equals_a_clean_build(sandbox, tmp_path):
     killed_mid_write = 0
     for delay in (1.0, 2.0, 3.0):
         for leftover in sandbox.warehouse.parent.glob("warehouse.duckdb*"):
-            leftover.unlink()
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
         proc = subprocess.Popen(
             [STAR_PIPELINE, "build"],
             stdout=subprocess.DEVNULL,
@@ -148,6 +205,7 @@ def test_sigkill_mid_build_then_rerun_equals_a_clean_build(sandbox, tmp_path):
         proc.wait()
         if proc.returncode == -signal.SIGKILL:
             killed_mid_write += 1
+        assert readable_by_others(sandbox.warehouse.parent) == []  # what a killed build left is private too
         rerun = build(sandbox)
         assert rerun.returncode == 0, rerun.stdout + rerun.stderr
         assert snapshot(sandbox.warehouse) == expected

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 from dagster import (
     AssetSelection,
     DagsterEventType,
@@ -269,6 +270,22 @@ SECRET_COMMAND = (f"aws-vault add ci --key {AWS_KEY} && curl -H 'x-api-key: {ANT
 SECRET_INPUT = {"command": SECRET_COMMAND, "description": "Configure deploy credentials"}
 SECRET_OUTPUT = f"Stored key {AWS_KEY} (anthropic {ANTHROPIC_KEY}, github {GITHUB_TOKEN})\n{PEM}\n{ENV_LINE}\n"
 
+# One sample of every kind the shipped secret_findings.yaml knows, each on a line of its own.
+EVERY_KIND = {
+    "aws_access_key_id": AWS_KEY,
+    "aws_secret_access_key": "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "anthropic_api_key": ANTHROPIC_KEY,
+    "openai_api_key": "sk-proj-Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8L9",
+    "github_token": GITHUB_TOKEN,
+    "google_api_key": "AIza" + "SyD4f5G6h7J8k9L0zXcVbNmQwErTyUiOpAs",
+    "slack_token": "xoxb-2048123456-4096987654-Zy9Xw8Vu7Ts6",
+    "private_key_block": PEM_HEADER,
+    "bearer_token": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl",
+    "env_assignment": f"API_TOKEN={ENV_SECRET}",
+}
+EVERY_KIND_SESSION = "6f7a8b9c-0d1e-4f2a-9b3c-5d6e7f8a9b0c"
+EVERY_KIND_PROMPT = "\n".join(f"{kind}: {secret}" for kind, secret in EVERY_KIND.items())
+
 REPEAT_SESSION = "4d5e6f7a-8b9c-4d0e-9f1a-3b4c5d6e7f8a"
 REPEAT_PROMPT = f"Old key {AWS_KEY} was rotated. Wait, no: {AWS_KEY} is still live."
 HEREDOC_SESSION = "5e6f7a8b-9c0d-4e1f-8a2b-4c5d6e7f8a9b"
@@ -288,6 +305,8 @@ def write_secret_sessions(sandbox: Sandbox) -> None:
     ])
     r = REPEAT_SESSION
     write_jsonl(session_file(sandbox, r), [user(r, 0, REPEAT_PROMPT)])
+    e = EVERY_KIND_SESSION
+    write_jsonl(session_file(sandbox, e), [user(e, 0, EVERY_KIND_PROMPT)])
     h = HEREDOC_SESSION
     write_jsonl(session_file(sandbox, h), [
         user(h, 0, "Write the deploy credentials to .env"),
@@ -522,7 +541,23 @@ def test_secret_findings_locate_each_secret_and_fingerprint_it(corpus):
         assert next(iter(prints)) not in plain
 
 
-def test_secrets_stay_in_raw(corpus):
+def test_every_kind_of_secret_the_shipped_patterns_name_is_found_where_it_is(corpus):
+    shipped = {p["kind"] for p in yaml.safe_load((REPO_ROOT / "config" / "classifiers" / "secret_findings.yaml").read_text())["patterns"]}
+    assert shipped == set(EVERY_KIND)  # a new pattern gets a sample here
+    rows = secret_rows(corpus, EVERY_KIND_SESSION)
+    found = {kind: EVERY_KIND_PROMPT[offset:offset + length] for field, kind, _, offset, length, _ in rows}
+    assert found == EVERY_KIND
+
+
+# Where transcript text is kept: raw lines, and the text the normalized layer extracts once for every reader.
+TEXT_COLUMNS = {
+    "normalized.normalized_messages.message_text", "normalized.normalized_messages.tool_input",
+    "normalized.normalized_messages.tool_result", "normalized.normalized_messages.tool_blocks",
+    "normalized.normalized_tool_calls.command",
+}
+
+
+def test_secrets_stay_in_raw_and_the_normalized_text(corpus):
     conn = duckdb.connect(str(corpus.sandbox.warehouse), read_only=True)
     try:
         columns = conn.execute("""
@@ -544,7 +579,7 @@ def test_secrets_stay_in_raw(corpus):
         assert {"raw", "normalized", "classified", "main"} <= every_schema
         for secret in SECRET_STRINGS:
             assert tables_holding(secret, {"raw"}), f"the scan cannot see {secret} even in raw"
-            assert tables_holding(secret, every_schema - {"raw"}) == set(), secret
+            assert tables_holding(secret, every_schema - {"raw"}) <= TEXT_COLUMNS, secret
     finally:
         conn.close()
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from star_pipeline.config import DEFAULT_CONFIG_PATH, ConfigError, load_settings
+from star_pipeline.config import DEFAULT_CONFIG_PATH, ConfigError, auto_memory_limit, load_settings
 
 
 def write(tmp_path, text):
@@ -61,6 +61,11 @@ def test_variables_and_tilde_expand(monkeypatch, tmp_path):
         ("warehouse: [1, 2]\n", "'warehouse' must be a mapping"),
         ("warehouse:\n  path: $SP_UNSET_VARIABLE/w\nsources:\n  hook_spool_dir: s\n", "uses $SP_UNSET_VARIABLE"),
         ("warehouse: {path: [unclosed\n", "not valid YAML"),
+        (MINIMAL.replace("w.duckdb", "w.duckdb\n  memory_limit: lots"), "'warehouse.memory_limit' must be a size"),
+        (MINIMAL.replace("w.duckdb", "w.duckdb\n  memory_limit: 1KB"), "DuckDB needs at least 64MB"),
+        (MINIMAL.replace("w.duckdb", "w.duckdb\n  lock_timeout_seconds: -1"), "'warehouse.lock_timeout_seconds' must be 0 or more"),
+        (MINIMAL + "raw:\n  partial_line_quiet_seconds: -5\n", "'raw.partial_line_quiet_seconds' must be 0 or more"),
+        (MINIMAL + "classified:\n  classifiers_dir: no_such_folder\n", "'classified.classifiers_dir' is"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path, monkeypatch, text, fragment):
@@ -69,6 +74,15 @@ def test_bad_config_names_file_and_key(tmp_path, monkeypatch, text, fragment):
     with pytest.raises(ConfigError) as info:
         load_settings(path)
     assert str(path) in str(info.value) and fragment in str(info.value)
+
+
+def test_memory_limit_defaults_to_a_quarter_of_the_machine_within_1_and_4_gib(tmp_path):
+    assert load_settings(write(tmp_path, MINIMAL)).memory_limit == auto_memory_limit()
+    assert auto_memory_limit(2 << 30) == "1024MiB"  # a 2 GiB machine still gets 1 GiB
+    assert auto_memory_limit(12 << 30) == "3072MiB"
+    assert auto_memory_limit(64 << 30) == "4096MiB"
+    given = load_settings(write(tmp_path, MINIMAL.replace("w.duckdb", "w.duckdb\n  memory_limit: 1.5GiB")))
+    assert given.memory_limit == "1.5GiB"
 
 
 def test_missing_config_file_says_what_to_do(tmp_path):

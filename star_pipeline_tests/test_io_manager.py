@@ -156,6 +156,61 @@ def test_a_query_whose_row_order_does_not_matter_is_written_without_keeping_it(d
     assert rows(db, "SELECT during_write FROM normalized.setting") == [(not any_row_order,)]
 
 
+def innermost_error(result):
+    """The first step failure's own error and, beneath Dagster's wrappers, the error that caused it."""
+    failure = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error
+    outer = failure
+    while failure.cause is not None:
+        if "WarehouseWriteError" in (failure.cls_name or ""):
+            outer = failure
+        failure = failure.cause
+    return outer.message, failure.message
+
+
+def test_a_failing_query_whose_row_order_does_not_matter_reports_duckdbs_error_and_restores_the_setting(db):
+    @asset(key=["normalized", "bad"], metadata={"write_mode": "append", "key_columns": ["x"]})
+    def bad():
+        return SqlQuery("SELECT CAST('not a number' AS INTEGER) AS x", any_row_order=True)
+
+    open_connection(db).close()
+    with shared_instance(db, lock_timeout_seconds=2):
+        result = run(db, bad, raise_on_error=False)
+        order = current_setting(db, "preserve_insertion_order")
+    outer, inner = innermost_error(result)
+    assert "Could not convert string 'not a number'" in inner  # DuckDB's own error, not the aborted transaction's
+    assert "writing normalized.bad failed" in outer and "Could not convert" in outer and "next run tries again" in outer
+    assert order is True
+    assert rows(db, "SELECT status FROM meta_load_log WHERE asset_key = 'normalized/bad'") == [("failure",)]
+
+
+def test_a_failed_commit_reports_duckdbs_error_with_what_to_do(db, monkeypatch):
+    """DuckDB ends the transaction when COMMIT fails (on a long line's pinned block, for example):
+    the ROLLBACK after it finds none, and must not replace the real error with its own."""
+    real_connect = WarehouseIOManager._connect
+
+    class CommitFails:
+        def __init__(self, conn):
+            self.conn = conn
+
+        def execute(self, sql, *args):
+            if sql == "COMMIT":
+                self.conn.execute("ROLLBACK")
+                raise duckdb.TransactionException(
+                    "TransactionContext Error: Failed to commit: failed to pin block of size 256.0 KiB (244.0 MiB/244.1 MiB used)")
+            return self.conn.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self.conn, name)
+
+    monkeypatch.setattr(WarehouseIOManager, "_connect", lambda self: CommitFails(real_connect(self)))
+    result = run(db, make_append_asset([1, 2]), raise_on_error=False, memory_limit="1GB")
+
+    outer, inner = innermost_error(result)
+    assert "Failed to commit: failed to pin block" in inner
+    assert "Failed to commit" in outer and "warehouse.memory_limit: 1GB" in outer
+    assert "no transaction is active" not in outer + inner
+
+
 def test_writes_use_row_groups_of_row_group_rows(db):
     conn = open_connection(db)
     conn.execute("CREATE TABLE t AS SELECT range AS x FROM range(100000)")

@@ -73,7 +73,8 @@ def test_claude_session_totals_equal_ccusage_session_report(corpus_warehouse):
 
 def test_every_corpus_line_is_normalized_or_a_parse_error(corpus_warehouse):
     box, _ = corpus_warehouse
-    raw = query(box, "SELECT (SELECT count(*) FROM raw.claude_code_lines) + (SELECT count(*) FROM raw.codex_lines)")[0][0]
+    raw = query(box, "SELECT (SELECT count(*) FROM raw.claude_code_lines WHERE part_number = 1) "
+                     "+ (SELECT count(*) FROM raw.codex_lines WHERE part_number = 1)")[0][0]  # lines, not their parts
     normalized = query(box, "SELECT count(*) FROM normalized.normalized_messages")[0][0]
     errors = query(box, "SELECT count(*) FROM normalized.normalized_parse_errors WHERE source <> 'hook_spool'")[0][0]
     assert raw == normalized + errors and raw > 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -628,6 +629,19 @@ def test_lone_surrogate_escape_keeps_the_records_usage(sandbox):
     assert totals(sandbox) == (1, 4, 321, 0, 3000)
 
 
+def test_a_lone_surrogate_does_not_spoil_a_valid_emoji_pair_on_the_same_line(sandbox):
+    s = "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"
+    cut = assistant(s, 2, "msg_01SurrPair", "req_011SurrPair", usage(4, 5),
+                    content=[{"type": "text", "text": "smile \U0001f600 then cut \ud83d"}])
+    line = json.dumps(cut, separators=(",", ":")).encode()
+    assert b"\\ud83d\\ude00" in line and line.count(b"\\ud83d") == 2
+    write_jsonl(session_file(sandbox, s), [user(s, 0), line])
+    materialize_all(sandbox)
+
+    (text,) = query(sandbox, "SELECT message_text FROM normalized.normalized_messages WHERE message_id = 'msg_01SurrPair'")[0]
+    assert text == "smile \U0001f600 then cut \ufffd"  # the pair stays an emoji; only the lone half is replaced
+
+
 # == 13: hook spool =============================================================
 def test_hook_spool_events_and_non_json_payload(sandbox):
     payload = {
@@ -764,7 +778,7 @@ def test_incremental_runs_equal_a_rebuild_from_the_same_files(sandbox):
     incremental = _snapshot(sandbox)
 
     for leftover in sandbox.warehouse.parent.glob(sandbox.warehouse.name + "*"):
-        leftover.unlink()
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()  # the spill folder too
     # Migrations run once per process and warehouse path (a new `star-pipeline` process would apply them
     # again); this test stays in one process, so the rebuilt warehouse gets a path of its own.
     sandbox.warehouse = sandbox.root / "rebuilt" / "warehouse.duckdb"

@@ -19,17 +19,19 @@ from pathlib import Path
 
 import duckdb
 
+from star_pipeline.raw.capture import PART_BYTES
 from star_pipeline_tests.conftest import Sandbox, build_defs, corpus_or_skip, materialize_all, query, run_checks_alone
 
 SESSION = "5c0375b4-57a5-4f26-b12d-d022ee4e51b7"
 CODEX_SESSION = "0199a3c1-7e2b-7c50-9d4e-2f1a6b8c9d0e"
 LINE_COLUMNS = [
     "source", "path", "file_version", "line_number", "byte_offset", "byte_length",
-    "line_bytes", "ends_with_newline", "sha256", "ingest_run_id", "ingested_at",
+    "line_bytes", "ends_with_newline", "sha256", "ingest_run_id", "ingested_at", "part_number", "part_count",
 ]
 MANIFEST_COLUMNS = [
     "source", "path", "file_version", "size_bytes", "mtime", "consumed_offset", "consumed_sha256",
     "line_count", "first_seen_at", "last_seen_at", "source_deleted_at", "superseded_at", "last_ingest_run_id",
+    "path_bytes", "inode", "ctime", "capture_error",
 ]
 SOURCES = ("claude_code", "codex", "hook_spool")
 # Columns that legitimately differ between two ingests of the same bytes.
@@ -169,21 +171,24 @@ def run_check_only(sandbox: Sandbox, source: str = "claude_code"):
 
 
 def assert_byte_perfect(sandbox: Sandbox, path: Path, *, source: str = "claude_code", version: int = 1) -> list[dict]:
+    """The stored rows reproduce the file: returns the rows, a long line's parts apart."""
     data = path.read_bytes()
     rows = line_rows(sandbox, path, source=source, version=version)
     assert reconstruct(sandbox, path, source=source, version=version) == data
-    assert len(rows) == expected_line_count(data)
-    assert [r["line_number"] for r in rows] == list(range(1, len(rows) + 1))
+    firsts = [r for r in rows if r["part_number"] == 1]
+    assert len(firsts) == expected_line_count(data)
+    assert [r["line_number"] for r in firsts] == list(range(1, len(firsts) + 1))
     offset = 0
     for r in rows:
         assert r["byte_offset"] == offset
-        assert r["byte_length"] == len(r["line_bytes"])
+        assert r["byte_length"] == len(r["line_bytes"]) <= PART_BYTES
         assert r["sha256"] == hashlib.sha256(r["line_bytes"]).hexdigest()
         assert r["source"] == source
+        assert not r["ends_with_newline"] or r["part_number"] == r["part_count"]
         offset += r["byte_length"] + int(r["ends_with_newline"])
     (manifest,) = [m for m in manifest_rows(sandbox, path, source=source) if m["file_version"] == version]
     assert manifest["consumed_offset"] == len(data)
-    assert manifest["line_count"] == len(rows)
+    assert manifest["line_count"] == len(firsts)
     assert manifest["consumed_sha256"] == hashlib.sha256(data).hexdigest()
     return rows
 
@@ -245,8 +250,9 @@ def test_corrupt_lines_are_stored_byte_for_byte(sandbox):
 
 
 # -- 2. a 20 MB line --------------------------------------------------------
-def test_a_20_mb_line_is_one_row_with_exact_bytes(sandbox):
-    big = claude_line(2, kind="user", text="x" * (20 << 20), toolUseResult={"stdout": "", "stderr": ""})
+def test_a_20_mb_line_is_stored_in_parts_with_exact_bytes(sandbox):
+    # multi-byte characters throughout, so that a cut at a fixed byte count would split one
+    big = claude_line(2, kind="user", text="x\u00e9\u4e2d\U0001f600" * (2 << 20), toolUseResult={"stdout": "", "stderr": ""})
     assert len(big) > 20 << 20
     data = lines(claude_line(1), big, claude_line(3, kind="assistant"))
     path = write(sandbox.claude_root / "-home-u-demo" / f"{SESSION}.jsonl", data)
@@ -254,15 +260,15 @@ def test_a_20_mb_line_is_one_row_with_exact_bytes(sandbox):
     result = materialize_raw(sandbox)
 
     assert result.success and check_passed(result)
-    (row,) = query(
-        sandbox,
-        "SELECT line_number, byte_offset, byte_length, octet_length(line_bytes), sha256, ends_with_newline "
-        "FROM raw.claude_code_lines WHERE path = ? AND line_number = 2",
-        [key(path)],
-    )
-    assert row == (2, len(claude_line(1)) + 1, len(big), len(big), hashlib.sha256(big).hexdigest(), True)
-    assert query(sandbox, "SELECT count(*) FROM raw.claude_code_lines")[0][0] == 3
-    assert reconstruct(sandbox, path) == data
+    parts = [r for r in assert_byte_perfect(sandbox, path) if r["line_number"] == 2]
+    assert len(parts) == parts[0]["part_count"] > 300
+    assert [r["part_number"] for r in parts] == list(range(1, len(parts) + 1))
+    assert b"".join(r["line_bytes"] for r in parts) == big
+    for part in parts:
+        part["line_bytes"].decode("utf-8")  # cut between characters: every part is UTF-8 on its own
+    assert [r["ends_with_newline"] for r in parts] == [False] * (len(parts) - 1) + [True]
+    assert parts[0]["byte_offset"] == len(claude_line(1)) + 1
+    assert manifest_rows(sandbox, path)[0]["line_count"] == 3
 
 
 # -- 3. empty file ----------------------------------------------------------
@@ -498,12 +504,20 @@ def test_unreadable_file_is_skipped_and_its_stored_rows_stay(sandbox, monkeypatc
     assert second.success and check_passed(second)
     assert len(line_rows(sandbox, fine)) == 2
     assert line_rows(sandbox, locked) == stored
-    assert manifest_rows(sandbox, locked) == [m1]
-    assert line_rows(sandbox, new_locked) == [] and manifest_rows(sandbox, new_locked) == []
+    # the manifest keeps what was captured and says why the rest was not
+    (m2,) = manifest_rows(sandbox, locked)
+    assert {k: v for k, v in m2.items() if k not in ("capture_error", "last_ingest_run_id")} == {
+        k: v for k, v in m1.items() if k not in ("capture_error", "last_ingest_run_id")}
+    assert m2["capture_error"] == "Permission denied"
+    (m_new,) = manifest_rows(sandbox, new_locked)
+    assert (m_new["consumed_offset"], m_new["line_count"], m_new["capture_error"]) == (0, 0, "Permission denied")
+    assert line_rows(sandbox, new_locked) == []
     (materialization,) = [
         m for m in second.asset_materializations_for_node("raw_claude_code") if m.asset_key.path[-1] == "claude_code_files"
     ]
     assert set(materialization.metadata["unreadable_files"].value) == {key(locked), key(new_locked)}
+    unreadable = check_evaluation(second).metadata["unreadable"].value
+    assert any(key(locked) in problem and "Permission denied" in problem for problem in unreadable)
 
     third = materialize_raw(sandbox)
 
@@ -512,6 +526,7 @@ def test_unreadable_file_is_skipped_and_its_stored_rows_stay(sandbox, monkeypatc
     assert line_rows(sandbox, locked)[:1] == stored
     assert_byte_perfect(sandbox, new_locked)
     assert first.run_id not in {r["ingest_run_id"] for r in line_rows(sandbox, new_locked)}
+    assert [m["capture_error"] for m in manifest_rows(sandbox, locked) + manifest_rows(sandbox, new_locked)] == [None, None]
 
 
 def test_a_stored_file_that_became_unreadable_does_not_fail_the_next_run(sandbox, monkeypatch):
@@ -690,7 +705,7 @@ def test_corpus_rows_match_line_counts_of_every_file(sandbox):
         files = sorted(root.rglob("*.jsonl"))
         assert files, root
         expected = {key(p): expected_line_count(p.read_bytes()) for p in files}
-        stored = dict(query(sandbox, f"SELECT path, count(*) FROM raw.{source}_lines GROUP BY path"))
+        stored = dict(query(sandbox, f"SELECT path, count(*) FILTER (WHERE part_number = 1) FROM raw.{source}_lines GROUP BY path"))
         assert {p: stored.get(p, 0) for p in expected} == expected
         assert set(stored) <= set(expected)
         assert sum(stored.values()) == sum(expected.values())
@@ -765,3 +780,89 @@ def test_check_hashes_rows_stored_out_of_offset_order(sandbox, monkeypatch):
         conn.close()
     evaluation = check_evaluation(run_check_only(sandbox))
     assert evaluation.passed is False and key(path) in evaluation.description
+
+
+# -- 13. names, links and endings the capture must survive ------------------
+def test_a_file_name_that_is_not_utf8_is_captured_beside_the_others(sandbox):
+    proj = sandbox.claude_root / "-home-u-demo"
+    normal = write(proj / f"{SESSION}.jsonl", lines(claude_line(1), claude_line(2, kind="assistant")))
+    odd_name = os.fsencode(proj) + b"/\xff\xfe-" + SESSION.encode() + b".jsonl"
+    with open(odd_name, "wb") as handle:
+        handle.write(lines(claude_line(1, session="odd"), claude_line(2, kind="assistant", session="odd")))
+
+    result = materialize_all(sandbox)
+
+    assert result.success and check_passed(result)
+    assert_byte_perfect(sandbox, normal)
+    stored = key(proj) + "/\\xff\\xfe-" + SESSION + ".jsonl"  # the undecodable bytes written as \xNN
+    (manifest,) = query(sandbox, "SELECT path_bytes, line_count, capture_error FROM raw.claude_code_files WHERE path = ?", [stored])
+    assert (bytes(manifest[0]), manifest[1], manifest[2]) == (odd_name, 2, None)
+    assert query(sandbox, "SELECT count(*) FROM normalized.normalized_messages WHERE path = ?", [stored]) == [(2,)]
+    # a later run reads the file again through its stored bytes: the check of every file opens it
+    assert run_check_only(sandbox).get_asset_check_evaluations()[0].passed
+
+
+def test_a_complete_last_line_without_newline_is_captured_at_once(sandbox):
+    sandbox.write_config(quiet_seconds=600)  # a half-written line would wait ten minutes
+    record = claude_line(2, kind="assistant")
+    path = write(sandbox.claude_root / "-home-u-demo" / f"{SESSION}.jsonl", lines(claude_line(1)) + record)
+
+    first = materialize_raw(sandbox)
+
+    assert first.success and check_passed(first)
+    assert [(r["line_bytes"], r["ends_with_newline"]) for r in line_rows(sandbox, path)] == [
+        (claude_line(1), True), (record, False)]
+
+    # the agent then writes the newline and the next record: the newline ends the stored line
+    append(path, b"\n" + claude_line(3) + b"\n")
+    second = materialize_raw(sandbox)
+
+    assert second.success and check_passed(second)
+    rows = assert_byte_perfect(sandbox, path)
+    assert [(r["line_bytes"], r["ends_with_newline"]) for r in rows] == [
+        (claude_line(1), True), (record, True), (claude_line(3), True)]  # no empty row for the newline
+
+
+def test_a_rewrite_that_keeps_size_and_mtime_is_noticed(sandbox):
+    path = write(sandbox.claude_root / "-home-u-demo" / f"{SESSION}.jsonl", lines(claude_line(1), claude_line(2)))
+    assert materialize_raw(sandbox).success
+    st = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"hello", b"HELLO"))  # same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same mtime; the ctime moved
+
+    result = materialize_raw(sandbox)
+
+    assert result.success and check_passed(result)
+    assert [m["file_version"] for m in manifest_rows(sandbox, path)] == [1, 2]
+    assert_byte_perfect(sandbox, path, version=2)
+
+
+def test_links_to_nowhere_link_loops_and_unreadable_folders_are_skipped_and_named(sandbox, monkeypatch, tmp_path):
+    proj = sandbox.claude_root / "-home-u-demo"
+    good = write(proj / f"{SESSION}.jsonl", lines(claude_line(1)))
+    (proj / "gone.jsonl").symlink_to(tmp_path / "missing.jsonl")
+    (proj / "loop").symlink_to(proj)
+    blocked = proj / "blocked"
+    write(blocked / "hidden.jsonl", lines(claude_line(1, session="hidden")))
+    elsewhere = write(tmp_path / "elsewhere" / "linked.jsonl", lines(claude_line(1, session="linked")))
+    (proj / "linked").symlink_to(elsewhere.parent)
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # as a non-root user after `chmod 000 blocked` (root reads any folder)
+        if os.fspath(path) == str(blocked):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = materialize_raw(sandbox)
+
+    assert result.success and check_passed(result)
+    assert_byte_perfect(sandbox, good)
+    linked = os.path.join(key(proj), "linked", "linked.jsonl")  # a linked folder is followed, under the link's name
+    assert query(sandbox, "SELECT count(*) FROM raw.claude_code_lines WHERE path = ?", [linked]) == [(1,)]
+    (materialization,) = [
+        m for m in result.asset_materializations_for_node("raw_claude_code") if m.asset_key.path[-1] == "claude_code_files"]
+    skipped = "\n".join(materialization.metadata["skipped"].value)
+    assert "gone.jsonl: a symbolic link to nothing" in skipped
+    assert "loop: a link to a folder already walked" in skipped
+    assert "blocked: folder not readable (Permission denied)" in skipped

@@ -181,3 +181,25 @@ def test_report_command_imports_no_dagster(corpus_box):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, "STAR_PIPELINE_CONFIG": str(box.config_path)})
     assert proc.stdout.strip().splitlines()[-1] == "False", proc.stderr
+
+
+def test_the_published_copy_follows_every_aggregate_rebuild(sandbox):
+    """The copy reports fall back to is rewritten by each rebuild, not only by the first."""
+    from star_pipeline.reports.published_copy import published_copy_path
+    from star_pipeline_tests.conftest import materialize_all
+    from star_pipeline_tests.test_normalized_traps import assistant, session_file, usage, user, write_jsonl
+
+    def tokens_in_copy() -> int:
+        copy_only = sandbox.config_path.with_name("copy.yaml")
+        copy_only.write_text(sandbox.config_path.read_text().replace(
+            f"path: {sandbox.warehouse}\n", f"path: {published_copy_path(sandbox.warehouse)}\n"))
+        return json.loads(report(sandbox, "daily", "--json", config=copy_only).stdout)["totals"]["totalTokens"]
+
+    first, second = "7a8b9c0d-1e2f-4a3b-8c4d-6e7f8a9b0c1d", "8b9c0d1e-2f3a-4b4c-9d5e-7f8a9b0c1d2e"
+    write_jsonl(session_file(sandbox, first), [user(first, 0), assistant(first, 1, "msg_01CopyA", "req_011CopyA", usage(10, 5))])
+    materialize_all(sandbox)
+    assert tokens_in_copy() == 15
+
+    write_jsonl(session_file(sandbox, second), [user(second, 0), assistant(second, 1, "msg_01CopyB", "req_011CopyB", usage(20, 7))])
+    materialize_all(sandbox)
+    assert tokens_in_copy() == 15 + 27

@@ -1,4 +1,12 @@
-"""Model prices over time: genai-prices' dated prices, overridden by config/pricing.yaml.
+"""Model prices over time: genai-prices' dated prices, then model-prices for the models
+genai-prices lacks, overridden by config/pricing.yaml.
+
+model-prices (models.dev's table, shipped inside the package: nothing is fetched)
+is the second maintained source, as LiteLLM's table is ccusage's: for a model
+genai-prices does not know (a new Codex model, say) its current standard rates
+apply to every call; its dates are those of the table's commits, not of the
+provider's price changes, so no history is taken from it. Of its context tiers
+the first is kept (one long-context threshold, like genai-prices').
 
 `price_rows(models)` gives, for each model name seen in the usage rows, every
 price period that applies to it: (model, valid_from, valid_to, prices per
@@ -65,11 +73,12 @@ def pricing_config(path: Path = PRICING_PATH) -> tuple[dict, str]:
 
 
 def pipeline_version(path: Path = PRICING_PATH) -> str:
-    """Code version + pricing config hash + genai-prices version: changes whenever a cost could."""
+    """Code version + pricing config hash + both price packages' versions: changes whenever a cost could."""
     from importlib.metadata import version
 
     _, digest = pricing_config(path)
-    return f"p{PIPELINE_CODE_VERSION}-pricing-{digest}-genai-prices-{version('genai-prices')}"
+    return (f"p{PIPELINE_CODE_VERSION}-pricing-{digest}-genai-prices-{version('genai-prices')}"
+            f"-model-prices-{version('model-prices')}")
 
 
 def _tiered(value) -> tuple[float | None, int | None, float | None]:
@@ -101,6 +110,8 @@ def _package_periods(model: str) -> tuple[str | None, list[tuple[date | None, di
     else:
         return None, []
     prices = model_info.prices
+    if prices is None:
+        return None, []
     conditional = prices if isinstance(prices, list) else [type("P", (), {"constraint": None, "prices": prices})()]
     periods = []
     for item in conditional:
@@ -126,6 +137,29 @@ def _package_periods(model: str) -> tuple[str | None, list[tuple[date | None, di
     return getattr(provider, "id", None), periods
 
 
+def _second_source_periods(model: str) -> tuple[str | None, list[tuple[date | None, dict, int | None, dict]]]:
+    """model-prices' current rates for `model`, as one period valid at all times (see the module docstring)."""
+    import model_prices
+
+    rates = model_prices.rates(model)
+    if rates is None or rates.input is None or rates.output is None:
+        return None, []
+    base = {"input": float(rates.input), "output": float(rates.output)}
+    if rates.cache_read is not None:
+        base["cache_read"] = float(rates.cache_read)
+    if rates.cache_write is not None:
+        base["cache_write"] = float(rates.cache_write)
+    if rates.cache_write_1h_multiple:
+        base["cache_write_1h"] = float(rates.input) * float(rates.cache_write_1h_multiple)
+    threshold, long = None, {}
+    if rates.tiers:
+        tier = rates.tiers[0]
+        threshold = int(tier.above)
+        long = {c: float(v) for c, v in (("input", tier.input), ("output", tier.output), ("cache_read", tier.cache_read),
+                                          ("cache_write", tier.cache_write)) if v is not None}
+    return rates.provider, [(None, base, threshold, long)]
+
+
 def price_rows(models: list[str], path: Path = PRICING_PATH) -> list[PriceRow]:
     from importlib.metadata import version
 
@@ -136,6 +170,9 @@ def price_rows(models: list[str], path: Path = PRICING_PATH) -> list[PriceRow]:
     for model in sorted(set(models)):
         provider, periods = _package_periods(model)
         source = package
+        if not periods:
+            provider, periods = _second_source_periods(model)
+            source = f"model-prices {version('model-prices')}"
         if model in overrides:
             merged = []
             base_prices = periods[-1][1] if periods else {}

@@ -49,13 +49,18 @@ def timed(cmd: list[str], env: dict | None = None, stdin: bytes | None = None) -
     return elapsed, peak, proc
 
 
-def write_config(folder: Path, corpus: Path) -> Path:
+def write_config(folder: Path, corpus: Path | None = None, *, claude: list[Path] | None = None,
+                 codex: list[Path] | None = None) -> Path:
+    """A configuration like a user's (memory_limit left at auto) over a generated `corpus`, or over these roots."""
     folder.mkdir(parents=True, exist_ok=True)
+    claude = claude if claude is not None else [corpus / "claude" / "projects"]
+    codex = codex if codex is not None else [corpus / "codex" / "sessions"]
+    spool = corpus / "spool" if corpus else folder / "spool"
     config = folder / "bench.yaml"
     config.write_text(
         f"warehouse:\n  path: {folder / 'warehouse.duckdb'}\n  lock_timeout_seconds: 600\n"
-        f"sources:\n  claude_code_roots: [{corpus / 'claude' / 'projects'}]\n"
-        f"  codex_roots: [{corpus / 'codex' / 'sessions'}]\n  hook_spool_dir: {corpus / 'spool'}\n"
+        f"sources:\n  claude_code_roots: {json.dumps([str(p) for p in claude])}\n"
+        f"  codex_roots: {json.dumps([str(p) for p in codex])}\n  hook_spool_dir: {spool}\n"
     )
     return config
 
@@ -145,6 +150,24 @@ def hook_latency(runs: int = 200) -> tuple[float, float]:
     return statistics.median(hook), statistics.median(bare)
 
 
+def machine_summary() -> str:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
+
+
+def publish(heading: str, columns: list[str], rows: list[tuple], notes: list[str], write: Path | None) -> None:
+    """Print a markdown section (a heading, a table of `rows`, notes) and append it to `write`."""
+    lines = [f"## {heading}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    if notes:
+        lines += ["", *notes]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if write:
+        with write.open("a") as handle:
+            handle.write("\n" + text)
+
+
 def fmt_ratio(value: float | None, baseline: float | None) -> str:
     return f"{value / baseline:.2f}x" if value and baseline else "n/a"
 
@@ -223,17 +246,10 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, Python {platform.python_version()}"
-    lines = [f"## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, corpus {total_mb:.0f} MB ({machine})", "",
-             "| measurement | star_pipeline | baseline (same run) | ratio | target |", "|---|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
-    lines += ["", f"Claude Code total tokens over the corpus: star_pipeline {ours_total:,}, ccusage "
-              f"{cc_total if cc_total is None else format(cc_total, ',')} (the baselines read the same data)."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        with args.write.open("a") as handle:
-            handle.write("\n" + text)
+    publish(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, corpus {total_mb:.0f} MB ({machine_summary()})",
+            ["measurement", "star_pipeline", "baseline (same run)", "ratio", "target"], rows,
+            [f"Claude Code total tokens over the corpus: star_pipeline {ours_total:,}, ccusage "
+             f"{cc_total if cc_total is None else format(cc_total, ',')} (the baselines read the same data)."], args.write)
 
 
 if __name__ == "__main__":

@@ -101,11 +101,7 @@ def rule_query(
                 f"AND {item_match(spec, 'c', 'm')})"
             )
             params.append(version)
-        items = read_sql(
-            spec.table,
-            new_items=new_items,
-            message_texts=read_sql("message_texts", messages="SELECT source, path, file_version, byte_offset FROM items"),
-        )
+        items = read_sql(spec.table, new_items=new_items)
     elif spec is TOOL_PRACTICES:
         items = read_sql(spec.table, call_scope=calls_filter)
     else:
@@ -141,13 +137,7 @@ def secret_query(classifier: ClassifierFile, version: str, incremental: bool, me
             "AND p.path = m.path AND p.file_version = m.file_version AND m.byte_offset <= p.scanned_through_offset)"
         )
         params.append(version)
-    fields = read_sql(
-        "derived_secret_findings",
-        message_texts=read_sql(
-            "message_texts",
-            messages=f"SELECT source, path, file_version, byte_offset FROM normalized.normalized_messages m WHERE {new_items}",
-        ),
-    )
+    fields = read_sql("derived_secret_findings", new_items=new_items)
     # One pass of all patterns at once picks the few fields that hold any match;
     # only those are searched pattern by pattern (RE2 scopes each group's flags).
     any_pattern = "|".join(f"(?:{pattern['regex']})" for pattern in patterns)

@@ -3,7 +3,7 @@
 - one row per (item, version) (secrets: per item, field, kind and occurrence);
 - every normalized item has a row in every materialized version (rule classifiers);
 - re-running a version from scratch gives exactly the stored rows (for the
-  message classifiers, which re-read raw text: within the check budget in the
+  message classifiers, which read every message's text: within the check budget in the
   run that wrote the version, every message when run alone; see
   storage/check_scope.py; for tool practices in the run that wrote the version,
   the calls named in the files the latest ingest normalized).
@@ -118,7 +118,7 @@ def build_classified_checks(spec: ClassifierSpec):
                     named = call_ids_named_in(f"(x.source, x.path) IN (SELECT source, path FROM {CHECK_FILES})")
                     calls_filter, stored_filter = f"c.call_id IN ({named})", f"call_id IN ({named})"
                 if spec.item_keys == MESSAGE_KEY:
-                    # message classifiers re-read raw text: keep within the check budget in the run that wrote them
+                    # message classifiers read every message's text: keep within the check budget in the run that wrote them
                     in_run = wrote_in_run(conn, context.run.run_id, spec.key.to_user_string(), version)
                     chosen, total = choose_check_files(
                         conn, MESSAGE_FILES, [latest_normalize_run(conn), not in_run], seed=context.run.run_id,

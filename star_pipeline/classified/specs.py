@@ -69,6 +69,6 @@ SECRET_FINDINGS = ClassifierSpec(
     deps=("normalized_messages",),
     incremental=True,
     description="One row per secret-looking string in message text, tool input or tool result: kind, where, and "
-    "a salted fingerprint. The secret itself is never stored outside raw.",
+    "a salted fingerprint. The secret itself is never stored here, and is masked in what leaves the warehouse.",
 )
 CLASSIFIERS = (SESSION_KINDS, MESSAGE_KINDS, TOOL_PRACTICES, SECRET_FINDINGS)

@@ -24,6 +24,7 @@ from star_pipeline.normalized.per_file_rebuild import (
     tool_calls_scope,
     usage_scope,
 )
+from star_pipeline.raw.line_parts import long_line_batches, whole_lines
 from star_pipeline.raw.sources import CLAUDE_CODE, CODEX, HOOK_SPOOL
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql, sql_file_version
@@ -101,12 +102,13 @@ def not_yet_in(conn, table: str, source: str, pending: list[str] | None) -> str:
     The new rows' rowid range is looked up first (a scan of key columns only) and put in as
     constants: DuckDB skips the row groups outside it, so the SQL file's JSON work and the
     line text are read for the new lines only, not for every line of the pending files' table.
+    Lines are matched by line number, which all parts of a long line share.
     """
     if needs_full_build(conn, table):
         return "TRUE"
     not_stored = (
         f"NOT EXISTS (SELECT 1 FROM normalized.{table} n WHERE n.source = '{source}' AND n.path = r.path "
-        "AND n.file_version = r.file_version AND n.byte_offset = r.byte_offset)"
+        "AND n.file_version = r.file_version AND n.line_number = r.line_number)"
     )
     if pending is None:
         return not_stored
@@ -120,17 +122,41 @@ def not_yet_in(conn, table: str, source: str, pending: list[str] | None) -> str:
     return f"r.rowid BETWEEN {int(first)} AND {int(last)} AND {new_rows}"
 
 
-def incremental_query(conn, table: str, sql: str, run_id: str) -> SqlQuery:
+def lines_sql(conn, table: str, sources: dict[str, str], pending: dict) -> list[dict[str, str]]:
+    """The `{<source>_lines}` placeholders of a per-line table's SQL, one dict per statement.
+
+    `sources` maps each source the SQL reads to its placeholder. Each source's new lines
+    (`not_yet_in`) are read whole (`whole_lines`); when they hold more long lines than one
+    statement reassembles (`long_line_batches`), the work is cut into several statements,
+    each source's i-th rowid range in the i-th (FALSE where a source has fewer).
+    """
+    ranges = {}
+    for source in sources:
+        new = not_yet_in(conn, table, source, pending[source])
+        ranges[source] = [f"{new} AND {batch}" for batch in long_line_batches(conn, source, new)] if new != "FALSE" else ["FALSE"]
+    statements = max(len(r) for r in ranges.values())
+    return [
+        {placeholder: whole_lines(source, ranges[source][i] if i < len(ranges[source]) else "FALSE")
+         for source, placeholder in sources.items()}
+        for i in range(statements)
+    ]
+
+
+def incremental_query(conn, table: str, statements: list[str], run_id: str) -> SqlQuery:
     """Append the new rows, or replace the table when its SQL changed; stamps each row with the run id.
 
-    Rows are stored in any order (each carries its line key; every reader orders or groups).
+    `statements` are SELECTs whose rows together are the new rows (more than one when the work
+    is cut to bound memory: `lines_sql`). Rows are stored in any order (each carries its line key;
+    every reader orders or groups).
     """
+    stamped = [f"SELECT *, CAST(? AS VARCHAR) AS normalize_run_id FROM ({sql})" for sql in statements]
     return SqlQuery(
-        f"SELECT *, CAST(? AS VARCHAR) AS normalize_run_id FROM ({sql})",
+        stamped[0],
         [run_id],
         write_mode="replace" if needs_full_build(conn, table) else None,
         table_version=sql_version(table),
         any_row_order=True,
+        more=tuple((sql, [run_id]) for sql in stamped[1:]),
     )
 
 
@@ -159,19 +185,13 @@ def incremental_query(conn, table: str, sql: str, run_id: str) -> SqlQuery:
 )
 def normalize_transcript_lines(context: AssetExecutionContext, warehouse: WarehouseResource):
     run_id = context.run.run_id
+    transcripts = {"claude_code": "claude_code_lines", "codex": "codex_lines"}
     with warehouse.connect() as conn:
         pending = {source: pending_paths(conn, source) for source in LINE_TABLES}
-        messages_sql = read_sql(
-            "normalized_messages",
-            new_claude=not_yet_in(conn, "normalized_messages", "claude_code", pending["claude_code"]),
-            new_codex=not_yet_in(conn, "normalized_messages", "codex", pending["codex"]),
-        )
-        errors_sql = read_sql(
-            "normalized_parse_errors",
-            new_claude=not_yet_in(conn, "normalized_parse_errors", "claude_code", pending["claude_code"]),
-            new_codex=not_yet_in(conn, "normalized_parse_errors", "codex", pending["codex"]),
-            new_hooks=not_yet_in(conn, "normalized_parse_errors", "hook_spool", pending["hook_spool"]),
-        )
+        messages_sql = [read_sql("normalized_messages", **lines)
+                        for lines in lines_sql(conn, "normalized_messages", transcripts, pending)]
+        errors_sql = [read_sql("normalized_parse_errors", **lines) for lines in lines_sql(
+            conn, "normalized_parse_errors", {**transcripts, "hook_spool": "hook_spool_lines"}, pending)]
         messages = incremental_query(conn, "normalized_messages", messages_sql, run_id)
         errors = incremental_query(conn, "normalized_parse_errors", errors_sql, run_id)
     yield Output(messages, output_name="normalized_messages")
@@ -189,8 +209,9 @@ def normalize_transcript_lines(context: AssetExecutionContext, warehouse: Wareho
 )
 def normalized_hook_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> SqlQuery:
     with warehouse.connect() as conn:
-        new_hooks = not_yet_in(conn, "normalized_hook_events", "hook_spool", pending_paths(conn, "hook_spool"))
-        sql = read_sql("normalized_hook_events", new_hooks=new_hooks)
+        pending = {"hook_spool": pending_paths(conn, "hook_spool")}
+        sql = [read_sql("normalized_hook_events", **lines)
+               for lines in lines_sql(conn, "normalized_hook_events", {"hook_spool": "hook_spool_lines"}, pending)]
         return incremental_query(conn, "normalized_hook_events", sql, context.run.run_id)
 
 

@@ -10,6 +10,7 @@ budget (storage/check_scope.py).
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
 from star_pipeline.normalized.assets import LINE_KEY, UNIQUE_KEYS, key, read_sql
+from star_pipeline.raw.line_parts import whole_lines
 from star_pipeline.storage import check_scope
 from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files, describe_scope
 from star_pipeline.storage.load_log import wrote_in_run
@@ -32,14 +33,14 @@ def _touched_paths(conn, run_id: str) -> str:
 
 def line_keys_sql(files: str) -> str:
     """CTEs raw_rows and normalized_rows: the line keys of the files `files` selects (source, path),
-    raw lines on one side, messages and parse errors on the other."""
+    raw lines (a long line's first part) on one side, messages and parse errors on the other."""
     return f"""
         raw_rows AS (
             SELECT 'claude_code' AS source, path, file_version, byte_offset FROM raw.claude_code_lines
-            WHERE path IN (SELECT path FROM {files} WHERE source = 'claude_code')
+            WHERE path IN (SELECT path FROM {files} WHERE source = 'claude_code') AND part_number = 1
             UNION ALL
             SELECT 'codex', path, file_version, byte_offset FROM raw.codex_lines
-            WHERE path IN (SELECT path FROM {files} WHERE source = 'codex')
+            WHERE path IN (SELECT path FROM {files} WHERE source = 'codex') AND part_number = 1
         ),
         normalized_rows AS (
             SELECT source, path, file_version, byte_offset FROM {MESSAGES}
@@ -70,8 +71,8 @@ def messages_rebuild_identity(context: AssetCheckExecutionContext, warehouse: Wa
         in_sample = f"r.path IN (SELECT path FROM {CHECK_FILES} WHERE source = '{{source}}')"
         rebuilt = read_sql(
             "normalized_messages",
-            new_claude=in_sample.format(source="claude_code"),
-            new_codex=in_sample.format(source="codex"),
+            claude_code_lines=whole_lines("claude_code", in_sample.format(source="claude_code")),
+            codex_lines=whole_lines("codex", in_sample.format(source="codex")),
         )
         # Rows are compared by line key and a hash of the whole row: one hash join, no sort of wide rows.
         missing, extra, compared = conn.execute(

@@ -1,6 +1,6 @@
 -- normalized_hook_events: one row per spooled hook payload (a JSON object under
 -- "payload"); received_at is the only event time hooks have. Other spool lines
--- go to normalized_parse_errors. {new_hooks} restricts to rows not normalized yet.
+-- go to normalized_parse_errors. {hook_spool_lines} are the spool lines not normalized yet, whole.
 WITH spool AS (
     SELECT r.path, r.file_version, r.line_number, r.byte_offset,
         json_transform(transcript_json(r.line_bytes), '{"received_at": "VARCHAR", "payload": {
@@ -9,9 +9,8 @@ WITH spool AS (
             "agent_id": "VARCHAR", "agent_type": "VARCHAR", "source": "VARCHAR", "reason": "VARCHAR",
             "permission_mode": "VARCHAR", "is_interrupt": "BOOLEAN", "error": "VARCHAR"}}') AS j,
         length(CAST(json_extract(transcript_json(r.line_bytes), '$.payload') AS VARCHAR)) AS payload_size
-    FROM raw.hook_spool_lines r
+    FROM {hook_spool_lines} r
     WHERE try(json_type(transcript_json(r.line_bytes), '$.payload')) = 'OBJECT'
-      AND {new_hooks}
 )
 SELECT
     'hook_spool' AS source,
@@ -30,6 +29,6 @@ SELECT
     j.payload.reason AS end_reason,
     j.payload.permission_mode AS permission_mode,
     j.payload.is_interrupt AS is_interrupt,
-    j.payload.error AS error,
+    left(j.payload.error, 16000) AS error,  -- at most 64 KB: a longer value would stay pinned in memory until commit
     payload_size
 FROM spool

@@ -1,10 +1,15 @@
 -- normalized_messages: one row per transcript line that parsed as a JSON object
 -- (Claude Code and Codex): raw reference, session and agent, tree links, time,
--- role, content shape, usage fields, and the tool calls/results the line carries.
+-- role, content shape, usage fields, the tool calls/results the line carries, and
+-- its text (message_text, tool_input, tool_result: the text every classifier and
+-- search read, so no later step parses the line again).
 -- Lines that do not parse go to normalized_parse_errors (the same test, negated).
--- {new_claude} / {new_codex} restrict the input to raw rows not normalized yet.
+-- {claude_code_lines} / {codex_lines} are the raw lines to read, whole (long lines
+-- reassembled from their parts: raw/line_parts.py), restricted to those not normalized yet.
 -- Each line is parsed ONCE with json_transform into a typed struct; unknown
 -- line types are kept with their type name.
+-- Text fields keep their first 16,000 characters (at most 64 KB, under the size DuckDB
+-- would pin in memory until commit); the whole line stays in raw.
 WITH claude AS (
     SELECT r.path, r.file_version, r.line_number, r.byte_offset,
         json_transform(transcript_json(r.line_bytes), '{
@@ -12,15 +17,15 @@ WITH claude AS (
             "uuid": "VARCHAR", "parentUuid": "VARCHAR", "logicalParentUuid": "VARCHAR", "leafUuid": "VARCHAR",
             "timestamp": "VARCHAR", "isSidechain": "BOOLEAN", "isMeta": "BOOLEAN", "isCompactSummary": "BOOLEAN",
             "cwd": "VARCHAR", "gitBranch": "VARCHAR", "version": "VARCHAR", "requestId": "VARCHAR",
-            "entrypoint": "VARCHAR",
+            "entrypoint": "VARCHAR", "toolUseResult": "JSON",
             "summary": "VARCHAR", "data": {"type": "VARCHAR"}, "attachment": {"type": "VARCHAR"},
             "message": {"id": "VARCHAR", "model": "VARCHAR", "role": "VARCHAR", "content": "JSON",
                 "usage": {"input_tokens": "BIGINT", "output_tokens": "BIGINT",
                     "cache_creation_input_tokens": "BIGINT", "cache_read_input_tokens": "BIGINT",
                     "cache_creation": {"ephemeral_1h_input_tokens": "BIGINT"},
                     "speed": "VARCHAR", "service_tier": "VARCHAR"}}}') AS j
-    FROM raw.claude_code_lines r
-    WHERE transcript_json(r.line_bytes) IS NOT NULL AND {new_claude}
+    FROM {claude_code_lines} r
+    WHERE transcript_json(r.line_bytes) IS NOT NULL
 ),
 claude_blocks AS (
     SELECT *,
@@ -109,8 +114,19 @@ claude_messages AS (
                 'skill_name': CASE WHEN b.name = 'Skill' THEN coalesce(
                     json_extract_string(b.input, '$.skill'), json_extract_string(b.input, '$.command')) END,
                 'is_error': coalesce(b.is_error, FALSE),
-                'result_size': CASE WHEN b.type = 'tool_result' THEN length(CAST(b.content AS VARCHAR)) END
-            }) AS tool_blocks
+                'result_size': CASE WHEN b.type = 'tool_result' THEN length(CAST(b.content AS VARCHAR)) END,
+                'command': left(CASE WHEN b.type = 'tool_use' AND b.name = 'Bash' THEN json_extract_string(b.input, '$.command') END, 16000)
+            }) AS tool_blocks,
+        left(CASE WHEN json_type(j.message.content) = 'VARCHAR' THEN j.message.content ->> '$'
+                  ELSE array_to_string(list_transform(list_filter(blocks, lambda b: b.type IN ('text', 'thinking')),
+                                                      lambda b: coalesce(b.text, b.thinking)), chr(10)) END, 16000) AS message_text,
+        left(array_to_string(list_transform(list_filter(blocks, lambda b: b.type = 'tool_use'),
+                                            lambda b: json_text_unescaped(CAST(b.input AS VARCHAR))), chr(10)), 16000) AS tool_input,
+        left(concat_ws(chr(10),
+            array_to_string(list_transform(list_filter(blocks, lambda b: b.type = 'tool_result'),
+                                           lambda b: CASE WHEN json_type(b.content) = 'VARCHAR' THEN b.content ->> '$'
+                                                          ELSE json_text_unescaped(CAST(b.content AS VARCHAR)) END), chr(10)),
+            json_text_unescaped(CAST(j.toolUseResult AS VARCHAR))), 16000) AS tool_result
     FROM claude_blocks
 ),
 codex AS (
@@ -120,8 +136,8 @@ codex AS (
             "instructions": "JSON", "payload": "JSON", "role": "VARCHAR", "content": "JSON",
             "call_id": "VARCHAR", "name": "VARCHAR", "arguments": "VARCHAR", "output": "JSON",
             "git": {"branch": "VARCHAR", "repository_url": "VARCHAR"}}') AS j
-    FROM raw.codex_lines r
-    WHERE transcript_json(r.line_bytes) IS NOT NULL AND {new_codex}
+    FROM {codex_lines} r
+    WHERE transcript_json(r.line_bytes) IS NOT NULL
 ),
 codex_items AS (
     -- The envelope format wraps every item as {timestamp, type, payload}; the legacy
@@ -150,6 +166,9 @@ codex_fields AS (
         CASE WHEN enveloped THEN coalesce(p.arguments, p.input) ELSE j.arguments END AS item_arguments,
         CASE WHEN enveloped THEN p.output ELSE j.output END AS item_output
     FROM codex_items
+),
+codex_arguments AS (
+    SELECT *, CASE WHEN json_valid(item_arguments) THEN item_arguments END AS args FROM codex_fields
 ),
 codex_messages AS (
     SELECT
@@ -217,16 +236,30 @@ codex_messages AS (
                 'call_id': item_call_id,
                 'tool_name': item_name,
                 'input_size': length(item_arguments),
-                'target_path': coalesce(
-                    json_extract_string(CASE WHEN json_valid(item_arguments) THEN item_arguments END, '$.workdir'),
-                    json_extract_string(CASE WHEN json_valid(item_arguments) THEN item_arguments END, '$.path')),
+                'target_path': coalesce(json_extract_string(args, '$.workdir'), json_extract_string(args, '$.path')),
                 'subagent_type': CAST(NULL AS VARCHAR),
                 'skill_name': CAST(NULL AS VARCHAR),
                 'is_error': FALSE,
-                'result_size': CASE WHEN item_type LIKE '%\_output' ESCAPE '\' THEN length(CAST(item_output AS VARCHAR)) END
+                'result_size': CASE WHEN item_type LIKE '%\_output' ESCAPE '\' THEN length(CAST(item_output AS VARCHAR)) END,
+                -- the shell command: of ["bash", "-lc", "<script>"] the script, of another array its words
+                'command': left(CASE
+                    WHEN json_type(args, '$.command') = 'ARRAY' AND json_array_length(args, '$.command') = 3
+                         AND regexp_matches(json_extract_string(args, '$.command[0]'), '(^|/)(ba|z|da)?sh$')
+                         AND regexp_matches(json_extract_string(args, '$.command[1]'), '^-[a-z]*c$')
+                        THEN json_extract_string(args, '$.command[2]')
+                    WHEN json_type(args, '$.command') = 'ARRAY'
+                        THEN array_to_string(json_extract_string(args, '$.command[*]'), ' ')
+                    ELSE json_extract_string(args, '$.command') END, 16000)
             }]
-        END AS tool_blocks
-    FROM codex_fields
+        END AS tool_blocks,
+        left(coalesce(
+            CASE WHEN json_type(item_content) = 'ARRAY' THEN array_to_string(list_transform(
+                json_transform(item_content, '[{"text": "VARCHAR"}]'), lambda b: b.text), chr(10)) END,
+            p.message), 16000) AS message_text,
+        left(json_text_unescaped(item_arguments), 16000) AS tool_input,
+        left(CASE WHEN json_type(item_output) = 'VARCHAR' THEN item_output ->> '$'
+                  ELSE json_text_unescaped(CAST(item_output AS VARCHAR)) END, 16000) AS tool_result
+    FROM codex_arguments
 )
 SELECT *,
     -- the session a line belongs to: the session id, plus ':<agent id>' for agent files,

@@ -1,24 +1,24 @@
 -- normalized_parse_errors: every raw line that could not be parsed, with its raw
 -- reference and the reason, so nothing is skipped silently. The complement of
 -- normalized_messages (transcripts) and normalized_hook_events (hook spool).
--- {new_claude} / {new_codex} / {new_hooks} restrict the input to raw rows not normalized yet.
+-- {claude_code_lines} / {codex_lines} / {hook_spool_lines} are the raw lines to read, whole,
+-- restricted to those not normalized yet (see normalized_messages.sql).
 WITH candidates AS (
     SELECT 'claude_code' AS source, r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length,
            r.line_bytes, r.ends_with_newline, try(decode(r.line_bytes)) AS text
-    FROM raw.claude_code_lines r
-    WHERE transcript_json(r.line_bytes) IS NULL AND {new_claude}
+    FROM {claude_code_lines} r
+    WHERE transcript_json(r.line_bytes) IS NULL
     UNION ALL
     SELECT 'codex', r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length,
            r.line_bytes, r.ends_with_newline, try(decode(r.line_bytes))
-    FROM raw.codex_lines r
-    WHERE transcript_json(r.line_bytes) IS NULL AND {new_codex}
+    FROM {codex_lines} r
+    WHERE transcript_json(r.line_bytes) IS NULL
     UNION ALL
     SELECT 'hook_spool', r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length,
            r.line_bytes, r.ends_with_newline, try(decode(r.line_bytes))
-    FROM raw.hook_spool_lines r
-    WHERE (transcript_json(r.line_bytes) IS NULL
-           OR try(json_type(transcript_json(r.line_bytes), '$.payload')) IS DISTINCT FROM 'OBJECT')
-      AND {new_hooks}
+    FROM {hook_spool_lines} r
+    WHERE transcript_json(r.line_bytes) IS NULL
+       OR try(json_type(transcript_json(r.line_bytes), '$.payload')) IS DISTINCT FROM 'OBJECT'
 )
 SELECT
     source, path, file_version, line_number, byte_offset, byte_length,

@@ -45,6 +45,7 @@ SELECT
     c.b.input_size AS input_size,
     c.b.subagent_type AS subagent_type,
     c.b.skill_name AS skill_name,
+    c.b.command AS command,  -- a shell call's command (Claude Bash, Codex shell), for the tool practices
     c.event_ts AS called_at,
     r.event_ts AS result_at,
     CASE WHEN r.event_ts IS NOT NULL AND c.event_ts IS NOT NULL

@@ -17,6 +17,7 @@ from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, mult
 from star_pipeline.raw.capture import MANIFEST_KEY, Capture, discover_files, drop_rows_beyond_manifest, load_manifest
 from star_pipeline.raw.sources import RAW_SOURCES, RawSource
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SourceFoldersResource, WarehouseResource
+from star_pipeline.storage.table_writes import ArrowRows
 from star_pipeline.storage.warehouse import quote_ident
 
 
@@ -60,18 +61,22 @@ def build_raw_capture_asset(source: RawSource):
                 )
             previous = load_manifest(conn, files_table)
         roots = source.roots(source_folders)
-        files, missing_roots = discover_files(roots, source.file_pattern)
+        found = discover_files(roots, source.file_pattern)
+        missing_roots = found.missing_roots
         if missing_roots:
             context.log.info(f"{source.name}: these folders do not exist (nothing to ingest there): {missing_roots}")
-        context.log.info(f"{source.name}: {len(files)} files on disk, {len(previous)} known to the warehouse")
+        for skipped in found.skipped:
+            context.log.warning(f"{source.name}: skipped {skipped}")
+        context.log.info(f"{source.name}: {len(found.files)} files on disk, {len(previous)} known to the warehouse")
         capture = Capture(
             source=source.name,
-            files_on_disk=files,
+            files_on_disk=found.files,
             previous=previous,
             run_id=context.run.run_id,
             now=datetime.now(timezone.utc),
             quiet_seconds=source_folders.partial_line_quiet_seconds,
             log=context.log,
+            lines_table=lines_table,
         )
         yield Output(capture.lines(), output_name=lines_out)
         stats = capture.stats
@@ -81,7 +86,7 @@ def build_raw_capture_asset(source: RawSource):
             f"held back {stats.lines_held_back} half-written last lines"
         )
         yield Output(
-            capture.manifest(),
+            ArrowRows(capture.manifest(), after_write=capture.after_manifest()),
             output_name=files_out,
             metadata={
                 "roots": MetadataValue.json(roots),
@@ -95,6 +100,7 @@ def build_raw_capture_asset(source: RawSource):
                 "bytes_captured": stats.bytes_captured,
                 "lines_held_back": stats.lines_held_back,
                 "unreadable_files": MetadataValue.json(capture.unreadable),
+                "skipped": MetadataValue.json(found.skipped),
             },
         )
 

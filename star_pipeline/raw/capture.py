@@ -4,17 +4,32 @@ One `Capture` is one ingest run over one source (Claude Code transcripts,
 Codex rollouts or our hook spool): it compares every file on disk with the
 manifest of the previous runs and reads only what is new.
 
-- Unchanged files (same size and mtime, nothing held back) are not opened.
+- Unchanged files (same size, mtime, inode and ctime, nothing held back, no
+  error last time) are not opened.
 - A changed file's consumed prefix is hashed again to prove it is unchanged,
   then only the bytes after the consumed offset are split into lines.
-- A last line without its newline is held back until the newline arrives, or
-  until the file has been quiet for `quiet_seconds`; then it is captured as it
-  is (`ends_with_newline = false`). Bytes appended later start a new line row.
+- A last line without its newline is captured at once when it is one complete
+  JSON value; otherwise it is held back until the newline arrives, or until
+  the file has been quiet for `quiet_seconds`, then captured as it is
+  (`ends_with_newline = false`). Bytes appended later start a new line row,
+  except a newline right after it: that newline ends the stored line (its
+  `ends_with_newline` becomes true), as a capture of the whole file would store it.
+- A line longer than PART_BYTES is stored as several rows, its parts, in order
+  (`part_number` 1..`part_count`, each with its own byte offset; only the last
+  part carries the newline), cut between UTF-8 characters: DuckDB keeps a
+  value larger than about 128 KB pinned in memory until its transaction
+  commits, so long lines stored whole could not be committed in bounded
+  memory. The parts concatenate to the line's bytes.
 - A file whose consumed prefix changed (rewritten, truncated) is captured again
   from byte 0 as `file_version + 1`; the old version's rows stay.
 - A file that vanished keeps its rows and gets `source_deleted_at`; if it
   comes back with the same prefix, capture continues where it stopped.
-- An unreadable file is reported and skipped; its stored rows are untouched.
+- A file that cannot be read is reported and recorded in its manifest row
+  (`capture_error`) with what was captured of it so far; every other file
+  proceeds, and the next run tries it again.
+- A file name that is not valid UTF-8 is stored with its undecodable bytes
+  written as `\\xNN` (`path`), and its bytes as the file system holds them
+  (`path_bytes`), so the file can be opened again.
 
 Lines are streamed as Arrow record batches, so memory stays bounded whatever
 the size of the files.
@@ -24,18 +39,24 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from itertools import accumulate
+from typing import NamedTuple
 
 import pyarrow as pa
 
 READ_CHUNK_BYTES = 4 << 20
 BATCH_BYTES = 8 << 20
 BATCH_ROWS = 16384
+PART_BYTES = 64000
+"""The longest row a line is stored in (bytes); longer lines become several rows (see the module docstring).
+Under DuckDB's ~128 KB pinning threshold with room to spare; 450 MB of 150 KB lines in parts committed
+within 256 MB (BENCHMARKS.md)."""
 
 LINE_SCHEMA = pa.schema(
     [
@@ -50,6 +71,8 @@ LINE_SCHEMA = pa.schema(
         ("sha256", pa.string()),
         ("ingest_run_id", pa.string()),
         ("ingested_at", pa.timestamp("us", tz="UTC")),
+        ("part_number", pa.int32()),
+        ("part_count", pa.int32()),
     ]
 )
 
@@ -68,6 +91,10 @@ MANIFEST_SCHEMA = pa.schema(
         ("source_deleted_at", pa.timestamp("us", tz="UTC")),
         ("superseded_at", pa.timestamp("us", tz="UTC")),
         ("last_ingest_run_id", pa.string()),
+        ("path_bytes", pa.binary()),
+        ("inode", pa.int64()),
+        ("ctime", pa.timestamp("us", tz="UTC")),
+        ("capture_error", pa.string()),
     ]
 )
 MANIFEST_KEY = ["path", "file_version"]
@@ -91,6 +118,31 @@ class FileState:
     source_deleted_at: datetime | None
     superseded_at: datetime | None
     last_ingest_run_id: str
+    path_bytes: bytes | None = None
+    inode: int | None = None
+    ctime: datetime | None = None
+    capture_error: str | None = None
+
+    @property
+    def disk_path(self) -> str:
+        """The path to open: the file system's own bytes when the stored `path` had to escape some."""
+        return os.fsdecode(self.path_bytes) if self.path_bytes else self.path
+
+
+class DiskFile(NamedTuple):
+    """A file found under a source root: the path to open and its stat."""
+
+    disk_path: str
+    stat: os.stat_result
+
+
+@dataclass
+class Discovery:
+    """What `discover_files` found: files by stored path, roots that do not exist, and what it had to skip."""
+
+    files: dict[str, DiskFile] = field(default_factory=dict)
+    missing_roots: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -105,46 +157,129 @@ class CaptureStats:
     lines_held_back: int = 0
 
 
-def discover_files(roots: list[str], pattern: str) -> tuple[dict[str, os.stat_result], list[str]]:
-    """Every regular file below the roots whose name matches `pattern`, keyed by path; plus missing roots."""
-    found: dict[str, os.stat_result] = {}
-    missing: list[str] = []
+def stored_path(path: str) -> str:
+    """`path` as stored: itself when valid UTF-8, else with each undecodable byte written as \\xNN."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:  # os.walk gave the undecodable bytes as lone surrogates
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def discover_files(roots: list[str], pattern: str) -> Discovery:
+    """Every regular file below the roots whose name matches `pattern`, keyed by stored path.
+
+    Symbolic links to folders are followed, each folder once (a link back into the tree is
+    reported as a loop, not walked again). Unreadable folders, links that point nowhere and
+    two names that would be stored alike are skipped and listed in `skipped`, with the reason.
+    """
+    found = Discovery()
     for root in roots:
         real_root = os.path.realpath(os.path.expanduser(root))
         if not os.path.isdir(real_root):
-            missing.append(root)
+            found.missing_roots.append(root)
             continue
-        for folder, _dirs, names in os.walk(real_root):
+        visited: set[tuple[int, int]] = set()
+
+        def unreadable(error: OSError) -> None:
+            found.skipped.append(f"{stored_path(error.filename or '?')}: folder not readable ({error.strerror})")
+
+        for folder, dirs, names in os.walk(real_root, onerror=unreadable, followlinks=True):
+            try:
+                st = os.stat(folder)
+            except OSError:
+                dirs[:] = []
+                continue
+            if (st.st_dev, st.st_ino) in visited:
+                found.skipped.append(f"{stored_path(folder)}: a link to a folder already walked (a symlink loop?)")
+                dirs[:] = []
+                continue
+            visited.add((st.st_dev, st.st_ino))
             for name in names:
                 if not fnmatch.fnmatch(name, pattern):
                     continue
                 path = os.path.join(folder, name)
                 try:
                     st = os.stat(path)
-                except OSError:
-                    continue  # vanished between listing and stat, or a dangling link
-                if os.path.isfile(path):
-                    found[path] = st
-    return found, missing
+                except FileNotFoundError:
+                    if os.path.islink(path):
+                        found.skipped.append(f"{stored_path(path)}: a symbolic link to nothing ({os.readlink(path)})")
+                    continue  # else it vanished between listing and stat
+                except OSError as exc:
+                    found.skipped.append(f"{stored_path(path)}: cannot stat it ({exc.strerror})")
+                    continue
+                if not os.path.isfile(path):
+                    continue
+                key = stored_path(path)
+                if key in found.files and found.files[key].disk_path != path:
+                    found.skipped.append(
+                        f"{key}: two files are stored under this name (one name is not valid UTF-8); this one was skipped"
+                    )
+                    continue
+                found.files[key] = DiskFile(path, st)
+    return found
 
 
 def mtime_of(st: os.stat_result) -> datetime:
     return datetime.fromtimestamp(st.st_mtime_ns // 1000 / 1_000_000, tz=timezone.utc)
 
 
+def ctime_of(st: os.stat_result) -> datetime:
+    return datetime.fromtimestamp(st.st_ctime_ns // 1000 / 1_000_000, tz=timezone.utc)
+
+
+def is_complete_json(data: bytes) -> bool:
+    """Whether `data` is one whole JSON value (a last line an agent finished but did not end with a newline)."""
+    try:
+        json.loads(data)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def split_parts(line: bytes) -> list[bytes]:
+    """`line` in parts of at most PART_BYTES, cut between UTF-8 characters where it can be."""
+    parts, start = [], 0
+    while len(line) - start > PART_BYTES:
+        cut = start + PART_BYTES
+        # back off over UTF-8 continuation bytes (10xxxxxx), at most 3, so a character is never split
+        for back in range(4):
+            if line[cut - back] & 0xC0 != 0x80:
+                cut -= back
+                break
+        parts.append(line[start:cut])
+        start = cut
+    parts.append(line[start:])
+    return parts
+
+
+@dataclass
+class _Progress:
+    """How far the capture of one file version got: what its manifest row records."""
+
+    version: int
+    offset: int
+    line_number: int
+    first_seen: datetime
+    hasher: "hashlib._Hash"
+    new: bool  # a new file, or a new version: its lines count from 0
+    open_last_line: bool = False  # the stored last line has no newline yet (a newline read next ends it)
+
+
 class Capture:
-    """One ingest run of one source. Consume `lines()` first, then read `manifest()`."""
+    """One ingest run of one source. Consume `lines()` first, then read `manifest()` and `after_manifest`."""
 
     def __init__(
         self,
         *,
         source: str,
-        files_on_disk: dict[str, os.stat_result],
+        files_on_disk: dict[str, DiskFile],
         previous: dict[str, FileState],
         run_id: str,
         now: datetime,
         quiet_seconds: float,
         log: logging.Logger | None = None,
+        lines_table: str = "lines",
     ) -> None:
         self.source = source
         self.files_on_disk = files_on_disk
@@ -153,8 +288,10 @@ class Capture:
         self.now = now
         self.quiet_seconds = quiet_seconds
         self.log = log or logging.getLogger(__name__)
+        self.lines_table = lines_table
         self.stats = CaptureStats()
         self.unreadable: dict[str, str] = {}
+        self.newlines_completed: list[tuple[str, int, int]] = []  # (path, file_version, line_number)
         self._manifest_rows: list[FileState] = []
         self._consumed = False
 
@@ -168,51 +305,76 @@ class Capture:
         columns = {name: [getattr(row, name) for row in self._manifest_rows] for name in MANIFEST_SCHEMA.names}
         return pa.table(columns, schema=MANIFEST_SCHEMA)
 
+    def after_manifest(self) -> tuple[tuple[str, list], ...]:
+        """Statements to run with the manifest write: stored last lines whose newline arrived in this run."""
+        return tuple(
+            (
+                f"UPDATE {self.lines_table} SET ends_with_newline = true "
+                "WHERE path = ? AND file_version = ? AND line_number = ? AND part_number = part_count",
+                [path, version, line_number],
+            )
+            for path, version, line_number in self.newlines_completed
+        )
+
     # -- internals --------------------------------------------------------
     def _batches(self) -> Iterator[pa.RecordBatch]:
         builder = _BatchBuilder(self.source, self.run_id, self.now)
         for path in sorted(set(self.files_on_disk) | set(self.previous)):
-            st = self.files_on_disk.get(path)
+            disk = self.files_on_disk.get(path)
             prev = self.previous.get(path)
-            if st is None:
+            if disk is None:
                 if prev is not None and prev.source_deleted_at is None and prev.superseded_at is None:
                     self._manifest_rows.append(replace(prev, source_deleted_at=self.now, last_ingest_run_id=self.run_id))
                     self.stats.files_deleted += 1
                 continue
+            st = disk.stat
             self.stats.files_seen += 1
-            if (
-                prev is not None
-                and prev.source_deleted_at is None
-                and prev.superseded_at is None
-                and prev.size_bytes == st.st_size
-                and prev.mtime == mtime_of(st)
-                and prev.consumed_offset == st.st_size
-            ):
+            if prev is not None and self._unchanged(prev, st):
+                if prev.inode is None:  # captured before inode and ctime were recorded: record them, read nothing
+                    self._manifest_rows.append(replace(prev, inode=st.st_ino, ctime=ctime_of(st)))
                 continue
+            progress = None
             try:
-                yield from self._read_file(path, st, prev, builder)
+                progress = self._start(path, disk, prev)
+                yield from self._read_file(path, disk, prev, progress, builder)
             except OSError as exc:
                 reason = exc.strerror or str(exc)
                 self.unreadable[path] = reason
                 self.log.warning(
-                    "%s: cannot read this file (%s); it was skipped and its stored rows are unchanged. "
-                    "Fix its permissions and the next run captures it.",
+                    "%s: cannot read this file (%s); what was stored of it is unchanged and the next run tries it "
+                    "again. Fix its permissions to have it captured.",
                     path,
                     reason,
                 )
+                self._record(path, disk, prev, progress, error=reason)
         yield from builder.flush()
         self._consumed = True
 
-    def _read_file(self, path: str, st: os.stat_result, prev: FileState | None, builder: "_BatchBuilder"):
-        with open(path, "rb") as handle:
-            hasher = hashlib.sha256()
-            rewritten = False
-            if prev is not None and prev.superseded_at is not None:
-                rewritten = True  # an earlier run superseded it but did not finish the new version
-            elif prev is not None:
-                if st.st_size < prev.consumed_offset:
-                    rewritten = True
-                else:
+    @staticmethod
+    def _unchanged(prev: FileState, st: os.stat_result) -> bool:
+        return (
+            prev.source_deleted_at is None
+            and prev.superseded_at is None
+            and prev.capture_error is None
+            and prev.size_bytes == st.st_size
+            and prev.mtime == mtime_of(st)
+            and prev.consumed_offset == st.st_size
+            and (prev.inode is None or (prev.inode == st.st_ino and prev.ctime == ctime_of(st)))
+        )
+
+    def _start(self, path: str, disk: DiskFile, prev: FileState | None) -> _Progress:
+        """Where this run's capture of the file begins (a new version when the consumed prefix changed)."""
+        hasher = hashlib.sha256()
+        if prev is None:
+            self.stats.files_new += 1
+            return _Progress(1, 0, 0, self.now, hasher, new=True)
+        rewritten = prev.superseded_at is not None  # an earlier run superseded it but did not finish the new version
+        last_byte = b""
+        if not rewritten:
+            if disk.stat.st_size < prev.consumed_offset:
+                rewritten = True
+            else:
+                with open(disk.disk_path, "rb") as handle:
                     remaining = prev.consumed_offset
                     while remaining:
                         chunk = handle.read(min(READ_CHUNK_BYTES, remaining))
@@ -220,67 +382,99 @@ class Capture:
                             break
                         hasher.update(chunk)
                         remaining -= len(chunk)
-                    rewritten = remaining != 0 or hasher.hexdigest() != prev.consumed_sha256
-            self.stats.files_read += 1
-            if prev is None or rewritten:
-                if rewritten:
-                    if prev.superseded_at is None:
-                        self._manifest_rows.append(replace(prev, superseded_at=self.now, last_ingest_run_id=self.run_id))
-                    self.stats.files_rewritten += 1
-                    handle.seek(0)
-                    hasher = hashlib.sha256()
-                else:
-                    self.stats.files_new += 1
-                version = prev.file_version + 1 if prev else 1
-                offset, line_number, first_seen = 0, 0, self.now
-            else:
-                version, offset, line_number, first_seen = (
-                    prev.file_version,
-                    prev.consumed_offset,
-                    prev.line_count,
-                    prev.first_seen_at,
-                )
-            pending = b""
+                        last_byte = chunk[-1:]
+                rewritten = remaining != 0 or hasher.hexdigest() != prev.consumed_sha256
+        if rewritten:
+            if prev.superseded_at is None:
+                self._manifest_rows.append(replace(prev, superseded_at=self.now, last_ingest_run_id=self.run_id))
+            self.stats.files_rewritten += 1
+            return _Progress(prev.file_version + 1, 0, 0, self.now, hashlib.sha256(), new=True)
+        return _Progress(prev.file_version, prev.consumed_offset, prev.line_count, prev.first_seen_at, hasher, new=False,
+                         open_last_line=prev.line_count > 0 and last_byte not in (b"", b"\n"))
+
+    def _read_file(self, path: str, disk: DiskFile, prev: FileState | None, p: _Progress, builder: "_BatchBuilder"):
+        st = disk.stat
+        self.stats.files_read += 1
+        start_offset, start_lines = p.offset, p.line_number
+        with open(disk.disk_path, "rb") as handle:
+            handle.seek(p.offset)
+            pending: list[bytes] = []  # the start of a line whose newline has not been read yet
+            first = True
             while True:
                 chunk = handle.read(READ_CHUNK_BYTES)
                 if not chunk:
                     break
-                data = pending + chunk if pending else chunk
-                parts = data.split(b"\n")
-                pending = parts.pop()
+                if first and p.open_last_line and chunk[:1] == b"\n":
+                    # the stored last line had no newline yet: this one ends it
+                    self.newlines_completed.append((path, p.version, p.line_number))
+                    p.hasher.update(b"\n")
+                    p.offset += 1
+                    chunk = chunk[1:]
+                first = False
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    pending.append(chunk)
+                    continue
+                if pending:  # a line that spans reads: joined once, not once per read
+                    line = b"".join(pending) + chunk[:newline]
+                    pending = []
+                    p.hasher.update(line)
+                    p.hasher.update(b"\n")
+                    yield from builder.add(path, p.version, p.line_number + 1, p.offset, line, True)
+                    p.line_number += 1
+                    p.offset += len(line) + 1
+                    chunk = chunk[newline + 1 :]
+                parts = chunk.split(b"\n")
+                tail = parts.pop()
                 if parts:  # whole lines, each with its newline: hashed as one slice, added as one run
-                    complete = len(data) - len(pending)
-                    hasher.update(memoryview(data)[:complete])
-                    yield from builder.add_lines(path, version, line_number, offset, parts)
-                    line_number += len(parts)
-                    offset += complete
+                    complete = len(chunk) - len(tail)
+                    p.hasher.update(memoryview(chunk)[:complete])
+                    yield from builder.add_lines(path, p.version, p.line_number, p.offset, parts)
+                    p.line_number += len(parts)
+                    p.offset += complete
+                if tail:
+                    pending.append(tail)
             if pending:
+                last = b"".join(pending)
                 quiet = (self.now - mtime_of(st)).total_seconds() >= self.quiet_seconds
-                if quiet:
-                    line_number += 1
-                    hasher.update(pending)
-                    yield from builder.add(path, version, line_number, offset, pending, False)
-                    offset += len(pending)
+                if quiet or is_complete_json(last):
+                    p.hasher.update(last)
+                    yield from builder.add(path, p.version, p.line_number + 1, p.offset, last, False)
+                    p.line_number += 1
+                    p.offset += len(last)
                 else:
                     self.stats.lines_held_back += 1
-        new_lines = line_number - (0 if prev is None or rewritten else prev.line_count)
-        self.stats.lines_captured += new_lines
-        self.stats.bytes_captured += offset - (0 if prev is None or rewritten else prev.consumed_offset)
+        self.stats.lines_captured += p.line_number - (0 if p.new else start_lines)
+        self.stats.bytes_captured += p.offset - (0 if p.new else start_offset)
+        self._record(path, disk, prev, p, error=None)
+
+    def _record(self, path: str, disk: DiskFile, prev: FileState | None, p: _Progress | None, error: str | None) -> None:
+        """The file's manifest row after this run: what `p` captured (nothing, when it could not start)."""
+        st = disk.stat
+        if p is None:  # could not even start: keep what is stored, note the error
+            if prev is not None:
+                self._manifest_rows.append(replace(prev, capture_error=error, last_ingest_run_id=self.run_id))
+                return
+            p = _Progress(1, 0, 0, self.now, hashlib.sha256(), new=True)
         self._manifest_rows.append(
             FileState(
                 source=self.source,
                 path=path,
-                file_version=version,
-                size_bytes=max(st.st_size, offset),
+                file_version=p.version,
+                size_bytes=max(st.st_size, p.offset),
                 mtime=mtime_of(st),
-                consumed_offset=offset,
-                consumed_sha256=hasher.hexdigest(),
-                line_count=line_number,
-                first_seen_at=first_seen,
+                consumed_offset=p.offset,
+                consumed_sha256=p.hasher.hexdigest(),
+                line_count=p.line_number,
+                first_seen_at=p.first_seen,
                 last_seen_at=self.now,
                 source_deleted_at=None,
                 superseded_at=None,
                 last_ingest_run_id=self.run_id,
+                path_bytes=os.fsencode(disk.disk_path) if disk.disk_path != path else None,
+                inode=st.st_ino,
+                ctime=ctime_of(st),
+                capture_error=error,
             )
         )
 
@@ -299,24 +493,39 @@ class _BatchBuilder:
         self.offsets: list[int] = []
         self.data: list[bytes] = []
         self.newlines: list[bool] = []
+        self.part_numbers: list[int] = []
+        self.part_counts: list[int] = []
         self.size = 0
 
     def add(self, path: str, version: int, number: int, offset: int, data: bytes, newline: bool):
-        self.paths.append(path)
-        self.versions.append(version)
-        self.numbers.append(number)
-        self.offsets.append(offset)
-        self.data.append(data)
-        self.newlines.append(newline)
-        self.size += len(data)
-        if self.size >= BATCH_BYTES or len(self.data) >= BATCH_ROWS:
-            yield from self.flush()
+        """One line (line `number`, at byte `offset`), as one row or, when long, as its parts."""
+        parts = split_parts(data) if len(data) > PART_BYTES else [data]
+        for index, part in enumerate(parts, start=1):
+            self.paths.append(path)
+            self.versions.append(version)
+            self.numbers.append(number)
+            self.offsets.append(offset)
+            self.data.append(part)
+            self.newlines.append(newline and index == len(parts))
+            self.part_numbers.append(index)
+            self.part_counts.append(len(parts))
+            self.size += len(part)
+            offset += len(part)
+            if self.size >= BATCH_BYTES or len(self.data) >= BATCH_ROWS:
+                yield from self.flush()
 
     def add_lines(self, path: str, version: int, number: int, offset: int, lines: list[bytes]):
         """Lines that each ended with a newline, following line `number`, the first at byte `offset`."""
         start = 0
         while start < len(lines):
             run = lines[start : start + max(1, BATCH_ROWS - len(self.data))]
+            if max(map(len, run)) > PART_BYTES:  # a long line among them: one at a time, in parts
+                for line in run:
+                    number += 1
+                    yield from self.add(path, version, number, offset, line, True)
+                    offset += len(line) + 1
+                start += len(run)
+                continue
             count = len(run)
             offsets = list(accumulate((len(line) + 1 for line in run), initial=offset))
             self.paths.extend([path] * count)
@@ -325,6 +534,8 @@ class _BatchBuilder:
             self.offsets.extend(offsets[:-1])
             self.data.extend(run)
             self.newlines.extend([True] * count)
+            self.part_numbers.extend([1] * count)
+            self.part_counts.extend([1] * count)
             self.size += offsets[-1] - offset - count
             start, number, offset = start + count, number + count, offsets[-1]
             if self.size >= BATCH_BYTES or len(self.data) >= BATCH_ROWS:
@@ -347,6 +558,8 @@ class _BatchBuilder:
                 pa.array([hashlib.sha256(d).hexdigest() for d in self.data], pa.string()),
                 pa.array([self.run_id] * n, pa.string()),
                 pa.array([self.now] * n, pa.timestamp("us", tz="UTC")),
+                pa.array(self.part_numbers, pa.int32()),
+                pa.array(self.part_counts, pa.int32()),
             ],
             schema=LINE_SCHEMA,
         )
@@ -361,20 +574,25 @@ def load_manifest(conn, table_sql: str) -> dict[str, FileState]:
     states: dict[str, FileState] = {}
     for row in cursor.fetchall():
         state = FileState(*row)
-        states[state.path] = replace(state, mtime=state.mtime.astimezone(timezone.utc))
+        states[state.path] = replace(
+            state,
+            mtime=state.mtime.astimezone(timezone.utc),
+            ctime=state.ctime.astimezone(timezone.utc) if state.ctime else None,
+            path_bytes=bytes(state.path_bytes) if state.path_bytes is not None else None,
+        )
     return states
 
 
 def drop_rows_beyond_manifest(conn, lines_sql: str, files_sql: str) -> int:
-    """Delete stored lines the manifest does not cover; returns how many.
+    """Delete stored lines the manifest does not cover; returns how many rows.
 
     Lines and manifest are two writes. A run that died between them left
     lines its manifest never recorded; the next run reads those bytes again,
     so the orphans go first (a half-written line among them may come back
-    complete). Cheap when nothing died: the two row counts agree and nothing
-    is scanned.
+    complete). Cheap when nothing died: the stored lines (first parts) and the
+    manifest's line counts agree, and only those two counts are read.
     """
-    stored = conn.execute(f"SELECT count(*) FROM {lines_sql}").fetchone()[0]
+    stored = conn.execute(f"SELECT count(*) FROM {lines_sql} WHERE part_number = 1").fetchone()[0]
     expected = conn.execute(f"SELECT coalesce(sum(line_count), 0) FROM {files_sql}").fetchone()[0]
     if stored == expected:
         return 0

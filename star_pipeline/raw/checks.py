@@ -11,7 +11,9 @@ own), three things must agree:
    later continuation are two rows, which the disk cannot show.)
 
 A deleted source is allowed (its rows are what is left of it); a file changed
-since the capture, or unreadable now, is listed, not failed.
+since the capture, or unreadable now, is listed, not failed; so is a file the
+capture could not read (`capture_error`, with what was stored of it before).
+A long line's parts count as one line and hash as its bytes.
 Cost follows the touched files, not the warehouse.
 """
 
@@ -40,7 +42,8 @@ def verify_source(conn, source: RawSource, run_id: str | None) -> dict:
     manifest = conn.execute(
         f"""
         SELECT f.path, f.file_version, f.line_count, f.consumed_offset, f.consumed_sha256, f.size_bytes, f.mtime,
-               f.source_deleted_at IS NOT NULL AS deleted, f.superseded_at IS NOT NULL AS superseded
+               f.source_deleted_at IS NOT NULL AS deleted, f.superseded_at IS NOT NULL AS superseded,
+               f.path_bytes, f.capture_error
         FROM {files_table} f {where}
         ORDER BY f.path, f.file_version
         """,
@@ -48,8 +51,10 @@ def verify_source(conn, source: RawSource, run_id: str | None) -> dict:
     ).fetchall()
     stored = stored_digests(conn, lines_table, f"SELECT path FROM {files_table} f {where}", params)
     problems: dict[str, list] = {"warehouse_mismatch": [], "disk_mismatch": [], "changed_since_capture": [], "unreadable": []}
-    for path, version, line_count, consumed, sha, size, mtime, deleted, superseded in manifest:
+    for path, version, line_count, consumed, sha, size, mtime, deleted, superseded, path_bytes, error in manifest:
         label = f"{path}#v{version}"
+        if error:
+            problems["unreadable"].append(f"{label}: the capture could not read it ({error}); the next run tries again")
         n, nbytes, stored_sha = stored.get((path, version), (0, 0, EMPTY_SHA256))
         if n != line_count or nbytes != consumed:
             problems["warehouse_mismatch"].append(f"{label}: manifest {line_count} lines/{consumed} bytes, rows {n}/{nbytes}")
@@ -59,13 +64,15 @@ def verify_source(conn, source: RawSource, run_id: str | None) -> dict:
             continue
         if deleted or superseded:
             continue
+        disk_path = os.fsdecode(bytes(path_bytes)) if path_bytes is not None else path
         try:
-            st = os.stat(path)
-            disk_sha = _hash_prefix(path, consumed)
+            st = os.stat(disk_path)
+            disk_sha = _hash_prefix(disk_path, consumed)
         except FileNotFoundError:
             continue  # deleted after this run; the next run records it
         except OSError as exc:
-            problems["unreadable"].append(f"{label}: {exc.strerror or exc}")
+            if not error:
+                problems["unreadable"].append(f"{label}: {exc.strerror or exc}")
             continue
         if disk_sha == sha:
             continue
@@ -80,6 +87,9 @@ def verify_source(conn, source: RawSource, run_id: str | None) -> dict:
 def stored_digests(conn, lines_table: str, paths_sql: str, params: list) -> dict[tuple[str, int], tuple[int, int, str]]:
     """(line count, bytes with newlines, sha256 of those bytes in offset order) per stored file version.
 
+    A long line's parts are rows of their own, in offset order, the newline after the last:
+    they hash as the line's bytes, and count as one line (part 1).
+
     The rows are streamed in table order as Arrow batches, without an ORDER BY
     (sorting a gigabyte of lines would hold it all in memory). Each line's bytes
     (newline appended in SQL) lie back to back in the batch's data buffer, so a
@@ -89,8 +99,8 @@ def stored_digests(conn, lines_table: str, paths_sql: str, params: list) -> dict
     """
     select = (
         "SELECT path, file_version, byte_offset, "
-        "CASE WHEN ends_with_newline THEN line_bytes || '\\x0A'::BLOB ELSE line_bytes END AS line_with_newline "
-        f"FROM {lines_table}"
+        "CASE WHEN ends_with_newline THEN line_bytes || '\\x0A'::BLOB ELSE line_bytes END AS line_with_newline, "
+        f"part_number = 1 AS starts_line FROM {lines_table}"
     )
     reader = conn.execute(f"{select} WHERE path IN ({paths_sql})", params).to_arrow_reader(DIGEST_BATCH_ROWS)
     digests: dict[tuple[str, int], list] = {}
@@ -110,7 +120,7 @@ def _add_batch(batch: pa.RecordBatch, digests: dict, unordered: set) -> None:
     rows = batch.num_rows
     if not rows:
         return
-    paths, versions, byte_offsets, data = (batch.column(i) for i in range(4))
+    paths, versions, byte_offsets, data, starts_line = (batch.column(i) for i in range(5))
     starts = [0]
     if rows > 1:
         same_file = pc.and_(
@@ -132,7 +142,7 @@ def _add_batch(batch: pa.RecordBatch, digests: dict, unordered: set) -> None:
         if byte_offsets[first].as_py() <= entry[3]:
             unordered.add(key)
         begin, finish = offsets[first].as_py(), offsets[end].as_py()
-        entry[0] += end - first
+        entry[0] += pc.sum(starts_line.slice(first, end - first).cast(pa.int64())).as_py() or 0
         entry[1] += finish - begin
         entry[2].update(buffer[begin:finish])
         entry[3] = byte_offsets[end - 1].as_py()

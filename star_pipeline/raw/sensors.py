@@ -33,12 +33,12 @@ TICK_SECONDS = int(os.environ.get("STAR_PIPELINE_SENSOR_INTERVAL", "30"))
 
 
 def folder_state(roots: list[str], pattern: str) -> dict:
-    """A digest of (path, size, mtime) of every matching file, with the file count and total size."""
-    files, _ = discover_files(roots, pattern)
+    """A digest of (path, size, mtime, inode, ctime) of every matching file, with the file count and total size."""
+    files = discover_files(roots, pattern).files
     hasher = hashlib.sha256()
     total = 0
-    for path, st in sorted(files.items()):
-        hasher.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    for path, (_disk_path, st) in sorted(files.items()):
+        hasher.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_ctime_ns}\n".encode())
         total += st.st_size
     return {"digest": hasher.hexdigest(), "files": len(files), "bytes": total}
 

@@ -17,6 +17,11 @@ from star_pipeline.reports.published_copy import published_copy_path
 from star_pipeline.storage.warehouse import WarehouseLockedError, describe_lock_holder, unusable_file
 
 
+# Readers never spill: DuckDB would write temporary files (transcript-derived rows) beside the file or in the
+# working folder, readable by others; a report's queries fit the default memory limit.
+READER_CONFIG = {"temp_directory": ""}
+
+
 def _utc(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     conn.execute("SET TimeZone = 'UTC'")
     return conn
@@ -32,7 +37,7 @@ def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0) -> tuple[d
     message = ""
     while True:
         try:
-            return _utc(duckdb.connect(str(warehouse_path), read_only=True)), f"read {warehouse_path}"
+            return _utc(duckdb.connect(str(warehouse_path), read_only=True, config=READER_CONFIG)), f"read {warehouse_path}"
         except duckdb.IOException as exc:
             message = str(exc)
             if "lock" not in message.lower():
@@ -45,7 +50,7 @@ def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0) -> tuple[d
     if copy.exists():
         published = datetime.fromtimestamp(copy.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         return (
-            _utc(duckdb.connect(str(copy), read_only=True)),
+            _utc(duckdb.connect(str(copy), read_only=True, config=READER_CONFIG)),
             f"the warehouse is held by {holder}: read the copy published at {published} ({copy})",
         )
     raise WarehouseLockedError(

@@ -28,17 +28,16 @@ from dagster import (
 
 from star_pipeline.config import DEFAULT_MEMORY_LIMIT
 from star_pipeline.storage.load_log import record_load
-from star_pipeline.storage.table_writes import (
-    WarehouseTable,
-    is_streamed_append,
-    record_table_version,
-    stream_memory_limit,
-    write_table,
-)
-from star_pipeline.storage.warehouse import open_connection, quote_ident
+from star_pipeline.storage.table_writes import WarehouseTable, record_table_version, write_settings, write_table
+from star_pipeline.storage.warehouse import WarehouseWriteError, open_connection, quote_ident, write_failure
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 60
+TRANSCRIPT_TEXT_COLUMNS = frozenset(
+    {"line_bytes", "message_text", "tool_input", "tool_result", "tool_blocks", "command", "excerpt", "text"}
+)
+"""Columns that hold what an agent or its user wrote (secrets included): never shown in a preview,
+whatever the table. Dagster keeps previews in its run history, outside the warehouse."""
 
 
 def table_for(asset_key_path: list[str]) -> tuple[str, str]:
@@ -70,8 +69,7 @@ class WarehouseIOManager(ConfigurableIOManager):
         key_columns = list(getattr(obj, "key_columns", None) or metadata.get("key_columns", []))
         conn = self._connect()
         try:
-            # a raw capture's stream is written within a lower DuckDB limit, restored after COMMIT/ROLLBACK
-            with stream_memory_limit(conn, self.memory_limit, is_streamed_append(obj, mode, key_columns)):
+            with write_settings(conn, obj, mode, key_columns, self.memory_limit):
                 conn.execute("BEGIN TRANSACTION")
                 try:
                     rows = write_table(
@@ -94,16 +92,33 @@ class WarehouseIOManager(ConfigurableIOManager):
                     )
                     conn.execute("COMMIT")
                 except BaseException as exc:
-                    conn.execute("ROLLBACK")
-                    record_load(
-                        conn, run_id=run_id, asset_key=asset_label, partition_key=partition_key, write_mode=mode,
-                        started_at=started_at, completed_at=datetime.now(timezone.utc), rows_written=0, status="failure",
-                        error=f"{type(exc).__name__}: {exc}"[:2000],
-                    )
+                    self._after_failure(conn, exc, run_id, asset_label, partition_key, mode, started_at)
+                    if isinstance(exc, Exception) and not isinstance(exc, WarehouseWriteError):
+                        raise write_failure(f"{schema}.{table}", exc, self.memory_limit) from exc
                     raise
             context.add_output_metadata(describe_table(conn, schema, table, rows, preview=metadata.get("preview", True)))
         finally:
             conn.close()
+
+    @staticmethod
+    def _after_failure(conn, exc: BaseException, run_id, asset_label, partition_key, mode, started_at) -> None:
+        """Roll back and log the failure, never letting either hide the error that caused it.
+
+        A failed COMMIT has already ended the transaction (ROLLBACK then says there is none), and
+        the log row is best effort: the warehouse itself may be what failed.
+        """
+        try:
+            conn.execute("ROLLBACK")
+        except Exception:
+            pass
+        try:
+            record_load(
+                conn, run_id=run_id, asset_key=asset_label, partition_key=partition_key, write_mode=mode,
+                started_at=started_at, completed_at=datetime.now(timezone.utc), rows_written=0, status="failure",
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+            )
+        except Exception:
+            pass
 
     def load_input(self, context: InputContext) -> WarehouseTable:
         schema, table = table_for(context.asset_key.path)
@@ -113,16 +128,17 @@ class WarehouseIOManager(ConfigurableIOManager):
 def describe_table(conn, schema: str, table: str, rows_written: int, preview: bool = True) -> dict:
     """Row count, column schema and a short preview of a stored table, as Dagster metadata.
 
-    Assets whose rows may hold secrets (raw lines) set metadata preview=False, so
-    that no line text reaches Dagster's event log.
+    The preview leaves out TRANSCRIPT_TEXT_COLUMNS; assets whose every row is transcript
+    text (raw lines) set metadata preview=False. So no line text reaches Dagster's event log.
     """
     target = f"{quote_ident(schema)}.{quote_ident(table)}"
     columns = conn.execute(f"DESCRIBE {target}").fetchall()
     total = conn.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-    names = [c[0] for c in columns]
+    names = [c[0] for c in columns if c[0] not in TRANSCRIPT_TEXT_COLUMNS]
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    if preview:
-        for row in conn.execute(f"SELECT * FROM {target} LIMIT {PREVIEW_ROWS}").fetchall():
+    if preview and names:
+        shown = ", ".join(quote_ident(name) for name in names)
+        for row in conn.execute(f"SELECT {shown} FROM {target} LIMIT {PREVIEW_ROWS}").fetchall():
             lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
     else:
         lines.append("(no preview: this table holds raw text that may contain secrets)")

@@ -60,6 +60,9 @@ class SqlQuery:
     `any_row_order=True` says no reader depends on the order rows are stored in: DuckDB
     then inserts in parallel without holding rows back to keep the query's order
     (`preserve_insertion_order`); normalized_messages at 1 GB: 12 s -> 6.3 s within 512 MB.
+    `more` holds further SELECTs (SQL, params) whose rows are appended after this one's, one
+    statement each, in the same transaction: a write whose work is cut into parts to bound
+    its memory (normalizing many long lines) is still one write.
     """
 
     sql: str
@@ -71,6 +74,15 @@ class SqlQuery:
     after_write: tuple[tuple[str, list], ...] = ()
     key_columns: tuple[str, ...] | None = None
     any_row_order: bool = False
+    more: tuple[tuple[str, list], ...] = ()
+
+
+@dataclass(frozen=True)
+class ArrowRows:
+    """An Arrow table to write, and statements (SQL, params) to run after it in the same transaction."""
+
+    table: object  # pyarrow.Table
+    after_write: tuple[tuple[str, list], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,8 @@ def stage(conn: duckdb.DuckDBPyConnection, data: object) -> None:
         return
     import pyarrow as pa
 
+    if isinstance(data, ArrowRows):
+        data = data.table
     if not isinstance(data, (pa.Table, pa.RecordBatchReader)):
         raise TypeError(
             f"the warehouse I/O manager stores pyarrow.Table, pyarrow.RecordBatchReader or SqlQuery, got {type(data).__name__}"
@@ -133,21 +147,31 @@ def is_streamed_append(data: object, mode: str, key_columns) -> bool:
 
 
 @contextlib.contextmanager
-def stream_memory_limit(conn: duckdb.DuckDBPyConnection, configured: str | None, streamed: bool) -> Iterator[None]:
-    """DuckDB within STREAM_MEMORY_LIMIT_BYTES meanwhile, for a streamed write, when the `configured` limit is higher.
+def write_settings(conn: duckdb.DuckDBPyConnection, data: object, mode: str, key_columns, configured_memory_limit: str | None) -> Iterator[None]:
+    """The session settings one write runs under; wrap its whole transaction.
 
-    Wrap the whole transaction: the configured limit is restored after COMMIT or ROLLBACK
-    (inside a transaction that an error aborted, DuckDB refuses every statement, SET too).
+    - a streamed append runs within STREAM_MEMORY_LIMIT_BYTES when the `configured` limit is higher;
+    - a query whose stored row order does not matter (`SqlQuery.any_row_order`) runs with
+      `preserve_insertion_order` off.
+    They are set before BEGIN and restored after COMMIT or ROLLBACK: inside a transaction that an
+    error aborted, DuckDB refuses every statement, SET too, and a failing restore there would
+    hide DuckDB's own error.
     """
-    current = _setting_bytes(conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]) if streamed else None
-    lower = configured is not None and current is not None and current > STREAM_MEMORY_LIMIT_BYTES
-    if lower:
-        conn.execute(f"SET memory_limit = '{STREAM_MEMORY_LIMIT_BYTES}B'")
+    restore: list[tuple[str, object]] = []
     try:
+        if is_streamed_append(data, mode, key_columns) and configured_memory_limit is not None:
+            current = _setting_bytes(conn.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+            if current is not None and current > STREAM_MEMORY_LIMIT_BYTES:
+                conn.execute(f"SET memory_limit = '{STREAM_MEMORY_LIMIT_BYTES}B'")
+                restore.append(("memory_limit", configured_memory_limit))  # DuckDB renders it rounded: restore the text
+        if getattr(data, "any_row_order", False):
+            keep_order = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+            conn.execute("SET preserve_insertion_order = false")
+            restore.append(("preserve_insertion_order", keep_order))
         yield
     finally:
-        if lower:
-            conn.execute("SET memory_limit = ?", [configured])
+        for name, value in reversed(restore):
+            conn.execute(f"SET {name} = ?", [value])
 
 
 def _setting_bytes(value: str) -> int | None:
@@ -200,7 +224,8 @@ def write_table(
 ) -> int:
     """Write `data` to schema.table in `mode`; returns the number of rows written.
 
-    The caller wraps a streamed append's transaction in `stream_memory_limit`.
+    The caller wraps the transaction in `write_settings` (a streamed append's memory limit,
+    `any_row_order`).
     """
     if mode not in WRITE_MODES:
         raise ValueError(f"unknown write mode {mode!r}; use one of {WRITE_MODES}")
@@ -208,17 +233,21 @@ def write_table(
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
     if is_streamed_append(data, mode, key_columns):
         return _stream_append(conn, target, data)
-    if not getattr(data, "any_row_order", False):
-        return _write(conn, schema, table, target, data, mode, key_columns, partition_column, partition_key)
-    keep_order = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
-    conn.execute("SET preserve_insertion_order = false")
-    try:
-        return _write(conn, schema, table, target, data, mode, key_columns, partition_column, partition_key)
-    finally:
-        conn.execute("SET preserve_insertion_order = ?", [keep_order])
+    return _write(conn, schema, table, target, data, mode, key_columns, partition_column, partition_key)
 
 
 def _write(conn, schema: str, table: str, target: str, data, mode: str, key_columns, partition_column, partition_key) -> int:
+    more = getattr(data, "more", ())
+    if more and mode not in ("append", "replace"):
+        raise ValueError(f"{target}: a write in several statements appends them; mode {mode!r} cannot.")
+    rows = _write_one(conn, schema, table, target, data, mode, key_columns, partition_column, partition_key)
+    for sql, params in more:
+        part = SqlQuery(sql, params)
+        rows += _write_one(conn, schema, table, target, part, "append", key_columns, partition_column, partition_key)
+    return rows
+
+
+def _write_one(conn, schema: str, table: str, target: str, data, mode: str, key_columns, partition_column, partition_key) -> int:
     if isinstance(data, SqlQuery) and mode == "replace":
         # no staging copy (DuckDB binds the SELECT before it replaces the table, so it may read it)
         conn.execute(f"CREATE OR REPLACE TABLE {target} AS {data.sql}", data.params)
@@ -228,30 +257,36 @@ def _write(conn, schema: str, table: str, target: str, data, mode: str, key_colu
     if isinstance(data, SqlQuery) and mode == "replace_partition" and not data.reads_target:
         return _replace_partition(conn, schema, table, data.sql, data.params, partition_column, partition_key)
     stage(conn, data)
-    try:
-        if mode == "replace":
-            conn.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {_STAGE}")
-            return conn.execute(f"SELECT count(*) FROM {_STAGE}").fetchone()[0]
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {_STAGE} WITH NO DATA")
-        key_match = " AND ".join(f"t.{quote_ident(c)} IS NOT DISTINCT FROM s.{quote_ident(c)}" for c in key_columns)
-        if mode in ("append", "upsert") and key_columns:
-            # Dedupe the batch against itself first (a key stated twice in one output is a bug upstream).
-            dupes = conn.execute(
-                f"SELECT count(*) - count(DISTINCT ({', '.join(quote_ident(c) for c in key_columns)})) FROM {_STAGE}"
-            ).fetchone()[0]
-            if dupes:
-                raise ValueError(f"{target}: the output has {dupes} rows whose key {list(key_columns)} repeats.")
-        if mode == "append":
-            where = f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {key_match})" if key_columns else ""
-            return conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_STAGE} s{where}").fetchone()[0]
-        if mode == "upsert":
-            if not key_columns:
-                raise ValueError(f"{target}: upsert needs key columns (asset metadata 'key_columns').")
-            conn.execute(f"DELETE FROM {target} t USING {_STAGE} s WHERE {key_match}")
-            if isinstance(data, SqlQuery) and data.also_delete:
-                conn.execute(f"DELETE FROM {target} WHERE {data.also_delete}")
-            return conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_STAGE}").fetchone()[0]
-        # replace_partition (the stage is read before the partition is deleted: the query may have read it)
-        return _replace_partition(conn, schema, table, f"SELECT * FROM {_STAGE}", [], partition_column, partition_key)
-    finally:
-        conn.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+    # The stage goes after a successful write; after a failed one the ROLLBACK takes it (it was created in the
+    # transaction), and a DROP in the aborted transaction would only hide DuckDB's error.
+    rows = _write_staged(conn, schema, table, target, data, mode, key_columns, partition_column, partition_key)
+    conn.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+    return rows
+
+
+def _write_staged(conn, schema: str, table: str, target: str, data, mode: str, key_columns, partition_column, partition_key) -> int:
+    """The write of `data`, staged in _star_pipeline_stage, in `mode`."""
+    if mode == "replace":
+        conn.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {_STAGE}")
+        return conn.execute(f"SELECT count(*) FROM {_STAGE}").fetchone()[0]
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {_STAGE} WITH NO DATA")
+    key_match = " AND ".join(f"t.{quote_ident(c)} IS NOT DISTINCT FROM s.{quote_ident(c)}" for c in key_columns)
+    if mode in ("append", "upsert") and key_columns:
+        # Dedupe the batch against itself first (a key stated twice in one output is a bug upstream).
+        dupes = conn.execute(
+            f"SELECT count(*) - count(DISTINCT ({', '.join(quote_ident(c) for c in key_columns)})) FROM {_STAGE}"
+        ).fetchone()[0]
+        if dupes:
+            raise ValueError(f"{target}: the output has {dupes} rows whose key {list(key_columns)} repeats.")
+    if mode == "append":
+        where = f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {key_match})" if key_columns else ""
+        return conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_STAGE} s{where}").fetchone()[0]
+    if mode == "upsert":
+        if not key_columns:
+            raise ValueError(f"{target}: upsert needs key columns (asset metadata 'key_columns').")
+        conn.execute(f"DELETE FROM {target} t USING {_STAGE} s WHERE {key_match}")
+        if isinstance(data, SqlQuery) and data.also_delete:
+            conn.execute(f"DELETE FROM {target} WHERE {data.also_delete}")
+        return conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_STAGE}").fetchone()[0]
+    # replace_partition (the stage is read before the partition is deleted: the query may have read it)
+    return _replace_partition(conn, schema, table, f"SELECT * FROM {_STAGE}", [], partition_column, partition_key)

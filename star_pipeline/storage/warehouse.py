@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,6 +45,26 @@ class WarehouseFileError(RuntimeError):
     """The warehouse path holds a file DuckDB cannot open (not a DuckDB file, no permission, ...)."""
 
 
+class WarehouseWriteError(RuntimeError):
+    """DuckDB refused a write; the message holds DuckDB's own error and what to do."""
+
+
+def write_failure(table: str, exc: Exception, memory_limit: str | None) -> WarehouseWriteError:
+    """A clear error for a failed write of `table`: DuckDB's message first, then what to do about it."""
+    detail = str(exc).strip().split("\n\nPossible solutions:")[0]
+    lowered = detail.lower()
+    if isinstance(exc, duckdb.OutOfMemoryException) or "out of memory" in lowered or "failed to pin block" in lowered:
+        advice = (
+            f"DuckDB ran out of its memory limit (warehouse.memory_limit: {memory_limit}). Nothing was written. "
+            "Raise warehouse.memory_limit in the config (for example to 4GB) and run again."
+        )
+    elif "no space left" in lowered:
+        advice = "The disk holding the warehouse or its spill folder is full. Nothing was written: free space and run again."
+    else:
+        advice = "Nothing was written; the next run tries again."
+    return WarehouseWriteError(f"writing {table} failed: {detail}. {advice}")
+
+
 def unusable_file(path: Path | str, exc: Exception) -> WarehouseFileError:
     """A clear error for a warehouse file DuckDB refused, naming the file and what to do."""
     detail = str(exc).removeprefix("IO Error: ").strip()
@@ -64,6 +85,41 @@ def describe_lock_holder(message: str) -> str:
     return f"process {match.group(2)} ({match.group(1)})"
 
 
+def spill_folder(path: Path | str) -> Path:
+    """Where DuckDB spills what does not fit its memory limit: `<warehouse>.spill`, beside the file."""
+    return Path(f"{path}.spill")
+
+
+def _private_folders(path: Path) -> Path:
+    """Create the warehouse's folder (0700 when new) and its spill folder (0700, emptied); returns the spill folder.
+
+    Spill files hold transcript text: they live in a folder only the owner can enter, and what a
+    killed process left there goes before this one spills (the caller holds the writer lock).
+    """
+    spill = spill_folder(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        spill.mkdir(exist_ok=True, mode=0o700)
+        spill.chmod(0o700)
+    except OSError as exc:
+        raise WarehouseFileError(
+            f"{path}: cannot create {exc.filename or path.parent} ({exc.strerror}). Nothing was written. Make that "
+            "folder writable by you, or point warehouse.path in the config at a folder you can write."
+        ) from None
+    return spill
+
+
+def _empty(folder: Path) -> None:
+    for leftover in folder.iterdir():
+        try:
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink()
+        except OSError:
+            pass  # a file we cannot remove is left; DuckDB names its own files anew
+
+
 def open_connection(
     path: Path | str,
     *,
@@ -74,22 +130,26 @@ def open_connection(
     """Connect to the warehouse, waiting up to `lock_timeout_seconds` for a lock held elsewhere.
 
     A new file is created readable by its owner only (mode 0600), in a folder
-    that is created with mode 0700. Pending migrations are applied on every
-    writable connection.
+    that is created with mode 0700. A writable connection spills into the private
+    `spill_folder`; a read-only one does not spill at all (it reads, and another reader
+    may share the file). Pending migrations are applied on every writable connection.
     """
     path = Path(path)
     shared = _SHARED.get(os.path.abspath(path))
     if shared is not None:
         conn = shared.cursor()  # a connection of its own to the database instance the build keeps open
         return _prepare(conn, path, read_only)
+    config = dict(config or {})
+    spill = None
     if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        spill = _private_folders(path)
+        config["temp_directory"] = "" if read_only else str(spill)
     deadline = time.monotonic() + lock_timeout_seconds
     delay = 0.05
     while True:
         old_umask = os.umask(0o077)
         try:
-            conn = _attach(path, read_only, config or {})
+            conn = _attach(path, read_only, config)
             break
         except duckdb.IOException as exc:
             message = str(exc)
@@ -106,6 +166,8 @@ def open_connection(
             os.umask(old_umask)
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
+    if spill is not None and not read_only:
+        _empty(spill)  # this process holds the writer lock: nothing else spills here now
     return _prepare(conn, path, read_only)
 
 
