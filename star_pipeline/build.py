@@ -122,6 +122,16 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
     return outcome
 
 
+def step_error(error) -> str:
+    """What a failed step says to a user: our own message when the warehouse explained the failure (DuckDB's
+    error, the table, what to do), else the exception beneath Dagster's wrappers."""
+    while error is not None:
+        if error.cause is None or (error.cls_name or "") == "WarehouseWriteError":
+            return error.message.strip()
+        error = error.cause
+    return ""
+
+
 def problems_reported(metadata) -> list[str]:
     """What a raw capture could not read or had to skip, from its manifest's materialization metadata."""
     problems = []
@@ -179,10 +189,7 @@ def run_build(out=None) -> int:
                 if evaluation.description:
                     print(f"    {evaluation.description}", file=out)
         elif event.event_type == DagsterEventType.STEP_FAILURE:
-            error = event.event_specific_data.error
-            while error is not None and error.cause is not None:
-                error = error.cause  # the user's exception, not Dagster's wrapper
-            print(f"  step {event.step_key} FAILED: {error.message.strip() if error else ''}", file=out)
+            print(f"  step {event.step_key} FAILED: {step_error(event.event_specific_data.error)}", file=out)
     elapsed = time.monotonic() - started
     ok = outcome.success and not failed_checks
     print(f"star-pipeline build: {'done' if ok else 'FAILED'} in {elapsed:.1f} s", file=out, flush=True)

@@ -226,3 +226,35 @@ def test_a_step_that_fails_before_writing_is_recorded_in_the_load_log(sandbox, m
     assert not materialize_all(sandbox, raise_on_error=False).success
     rows = query(sandbox, "SELECT asset_key, status, error FROM meta_load_log WHERE status = 'failure'")
     assert ("raw_claude_code", "failure", "RuntimeError: capture exploded") in rows
+
+
+def test_a_failed_write_is_reported_with_duckdbs_error_and_what_to_do():
+    """build prints the warehouse's own explanation of a failed write, not only the bare DuckDB error beneath it."""
+    from dagster._utils.error import SerializableErrorInfo
+
+    from star_pipeline.build import step_error
+
+    duckdb_error = SerializableErrorInfo("Out of Memory Error: failed to allocate 16.0 MiB\n", [], "OutOfMemoryException")
+    ours = SerializableErrorInfo(
+        "writing normalized.normalized_messages failed: Out of Memory Error: failed to allocate 16.0 MiB. DuckDB ran out "
+        "of its memory limit (warehouse.memory_limit: 1GiB). Nothing was written. Raise warehouse.memory_limit\n",
+        [], "WarehouseWriteError", cause=duckdb_error)
+    wrapped = SerializableErrorInfo('Error occurred while handling output "result"', [], "DagsterExecutionHandleOutputError",
+                                    cause=ours)
+    assert step_error(wrapped).startswith("writing normalized.normalized_messages failed: Out of Memory Error")
+    assert "Raise warehouse.memory_limit" in step_error(wrapped)
+    other = SerializableErrorInfo("step failed", [], "DagsterExecutionStepExecutionError",
+                                  cause=SerializableErrorInfo("RuntimeError: capture exploded", [], "RuntimeError"))
+    assert step_error(other) == "RuntimeError: capture exploded"
+
+
+def test_a_warehouse_folder_that_cannot_be_created_gets_a_message(sandbox, tmp_path):
+    """As a read-only parent folder would (root may write anywhere, so a file stands in the folder's way here)."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    sandbox.config_path.write_text(sandbox.config_path.read_text().replace(
+        f"path: {sandbox.warehouse}", f"path: {blocker / 'warehouse.duckdb'}"))
+    proc = build(sandbox)
+    assert proc.returncode == 1
+    assert f"{blocker / 'warehouse.duckdb'}: cannot create {blocker}" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr

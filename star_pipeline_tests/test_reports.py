@@ -203,3 +203,15 @@ def test_the_published_copy_follows_every_aggregate_rebuild(sandbox):
     write_jsonl(session_file(sandbox, second), [user(second, 0), assistant(second, 1, "msg_01CopyB", "req_011CopyB", usage(20, 7))])
     materialize_all(sandbox)
     assert tokens_in_copy() == 15 + 27
+
+
+def test_report_on_a_warehouse_without_aggregates_says_what_to_do(sandbox):
+    """A build that stopped before the aggregate layer (a bad file used to do that) leaves a warehouse
+    the report cannot answer from: a message, not a traceback."""
+    from star_pipeline.storage.warehouse import open_connection
+
+    open_connection(sandbox.warehouse).close()  # the file, its migrations, no aggregate tables
+    proc = report(sandbox, "daily", check=False)
+    assert proc.returncode == 2
+    assert "no aggregate tables yet" in proc.stderr and "star-pipeline build" in proc.stderr
+    assert "Traceback" not in proc.stderr

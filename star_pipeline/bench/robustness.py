@@ -3,7 +3,8 @@
     python -m star_pipeline.bench.robustness [--write BENCHMARKS.md] [--real-mb 1024] [--bench-mb 200] [--repeats 10]
 
 Every build runs `star-pipeline build` with a configuration that leaves
-`warehouse.memory_limit` at its default (`auto`), as a user's would:
+`warehouse.memory_limit` at its default (`auto`), as a user's would
+(`--memory-limit 1GiB` gives every build what auto gives a machine of 4 GiB or less):
 
 1. Hostile corpus: the real files of ../shared/corpus, plus 3,000 Claude Code lines
    of 150 KB, one 20 MB line, 400 lines of 50 KB and a file whose name is not valid
@@ -66,9 +67,12 @@ def hostile_corpus(root: Path, rng: random.Random) -> Path:
     folder.mkdir(parents=True)
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 é中"
 
-    def text(size: int) -> str:
-        block = "".join(rng.choice(alphabet) for _ in range(4096))
-        return (block * (size // len(block.encode()) + 1))[: size // 2]  # multi-byte letters: about `size` bytes
+    block = "".join(rng.choice(alphabet) for _ in range(4096))
+    bytes_per_char = len(block.encode()) / len(block)
+
+    def text(size: int) -> str:  # about `size` bytes of UTF-8, multi-byte letters among them
+        chars = int(size / bytes_per_char)
+        return (block * (chars // len(block) + 1))[:chars]
 
     for file_index in range(10):  # 3,000 lines of about 150 KB (pasted screenshots, big tool results)
         session = f"{file_index:08x}-aaaa-4bbb-8ccc-150000000000"
@@ -121,8 +125,11 @@ def main() -> None:
     parser.add_argument("--real-mb", type=float, default=1024)
     parser.add_argument("--bench-mb", type=float, default=200)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--memory-limit", help="warehouse.memory_limit for every build (default: not set, i.e. auto); "
+                        "1GiB is what auto gives a machine of 4 GiB or less")
     parser.add_argument("--write", type=Path, help="append the results to this markdown file")
     args = parser.parse_args()
+    limit = args.memory_limit
 
     from star_pipeline.config import auto_memory_limit
 
@@ -133,7 +140,8 @@ def main() -> None:
             print("hostile corpus ...", flush=True)
             projects = hostile_corpus(work / "hostile", random.Random(14))
             size = sum(p.stat().st_size for p in (work / "hostile").rglob("*") if p.is_file()) / 2**20
-            config = write_config(work / "hostile-wh", claude=[projects], codex=[work / "hostile" / "codex" / "sessions"])
+            config = write_config(work / "hostile-wh", claude=[projects], codex=[work / "hostile" / "codex" / "sessions"],
+                                  memory_limit=limit)
             ok, elapsed, peak, tail = run_build(config)
             compared, wrong = line_counts_agree(config, [projects, work / "hostile" / "codex" / "sessions"]) if ok else (0, [])
             verdict = ("exit 0" if ok else "FAILED") + (f"; line counts equal in {compared} files" if ok and not wrong
@@ -151,7 +159,7 @@ def main() -> None:
             subprocess.run([sys.executable, str(SHARED / "tools" / "amplify.py"), str(SHARED / "corpus" / "claude" / "projects"),
                             str(real), str(copies)], check=True, capture_output=True)
             size = sum(p.stat().st_size for p in real.rglob("*.jsonl")) / 2**20
-            ok, elapsed, peak, tail = run_build(write_config(work / "real-wh", claude=[real / "projects"], codex=[]))
+            ok, elapsed, peak, tail = run_build(write_config(work / "real-wh", claude=[real / "projects"], codex=[], memory_limit=limit))
             rows.append((f"real-shaped corpus ({size:.0f} MB, amplify.py x{copies}), from empty",
                          "exit 0" if ok else "FAILED", f"{elapsed:.1f} s", mib(peak)))
             if not ok:
@@ -167,7 +175,7 @@ def main() -> None:
         results = []
         for attempt in range(args.repeats):
             shutil.rmtree(work / "bench-wh", ignore_errors=True)
-            config = write_config(work / "bench-wh", corpus)
+            config = write_config(work / "bench-wh", corpus, memory_limit=limit)
             ok, elapsed, peak, tail = run_build(config)
             results.append((ok, elapsed, peak))
             print(f"  build {attempt + 1}: {'ok' if ok else 'FAILED'} {elapsed:.1f} s {mib(peak)}", flush=True)
@@ -181,7 +189,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     publish(f"Robustness, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC ({machine_summary()}, "
-            f"default memory_limit {auto_memory_limit()})", ["build", "outcome", "wall", "peak memory"], rows, [], args.write)
+            f"memory_limit {limit or 'auto: ' + auto_memory_limit()})", ["build", "outcome", "wall", "peak memory"], rows, [], args.write)
 
 
 if __name__ == "__main__":

@@ -50,8 +50,9 @@ def timed(cmd: list[str], env: dict | None = None, stdin: bytes | None = None) -
 
 
 def write_config(folder: Path, corpus: Path | None = None, *, claude: list[Path] | None = None,
-                 codex: list[Path] | None = None) -> Path:
-    """A configuration like a user's (memory_limit left at auto) over a generated `corpus`, or over these roots."""
+                 codex: list[Path] | None = None, memory_limit: str | None = None) -> Path:
+    """A configuration like a user's (memory_limit left at auto unless given) over a generated `corpus`,
+    or over these roots."""
     folder.mkdir(parents=True, exist_ok=True)
     claude = claude if claude is not None else [corpus / "claude" / "projects"]
     codex = codex if codex is not None else [corpus / "codex" / "sessions"]
@@ -59,6 +60,7 @@ def write_config(folder: Path, corpus: Path | None = None, *, claude: list[Path]
     config = folder / "bench.yaml"
     config.write_text(
         f"warehouse:\n  path: {folder / 'warehouse.duckdb'}\n  lock_timeout_seconds: 600\n"
+        + (f"  memory_limit: {memory_limit}\n" if memory_limit else "") +
         f"sources:\n  claude_code_roots: {json.dumps([str(p) for p in claude])}\n"
         f"  codex_roots: {json.dumps([str(p) for p in codex])}\n  hook_spool_dir: {spool}\n"
     )

@@ -24,7 +24,8 @@ from star_pipeline.normalized.per_file_rebuild import (
     tool_calls_scope,
     usage_scope,
 )
-from star_pipeline.raw.line_parts import long_line_batches, whole_lines
+from star_pipeline.config import size_in_bytes
+from star_pipeline.raw.line_parts import batch_bytes, line_batches, whole_lines
 from star_pipeline.raw.sources import CLAUDE_CODE, CODEX, HOOK_SPOOL
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql, sql_file_version
@@ -64,6 +65,8 @@ def needs_full_build(conn, table: str) -> bool:
     return not table_exists(conn, "normalized", table) or stored_table_version(conn, "normalized", table) != sql_version(table)
 
 
+# The transcript sources normalized_messages reads, and the placeholder of each one's lines in its SQL.
+TRANSCRIPT_LINES = {"claude_code": "claude_code_lines", "codex": "codex_lines"}
 # Per source: the normalized table whose rows, with the parse errors, account for every raw line.
 LINE_TABLES = {"claude_code": "normalized_messages", "codex": "normalized_messages", "hook_spool": "normalized_hook_events"}
 
@@ -122,24 +125,28 @@ def not_yet_in(conn, table: str, source: str, pending: list[str] | None) -> str:
     return f"r.rowid BETWEEN {int(first)} AND {int(last)} AND {new_rows}"
 
 
-def lines_sql(conn, table: str, sources: dict[str, str], pending: dict) -> list[dict[str, str]]:
+def lines_sql(conn, table: str, sources: dict[str, str], pending: dict, budget_bytes: int) -> list[dict[str, str]]:
     """The `{<source>_lines}` placeholders of a per-line table's SQL, one dict per statement.
 
     `sources` maps each source the SQL reads to its placeholder. Each source's new lines
-    (`not_yet_in`) are read whole (`whole_lines`); when they hold more long lines than one
-    statement reassembles (`long_line_batches`), the work is cut into several statements,
-    each source's i-th rowid range in the i-th (FALSE where a source has fewer).
+    (`not_yet_in`) are read whole (`whole_lines`), at most `budget_bytes` of them per statement
+    (`line_batches`): one statement per batch of one source, the other sources FALSE in it.
+    An incremental run's few new lines make one statement.
     """
-    ranges = {}
+    statements = []
     for source in sources:
         new = not_yet_in(conn, table, source, pending[source])
-        ranges[source] = [f"{new} AND {batch}" for batch in long_line_batches(conn, source, new)] if new != "FALSE" else ["FALSE"]
-    statements = max(len(r) for r in ranges.values())
-    return [
-        {placeholder: whole_lines(source, ranges[source][i] if i < len(ranges[source]) else "FALSE")
-         for source, placeholder in sources.items()}
-        for i in range(statements)
-    ]
+        if new == "FALSE":
+            continue
+        for batch in line_batches(conn, source, new, budget_bytes):
+            statements.append({placeholder: whole_lines(other, f"{new} AND {batch}" if other == source else "FALSE")
+                               for other, placeholder in sources.items()})
+    return statements or [{placeholder: whole_lines(source, "FALSE") for source, placeholder in sources.items()}]
+
+
+def statement_bytes(warehouse: WarehouseResource) -> int:
+    """Bytes of lines one statement parses, from the warehouse's DuckDB memory limit."""
+    return batch_bytes(size_in_bytes(warehouse.memory_limit))
 
 
 def incremental_query(conn, table: str, statements: list[str], run_id: str) -> SqlQuery:
@@ -185,13 +192,14 @@ def incremental_query(conn, table: str, statements: list[str], run_id: str) -> S
 )
 def normalize_transcript_lines(context: AssetExecutionContext, warehouse: WarehouseResource):
     run_id = context.run.run_id
-    transcripts = {"claude_code": "claude_code_lines", "codex": "codex_lines"}
+    transcripts = TRANSCRIPT_LINES
     with warehouse.connect() as conn:
         pending = {source: pending_paths(conn, source) for source in LINE_TABLES}
+        budget = statement_bytes(warehouse)
         messages_sql = [read_sql("normalized_messages", **lines)
-                        for lines in lines_sql(conn, "normalized_messages", transcripts, pending)]
+                        for lines in lines_sql(conn, "normalized_messages", transcripts, pending, budget)]
         errors_sql = [read_sql("normalized_parse_errors", **lines) for lines in lines_sql(
-            conn, "normalized_parse_errors", {**transcripts, "hook_spool": "hook_spool_lines"}, pending)]
+            conn, "normalized_parse_errors", {**transcripts, "hook_spool": "hook_spool_lines"}, pending, budget)]
         messages = incremental_query(conn, "normalized_messages", messages_sql, run_id)
         errors = incremental_query(conn, "normalized_parse_errors", errors_sql, run_id)
     yield Output(messages, output_name="normalized_messages")
@@ -210,8 +218,8 @@ def normalize_transcript_lines(context: AssetExecutionContext, warehouse: Wareho
 def normalized_hook_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> SqlQuery:
     with warehouse.connect() as conn:
         pending = {"hook_spool": pending_paths(conn, "hook_spool")}
-        sql = [read_sql("normalized_hook_events", **lines)
-               for lines in lines_sql(conn, "normalized_hook_events", {"hook_spool": "hook_spool_lines"}, pending)]
+        sql = [read_sql("normalized_hook_events", **lines) for lines in lines_sql(
+            conn, "normalized_hook_events", {"hook_spool": "hook_spool_lines"}, pending, statement_bytes(warehouse))]
         return incremental_query(conn, "normalized_hook_events", sql, context.run.run_id)
 
 

@@ -9,8 +9,8 @@ budget (storage/check_scope.py).
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
-from star_pipeline.normalized.assets import LINE_KEY, UNIQUE_KEYS, key, read_sql
-from star_pipeline.raw.line_parts import whole_lines
+from star_pipeline.normalized.assets import LINE_KEY, TRANSCRIPT_LINES, UNIQUE_KEYS, key, read_sql, statement_bytes
+from star_pipeline.raw.line_parts import line_batches, whole_lines
 from star_pipeline.storage import check_scope
 from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files, describe_scope
 from star_pipeline.storage.load_log import wrote_in_run
@@ -68,18 +68,19 @@ def messages_rebuild_identity(context: AssetCheckExecutionContext, warehouse: Wa
             conn, "SELECT source, path, TRUE AS preferred FROM _touched", [], seed=run_id,
             budget_bytes=check_scope.CHECK_BUDGET_BYTES if in_run else None,
         )
-        in_sample = f"r.path IN (SELECT path FROM {CHECK_FILES} WHERE source = '{{source}}')"
-        rebuilt = read_sql(
-            "normalized_messages",
-            claude_code_lines=whole_lines("claude_code", in_sample.format(source="claude_code")),
-            codex_lines=whole_lines("codex", in_sample.format(source="codex")),
-        )
-        # Rows are compared by line key and a hash of the whole row: one hash join, no sort of wide rows.
+        # The sample's lines are parsed again a bounded amount at a time (as normalizing does), their rows
+        # kept as key and hash only; then compared by line key and row hash: one hash join, no sort of wide rows.
+        conn.execute("CREATE OR REPLACE TEMP TABLE _rebuilt (source VARCHAR, path VARCHAR, file_version INTEGER, "
+                     "byte_offset BIGINT, row_hash UBIGINT)")
+        none = {placeholder: whole_lines(source, "FALSE") for source, placeholder in TRANSCRIPT_LINES.items()}
+        for source, placeholder in TRANSCRIPT_LINES.items():
+            in_sample = f"r.path IN (SELECT path FROM {CHECK_FILES} WHERE source = '{source}')"
+            for batch in line_batches(conn, source, in_sample, statement_bytes(warehouse)):
+                rebuilt = read_sql("normalized_messages", **{**none, placeholder: whole_lines(source, f"{in_sample} AND {batch}")})
+                conn.execute(f"INSERT INTO _rebuilt SELECT source, path, file_version, byte_offset, hash(r) FROM ({rebuilt}) r")
         missing, extra, compared = conn.execute(
             f"""
-            WITH rebuilt AS (
-                SELECT source, path, file_version, byte_offset, hash(r) AS row_hash FROM ({rebuilt}) r
-            ),
+            WITH rebuilt AS (SELECT * FROM _rebuilt),
             stored AS (
                 SELECT source, path, file_version, byte_offset, hash(m) AS row_hash
                 FROM (SELECT * EXCLUDE (normalize_run_id) FROM {MESSAGES}

@@ -17,7 +17,7 @@ WITH claude AS (
             "uuid": "VARCHAR", "parentUuid": "VARCHAR", "logicalParentUuid": "VARCHAR", "leafUuid": "VARCHAR",
             "timestamp": "VARCHAR", "isSidechain": "BOOLEAN", "isMeta": "BOOLEAN", "isCompactSummary": "BOOLEAN",
             "cwd": "VARCHAR", "gitBranch": "VARCHAR", "version": "VARCHAR", "requestId": "VARCHAR",
-            "entrypoint": "VARCHAR", "toolUseResult": "JSON",
+            "entrypoint": "VARCHAR",
             "summary": "VARCHAR", "data": {"type": "VARCHAR"}, "attachment": {"type": "VARCHAR"},
             "message": {"id": "VARCHAR", "model": "VARCHAR", "role": "VARCHAR", "content": "JSON",
                 "usage": {"input_tokens": "BIGINT", "output_tokens": "BIGINT",
@@ -117,16 +117,16 @@ claude_messages AS (
                 'result_size': CASE WHEN b.type = 'tool_result' THEN length(CAST(b.content AS VARCHAR)) END,
                 'command': left(CASE WHEN b.type = 'tool_use' AND b.name = 'Bash' THEN json_extract_string(b.input, '$.command') END, 16000)
             }) AS tool_blocks,
-        left(CASE WHEN json_type(j.message.content) = 'VARCHAR' THEN j.message.content ->> '$'
+        -- texts: each part cut before it is joined or unescaped, so no row builds more than a few times 16,000 characters
+        left(CASE WHEN json_type(j.message.content) = 'VARCHAR' THEN left(j.message.content ->> '$', 16000)
                   ELSE array_to_string(list_transform(list_filter(blocks, lambda b: b.type IN ('text', 'thinking')),
-                                                      lambda b: coalesce(b.text, b.thinking)), chr(10)) END, 16000) AS message_text,
+                                                      lambda b: left(coalesce(b.text, b.thinking), 16000)), chr(10)) END, 16000) AS message_text,
         left(array_to_string(list_transform(list_filter(blocks, lambda b: b.type = 'tool_use'),
-                                            lambda b: json_text_unescaped(CAST(b.input AS VARCHAR))), chr(10)), 16000) AS tool_input,
-        left(concat_ws(chr(10),
-            array_to_string(list_transform(list_filter(blocks, lambda b: b.type = 'tool_result'),
-                                           lambda b: CASE WHEN json_type(b.content) = 'VARCHAR' THEN b.content ->> '$'
-                                                          ELSE json_text_unescaped(CAST(b.content AS VARCHAR)) END), chr(10)),
-            json_text_unescaped(CAST(j.toolUseResult AS VARCHAR))), 16000) AS tool_result
+                                            lambda b: json_text_unescaped(left(CAST(b.input AS VARCHAR), 32000))), chr(10)), 16000) AS tool_input,
+        left(array_to_string(list_transform(list_filter(blocks, lambda b: b.type = 'tool_result'),
+                                            lambda b: CASE WHEN json_type(b.content) = 'VARCHAR' THEN left(b.content ->> '$', 16000)
+                                                           ELSE json_text_unescaped(left(CAST(b.content AS VARCHAR), 32000)) END), chr(10)),
+             16000) AS tool_result
     FROM claude_blocks
 ),
 codex AS (
@@ -254,11 +254,11 @@ codex_messages AS (
         END AS tool_blocks,
         left(coalesce(
             CASE WHEN json_type(item_content) = 'ARRAY' THEN array_to_string(list_transform(
-                json_transform(item_content, '[{"text": "VARCHAR"}]'), lambda b: b.text), chr(10)) END,
-            p.message), 16000) AS message_text,
-        left(json_text_unescaped(item_arguments), 16000) AS tool_input,
-        left(CASE WHEN json_type(item_output) = 'VARCHAR' THEN item_output ->> '$'
-                  ELSE json_text_unescaped(CAST(item_output AS VARCHAR)) END, 16000) AS tool_result
+                json_transform(item_content, '[{"text": "VARCHAR"}]'), lambda b: left(b.text, 16000)), chr(10)) END,
+            left(p.message, 16000)), 16000) AS message_text,
+        left(json_text_unescaped(left(item_arguments, 32000)), 16000) AS tool_input,
+        left(CASE WHEN json_type(item_output) = 'VARCHAR' THEN left(item_output ->> '$', 16000)
+                  ELSE json_text_unescaped(left(CAST(item_output AS VARCHAR), 32000)) END, 16000) AS tool_result
     FROM codex_arguments
 )
 SELECT *,

@@ -1,19 +1,24 @@
-"""Reading raw lines whole: the SQL that puts a long line's parts back together.
+"""Reading raw lines whole, a bounded amount at a time.
 
 The capture stores a line longer than `capture.PART_BYTES` as several rows
 (`part_number` 1..`part_count`, in byte order; see capture.py). Whatever parses
 lines reads them through `whole_lines`, which gives one row per line with its
-complete bytes: whole lines as stored, long lines reassembled. Reassembly is an
-aggregate that holds the lines it builds in memory, so a caller that may read
-many long lines at once cuts its work by rowid ranges (`long_line_batches`).
+complete bytes: whole lines as stored, long lines reassembled. Parsing lines in
+SQL holds many times their bytes in memory, so a caller that may read a lot of
+them cuts its work into rowid ranges of a bounded size (`line_batches`), one
+statement each.
 """
 
 from __future__ import annotations
 
 from star_pipeline.storage.warehouse import quote_ident
 
-LONG_LINES_BATCH_BYTES = 64 << 20
-"""At most this many bytes of long lines are reassembled by one statement (see `long_line_batches`)."""
+MIN_BATCH_BYTES = 8 << 20
+BATCH_MEMORY_SHARE = 64
+"""A statement that parses lines reads at most 1/64 of DuckDB's memory limit of them (`line_batches`):
+DuckDB works through 2,048 rows at a time whatever their size, and parsing a JSON line in SQL takes
+some 30 times its bytes at once (decoded, validated, transformed, its fields extracted): 32 MiB of
+150 KB lines ran out of a 1 GiB limit, 8 MiB did not (BENCHMARKS.md)."""
 
 
 def lines_table(source: str) -> str:
@@ -47,31 +52,35 @@ def whole_lines(source: str, where: str = "TRUE", parts_where: str | None = None
     )"""
 
 
-def long_line_batches(conn, source: str, where: str, budget_bytes: int = LONG_LINES_BATCH_BYTES) -> list[str]:
-    """Rowid ranges (SQL predicates on `r`) that together cover every row `where` selects, each
-    holding at most `budget_bytes` of long lines (or one long line, when it alone is larger).
+def batch_bytes(memory_limit_bytes: int | None) -> int:
+    """How many bytes of lines one parsing statement may read under DuckDB's memory limit."""
+    return max(MIN_BATCH_BYTES, (memory_limit_bytes or 0) // BATCH_MEMORY_SHARE)
 
-    One range ("TRUE") when the long lines fit one budget: the usual case. Ranges start at a
-    line's first part, so no line is cut in two.
+
+def line_batches(conn, source: str, where: str, budget_bytes: int) -> list[str]:
+    """Rowid ranges (SQL predicates on `r`) that together cover every row `where` selects, each
+    holding about `budget_bytes` of lines (more when one line alone is larger).
+
+    One range ("TRUE") when everything fits one budget: an incremental run's usual case. Ranges
+    start at a line's first part, so no line is cut in two (its parts are consecutive rows).
     """
-    starts = conn.execute(
-        f"""
-        SELECT min(r.rowid) AS first_row, sum(r.byte_length) AS line_bytes
-        FROM {lines_table(source)} r WHERE r.part_count > 1 AND ({where})
-        GROUP BY r.path, r.file_version, r.line_number ORDER BY first_row
-        """
-    ).fetchall()
-    if sum(size for _, size in starts) <= budget_bytes:
+    total = conn.execute(f"SELECT coalesce(sum(r.byte_length), 0) FROM {lines_table(source)} r WHERE {where}").fetchone()[0]
+    if total <= budget_bytes:
         return ["TRUE"]
-    bounds, running = [], 0
-    for first_row, size in starts:
-        if running and running + size > budget_bytes:
-            bounds.append(int(first_row))
-            running = 0
-        running += size
-    edges = [None, *bounds, None]
+    starts = [row[0] for row in conn.execute(
+        f"""
+        WITH running AS (
+            SELECT r.rowid AS id, r.part_number, sum(r.byte_length) OVER (ORDER BY r.rowid) AS bytes_so_far
+            FROM {lines_table(source)} r WHERE {where}
+        )
+        SELECT min(id) FROM running WHERE part_number = 1
+        GROUP BY bytes_so_far // CAST(? AS BIGINT) ORDER BY 1
+        """,
+        [budget_bytes],
+    ).fetchall()]
+    edges = [None, *starts[1:], None]
     ranges = []
     for low, high in zip(edges, edges[1:]):
-        conditions = ([f"r.rowid >= {low}"] if low is not None else []) + ([f"r.rowid < {high}"] if high is not None else [])
-        ranges.append(" AND ".join(conditions))
+        conditions = ([f"r.rowid >= {int(low)}"] if low is not None else []) + ([f"r.rowid < {int(high)}"] if high is not None else [])
+        ranges.append(" AND ".join(conditions) or "TRUE")
     return ranges

@@ -15,6 +15,8 @@ import re
 import sys
 from dataclasses import dataclass
 
+import duckdb
+
 from star_pipeline.reports.reader import open_for_reading
 
 REPORTS = ("daily", "weekly", "monthly", "session", "blocks")
@@ -97,12 +99,18 @@ def run_report(options: ReportOptions, warehouse_path, out=None, err=None) -> in
             conn.execute("SELECT timezone(?, now())", [options.timezone])
         except Exception:
             raise ReportError(f"--timezone {options.timezone!r}: not a time zone name (e.g. UTC, Europe/Berlin)") from None
-        if options.report in PERIODS:
-            data = _period_report(conn, options)
-        elif options.report == "session":
-            data = _session_report(conn, options)
-        else:
-            data = _blocks_report(conn, options)
+        try:
+            if options.report in PERIODS:
+                data = _period_report(conn, options)
+            elif options.report == "session":
+                data = _session_report(conn, options)
+            else:
+                data = _blocks_report(conn, options)
+        except duckdb.CatalogException:
+            raise ReportError(
+                f"{warehouse_path}: no aggregate tables yet (no build has got that far). Run `star-pipeline build` "
+                "and read what its output says failed."
+            ) from None
     finally:
         conn.close()
     print(f"star-pipeline report: {provenance}", file=err)
