@@ -1,14 +1,10 @@
-"""Materializing the whole warehouse in-process: `star-pipeline build`, and the tests.
+"""`star-pipeline build`: materialize the whole warehouse in-process, with progress.
 
-One pass, through the same Definitions as dagster dev:
-1. the ingest job (raw capture and normalization, with their checks);
-2. if it succeeded: every registered version of every classifier, after
-   registering the current version of each classifier file;
-3. the aggregate layer and star schema.
-Runs are recorded in DAGSTER_HOME when it is set (so they show in the UI and
-registered classifier versions persist), else in a throwaway instance.
-A failed step or blocking check stops the layers above it; the exit code of
-`star-pipeline build` is then non-zero.
+The runs and their order are orchestration/in_process.py's (the same Definitions and
+sequence as dagster dev). Runs are recorded in DAGSTER_HOME when it is set (so they show
+in the UI and registered classifier versions persist), else in a throwaway instance.
+A failed step or blocking check stops the layers above it, and the exit code is then
+non-zero; a non-blocking check that fails prints a warning.
 """
 
 from __future__ import annotations
@@ -16,110 +12,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 
 PROGRESS_LOGGING = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-
-
-@dataclass
-class PipelineResult:
-    """The in-process runs of one build, ingest first."""
-
-    results: list = field(default_factory=list)
-
-    @property
-    def success(self) -> bool:
-        return bool(self.results) and all(r.success for r in self.results)
-
-    @property
-    def run_id(self) -> str:
-        return self.results[0].run_id
-
-    @property
-    def all_events(self) -> list:
-        return [event for result in self.results for event in result.all_events]
-
-    def get_asset_check_evaluations(self) -> list:
-        return [e for result in self.results for e in result.get_asset_check_evaluations()]
-
-    def asset_materializations_for_node(self, node_name: str) -> list:
-        found = []
-        for result in self.results:
-            try:
-                found += result.asset_materializations_for_node(node_name)
-            except Exception:  # the node is not in this run's job
-                continue
-        return found
-
-
-def config_for(job, run_config: dict | None) -> dict | None:
-    """The run config with only the op config entries that belong to `job` (each job rejects unknown ops)."""
-    if not run_config or "ops" not in run_config:
-        return run_config
-    names = {node.name for node in job.graph.nodes}
-    ops = {name: value for name, value in run_config["ops"].items() if name in names}
-    config = {k: v for k, v in run_config.items() if k != "ops"}
-    if ops:
-        config["ops"] = ops
-    return config
-
-
-def runnable_versions(instance, spec, current: str | None, warehouse_path) -> tuple[list[str], list[str]]:
-    """Registered versions a build can run: the current file's, and any whose text the warehouse stored."""
-    import duckdb
-
-    from star_pipeline.storage.warehouse import connect
-
-    registered = instance.get_dynamic_partitions(spec.partitions.name)
-    stored: set[str] = set()
-    try:
-        with connect(warehouse_path, read_only=True) as conn:
-            stored = {r[0] for r in conn.execute("SELECT classifier_version FROM meta_classifier_configs").fetchall()}
-    except duckdb.Error:
-        pass
-    runnable = [v for v in registered if v == current or v in stored]
-    return runnable, [v for v in registered if v not in runnable]
-
-
-def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None = None, log=None) -> PipelineResult:
-    from star_pipeline.classified.rules import classifier_file_versions
-    from star_pipeline.classified.specs import CLASSIFIERS
-    from star_pipeline.definitions import AGGREGATE_JOB, INGEST_JOB, classify_job_name
-    from star_pipeline.storage.warehouse import shared_instance
-
-    log = log or (lambda message: None)
-    warehouse = defs.resources["warehouse"]
-
-    def execute(job, **kwargs):
-        # One database instance per job run (see shared_instance): no re-open per step, and
-        # what DuckDB kept in memory during one job is given back before the next.
-        with shared_instance(warehouse.database, lock_timeout_seconds=warehouse.lock_timeout_seconds,
-                             config=warehouse.duckdb_config()):
-            return job.execute_in_process(instance=instance, raise_on_error=False, run_config=config_for(job, run_config),
-                                          **kwargs)
-
-    outcome = PipelineResult()
-    ingest = execute(defs.resolve_job_def(INGEST_JOB))
-    outcome.results.append(ingest)
-    if not ingest.success:
-        log("ingest failed: the classified layer was not run")
-        return outcome
-    current = classifier_file_versions(classifiers_folder)
-    for spec in CLASSIFIERS:
-        partitions = spec.partitions.name
-        version = current.get(spec.name)
-        if version and not instance.has_dynamic_partition(partitions, version):
-            instance.add_dynamic_partitions(partitions, [version])
-            log(f"registered classifier version {version}")
-        job = defs.resolve_job_def(classify_job_name(spec.name))
-        runnable, stale = runnable_versions(instance, spec, version, warehouse.database)
-        for skipped in stale:
-            log(f"skipped {skipped}: registered, but neither the current file nor ever materialized "
-                f"(remove it with `star-pipeline classifiers delete {skipped}`)")
-        for registered in runnable:
-            outcome.results.append(execute(job, partition_key=registered))
-    outcome.results.append(execute(defs.resolve_job_def(AGGREGATE_JOB)))
-    return outcome
 
 
 def step_error(error) -> str:
@@ -149,6 +43,7 @@ def run_build(out=None) -> int:
 
     from star_pipeline.config import load_settings
     from star_pipeline.definitions import defs
+    from star_pipeline.orchestration.in_process import run_pipeline
     from star_pipeline.storage.warehouse import WarehouseFileError, WarehouseLockedError
 
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()

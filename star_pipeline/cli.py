@@ -12,10 +12,12 @@ import sys
 def _parser():
     import argparse
 
+    from star_pipeline.sources import with_messages
+
     parser = argparse.ArgumentParser(
         prog="star-pipeline",
         description="A local DuckDB warehouse of Claude Code and Codex activity. "
-        "Configuration: config/star_pipeline.yaml, or the file named by STAR_PIPELINE_CONFIG.",
+        "Configuration: star_pipeline/defaults/star_pipeline.yaml, or the file named by STAR_PIPELINE_CONFIG.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -39,7 +41,7 @@ def _parser():
     report.add_argument("--since", help="first date, YYYYMMDD or YYYY-MM-DD (inclusive)")
     report.add_argument("--until", help="last date, YYYYMMDD or YYYY-MM-DD (inclusive)")
     report.add_argument("--timezone", default="UTC", help="time zone for dates (default UTC)")
-    report.add_argument("--source", choices=["claude_code", "codex"], help="one source only")
+    report.add_argument("--source", choices=[s.name for s in with_messages()], help="one source only")
     report.add_argument("--project", help="project path (or its last part)")
 
     classifiers = commands.add_parser("classifiers", help="list or delete classifier versions")

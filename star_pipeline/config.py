@@ -1,4 +1,4 @@
-"""Loading and validating the project configuration (config/star_pipeline.yaml).
+"""Loading and validating the project configuration (star_pipeline/defaults/star_pipeline.yaml).
 
 One place reads the configuration for every entry point (dagster dev, the
 command line, the tests). `STAR_PIPELINE_CONFIG` names another file to use
@@ -13,9 +13,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "star_pipeline.yaml"
-DEFAULT_CLASSIFIERS_DIR = PROJECT_ROOT / "config" / "classifiers"
+# The defaults ship inside the package (star_pipeline/defaults/), so an installed copy needs no checkout.
+DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
+DEFAULT_CONFIG_PATH = DEFAULTS_DIR / "star_pipeline.yaml"
+DEFAULT_CLASSIFIERS_DIR = DEFAULTS_DIR / "classifiers"
 CONFIG_ENV_VAR = "STAR_PIPELINE_CONFIG"
 # `warehouse.memory_limit: auto` (the default): a quarter of the machine's memory, at least 1 GiB and
 # at most 4 GiB. DuckDB spills joins and sorts to disk past its limit, and the work is cut so that peak
@@ -28,8 +29,6 @@ _SIZE_UNITS = {
     "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
     "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
 }
-# The I/O manager's and warehouse resource's limit when built without a configuration (tests do that).
-DEFAULT_MEMORY_LIMIT = "1GiB"
 _SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$")
 
 _VAR_PATTERN = re.compile(r"\$\{(\w+)\}|\$(\w+)")
@@ -45,11 +44,14 @@ class Settings:
     warehouse_path: Path
     lock_timeout_seconds: float
     memory_limit: str
-    claude_code_roots: tuple[Path, ...]
-    codex_roots: tuple[Path, ...]
-    hook_spool_dir: Path
+    roots: dict[str, tuple[Path, ...]]  # per source name (star_pipeline/sources), the folders its files are in
     partial_line_quiet_seconds: float
     classifiers_dir: Path
+
+    @property
+    def hook_spool_dir(self) -> Path:
+        """Where `star-pipeline hook` appends events: the hook spool source's one folder."""
+        return self.roots["hook_spool"][0]
 
 
 # key -> (type, default); nested dicts are sections. A default of REQUIRED means
@@ -61,11 +63,7 @@ _SCHEMA: dict = {
         "lock_timeout_seconds": ((int, float), 60),
         "memory_limit": (str, AUTO_MEMORY_LIMIT),
     },
-    "sources": {
-        "claude_code_roots": (list, []),
-        "codex_roots": (list, []),
-        "hook_spool_dir": (str, REQUIRED),
-    },
+    "sources": {},  # one key per registered source: see _source_keys
     "raw": {
         "partial_line_quiet_seconds": ((int, float), 600),
     },
@@ -73,6 +71,14 @@ _SCHEMA: dict = {
         "classifiers_dir": (str, None),
     },
 }
+
+
+def _source_keys() -> dict:
+    """`sources.<roots_key>` of every registered source: a list of roots (default: the source's own), or one
+    folder (the hook spool, required)."""
+    from star_pipeline.sources import SOURCES
+
+    return {s.roots_key: (str, REQUIRED) if s.single_root else (list, list(s.default_roots)) for s in SOURCES}
 
 
 def config_path_from_env() -> Path:
@@ -100,7 +106,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
         raise ConfigError(f"{config_path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{config_path}: the top level must be a mapping of sections {sorted(_SCHEMA)}.")
-    values = _validate(config_path, raw, _SCHEMA, prefix="")
+    values = _validate(config_path, raw, {**_SCHEMA, "sources": _source_keys()}, prefix="")
     base = config_path.resolve().parent
 
     def one_path(key: str) -> Path:
@@ -121,12 +127,20 @@ def load_settings(path: Path | str | None = None) -> Settings:
         warehouse_path=one_path("warehouse.path"),
         lock_timeout_seconds=float(values["warehouse.lock_timeout_seconds"]),
         memory_limit=resolve_memory_limit(values["warehouse.memory_limit"], config_path),
-        claude_code_roots=_roots(values["sources.claude_code_roots"], config_path, "sources.claude_code_roots", base),
-        codex_roots=_roots(values["sources.codex_roots"], config_path, "sources.codex_roots", base),
-        hook_spool_dir=one_path("sources.hook_spool_dir"),
+        roots=source_roots(values, config_path, base, one_path),
         partial_line_quiet_seconds=float(values["raw.partial_line_quiet_seconds"]),
         classifiers_dir=classifiers_dir,
     )
+
+
+def source_roots(values: dict, config_path: Path, base: Path, one_path) -> dict[str, tuple[Path, ...]]:
+    from star_pipeline.sources import SOURCES
+
+    roots = {}
+    for source in SOURCES:
+        key = f"sources.{source.roots_key}"
+        roots[source.name] = (one_path(key),) if source.single_root else _roots(values[key], config_path, key, base)
+    return roots
 
 
 def size_in_bytes(text: str) -> int | None:

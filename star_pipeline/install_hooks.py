@@ -46,8 +46,23 @@ def default_settings_path() -> Path:
     return base / "settings.json"
 
 
+def entry_point() -> tuple[str, str | None]:
+    """How the hook names the command, and a warning when that name will not last.
+
+    The installed entry point by name (`star-pipeline`) when the shell finds it on PATH: the
+    command then survives moving or reinstalling the checkout. Else its absolute path, which
+    breaks when that environment moves.
+    """
+    if shutil.which(MARKER):
+        return MARKER, None
+    path = os.path.abspath(sys.argv[0])
+    return path, (f"star-pipeline is not on PATH, so the hook names {path}; if that environment moves the hook stops "
+                  "recording (Claude Code is never affected). Put its folder on PATH (or install with pipx) and run "
+                  "install-hooks again.")
+
+
 def hook_command(spool_dir: str, executable: str | None = None) -> str:
-    exe = executable or shutil.which("star-pipeline") or os.path.abspath(sys.argv[0])
+    exe = executable or entry_point()[0]
     return f"{shlex.quote(exe)} hook --spool-dir {shlex.quote(spool_dir)}"
 
 
@@ -122,6 +137,8 @@ def install_hooks(settings_path: Path, spool_dir: str, uninstall: bool = False, 
             file=sys.stderr,
         )
         return 2
+    if executable is None and not uninstall and entry_point()[1]:
+        print(entry_point()[1], file=sys.stderr)
     if not changes:
         print(f"{settings_path}: already up to date, nothing changed.", file=out)
         return 0

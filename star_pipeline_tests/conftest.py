@@ -74,7 +74,7 @@ def materialize_all(sandbox: Sandbox, *, raise_on_error: bool = True, instance=N
     """
     from dagster import DagsterInstance
 
-    from star_pipeline.build import run_pipeline
+    from star_pipeline.orchestration.in_process import run_pipeline
     from star_pipeline.config import load_settings
 
     outcome = run_pipeline(

@@ -22,9 +22,18 @@ def test_default_config_loads_with_documented_defaults(monkeypatch, tmp_path):
     monkeypatch.delenv("CODEX_HOME", raising=False)
     settings = load_settings(DEFAULT_CONFIG_PATH)
     assert settings.warehouse_path == tmp_path / ".local/share/star_pipeline/warehouse.duckdb"
-    assert settings.claude_code_roots == (tmp_path / ".claude/projects", tmp_path / ".config/claude/projects")
-    assert settings.codex_roots == (tmp_path / ".codex/sessions", tmp_path / ".codex/archived_sessions")
+    assert settings.roots["claude_code"] == (tmp_path / ".claude/projects", tmp_path / ".config/claude/projects")
+    assert settings.roots["codex"] == (tmp_path / ".codex/sessions", tmp_path / ".codex/archived_sessions")
     assert settings.partial_line_quiet_seconds == 600
+
+
+def test_a_source_the_config_leaves_out_reads_its_agents_default_folders(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("CODEX_HOME", raising=False)
+    defaults = load_settings(write(tmp_path, MINIMAL))
+    assert defaults.roots["codex"] == (tmp_path / ".codex/sessions", tmp_path / ".codex/archived_sessions")
+    replaced = load_settings(write(tmp_path, MINIMAL + "  codex_roots: []\n"))
+    assert replaced.roots["codex"] == ()
 
 
 def test_env_var_replaces_the_default_file(monkeypatch, tmp_path):
@@ -37,8 +46,8 @@ def test_env_var_replaces_the_default_file(monkeypatch, tmp_path):
 def test_claude_config_dir_comma_list_gives_one_root_each(monkeypatch, tmp_path):
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", "/a/one, /b/two")
     settings = load_settings(DEFAULT_CONFIG_PATH)
-    assert Path("/a/one/projects") in settings.claude_code_roots
-    assert Path("/b/two/projects") in settings.claude_code_roots
+    assert Path("/a/one/projects") in settings.roots["claude_code"]
+    assert Path("/b/two/projects") in settings.roots["claude_code"]
 
 
 def test_variables_and_tilde_expand(monkeypatch, tmp_path):

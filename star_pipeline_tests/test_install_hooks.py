@@ -1,6 +1,7 @@
 """`star-pipeline install-hooks`: merges idempotently, backs up, keeps other hooks, uninstalls."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,13 @@ def test_installed_command_really_spools(tmp_path):
     command = ours(read(path), "PostToolUse")[0]
     subprocess.run(command, shell=True, input=b'{"hook_event_name":"PostToolUse"}', check=True)
     assert len(list(spool.glob("hook-events-*.jsonl"))) == 1
+
+
+def test_the_hook_names_the_entry_point_found_on_path_so_a_moved_checkout_keeps_it(tmp_path, monkeypatch):
+    from star_pipeline.install_hooks import install_hooks
+
+    monkeypatch.setenv("PATH", f"{Path(STAR_PIPELINE).parent}{os.pathsep}{os.environ['PATH']}")
+    path = tmp_path / "settings.json"
+    assert install_hooks(path, "/spool") == 0
+    commands = {h["command"] for groups in json.loads(path.read_text())["hooks"].values() for g in groups for h in g["hooks"]}
+    assert commands == {"star-pipeline hook --spool-dir /spool"}  # no path into a checkout

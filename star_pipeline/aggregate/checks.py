@@ -2,7 +2,7 @@
 
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
-from star_pipeline.aggregate.assets import key
+from star_pipeline.aggregate.sql_assets import key
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 
 TOKEN_SUM = "sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens)"
@@ -93,7 +93,7 @@ def unknown_models_listed(warehouse: WarehouseResource) -> AssetCheckResult:
     return AssetCheckResult(
         passed=not unknown,
         severity=AssetCheckSeverity.WARN,
-        description=(f"no price for {[u[0] for u in unknown]}: add them to config/pricing.yaml" if unknown else None),
+        description=(f"no price for {[u[0] for u in unknown]}: add them to star_pipeline/defaults/pricing.yaml" if unknown else None),
         metadata={"unknown_models": MetadataValue.json([{"model": m, "calls": c, "tokens": int(t)} for m, c, t in unknown])},
     )
 

@@ -1,5 +1,5 @@
 """Model prices over time: genai-prices' dated prices, then model-prices for the models
-genai-prices lacks, overridden by config/pricing.yaml.
+genai-prices lacks, overridden by the pricing file (star_pipeline/defaults/pricing.yaml).
 
 model-prices (models.dev's table, shipped inside the package: nothing is fetched)
 is the second maintained source, as LiteLLM's table is ccusage's: for a model
@@ -24,15 +24,15 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from star_pipeline.config import PROJECT_ROOT
+from star_pipeline.config import DEFAULTS_DIR
 
-PRICING_PATH = PROJECT_ROOT / "config" / "pricing.yaml"
+PRICING_PATH = DEFAULTS_DIR / "pricing.yaml"
 CATEGORIES = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 PIPELINE_CODE_VERSION = "1"
 
 
 class PricingConfigError(ValueError):
-    """config/pricing.yaml is malformed."""
+    """The pricing file is malformed."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,11 @@ class PriceRow:
     long_context_prices: dict  # category -> USD per million tokens above the threshold
 
 
-def pricing_config(path: Path = PRICING_PATH) -> tuple[dict, str]:
-    """The parsed pricing file and the first 8 hex of its sha256."""
+def pricing_config(path: Path | None = None) -> tuple[dict, str]:
+    """The parsed pricing file (default: PRICING_PATH, read when called) and the first 8 hex of its sha256."""
     import yaml
 
+    path = path or PRICING_PATH
     data = path.read_bytes()
     try:
         config = yaml.safe_load(data) or {}
@@ -72,7 +73,7 @@ def pricing_config(path: Path = PRICING_PATH) -> tuple[dict, str]:
     return config, hashlib.sha256(data).hexdigest()[:8]
 
 
-def pipeline_version(path: Path = PRICING_PATH) -> str:
+def pipeline_version(path: Path | None = None) -> str:
     """Code version + pricing config hash + both price packages' versions: changes whenever a cost could."""
     from importlib.metadata import version
 
@@ -160,9 +161,10 @@ def _second_source_periods(model: str) -> tuple[str | None, list[tuple[date | No
     return rates.provider, [(None, base, threshold, long)]
 
 
-def price_rows(models: list[str], path: Path = PRICING_PATH) -> list[PriceRow]:
+def price_rows(models: list[str], path: Path | None = None) -> list[PriceRow]:
     from importlib.metadata import version
 
+    path = path or PRICING_PATH
     config, _ = pricing_config(path)
     overrides = config.get("models") or {}
     package = f"genai-prices {version('genai-prices')}"

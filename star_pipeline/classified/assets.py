@@ -23,13 +23,14 @@ from star_pipeline.classified.rules import (
     compile_rules,
     parse_classifier,
 )
-from star_pipeline.classified.specs import CLASSIFIERS, SECRET_FINDINGS, TOOL_PRACTICES, ClassifierSpec
+from star_pipeline.classified.specs import CLASSIFIERS, ClassifierSpec
 from star_pipeline.normalized.assets import sql_version as normalized_sql_version
-from star_pipeline.normalized.per_file_rebuild import call_ids_named_in, changed_files, files_in, record_watermarks
+from star_pipeline.normalized.rebuild_scopes import MESSAGES, call_ids_named_in
+from star_pipeline.storage.watermarks import changed_files, files_in, record_watermarks
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql, sql_file_version
 from star_pipeline.storage.table_writes import SqlQuery
-from star_pipeline.storage.warehouse import paths_in, table_exists
+from star_pipeline.storage.warehouse import paths_in, quote_literal, table_exists
 
 SQL_DIR = Path(__file__).parent
 
@@ -80,64 +81,36 @@ def item_match(spec: ClassifierSpec, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{k} = {right}.{k}" for k in spec.item_keys)
 
 
-def rule_query(
-    spec: ClassifierSpec, classifier: ClassifierFile, version: str, incremental: bool, messages_filter: str = "TRUE",
-    calls_filter: str = "TRUE",
-) -> SqlQuery:
-    """The rows of one version of a rule classifier (sessions, messages, tool calls).
-
-    `messages_filter` (SQL on normalized_messages `m`) restricts the message classifier's items: the files
-    the re-run check samples, or in an incremental run the files with unclassified messages (`pending_files_filter`).
-    `calls_filter` (SQL on normalized_tool_calls `c`) restricts the tool practices' items likewise.
-    """
+def rule_query(spec: ClassifierSpec, classifier: ClassifierFile, version: str, scope: str, scope_params: list,
+               append: bool) -> SqlQuery:
+    """The rows of one version of a rule classifier over the items `scope` selects (SQL on the items'
+    alias; its `?`s bound by `scope_params`): appended to the version's earlier rows, or its whole partition."""
     label_sql, label_params = compile_rules(classifier, spec.label, list(spec.fields))
     rule_sql, rule_params = compile_rules(classifier, spec.label, list(spec.fields), output="rule")
-    params: list = []
-    if spec.name == "message_kinds":
-        new_items = messages_filter
-        if incremental:
-            new_items = (
-                f"{messages_filter} AND NOT EXISTS (SELECT 1 FROM classified.{spec.table} c WHERE c.classifier_version = ? "
-                f"AND {item_match(spec, 'c', 'm')})"
-            )
-            params.append(version)
-        items = read_sql(spec.table, new_items=new_items)
-    elif spec is TOOL_PRACTICES:
-        items = read_sql(spec.table, call_scope=calls_filter)
-    else:
-        items = read_sql(spec.table)
+    items = read_sql(spec.table, scope=scope)
     keys = ", ".join(spec.item_keys)
     sql = (
         f"WITH items AS ({items}) SELECT {keys}, CAST(? AS VARCHAR) AS classifier_version, "
         f"{label_sql} AS {spec.label}, {rule_sql} AS matched_rule FROM items"
     )
-    params += [version, *label_params, *rule_params]
-    if incremental:  # only the new items' rows, appended to the version's earlier rows
+    params = [*scope_params, version, *label_params, *rule_params]
+    if append:  # only the new items' rows, appended to the version's earlier rows
         return SqlQuery(sql, params, write_mode="append")
     return SqlQuery(sql, params, reads_target=False)
 
 
-def secret_query(classifier: ClassifierFile, version: str, incremental: bool, messages_filter: str = "TRUE") -> SqlQuery:
-    """The findings of one version of the secret classifier: new messages scanned, earlier findings kept.
-
-    `messages_filter` (SQL on normalized_messages `m`) restricts the messages scanned, as for `rule_query`.
-    """
+def pattern_query(spec: ClassifierSpec, classifier: ClassifierFile, version: str, scope: str, scope_params: list,
+                  keep_earlier: bool) -> SqlQuery:
+    """The matches of one version of a pattern classifier (one row per match: kind, where, salted fingerprint)
+    in the items `scope` selects; with `keep_earlier`, the version's rows of other items are kept."""
     patterns = classifier.config.get("patterns")
     if not isinstance(patterns, list) or not patterns:
         raise ClassifierConfigError(f"{classifier.origin}: 'patterns' must be a non-empty list of {{kind, regex}}.")
     for index, pattern in enumerate(patterns, start=1):
         if not isinstance(pattern, dict) or set(pattern) != {"kind", "regex"}:
             raise ClassifierConfigError(f"{classifier.origin}: pattern {index} must have exactly 'kind' and 'regex'.")
-    params: list = []
-    new_items = messages_filter
-    if incremental:
-        new_items = (
-            f"{messages_filter} AND NOT EXISTS (SELECT 1 FROM meta_classifier_progress p "
-            "WHERE p.classifier_version = CAST(? AS VARCHAR) AND p.source = m.source "
-            "AND p.path = m.path AND p.file_version = m.file_version AND m.byte_offset <= p.scanned_through_offset)"
-        )
-        params.append(version)
-    fields = read_sql("derived_secret_findings", new_items=new_items)
+    params: list = [*scope_params]
+    fields = read_sql(spec.table, scope=scope)
     # One pass of all patterns at once picks the few fields that hold any match;
     # only those are searched pattern by pattern (RE2 scopes each group's flags).
     any_pattern = "|".join(f"(?:{pattern['regex']})" for pattern in patterns)
@@ -149,12 +122,13 @@ def secret_query(classifier: ClassifierFile, version: str, incremental: bool, me
             "FROM candidate_fields f"
         )
         params += [str(pattern["kind"]), str(pattern["regex"])]
+    keys = ", ".join(spec.item_keys)
     sql = f"""
         WITH fields AS ({fields}),
         candidate_fields AS MATERIALIZED (SELECT * FROM fields WHERE regexp_matches(text, CAST(? AS VARCHAR))),
         matches AS ({' UNION ALL '.join(matches)})
         , numbered AS (
-            SELECT *, row_number() OVER (PARTITION BY source, path, file_version, byte_offset, field, kind, secret) AS k
+            SELECT *, row_number() OVER (PARTITION BY {keys}, field, kind, secret) AS k
             FROM matches
             WHERE secret <> ''
         ),
@@ -164,10 +138,10 @@ def secret_query(classifier: ClassifierFile, version: str, incremental: bool, me
                       + (k - 1) * length(secret) AS char_offset
             FROM numbered
         )
-        SELECT source, path, file_version, byte_offset, field, kind,
-            CAST(row_number() OVER (PARTITION BY source, path, file_version, byte_offset, field, kind
+        SELECT {keys}, field, kind,
+            CAST(row_number() OVER (PARTITION BY {keys}, field, kind
                                     ORDER BY char_offset, secret) AS INTEGER) AS occurrence,
-            'normalized_messages' AS item_table,
+            {quote_literal(spec.items.split(".")[-1])} AS item_table,
             CAST(char_offset AS BIGINT) AS char_offset,
             CAST(length(secret) AS BIGINT) AS secret_length,
             left(sha256((SELECT salt FROM meta_fingerprint_salt) || secret), 16) AS fingerprint,
@@ -175,84 +149,104 @@ def secret_query(classifier: ClassifierFile, version: str, incremental: bool, me
         FROM located
     """
     params.append(version)
-    if incremental:
+    if keep_earlier:
+        alias = spec.item_alias
         sql += f""" UNION ALL BY NAME
-            SELECT * FROM classified.{SECRET_FINDINGS.table} c WHERE c.classifier_version = ?
-            AND NOT EXISTS (SELECT 1 FROM normalized.normalized_messages m WHERE {new_items}
-                            AND {item_match(SECRET_FINDINGS, 'c', 'm')})"""
-        params += [version, version]
-    return SqlQuery(sql, params, reads_target=incremental)
+            SELECT * FROM classified.{spec.table} c WHERE c.classifier_version = ?
+            AND NOT EXISTS (SELECT 1 FROM {spec.items} {alias} WHERE {scope} AND {item_match(spec, 'c', alias)})"""
+        params += [version, *scope_params]
+    return SqlQuery(sql, params, reads_target=keep_earlier)
 
 
-def build_query(
-    spec: ClassifierSpec, classifier: ClassifierFile, version: str, incremental: bool, messages_filter: str = "TRUE",
-    calls_filter: str = "TRUE",
-) -> SqlQuery:
-    if spec is SECRET_FINDINGS:
-        return secret_query(classifier, version, incremental, messages_filter)
-    return rule_query(spec, classifier, version, incremental, messages_filter, calls_filter)
+def build_query(spec: ClassifierSpec, classifier: ClassifierFile, version: str, scope: str = "TRUE",
+                scope_params: list | None = None, incremental: bool = False) -> SqlQuery:
+    """One version's write over the items `scope` selects; `incremental` keeps the version's other rows."""
+    if spec.method == "patterns":
+        return pattern_query(spec, classifier, version, scope, scope_params or [], keep_earlier=incremental)
+    return rule_query(spec, classifier, version, scope, scope_params or [], append=incremental)
 
 
-def tool_practices_watermark(version: str) -> str:
-    """The `meta_rebuild_watermarks` name of a tool practices version: new when the SQL its items come from changes."""
-    items_sql = sql_file_version(SQL_DIR / f"{TOOL_PRACTICES.table}.sql")
-    return f"classified.{TOOL_PRACTICES.table}:{version}:{items_sql}:{normalized_sql_version('normalized_tool_calls')}"
+def changed_calls_watermark(spec: ClassifierSpec, version: str) -> str:
+    """The `meta_rebuild_watermarks` name of a version: new when the SQL its items come from changes."""
+    items_sql = sql_file_version(SQL_DIR / f"{spec.table}.sql")
+    return f"classified.{spec.table}:{version}:{items_sql}:{normalized_sql_version(spec.items.split('.')[-1])}"
 
 
-def tool_practices_query(conn, classifier: ClassifierFile, version: str, full: bool) -> tuple[SqlQuery, bool]:
-    """A tool practices version's write, and whether it is incremental.
+def changed_calls_query(conn, spec: ClassifierSpec, classifier: ClassifierFile, version: str, full: bool) -> tuple[SqlQuery, bool]:
+    """A version's write over the calls named in files whose messages changed since its last write, and
+    whether it is incremental.
 
-    A call's practice depends on its normalized_tool_calls row, which a new line can change
+    A call's row depends on its normalized_tool_calls row, which a new line can change
     (a call's copy in a session that started earlier). So, as for the normalized tables
-    (normalized/per_file_rebuild.py), an incremental run classifies again the calls named in
+    (storage/watermarks.py), an incremental run classifies again the calls named in
     files whose messages changed since this version's last write, and writes them by key.
     """
-    name = tool_practices_watermark(version)
-    changed = None if full or not has_classified_before(conn, TOOL_PRACTICES, version) else changed_files(conn, name)
+    name = changed_calls_watermark(spec, version)
+    changed = None if full or not has_classified_before(conn, spec, version) else changed_files(conn, name, MESSAGES)
     if changed is None:
-        query = rule_query(TOOL_PRACTICES, classifier, version, incremental=False)
-        return dataclasses.replace(query, after_write=record_watermarks(name, None)), False
-    calls = f"c.call_id IN ({call_ids_named_in(files_in(changed, 'x'))})"
-    query = rule_query(TOOL_PRACTICES, classifier, version, incremental=False, calls_filter=calls)
-    return dataclasses.replace(query, write_mode="upsert", key_columns=("classifier_version", *TOOL_PRACTICES.item_keys),
-                               after_write=record_watermarks(name, changed)), True
+        query = build_query(spec, classifier, version)
+        return dataclasses.replace(query, after_write=record_watermarks(name, None, MESSAGES)), False
+    calls = f"{spec.item_alias}.call_id IN ({call_ids_named_in(files_in(changed, 'x'))})"
+    query = build_query(spec, classifier, version, calls)
+    return dataclasses.replace(query, write_mode="upsert", key_columns=spec.key_columns,
+                               after_write=record_watermarks(name, changed, MESSAGES)), True
 
 
-# Per message classifier: the files (source, path, file_version) holding messages a version has not classified yet.
-PENDING_FILES_SQL = {
-    "message_kinds": """
-        SELECT n.path FROM (SELECT source, path, file_version, count(*) AS n FROM normalized.normalized_messages GROUP BY ALL) n
-        LEFT JOIN (SELECT source, path, file_version, count(*) AS n FROM classified.derived_message_kinds
-                   WHERE classifier_version = ? GROUP BY ALL) c USING (source, path, file_version)
-        WHERE c.n IS DISTINCT FROM n.n""",
-    "secret_findings": """
+def pending_files_sql(spec: ClassifierSpec) -> str:
+    """The files holding messages a version (the `?`) has not classified yet: for rules, those whose
+    message count differs from its rows'; for patterns (which leave no row where nothing matched),
+    those with messages past how far it has scanned (`meta_classifier_progress`)."""
+    if spec.method == "patterns":
+        return f"""
         SELECT n.path FROM (SELECT source, path, file_version, max(byte_offset) AS last_offset
-                            FROM normalized.normalized_messages GROUP BY ALL) n
+                            FROM {spec.items} GROUP BY ALL) n
         LEFT JOIN meta_classifier_progress p ON p.classifier_version = ? AND p.source = n.source
             AND p.path = n.path AND p.file_version = n.file_version
-        WHERE p.scanned_through_offset IS NULL OR n.last_offset > p.scanned_through_offset""",
-}
+        WHERE p.scanned_through_offset IS NULL OR n.last_offset > p.scanned_through_offset"""
+    return f"""
+        SELECT n.path FROM (SELECT source, path, file_version, count(*) AS n FROM {spec.items} GROUP BY ALL) n
+        LEFT JOIN (SELECT source, path, file_version, count(*) AS n FROM classified.{spec.table}
+                   WHERE classifier_version = ? GROUP BY ALL) c USING (source, path, file_version)
+        WHERE c.n IS DISTINCT FROM n.n"""
 
 
-def pending_files_filter(conn, spec: ClassifierSpec, version: str) -> str:
-    """SQL on normalized_messages `m`: in a file with messages `version` has not classified yet.
+def new_items_scope(conn, spec: ClassifierSpec, version: str) -> tuple[str, list]:
+    """SQL on the items (and its parameters): messages `version` has not classified yet.
 
-    Counted per file over key columns, then passed as a constant list: the item-by-item
+    Files are counted first (over key columns) and passed as a constant list: the item-by-item
     anti-join that follows then reads only those files, not every message of the warehouse.
     """
-    paths = sorted({row[0] for row in conn.execute(PENDING_FILES_SQL[spec.name], [version]).fetchall()})
-    return paths_in("m.path", paths)
+    alias = spec.item_alias
+    paths = sorted({row[0] for row in conn.execute(pending_files_sql(spec), [version]).fetchall()})
+    if spec.method == "patterns":
+        seen = (f"EXISTS (SELECT 1 FROM meta_classifier_progress p WHERE p.classifier_version = CAST(? AS VARCHAR) "
+                f"AND p.source = {alias}.source AND p.path = {alias}.path AND p.file_version = {alias}.file_version "
+                f"AND {alias}.byte_offset <= p.scanned_through_offset)")
+    else:
+        seen = (f"EXISTS (SELECT 1 FROM classified.{spec.table} c WHERE c.classifier_version = ? "
+                f"AND {item_match(spec, 'c', alias)})")
+    return f"{paths_in(alias + '.path', paths)} AND NOT {seen}", [version]
 
 
 def has_classified_before(conn, spec: ClassifierSpec, version: str) -> bool:
-    """Whether this version has rows to build on (secrets: has scanned before, findings or not)."""
+    """Whether this version has rows to build on (patterns: has scanned before, matches or not)."""
     if not table_exists(conn, "classified", spec.table):
         return False
-    if spec is SECRET_FINDINGS:
+    if spec.method == "patterns":
         sql = "SELECT count(*) > 0 FROM meta_classifier_progress WHERE classifier_version = ?"
     else:
         sql = f"SELECT count(*) > 0 FROM classified.{spec.table} WHERE classifier_version = ?"
     return bool(conn.execute(sql, [version]).fetchone()[0])
+
+
+def classify_query(conn, spec: ClassifierSpec, classifier: ClassifierFile, version: str, full: bool) -> tuple[SqlQuery, bool]:
+    """A version's write as its `refresh` says, and whether it is incremental."""
+    if spec.refresh == "changed_calls":
+        return changed_calls_query(conn, spec, classifier, version, full)
+    if spec.refresh == "new_items" and not full and has_classified_before(conn, spec, version):
+        scope, params = new_items_scope(conn, spec, version)
+        return build_query(spec, classifier, version, scope, params, incremental=True), True
+    return build_query(spec, classifier, version), False
 
 
 def build_classifier_asset(spec: ClassifierSpec):
@@ -275,21 +269,16 @@ def build_classifier_asset(spec: ClassifierSpec):
         version = context.partition_key
         with warehouse.connect() as conn:
             classifier = load_version(spec, version, classifiers.folder, conn)
-            if spec is TOOL_PRACTICES:
-                query, incremental = tool_practices_query(conn, classifier, version, full=config.full_refresh)
-            else:
-                incremental = spec.incremental and not config.full_refresh and has_classified_before(conn, spec, version)
-                pending = pending_files_filter(conn, spec, version) if incremental else "TRUE"
-                query = build_query(spec, classifier, version, bool(incremental), pending)  # validates the rules first
+            query, incremental = classify_query(conn, spec, classifier, version, config.full_refresh)  # validates it first
             remember_version(conn, classifier)
         context.log.info(f"{version}: {'classifying new items only' if incremental else 'classifying every item'}")
         yield Output(query)
-        if spec is SECRET_FINDINGS:
-            # Record how far this version has scanned, after its rows are committed.
+        if spec.method == "patterns":
+            # Record how far this version has scanned (it leaves no row where nothing matched), after its rows are committed.
             with warehouse.connect() as conn:
                 conn.execute(
                     "INSERT OR REPLACE INTO meta_classifier_progress SELECT ?, source, path, file_version, max(byte_offset) "
-                    "FROM normalized.normalized_messages GROUP BY ALL",
+                    f"FROM {spec.items} GROUP BY ALL",
                     [version],
                 )
 

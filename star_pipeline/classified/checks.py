@@ -3,10 +3,10 @@
 - one row per (item, version) (secrets: per item, field, kind and occurrence);
 - every normalized item has a row in every materialized version (rule classifiers);
 - re-running a version from scratch gives exactly the stored rows (for the
-  message classifiers, which read every message's text: within the check budget in the
-  run that wrote the version, every message when run alone; see
-  storage/check_scope.py; for tool practices in the run that wrote the version,
-  the calls named in the files the latest ingest normalized).
+  classifiers of new messages: within the check budget in the run that wrote the
+  version, every message when run alone, see storage/check_scope.py; for those of
+  changed calls, in the run that wrote the version, the calls named in the files
+  the latest ingest normalized).
 
 A check in a partition's run covers that version; run on its own, every
 version in the table.
@@ -15,20 +15,14 @@ version in the table.
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
 from star_pipeline.classified.assets import ClassifiersResource, build_query, load_version
-from star_pipeline.classified.specs import CLASSIFIERS, MESSAGE_KEY, SECRET_FINDINGS, TOOL_PRACTICES, ClassifierSpec
-from star_pipeline.normalized.per_file_rebuild import call_ids_named_in
+from star_pipeline.classified.specs import CLASSIFIERS, ClassifierSpec
+from star_pipeline.normalized.assets import MESSAGE_MANIFESTS
+from star_pipeline.normalized.rebuild_scopes import call_ids_named_in
 from star_pipeline.storage import check_scope
 from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files, describe_scope
 from star_pipeline.storage.load_log import wrote_in_run
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.warehouse import table_exists
-
-ITEM_TABLES = {
-    "session_kinds": "normalized.normalized_sessions",
-    "message_kinds": "normalized.normalized_messages",
-    "tool_practices": "normalized.normalized_tool_calls",
-}
-
 
 def versions_in_scope(context: AssetCheckExecutionContext, conn, spec: ClassifierSpec) -> list[str]:
     partition = context.run.tags.get("dagster/partition")
@@ -57,18 +51,12 @@ def latest_normalize_run(conn) -> str | None:
     return row[0] if row else None
 
 
-def row_key(spec: ClassifierSpec) -> list[str]:
-    if spec is SECRET_FINDINGS:
-        return ["classifier_version", *spec.item_keys, "field", "kind", "occurrence"]
-    return ["classifier_version", *spec.item_keys]
-
-
 def build_classified_checks(spec: ClassifierSpec):
     checks = []
 
     @asset_check(asset=spec.key, name=f"{spec.table}_one_row_per_item_per_version", blocking=True, pool=WAREHOUSE_POOL)
     def one_row_per_item(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
-        cols = ", ".join(row_key(spec))
+        cols = ", ".join(spec.key_columns)
         with warehouse.connect() as conn:
             versions = versions_in_scope(context, conn, spec)
             duplicates = conn.execute(
@@ -83,7 +71,7 @@ def build_classified_checks(spec: ClassifierSpec):
 
     checks.append(one_row_per_item)
 
-    if spec.name in ITEM_TABLES:
+    if spec.method == "rules":  # one row per item (a pattern classifier has rows only where something matched)
 
         @asset_check(asset=spec.key, name=f"{spec.table}_every_item_classified", blocking=True, pool=WAREHOUSE_POOL)
         def every_item_classified(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
@@ -92,7 +80,7 @@ def build_classified_checks(spec: ClassifierSpec):
             with warehouse.connect() as conn:
                 for version in versions_in_scope(context, conn, spec):
                     missing[version] = conn.execute(
-                        f"SELECT count(*) FROM (SELECT {keys} FROM {ITEM_TABLES[spec.name]} EXCEPT "
+                        f"SELECT count(*) FROM (SELECT {keys} FROM {spec.items} EXCEPT "
                         f"SELECT {keys} FROM classified.{spec.table} WHERE classifier_version = ?)",
                         [version],
                     ).fetchone()[0]
@@ -108,30 +96,30 @@ def build_classified_checks(spec: ClassifierSpec):
         with warehouse.connect() as conn:
             for version in versions_in_scope(context, conn, spec):
                 classifier = load_version(spec, version, classifiers.folder, conn)
-                messages_filter, calls_filter, stored_filter = "TRUE", "TRUE", "TRUE"
-                if spec is TOOL_PRACTICES and wrote_in_run(conn, context.run.run_id, spec.key.to_user_string(), version):
+                scope, stored_filter = "TRUE", "TRUE"
+                in_run = wrote_in_run(conn, context.run.run_id, spec.key.to_user_string(), version)
+                if spec.refresh == "changed_calls" and in_run:
                     # the calls named in the files the latest ingest normalized (what an incremental run classified)
                     chosen, _ = choose_check_files(
                         conn, MESSAGE_FILES, [latest_normalize_run(conn), False], seed=context.run.run_id, budget_bytes=None,
+                        manifests=MESSAGE_MANIFESTS,
                     )
                     scopes[version] = f"the tool calls named in the {chosen} files the latest ingest normalized"
                     named = call_ids_named_in(f"(x.source, x.path) IN (SELECT source, path FROM {CHECK_FILES})")
-                    calls_filter, stored_filter = f"c.call_id IN ({named})", f"call_id IN ({named})"
-                if spec.item_keys == MESSAGE_KEY:
-                    # message classifiers read every message's text: keep within the check budget in the run that wrote them
-                    in_run = wrote_in_run(conn, context.run.run_id, spec.key.to_user_string(), version)
+                    scope, stored_filter = f"{spec.item_alias}.call_id IN ({named})", f"call_id IN ({named})"
+                if spec.refresh == "new_items":
+                    # every message's text is read again: keep within the check budget in the run that wrote the version
                     chosen, total = choose_check_files(
                         conn, MESSAGE_FILES, [latest_normalize_run(conn), not in_run], seed=context.run.run_id,
-                        budget_bytes=check_scope.CHECK_BUDGET_BYTES if in_run else None,
+                        budget_bytes=check_scope.CHECK_BUDGET_BYTES if in_run else None, manifests=MESSAGE_MANIFESTS,
                     )
                     scopes[version] = describe_scope("message files", chosen, total)
-                    messages_filter = f"(m.source, m.path) IN (SELECT source, path FROM {CHECK_FILES})"
+                    scope = f"({spec.item_alias}.source, {spec.item_alias}.path) IN (SELECT source, path FROM {CHECK_FILES})"
                     stored_filter = f"(source, path) IN (SELECT source, path FROM {CHECK_FILES})"
-                query = build_query(spec, classifier, version, incremental=False, messages_filter=messages_filter,
-                                    calls_filter=calls_filter)
+                query = build_query(spec, classifier, version, scope)
                 conn.execute(f"CREATE OR REPLACE TEMP TABLE _rerun AS {query.sql}", query.params)
                 columns = ", ".join(c[0] for c in conn.execute(f"DESCRIBE classified.{spec.table}").fetchall())
-                keys = ", ".join(row_key(spec))
+                keys = ", ".join(spec.key_columns)
                 # Rows are paired by their key and compared by a hash of the whole row (one hash join, no
                 # sort of both sides); a count difference catches a row stored twice.
                 stored = (f"SELECT {keys}, hash({columns}) AS row_hash FROM classified.{spec.table} "

@@ -2,16 +2,16 @@
 
 It reads only the files in the classifiers folder (their bytes give the
 version) and the instance's partitions and runs; it never opens DuckDB. Until a
-first ingest has succeeded there is nothing to classify: the sensor then only
-registers versions, and the after-ingest sensor runs them.
+first ingest has succeeded there is nothing to classify (`ingested`, from
+orchestration): the sensor then only registers versions, and the after-ingest
+sensor runs them.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 from dagster import (
     AddDynamicPartitionsRequest,
-    DagsterRunStatus,
-    RunsFilter,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
@@ -22,10 +22,10 @@ from dagster import (
 
 from star_pipeline.classified.rules import classifier_file_versions
 from star_pipeline.raw.sensors import TICK_SECONDS
-from star_pipeline.classified.specs import CLASSIFIERS
+from star_pipeline.classified.specs import CLASSIFIERS, unregistered_files, unregistered_message
 
 
-def build_classifier_files_sensor(folder: Path, ingest_job_name: str):
+def build_classifier_files_sensor(folder: Path, ingested: Callable[[object], bool]):
     @sensor(
         name="classifier_files_sensor",
         minimum_interval_seconds=TICK_SECONDS,
@@ -35,6 +35,9 @@ def build_classifier_files_sensor(folder: Path, ingest_job_name: str):
     )
     def classifier_files_sensor(context: SensorEvaluationContext):
         versions = classifier_file_versions(folder)
+        unregistered = unregistered_files(versions)
+        if unregistered:
+            context.log.warning(unregistered_message(folder, unregistered))
         additions, runs = [], []
         for spec in CLASSIFIERS:
             version = versions.get(spec.name)
@@ -45,10 +48,7 @@ def build_classifier_files_sensor(folder: Path, ingest_job_name: str):
         if not runs:
             return SkipReason(f"no new classifier version in {folder}")
         context.log.info(f"new classifier versions: {[r.partition_key for r in runs]}")
-        ingested = context.instance.get_runs(
-            filters=RunsFilter(job_name=ingest_job_name, statuses=[DagsterRunStatus.SUCCESS]), limit=1
-        )
-        if not ingested:
+        if not ingested(context.instance):
             context.log.info("no ingest has succeeded yet: versions registered, the after-ingest sensor will run them")
             runs = []
         return SensorResult(run_requests=runs, dynamic_partitions_requests=additions)

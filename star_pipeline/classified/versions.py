@@ -12,7 +12,7 @@ import os
 import sys
 
 from star_pipeline.classified.rules import VERSION_PATTERN, classifier_file_versions
-from star_pipeline.classified.specs import CLASSIFIERS
+from star_pipeline.classified.specs import CLASSIFIERS, unregistered_files, unregistered_message
 
 
 def _instance():
@@ -42,6 +42,9 @@ def list_versions(settings, out=None) -> int:
                 if version in registered:
                     notes.append("registered partition")
                 print(f"  {version}  {rows.get(version, 0)} rows  {', '.join(notes)}", file=out)
+    unregistered = unregistered_files(current)
+    if unregistered:
+        print(unregistered_message(settings.classifiers_dir, unregistered), file=out)
     if instance is None:
         print("(DAGSTER_HOME is not set: registered partitions not shown)", file=out)
     return 0

@@ -1,39 +1,41 @@
-"""Normalized assets. Each table's SQL lives beside this file, in `<table>.sql`.
+"""Normalized assets. Each table's contract (every column, its type) is `<table>.sql` beside this
+file; the sources' own SQL fills it (`star_pipeline/sources/<source>/`, composed by source_sql.py).
 
 Per-line tables (normalized_messages, normalized_parse_errors,
 normalized_hook_events) are incremental: a run parses only raw rows not yet
 normalized (keyed by source, path, file_version, byte_offset) and appends them;
 every row depends on its own line only, so the result equals a rebuild. When a
-table's SQL file changes (its hash differs from `meta_table_versions`), the
+table's SQL changes (its version differs from `meta_table_versions`), the
 next run rebuilds that table in full instead.
 Tables that combine lines (usage with its global dedup, sessions, tool calls,
 links) are computed from normalized_messages in DuckDB: in full on a first or
 changed-SQL build, else per group (call, session) named in the files with new
-messages, from all of the group's lines (per_file_rebuild.py). That is what
-makes split API messages arriving in two ingest runs converge to one row.
+messages, from all of the group's lines (storage/watermarks.py, rebuild_scopes.py).
+That is what makes split API messages arriving in two ingest runs converge to one row.
 """
 
 from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, AssetOut, Output, asset, multi_asset
 
-from star_pipeline.normalized.per_file_rebuild import (
-    rebuild_query,
-    session_links_scope,
-    sessions_scope,
-    tool_calls_scope,
-    usage_scope,
-)
 from star_pipeline.config import size_in_bytes
+from star_pipeline.normalized import source_sql
+from star_pipeline.normalized.rebuild_scopes import session_links_scope, sessions_scope, tool_calls_scope
+from star_pipeline.raw.asset_keys import lines_key
 from star_pipeline.raw.line_parts import batch_bytes, line_batches, whole_lines
-from star_pipeline.raw.sources import CLAUDE_CODE, CODEX, HOOK_SPOOL
+from star_pipeline.raw.tables import ensure_raw_tables
+from star_pipeline.sources import SOURCES, Source
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql, sql_file_version
 from star_pipeline.storage.table_writes import SqlQuery, stored_table_version
-from star_pipeline.storage.warehouse import paths_in, table_exists
+from star_pipeline.storage.warehouse import paths_in, quote_literal, table_exists
+from star_pipeline.storage.watermarks import rebuild_query
 
 SQL_DIR = Path(__file__).parent
+MESSAGES = "normalized.normalized_messages"
 LINE_KEY = ["source", "path", "file_version", "byte_offset"]
+# The manifest of each source with messages: the checks that sample files by size read them.
+MESSAGE_MANIFESTS = {s.name: s.files_table for s in source_sql.sources_of("normalized_messages")}
 # The key of each normalized table: checked by normalized/checks.py, and the upsert key of incremental rebuilds.
 UNIQUE_KEYS = {
     "normalized_messages": LINE_KEY,
@@ -51,12 +53,14 @@ def key(table: str) -> AssetKey:
 
 
 def read_sql(table: str, **placeholders: str) -> str:
-    """The SQL of `table`, with each `{name}` placeholder filled in."""
+    """The SQL of `table`, with each `{name}` placeholder filled in (the tables not composed from sources)."""
     return render_sql(SQL_DIR / f"{table}.sql", placeholders)
 
 
 def sql_version(table: str) -> str:
-    """The version of a table's SQL file (`sql_file_version`)."""
+    """The version of a table's SQL: its file's, and the source files it reads (source_sql.table_version)."""
+    if table in source_sql.SOURCE_FILES or table == "normalized_parse_errors":
+        return source_sql.table_version(table)
     return sql_file_version(SQL_DIR / f"{table}.sql")
 
 
@@ -65,40 +69,34 @@ def needs_full_build(conn, table: str) -> bool:
     return not table_exists(conn, "normalized", table) or stored_table_version(conn, "normalized", table) != sql_version(table)
 
 
-# The transcript sources normalized_messages reads, and the placeholder of each one's lines in its SQL.
-TRANSCRIPT_LINES = {"claude_code": "claude_code_lines", "codex": "codex_lines"}
-# Per source: the normalized table whose rows, with the parse errors, account for every raw line.
-LINE_TABLES = {"claude_code": "normalized_messages", "codex": "normalized_messages", "hook_spool": "normalized_hook_events"}
-
-
-def pending_paths_sql(source: str) -> str:
+def pending_paths_sql(source: Source) -> str:
     """Paths of `source` with a file version whose raw lines are not all normalized (or errors) yet.
 
     A manifest row's line_count against a count of normalized rows: a small
     aggregate over key columns, so an incremental run parses only the files
     that grew instead of testing every raw line of the warehouse.
     """
-    files = f"raw.{source}_files"
+    name = quote_literal(source.name)
     return f"""
-        SELECT f.path FROM {files} f
+        SELECT f.path FROM {source.files_table} f
         LEFT JOIN (
             SELECT path, file_version, count(*) AS n FROM (
-                SELECT path, file_version FROM normalized.{LINE_TABLES[source]} WHERE source = '{source}'
+                SELECT path, file_version FROM normalized.{source.line_table} WHERE source = {name}
                 UNION ALL
-                SELECT path, file_version FROM normalized.normalized_parse_errors WHERE source = '{source}'
+                SELECT path, file_version FROM normalized.normalized_parse_errors WHERE source = {name}
             ) GROUP BY ALL
         ) n USING (path, file_version)
         WHERE coalesce(n.n, 0) <> f.line_count"""
 
 
-def pending_paths(conn, source: str) -> list[str] | None:
+def pending_paths(conn, source: Source) -> list[str] | None:
     """The paths `pending_paths_sql` names, or None before the tables it counts exist."""
-    if not all(table_exists(conn, "normalized", t) for t in (LINE_TABLES[source], "normalized_parse_errors")):
+    if not all(table_exists(conn, "normalized", t) for t in (source.line_table, "normalized_parse_errors")):
         return None
     return [row[0] for row in conn.execute(pending_paths_sql(source)).fetchall()]
 
 
-def not_yet_in(conn, table: str, source: str, pending: list[str] | None) -> str:
+def not_yet_in(conn, table: str, source: Source, pending: list[str] | None) -> str:
     """SQL predicate on raw row `r`: not already normalized into `normalized.<table>` (TRUE on a full build).
 
     `pending` is `pending_paths(conn, source)`, computed once per source for every table it serves.
@@ -110,7 +108,7 @@ def not_yet_in(conn, table: str, source: str, pending: list[str] | None) -> str:
     if needs_full_build(conn, table):
         return "TRUE"
     not_stored = (
-        f"NOT EXISTS (SELECT 1 FROM normalized.{table} n WHERE n.source = '{source}' AND n.path = r.path "
+        f"NOT EXISTS (SELECT 1 FROM normalized.{table} n WHERE n.source = {quote_literal(source.name)} AND n.path = r.path "
         "AND n.file_version = r.file_version AND n.line_number = r.line_number)"
     )
     if pending is None:
@@ -119,29 +117,28 @@ def not_yet_in(conn, table: str, source: str, pending: list[str] | None) -> str:
         return "FALSE"
     # constants, not a subquery: else DuckDB runs the SQL file's JSON tests on every raw line first
     new_rows = f"{paths_in('r.path', pending)} AND {not_stored}"
-    first, last = conn.execute(f"SELECT min(r.rowid), max(r.rowid) FROM raw.{source}_lines r WHERE {new_rows}").fetchone()
+    first, last = conn.execute(f"SELECT min(r.rowid), max(r.rowid) FROM {source.lines_table} r WHERE {new_rows}").fetchone()
     if first is None:
         return "FALSE"
     return f"r.rowid BETWEEN {int(first)} AND {int(last)} AND {new_rows}"
 
 
-def lines_sql(conn, table: str, sources: dict[str, str], pending: dict, budget_bytes: int) -> list[dict[str, str]]:
-    """The `{<source>_lines}` placeholders of a per-line table's SQL, one dict per statement.
+def lines_sql(conn, table: str, sources: tuple[Source, ...], pending: dict, budget_bytes: int) -> list[dict[str, str]]:
+    """Per statement of a per-line table's write: each source's raw lines to read (source name -> relation).
 
-    `sources` maps each source the SQL reads to its placeholder. Each source's new lines
-    (`not_yet_in`) are read whole (`whole_lines`), at most `budget_bytes` of them per statement
-    (`line_batches`): one statement per batch of one source, the other sources FALSE in it.
-    An incremental run's few new lines make one statement.
+    Each source's new lines (`not_yet_in`) are read whole (`whole_lines`), at most `budget_bytes`
+    of them per statement (`line_batches`): one statement per batch of one source, the other
+    sources' lines FALSE in it. An incremental run's few new lines make one statement.
     """
+    nothing = {source.name: whole_lines(source.name, "FALSE") for source in sources}
     statements = []
     for source in sources:
-        new = not_yet_in(conn, table, source, pending[source])
+        new = not_yet_in(conn, table, source, pending[source.name])
         if new == "FALSE":
             continue
-        for batch in line_batches(conn, source, new, budget_bytes):
-            statements.append({placeholder: whole_lines(other, f"{new} AND {batch}" if other == source else "FALSE")
-                               for other, placeholder in sources.items()})
-    return statements or [{placeholder: whole_lines(source, "FALSE") for source, placeholder in sources.items()}]
+        for batch in line_batches(conn, source.name, new, budget_bytes):
+            statements.append({**nothing, source.name: whole_lines(source.name, f"{new} AND {batch}")})
+    return statements or [nothing]
 
 
 def statement_bytes(warehouse: WarehouseResource) -> int:
@@ -173,8 +170,8 @@ def incremental_query(conn, table: str, statements: list[str], run_id: str) -> S
         "normalized_messages": AssetOut(
             key=key("normalized_messages"),
             group_name="normalized",
-            description="One row per transcript line that is a JSON object (Claude Code, Codex): tree links, "
-            "time, role, content shape, usage fields, tool blocks. Unknown types kept by name.",
+            description="One row per transcript line that is a JSON object (every source with messages): tree links, "
+            "time, role, content shape, usage fields, tool blocks, text. Unknown types kept by name.",
             metadata={"write_mode": "append", "key_columns": LINE_KEY},
             kinds={"duckdb"},
         ),
@@ -186,20 +183,21 @@ def incremental_query(conn, table: str, statements: list[str], run_id: str) -> S
             kinds={"duckdb"},
         ),
     },
-    deps=[CLAUDE_CODE.lines_key, CODEX.lines_key, HOOK_SPOOL.lines_key],
+    deps=[lines_key(source) for source in SOURCES],
     pool=WAREHOUSE_POOL,
     can_subset=False,
 )
 def normalize_transcript_lines(context: AssetExecutionContext, warehouse: WarehouseResource):
     run_id = context.run.run_id
-    transcripts = TRANSCRIPT_LINES
     with warehouse.connect() as conn:
-        pending = {source: pending_paths(conn, source) for source in LINE_TABLES}
+        ensure_raw_tables(conn, SOURCES)  # a source added since the warehouse was made has no lines yet
+        pending = {source.name: pending_paths(conn, source) for source in SOURCES}
         budget = statement_bytes(warehouse)
-        messages_sql = [read_sql("normalized_messages", **lines)
-                        for lines in lines_sql(conn, "normalized_messages", transcripts, pending, budget)]
-        errors_sql = [read_sql("normalized_parse_errors", **lines) for lines in lines_sql(
-            conn, "normalized_parse_errors", {**transcripts, "hook_spool": "hook_spool_lines"}, pending, budget)]
+        with_messages = source_sql.sources_of("normalized_messages")
+        messages_sql = [source_sql.messages_sql(lines)
+                        for lines in lines_sql(conn, "normalized_messages", with_messages, pending, budget)]
+        errors_sql = [source_sql.parse_errors_sql(lines)
+                      for lines in lines_sql(conn, "normalized_parse_errors", SOURCES, pending, budget)]
         messages = incremental_query(conn, "normalized_messages", messages_sql, run_id)
         errors = incremental_query(conn, "normalized_parse_errors", errors_sql, run_id)
     yield Output(messages, output_name="normalized_messages")
@@ -209,23 +207,25 @@ def normalize_transcript_lines(context: AssetExecutionContext, warehouse: Wareho
 @asset(
     key=key("normalized_hook_events"),
     group_name="normalized",
-    deps=[HOOK_SPOOL.lines_key],
+    deps=[lines_key(source) for source in source_sql.sources_of("normalized_hook_events")],
     pool=WAREHOUSE_POOL,
     metadata={"write_mode": "append", "key_columns": LINE_KEY},
     kinds={"duckdb"},
     description="One row per spooled hook payload: event, session, tool, tool_use_id, duration, received_at.",
 )
 def normalized_hook_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> SqlQuery:
+    sources = source_sql.sources_of("normalized_hook_events")
     with warehouse.connect() as conn:
-        pending = {"hook_spool": pending_paths(conn, "hook_spool")}
-        sql = [read_sql("normalized_hook_events", **lines) for lines in lines_sql(
-            conn, "normalized_hook_events", {"hook_spool": "hook_spool_lines"}, pending, statement_bytes(warehouse))]
+        ensure_raw_tables(conn, sources)
+        pending = {source.name: pending_paths(conn, source) for source in sources}
+        sql = [source_sql.hook_events_sql(lines) for lines in lines_sql(
+            conn, "normalized_hook_events", sources, pending, statement_bytes(warehouse))]
         return incremental_query(conn, "normalized_hook_events", sql, context.run.run_id)
 
 
-def rebuilt_from_messages(table: str, description: str, scope):
+def rebuilt_from_messages(table: str, description: str, groups):
     """An asset computed from normalized_messages as a whole. An incremental run recomputes only
-    the groups `scope` names in the files with new messages (see per_file_rebuild.py)."""
+    the groups `groups` names in the files with new messages (storage/watermarks.py)."""
 
     @asset(
         key=key(table),
@@ -238,25 +238,39 @@ def rebuilt_from_messages(table: str, description: str, scope):
     )
     def _rebuilt(warehouse: WarehouseResource) -> SqlQuery:
         with warehouse.connect() as conn:
-            return rebuild_query(conn, table, scope, read_sql, sql_version(table), full=needs_full_build(conn, table))
+            return rebuild_query(conn, f"normalized.{table}", MESSAGES, groups, sql_version(table),
+                                 full=needs_full_build(conn, table))
 
     return _rebuilt
 
 
+def from_file(table: str, scope):
+    """The groups of a table whose one SQL file takes `scope`'s placeholders."""
+
+    def groups(changed):
+        placeholders, also_delete = scope(changed)
+        return read_sql(table, **placeholders), also_delete
+
+    return groups
+
+
 normalized_usage = rebuilt_from_messages(
     "normalized_usage",
-    "One row per API call (Claude deduplicated by message.id + requestId, Codex re-emits skipped); "
-    "non-overlapping token columns.",
-    usage_scope,
+    "One row per API call, each source's rules (Claude deduplicated by message.id + requestId, Codex re-emits "
+    "skipped); non-overlapping token columns.",
+    source_sql.usage_sql,
 )
 normalized_sessions = rebuilt_from_messages(
-    "normalized_sessions", "One row per session: main, subagent, compaction file or inline sidechain.", sessions_scope
+    "normalized_sessions", "One row per session: main, subagent, compaction file or inline sidechain.",
+    from_file("normalized_sessions", sessions_scope),
 )
 normalized_tool_calls = rebuilt_from_messages(
-    "normalized_tool_calls", "Every tool call paired with its result by call id; pending when no result yet.", tool_calls_scope
+    "normalized_tool_calls", "Every tool call paired with its result by call id; pending when no result yet.",
+    from_file("normalized_tool_calls", tool_calls_scope),
 )
 normalized_session_links = rebuilt_from_messages(
-    "normalized_session_links", "Subagent, compaction, summary and resume links between sessions.", session_links_scope
+    "normalized_session_links", "Subagent, compaction, summary and resume links between sessions.",
+    from_file("normalized_session_links", session_links_scope),
 )
 
 normalized_assets = [

@@ -9,8 +9,10 @@ budget (storage/check_scope.py).
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
-from star_pipeline.normalized.assets import LINE_KEY, TRANSCRIPT_LINES, UNIQUE_KEYS, key, read_sql, statement_bytes
+from star_pipeline.normalized import source_sql
+from star_pipeline.normalized.assets import LINE_KEY, MESSAGE_MANIFESTS, UNIQUE_KEYS, key, statement_bytes
 from star_pipeline.raw.line_parts import line_batches, whole_lines
+from star_pipeline.storage.warehouse import quote_literal
 from star_pipeline.storage import check_scope
 from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files, describe_scope
 from star_pipeline.storage.load_log import wrote_in_run
@@ -33,15 +35,15 @@ def _touched_paths(conn, run_id: str) -> str:
 
 def line_keys_sql(files: str) -> str:
     """CTEs raw_rows and normalized_rows: the line keys of the files `files` selects (source, path),
-    raw lines (a long line's first part) on one side, messages and parse errors on the other."""
+    raw lines (a long line's first part) of every source with messages on one side, messages and
+    parse errors on the other."""
+    raw_rows = " UNION ALL ".join(
+        f"SELECT {quote_literal(s.name)} AS source, path, file_version, byte_offset FROM {s.lines_table} "
+        f"WHERE path IN (SELECT path FROM {files} WHERE source = {quote_literal(s.name)}) AND part_number = 1"
+        for s in source_sql.sources_of("normalized_messages")
+    )
     return f"""
-        raw_rows AS (
-            SELECT 'claude_code' AS source, path, file_version, byte_offset FROM raw.claude_code_lines
-            WHERE path IN (SELECT path FROM {files} WHERE source = 'claude_code') AND part_number = 1
-            UNION ALL
-            SELECT 'codex', path, file_version, byte_offset FROM raw.codex_lines
-            WHERE path IN (SELECT path FROM {files} WHERE source = 'codex') AND part_number = 1
-        ),
+        raw_rows AS ({raw_rows}),
         normalized_rows AS (
             SELECT source, path, file_version, byte_offset FROM {MESSAGES}
             WHERE (source, path) IN (SELECT source, path FROM {files})
@@ -66,17 +68,16 @@ def messages_rebuild_identity(context: AssetCheckExecutionContext, warehouse: Wa
         in_run = scope != "all files"
         chosen, total = choose_check_files(
             conn, "SELECT source, path, TRUE AS preferred FROM _touched", [], seed=run_id,
-            budget_bytes=check_scope.CHECK_BUDGET_BYTES if in_run else None,
+            budget_bytes=check_scope.CHECK_BUDGET_BYTES if in_run else None, manifests=MESSAGE_MANIFESTS,
         )
         # The sample's lines are parsed again a bounded amount at a time (as normalizing does), their rows
         # kept as key and hash only; then compared by line key and row hash: one hash join, no sort of wide rows.
         conn.execute("CREATE OR REPLACE TEMP TABLE _rebuilt (source VARCHAR, path VARCHAR, file_version INTEGER, "
                      "byte_offset BIGINT, row_hash UBIGINT)")
-        none = {placeholder: whole_lines(source, "FALSE") for source, placeholder in TRANSCRIPT_LINES.items()}
-        for source, placeholder in TRANSCRIPT_LINES.items():
-            in_sample = f"r.path IN (SELECT path FROM {CHECK_FILES} WHERE source = '{source}')"
-            for batch in line_batches(conn, source, in_sample, statement_bytes(warehouse)):
-                rebuilt = read_sql("normalized_messages", **{**none, placeholder: whole_lines(source, f"{in_sample} AND {batch}")})
+        for source in source_sql.sources_of("normalized_messages"):
+            in_sample = f"r.path IN (SELECT path FROM {CHECK_FILES} WHERE source = {quote_literal(source.name)})"
+            for batch in line_batches(conn, source.name, in_sample, statement_bytes(warehouse)):
+                rebuilt = source_sql.messages_sql({source.name: whole_lines(source.name, f"{in_sample} AND {batch}")})
                 conn.execute(f"INSERT INTO _rebuilt SELECT source, path, file_version, byte_offset, hash(r) FROM ({rebuilt}) r")
         missing, extra, compared = conn.execute(
             f"""

@@ -14,22 +14,24 @@ from datetime import datetime, timezone
 
 from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, multi_asset
 
+from star_pipeline.raw.asset_keys import files_key, lines_key
 from star_pipeline.raw.capture import MANIFEST_KEY, Capture, discover_files, drop_rows_beyond_manifest, load_manifest
-from star_pipeline.raw.sources import RAW_SOURCES, RawSource
+from star_pipeline.raw.tables import ensure_raw_tables
+from star_pipeline.sources import SOURCES, Source
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SourceFoldersResource, WarehouseResource
 from star_pipeline.storage.table_writes import ArrowRows
 from star_pipeline.storage.warehouse import quote_ident
 
 
-def build_raw_capture_asset(source: RawSource):
-    lines_out = source.lines_key.to_python_identifier()
-    files_out = source.files_key.to_python_identifier()
+def build_raw_capture_asset(source: Source):
+    lines_out = lines_key(source).to_python_identifier()
+    files_out = files_key(source).to_python_identifier()
 
     @multi_asset(
         name=f"raw_{source.name}",
         outs={
             lines_out: AssetOut(
-                key=source.lines_key,
+                key=lines_key(source),
                 group_name="raw",
                 description=f"Every line of every file: {source.description}",
                 # streamed append without a key check: the capture reads each byte once, and
@@ -38,7 +40,7 @@ def build_raw_capture_asset(source: RawSource):
                 kinds={"duckdb"},
             ),
             files_out: AssetOut(
-                key=source.files_key,
+                key=files_key(source),
                 group_name="raw",
                 description=f"File manifest (size, mtime, consumed offset and sha256, deletions): {source.description}",
                 metadata={"write_mode": "upsert", "key_columns": MANIFEST_KEY},
@@ -49,10 +51,10 @@ def build_raw_capture_asset(source: RawSource):
         can_subset=False,
     )
     def raw_capture(context: AssetExecutionContext, warehouse: WarehouseResource, source_folders: SourceFoldersResource):
-        lines_table = f"raw.{quote_ident(source.lines_key.path[1])}"
-        files_table = f"raw.{quote_ident(source.files_key.path[1])}"
+        lines_table = f"raw.{quote_ident(source.name + '_lines')}"
+        files_table = f"raw.{quote_ident(source.name + '_files')}"
         with warehouse.connect() as conn:
-            # (the raw tables are created by migrations/002_raw.sql, so they exist on a first run too)
+            ensure_raw_tables(conn, [source])
             dropped = drop_rows_beyond_manifest(conn, lines_table, files_table)
             if dropped:
                 context.log.warning(
@@ -60,7 +62,7 @@ def build_raw_capture_asset(source: RawSource):
                     "died between its two writes); their bytes are read again now."
                 )
             previous = load_manifest(conn, files_table)
-        roots = source.roots(source_folders)
+        roots = source_folders.roots[source.name]
         found = discover_files(roots, source.file_pattern)
         missing_roots = found.missing_roots
         if missing_roots:
@@ -107,4 +109,4 @@ def build_raw_capture_asset(source: RawSource):
     return raw_capture
 
 
-raw_capture_assets = [build_raw_capture_asset(source) for source in RAW_SOURCES]
+raw_capture_assets = [build_raw_capture_asset(source) for source in SOURCES]

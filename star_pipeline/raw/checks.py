@@ -26,7 +26,8 @@ import pyarrow.compute as pc
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
 from star_pipeline.raw.capture import EMPTY_SHA256, READ_CHUNK_BYTES, mtime_of
-from star_pipeline.raw.sources import RAW_SOURCES, RawSource
+from star_pipeline.raw.asset_keys import files_key, lines_key
+from star_pipeline.sources import SOURCES, Source
 from star_pipeline.storage.load_log import wrote_in_run
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.warehouse import quote_ident
@@ -34,10 +35,10 @@ from star_pipeline.storage.warehouse import quote_ident
 DIGEST_BATCH_ROWS = 8192
 
 
-def verify_source(conn, source: RawSource, run_id: str | None) -> dict:
+def verify_source(conn, source: Source, run_id: str | None) -> dict:
     """Compare manifest, stored rows and disk; returns lists of problems by kind."""
-    lines_table = f"raw.{quote_ident(source.lines_key.path[1])}"
-    files_table = f"raw.{quote_ident(source.files_key.path[1])}"
+    lines_table = f"raw.{quote_ident(source.name + '_lines')}"
+    files_table = f"raw.{quote_ident(source.name + '_files')}"
     where, params = ("WHERE f.last_ingest_run_id = ?", [run_id]) if run_id else ("", [])
     manifest = conn.execute(
         f"""
@@ -161,19 +162,19 @@ def _hash_prefix(path: str, length: int) -> str:
     return hasher.hexdigest()
 
 
-def build_raw_check(source: RawSource):
+def build_raw_check(source: Source):
     @asset_check(
-        asset=source.lines_key,
+        asset=lines_key(source),
         name=f"{source.name}_lines_match_files",
         blocking=True,
         pool=WAREHOUSE_POOL,
-        additional_deps=[source.files_key],
+        additional_deps=[files_key(source)],
         description="Stored lines reproduce every touched file's consumed bytes, and those match the disk.",
     )
     def raw_lines_match_files(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
         # Within a materialization run, check what that run touched (possibly nothing); run alone, check everything.
         with warehouse.connect() as conn:
-            in_run = wrote_in_run(conn, context.run.run_id, source.lines_key.to_user_string())
+            in_run = wrote_in_run(conn, context.run.run_id, lines_key(source).to_user_string())
             scope = context.run.run_id if in_run else None
             problems = verify_source(conn, source, scope)
         failed = problems["warehouse_mismatch"] + problems["disk_mismatch"]
@@ -194,4 +195,4 @@ def build_raw_check(source: RawSource):
     return raw_lines_match_files
 
 
-raw_checks = [build_raw_check(source) for source in RAW_SOURCES]
+raw_checks = [build_raw_check(source) for source in SOURCES]

@@ -1,32 +1,22 @@
 """Sensors that ingest new sessions by themselves.
 
-One sensor per raw source walks its folders and compares every matching
-file's size and mtime with the previous tick (a digest in the cursor); it
-never opens DuckDB. When something changed it requests a run of the source's
-raw capture and the whole normalized layer, with a run key naming the source,
-the new state's digest and how many files changed. A run-status sensor then
-follows every successful ingest with one run per registered classifier
-version and an aggregate rebuild, so new sessions reach the reports without a
-click. All are on by default.
+One sensor per source walks its folders and compares every matching file's
+size, mtime, inode and ctime with the previous tick (a digest in the cursor);
+it never opens DuckDB. When something changed it requests a run of the
+source's raw capture and the whole normalized layer, with a run key naming the
+source, the new state's digest and how many files changed. What follows an
+ingest is orchestration's (orchestration/sensors.py). All are on by default.
 """
 
 import hashlib
 import json
 import os
 
-from dagster import (
-    DagsterRunStatus,
-    RunsFilter,
-    DefaultSensorStatus,
-    RunRequest,
-    SensorEvaluationContext,
-    SkipReason,
-    run_status_sensor,
-    sensor,
-)
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
+from star_pipeline.raw.asset_keys import files_key, lines_key
 from star_pipeline.raw.capture import discover_files
-from star_pipeline.raw.sources import RAW_SOURCES, RawSource
+from star_pipeline.sources import SOURCES, Source
 
 # How often the sensors look (seconds); STAR_PIPELINE_SENSOR_INTERVAL overrides it (the end-to-end test uses 3).
 TICK_SECONDS = int(os.environ.get("STAR_PIPELINE_SENSOR_INTERVAL", "30"))
@@ -43,7 +33,7 @@ def folder_state(roots: list[str], pattern: str) -> dict:
     return {"digest": hasher.hexdigest(), "files": len(files), "bytes": total}
 
 
-def build_source_sensor(source: RawSource, roots: list[str], job_name: str, downstream_keys: list):
+def build_source_sensor(source: Source, roots: list[str], job_name: str, downstream_keys: list):
     @sensor(
         name=f"{source.name}_files_sensor",
         minimum_interval_seconds=TICK_SECONDS,
@@ -60,7 +50,7 @@ def build_source_sensor(source: RawSource, roots: list[str], job_name: str, down
         context.update_cursor(json.dumps(state))
         return RunRequest(
             run_key=f"{source.name}:{state['files']}files:{state['bytes']}bytes:{state['digest'][:16]}",
-            asset_selection=[source.lines_key, source.files_key, *downstream_keys],
+            asset_selection=[lines_key(source), files_key(source), *downstream_keys],
             tags={
                 "star_pipeline/source": source.name,
                 "star_pipeline/files": str(state["files"]),
@@ -73,42 +63,5 @@ def build_source_sensor(source: RawSource, roots: list[str], job_name: str, down
 
 
 def build_source_sensors(settings, job_name: str, normalized_keys: list) -> list:
-    roots = {
-        "claude_code": [str(p) for p in settings.claude_code_roots],
-        "codex": [str(p) for p in settings.codex_roots],
-        "hook_spool": [str(settings.hook_spool_dir)],
-    }
-    return [build_source_sensor(source, roots[source.name], job_name, normalized_keys) for source in RAW_SOURCES]
-
-
-def build_downstream_sensor(ingest_job, classify_jobs: dict, aggregate_job):
-    """After each successful ingest: classify with every registered version, then rebuild aggregates."""
-
-    @run_status_sensor(
-        name="after_ingest_sensor",
-        run_status=DagsterRunStatus.SUCCESS,
-        monitored_jobs=[ingest_job],
-        request_jobs=[*classify_jobs.values(), aggregate_job],
-        default_status=DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=TICK_SECONDS,
-        description="Classifies new normalized rows with every registered classifier version and rebuilds the aggregates.",
-    )
-    def after_ingest_sensor(context):
-        run_id = context.dagster_run.run_id
-        pending = context.instance.get_runs(
-            filters=RunsFilter(job_name=ingest_job.name, statuses=[
-                DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]),
-            limit=1,
-        )
-        if pending:
-            # Another ingest is on its way (the three source sensors often fire together): its success
-            # triggers this sensor again, so classify and rebuild once, after the last one.
-            return SkipReason(f"ingest run {pending[0].run_id} is still to finish; downstream runs wait for it")
-        requests = []
-        for partitions_name, job in classify_jobs.items():
-            for version in context.instance.get_dynamic_partitions(partitions_name):
-                requests.append(RunRequest(run_key=f"{run_id}:{version}", job_name=job.name, partition_key=version))
-        requests.append(RunRequest(run_key=f"{run_id}:aggregate", job_name=aggregate_job.name))
-        return requests
-
-    return after_ingest_sensor
+    return [build_source_sensor(source, [str(p) for p in settings.roots[source.name]], job_name, normalized_keys)
+            for source in SOURCES]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from star_pipeline.reports.published_copy import published_copy_path
+from star_pipeline.storage.published_copies import published_copy_path
 from star_pipeline.storage.warehouse import WarehouseLockedError, describe_lock_holder, unusable_file
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import duckdb
 
 from star_pipeline.reports.reader import open_for_reading
+from star_pipeline.sources import by_name, with_messages
 
 REPORTS = ("daily", "weekly", "monthly", "session", "blocks")
 _DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
@@ -90,8 +91,9 @@ def run_report(options: ReportOptions, warehouse_path, out=None, err=None) -> in
     out, err = out or sys.stdout, err or sys.stderr
     if options.report not in REPORTS:
         raise ReportError(f"unknown report {options.report!r}; use one of {', '.join(REPORTS)}")
-    if options.source not in (None, "claude_code", "codex"):
-        raise ReportError("--source takes claude_code or codex")
+    names = [s.name for s in with_messages()]
+    if options.source is not None and options.source not in names:
+        raise ReportError(f"--source {options.source!r}: not a source; use one of {', '.join(names)}")
     _date(options.since, "--since"), _date(options.until, "--until")
     conn, provenance = open_for_reading(warehouse_path)
     try:
@@ -122,7 +124,8 @@ def run_report(options: ReportOptions, warehouse_path, out=None, err=None) -> in
 
 
 def _codex_shape(options: ReportOptions) -> bool:
-    return options.source == "codex"
+    """ccusage's Codex JSON (models, costUSD, reasoningOutputTokens) for a source that speaks it; else Claude's."""
+    return options.source is not None and by_name(options.source).report_shape == "codex"
 
 
 def _tokens(row: dict, codex: bool) -> dict:

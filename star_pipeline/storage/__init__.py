@@ -1,4 +1,4 @@
-"""Shared storage mechanisms, one module each: keys, the warehouse connection,
+"""Shared storage mechanisms, one module each: the warehouse connection,
 migrations, the load log, SCD2 and the Dagster I/O manager.
 
 Only `io_manager` and `resources` import dagster; the rest is usable from the

@@ -12,18 +12,22 @@ it costs. The sample's size is reported in the check's metadata.
 
 from __future__ import annotations
 
+from star_pipeline.storage.warehouse import quote_literal
+
 CHECK_BUDGET_BYTES = 64 << 20
 CHECK_FILES = "_check_files"
 
-RAW_FILE_BYTES = """
-    SELECT 'claude_code' AS source, path, sum(consumed_offset) AS raw_bytes FROM raw.claude_code_files GROUP BY ALL
-    UNION ALL
-    SELECT 'codex', path, sum(consumed_offset) FROM raw.codex_files GROUP BY ALL
-"""
+
+def raw_file_bytes(manifests: dict[str, str]) -> str:
+    """SELECT (source, path, raw_bytes) over the manifests (source name -> manifest table)."""
+    return " UNION ALL ".join(
+        f"SELECT {quote_literal(source)} AS source, path, sum(consumed_offset) AS raw_bytes FROM {table} GROUP BY ALL"
+        for source, table in manifests.items()
+    ) or "SELECT NULL AS source, NULL AS path, 0 AS raw_bytes WHERE FALSE"
 
 
 def choose_check_files(
-    conn, candidates_sql: str, params: list, *, seed: str, budget_bytes: int | None
+    conn, candidates_sql: str, params: list, *, seed: str, budget_bytes: int | None, manifests: dict[str, str]
 ) -> tuple[int, int]:
     """Fill temp table `_check_files(source, path)` from `candidates_sql`; returns (chosen, candidates).
 
@@ -38,7 +42,7 @@ def choose_check_files(
         WITH candidates AS ({candidates_sql}),
         sized AS (
             SELECT c.source, c.path, c.preferred, coalesce(f.raw_bytes, 0) AS raw_bytes
-            FROM candidates c LEFT JOIN ({RAW_FILE_BYTES}) f USING (source, path)
+            FROM candidates c LEFT JOIN ({raw_file_bytes(manifests)}) f USING (source, path)
         ),
         ordered AS (
             SELECT *, sum(raw_bytes) OVER (ORDER BY preferred DESC, hash(path, CAST(? AS VARCHAR)), path

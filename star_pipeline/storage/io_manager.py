@@ -26,10 +26,15 @@ from dagster import (
     TableSchema,
 )
 
-from star_pipeline.config import DEFAULT_MEMORY_LIMIT
 from star_pipeline.storage.load_log import record_load
 from star_pipeline.storage.table_writes import WarehouseTable, record_table_version, write_settings, write_table
-from star_pipeline.storage.warehouse import WarehouseWriteError, open_connection, quote_ident, write_failure
+from star_pipeline.storage.warehouse import (
+    DEFAULT_MEMORY_LIMIT,
+    WarehouseWriteError,
+    open_connection,
+    quote_ident,
+    write_failure,
+)
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 60

@@ -1,4 +1,4 @@
-"""Numbered SQL migrations from the project's `migrations/` folder.
+"""Numbered SQL migrations from the package's `star_pipeline/migrations/` folder.
 
 Each `NNN_name.sql` file is applied once, in number order, in one transaction
 together with its row in `meta_schema_version` (version, name, sha256 of the
@@ -16,9 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from star_pipeline.config import PROJECT_ROOT
-
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"  # star_pipeline/migrations, in the package
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 

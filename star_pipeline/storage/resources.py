@@ -9,8 +9,7 @@ import duckdb
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
-from star_pipeline.config import DEFAULT_MEMORY_LIMIT
-from star_pipeline.storage.warehouse import open_connection
+from star_pipeline.storage.warehouse import DEFAULT_MEMORY_LIMIT, open_connection
 
 # Every asset and check that opens the warehouse joins this pool; dagster.yaml
 # limits every pool to 1, so one step at a time holds DuckDB's writer lock.
@@ -47,9 +46,7 @@ class WarehouseResource(DuckDBResource):
 
 
 class SourceFoldersResource(ConfigurableResource):
-    """Where the agents write: Claude Code and Codex transcript roots and our hook spool folder."""
+    """Where the agents write: per source name (star_pipeline/sources), the folders its files are in."""
 
-    claude_code_roots: list[str]
-    codex_roots: list[str]
-    hook_spool_dir: str
+    roots: dict[str, list[str]]
     partial_line_quiet_seconds: float = 600.0

@@ -21,6 +21,10 @@ import duckdb
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
 
+DEFAULT_MEMORY_LIMIT = "1GiB"
+"""The I/O manager's and warehouse resource's DuckDB limit when built without a configuration (tests do
+that); the configuration's default is `auto` (config.py)."""
+
 CATALOG = "warehouse"
 """The name the warehouse file is attached under (every connection `USE`s it)."""
 

@@ -1,0 +1,75 @@
+"""derived_goals and derived_attempts: main sessions chained by resume, summary and compaction links
+(connected components, python_tables.goal_components), each session an attempt."""
+
+import pyarrow as pa
+from dagster import AssetOut, Output, multi_asset
+
+from star_pipeline.aggregate import pricing
+from star_pipeline.aggregate.python_tables import goal_components
+from star_pipeline.aggregate.sql_assets import GROUP, key, normalized
+from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
+
+@multi_asset(
+    name="derived_goals_and_attempts",
+    outs={
+        "derived_goals": AssetOut(key=key("derived_goals"), group_name=GROUP, kinds={"duckdb"},
+                                  metadata={"write_mode": "replace"},
+                                  description="A goal: main sessions chained by resume, summary or compaction links."),
+        "derived_attempts": AssetOut(key=key("derived_attempts"), group_name=GROUP, kinds={"duckdb"},
+                                     metadata={"write_mode": "replace"},
+                                     description="An attempt: one main session of a goal, numbered in time order."),
+    },
+    deps=[normalized("normalized_sessions"), normalized("normalized_session_links"), key("derived_session_usage")],
+    pool=WAREHOUSE_POOL,
+)
+def derived_goals_and_attempts(warehouse: WarehouseResource):
+    with warehouse.connect() as conn:
+        sessions = conn.execute(
+            "SELECT s.source, s.session_key, s.session_id, s.first_event_ts, s.last_event_ts, "
+            "coalesce(u.total_tokens, 0), u.cost_usd, coalesce(u.project_id, '(unknown)') "
+            "FROM normalized.normalized_sessions s LEFT JOIN aggregate.derived_session_usage u USING (source, session_id) "
+            "WHERE s.file_kind = 'main' ORDER BY s.source, s.session_key"
+        ).fetchall()
+        edges = conn.execute(
+            "SELECT source || ':' || from_session_key, source || ':' || to_session_key FROM normalized.normalized_session_links "
+            "WHERE link_type IN ('resume', 'summary', 'compaction')"
+        ).fetchall()
+    version = pricing.pipeline_version()
+    keys = [f"{s[0]}:{s[1]}" for s in sessions]
+    component = goal_components(keys, edges)
+    by_goal: dict[str, list] = {}
+    for key_, s in zip(keys, sessions):
+        by_goal.setdefault(component[key_], []).append(s)
+    goals, attempts = [], []
+    for root, members in sorted(by_goal.items()):
+        # time order; a resumed session starts with copies of the original's records (same first
+        # timestamp), so ties go to the session that ended first
+        members.sort(key=lambda s: (s[3] is None, s[3] or 0, s[4] is None, s[4] or 0, s[1]))
+        goal_id = root
+        costs = [m[6] for m in members if m[6] is not None]
+        goals.append({
+            "goal_id": goal_id, "root_source": members[0][0], "root_session_id": members[0][2],
+            "project_id": members[0][7], "attempts": len(members),
+            "first_activity": min((m[3] for m in members if m[3]), default=None),
+            "last_activity": max((m[4] for m in members if m[4]), default=None),
+            "total_tokens": sum(m[5] for m in members), "cost_usd": sum(costs) if costs else None,
+            "pipeline_version": version,
+        })
+        for number, m in enumerate(members, start=1):
+            attempts.append({
+                "goal_id": goal_id, "attempt_number": number, "source": m[0], "session_id": m[2],
+                "session_key": m[1], "first_activity": m[3], "last_activity": m[4], "total_tokens": m[5],
+                "cost_usd": m[6], "pipeline_version": version,
+            })
+    ts = pa.timestamp("us", tz="UTC")
+    goal_schema = pa.schema([("goal_id", pa.string()), ("root_source", pa.string()), ("root_session_id", pa.string()),
+                             ("project_id", pa.string()), ("attempts", pa.int64()), ("first_activity", ts),
+                             ("last_activity", ts), ("total_tokens", pa.int64()), ("cost_usd", pa.float64()),
+                             ("pipeline_version", pa.string())])
+    attempt_schema = pa.schema([("goal_id", pa.string()), ("attempt_number", pa.int64()), ("source", pa.string()),
+                                ("session_id", pa.string()), ("session_key", pa.string()), ("first_activity", ts),
+                                ("last_activity", ts), ("total_tokens", pa.int64()), ("cost_usd", pa.float64()),
+                                ("pipeline_version", pa.string())])
+    yield Output(pa.Table.from_pylist(goals, schema=goal_schema), output_name="derived_goals",
+                 metadata={"goals": len(goals), "multi_attempt_goals": sum(1 for g in goals if g["attempts"] > 1)})
+    yield Output(pa.Table.from_pylist(attempts, schema=attempt_schema), output_name="derived_attempts")

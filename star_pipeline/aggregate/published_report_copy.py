@@ -1,0 +1,29 @@
+"""published_report_copy: the read-only copy of what reports read, rewritten after every rebuild
+(storage/published_copies.py does the copying)."""
+
+from dagster import MaterializeResult, MetadataValue, asset
+
+from star_pipeline.aggregate.sql_assets import GROUP, key
+from star_pipeline.storage.published_copies import publish
+from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
+
+# Per table, the columns reports/report.py reads (a report that reads another needs it added here:
+# star_pipeline_tests/reports/test_report.py runs every report on the copy alone).
+REPORT_TABLES = {
+    "fact_token_usage": (
+        "usage_key", "source", "session_id", "project_id", "report_model", "model_is_fallback", "event_ts", "date_key",
+        "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
+        "reasoning_output_tokens", "cost_usd",
+    ),
+    "derived_session_usage": ("source", "session_id", "session_path"),
+}
+
+
+@asset(key=key("published_report_copy"), group_name=GROUP, deps=[key("fact_token_usage"), key("derived_session_usage")],
+       pool=WAREHOUSE_POOL, kinds={"duckdb"},
+       description="A read-only copy of the tables reports read (<warehouse>.reports.duckdb), so that "
+       "`star-pipeline report` answers while a run holds the warehouse.")
+def published_report_copy(warehouse: WarehouseResource) -> MaterializeResult:
+    with warehouse.connect() as conn:
+        target = publish(conn, warehouse.database, REPORT_TABLES)
+    return MaterializeResult(metadata={"path": MetadataValue.path(str(target))})

@@ -1,0 +1,96 @@
+"""The normalized tables' SQL: each table's contract (`<table>.sql` beside this file) filled with the
+sources' own SQL (`star_pipeline/sources/<source>/<part>.sql`), one branch per registered source.
+
+A table's version is the hash of its contract and of every source file it reads, so a change
+to any source's parser rebuilds the table, as a change to its contract does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from star_pipeline.raw.line_parts import whole_lines
+from star_pipeline.sources import SOURCES, Source
+from star_pipeline.storage.sql_files import render_sql
+from star_pipeline.storage.warehouse import quote_literal
+
+SQL_DIR = Path(__file__).parent
+
+# Per table: the source SQL file it reads (None: the SQL of every source is generated here).
+SOURCE_FILES = {
+    "normalized_messages": "messages",
+    "normalized_usage": "usage",
+    "normalized_hook_events": "hook_events",
+}
+
+
+def contract_sql(table: str, **placeholders: str) -> str:
+    return render_sql(SQL_DIR / f"{table}.sql", placeholders)
+
+
+def sources_of(table: str) -> tuple[Source, ...]:
+    """The registered sources that have rows in `table`."""
+    if table == "normalized_messages" or table == "normalized_usage":
+        return tuple(s for s in SOURCES if s.has_messages)
+    if table == "normalized_hook_events":
+        return tuple(s for s in SOURCES if s.has_hook_events)
+    return SOURCES
+
+
+def table_version(table: str) -> str:
+    """The first 12 hex of the sha256 of the table's contract and the source files it reads."""
+    hasher = hashlib.sha256((SQL_DIR / f"{table}.sql").read_bytes())
+    part = SOURCE_FILES.get(table)
+    for source in sources_of(table):
+        hasher.update(source.name.encode())
+        if part:
+            hasher.update(source.sql_file(part).read_bytes())
+        else:  # parse errors: the source's own test and reasons
+            hasher.update(repr((source.unparsed_where, source.parse_error_reasons)).encode())
+    return hasher.hexdigest()[:12]
+
+
+def _union(parts: list[str]) -> str:
+    return "\n".join(f"UNION ALL BY NAME SELECT * FROM ({part})" for part in parts)
+
+
+def messages_sql(lines: dict[str, str]) -> str:
+    """normalized_messages from `lines` (source name -> relation of its raw lines to read, whole)."""
+    parts = [render_sql(s.sql_file("messages"), {"lines": lines[s.name]}) for s in sources_of("normalized_messages")
+             if s.name in lines]
+    return contract_sql("normalized_messages", source_messages=_union(parts))
+
+
+def hook_events_sql(lines: dict[str, str]) -> str:
+    parts = [render_sql(s.sql_file("hook_events"), {"lines": lines[s.name]}) for s in sources_of("normalized_hook_events")
+             if s.name in lines]
+    return contract_sql("normalized_hook_events", source_hook_events=_union(parts))
+
+
+def parse_errors_sql(lines: dict[str, str]) -> str:
+    """normalized_parse_errors from `lines`: each source's raw lines that its `unparsed_where` marks."""
+    selects = [
+        f"SELECT {quote_literal(s.name)} AS source, r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length, "
+        f"r.line_bytes, r.ends_with_newline, try(decode(r.line_bytes)) AS text "
+        f"FROM {lines.get(s.name) or whole_lines(s.name, 'FALSE')} r WHERE {s.unparsed_where}"
+        for s in SOURCES
+    ]
+    reasons = " ".join(
+        f"WHEN source = {quote_literal(s.name)} AND {condition} THEN {quote_literal(reason)}"
+        for s in SOURCES for condition, reason in s.parse_error_reasons
+    )
+    return contract_sql("normalized_parse_errors", source_lines="\n    UNION ALL\n    ".join(selects),
+                        source_reasons=reasons)
+
+
+def usage_sql(changed: dict[str, list[str]] | None) -> tuple[str, str | None]:
+    """normalized_usage over the calls `changed` names (None: every call), and the rows to delete besides
+    those whose key comes back (each source's `usage_scope` says)."""
+    parts, deletes = [], []
+    for source in sources_of("normalized_usage"):
+        placeholders, also_delete = source.usage_scope(None if changed is None else changed.get(source.name, []))
+        parts.append(render_sql(source.sql_file("usage"), placeholders))
+        if also_delete:
+            deletes.append(f"({also_delete})")
+    return contract_sql("normalized_usage", source_usage=_union(parts)), (" OR ".join(deletes) or None)

@@ -1,0 +1,47 @@
+"""The sensors that keep the warehouse current by themselves (all on by default).
+
+- one per source (raw/sensors.py): a changed file requests an ingest;
+- after each successful ingest: the classifier runs and the aggregate rebuild (`sequence.py`);
+- a new or edited classifier file becomes a partition and a run (classified/sensors.py).
+"""
+
+from __future__ import annotations
+
+from dagster import DagsterRunStatus, DefaultSensorStatus, SkipReason, run_status_sensor
+
+from star_pipeline.classified.sensors import build_classifier_files_sensor
+from star_pipeline.orchestration.jobs import AGGREGATE_JOB, INGEST_JOB, classify_job_name
+from star_pipeline.orchestration.sequence import downstream_requests, has_ingested, ingest_pending
+from star_pipeline.raw.sensors import TICK_SECONDS, build_source_sensors
+
+
+def build_after_ingest_sensor(jobs: dict):
+    """After each successful ingest: classify with every registered version, then rebuild the aggregates."""
+    from star_pipeline.classified.specs import CLASSIFIERS
+
+    @run_status_sensor(
+        name="after_ingest_sensor",
+        run_status=DagsterRunStatus.SUCCESS,
+        monitored_jobs=[jobs[INGEST_JOB]],
+        request_jobs=[*(jobs[classify_job_name(spec.name)] for spec in CLASSIFIERS), jobs[AGGREGATE_JOB]],
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=TICK_SECONDS,
+        description="Classifies new normalized rows with every registered classifier version and rebuilds the aggregates.",
+    )
+    def after_ingest_sensor(context):
+        pending = ingest_pending(context.instance)
+        if pending is not None:
+            # Another ingest is on its way (the source sensors often fire together): its success
+            # triggers this sensor again, so classify and rebuild once, after the last one.
+            return SkipReason(f"ingest run {pending.run_id} is still to finish; downstream runs wait for it")
+        return downstream_requests(context.instance, context.dagster_run.run_id)
+
+    return after_ingest_sensor
+
+
+def build_sensors(settings, jobs: dict, normalized_keys: list) -> list:
+    return [
+        build_classifier_files_sensor(settings.classifiers_dir, has_ingested),
+        *build_source_sensors(settings, INGEST_JOB, normalized_keys),
+        build_after_ingest_sensor(jobs),
+    ]

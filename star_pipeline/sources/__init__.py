@@ -1,0 +1,24 @@
+"""The registry of agent sources: every layer iterates `SOURCES`.
+
+Adding an agent is a folder beside these (its `Source` in `__init__.py`, its SQL)
+and one line here; see the README's "Adding an agent".
+"""
+
+from star_pipeline.sources.claude_code import CLAUDE_CODE
+from star_pipeline.sources.codex import CODEX
+from star_pipeline.sources.hook_spool import HOOK_SPOOL
+from star_pipeline.sources.source import Source
+
+SOURCES: tuple[Source, ...] = (CLAUDE_CODE, CODEX, HOOK_SPOOL)
+
+
+def with_messages() -> tuple[Source, ...]:
+    """The sources whose lines are transcript messages (and API calls)."""
+    return tuple(s for s in SOURCES if s.has_messages)
+
+
+def by_name(name: str) -> Source:
+    for source in SOURCES:
+        if source.name == name:
+            return source
+    raise KeyError(f"no source {name!r}; the sources are {', '.join(s.name for s in SOURCES)}")

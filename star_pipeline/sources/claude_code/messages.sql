@@ -1,0 +1,115 @@
+-- Claude Code lines into the normalized_messages contract (star_pipeline/normalized/normalized_messages.sql):
+-- raw reference, session and agent (from the file's place: main, 2.0 agent-*.jsonl, 2.1 subagents/ and
+-- compaction files, inline sidechains), tree links, time, role, content shape, usage fields, tool blocks
+-- and text. {lines} is the raw lines to read, whole. Each line is parsed once, with json_transform.
+WITH claude AS (
+    SELECT r.path, r.file_version, r.line_number, r.byte_offset,
+        json_transform(transcript_json(r.line_bytes), '{
+            "type": "VARCHAR", "subtype": "VARCHAR", "sessionId": "VARCHAR", "agentId": "VARCHAR",
+            "uuid": "VARCHAR", "parentUuid": "VARCHAR", "logicalParentUuid": "VARCHAR", "leafUuid": "VARCHAR",
+            "timestamp": "VARCHAR", "isSidechain": "BOOLEAN", "isMeta": "BOOLEAN", "isCompactSummary": "BOOLEAN",
+            "cwd": "VARCHAR", "gitBranch": "VARCHAR", "version": "VARCHAR", "requestId": "VARCHAR",
+            "entrypoint": "VARCHAR",
+            "summary": "VARCHAR", "data": {"type": "VARCHAR"}, "attachment": {"type": "VARCHAR"},
+            "message": {"id": "VARCHAR", "model": "VARCHAR", "role": "VARCHAR", "content": "JSON",
+                "usage": {"input_tokens": "BIGINT", "output_tokens": "BIGINT",
+                    "cache_creation_input_tokens": "BIGINT", "cache_read_input_tokens": "BIGINT",
+                    "cache_creation": {"ephemeral_1h_input_tokens": "BIGINT"},
+                    "speed": "VARCHAR", "service_tier": "VARCHAR"}}}') AS j
+    FROM {lines} r
+    WHERE transcript_json(r.line_bytes) IS NOT NULL
+),
+claude_blocks AS (
+    SELECT *,
+        CASE json_type(j.message.content)
+            WHEN 'ARRAY' THEN json_transform(j.message.content, '[{"type": "VARCHAR", "text": "VARCHAR",
+                "thinking": "VARCHAR", "id": "VARCHAR", "tool_use_id": "VARCHAR", "name": "VARCHAR",
+                "input": "JSON", "content": "JSON", "is_error": "BOOLEAN"}]')
+        END AS blocks
+    FROM claude
+),
+claude_messages AS (
+    SELECT
+        'claude_code' AS source,
+        path, file_version, line_number, byte_offset,
+        coalesce(
+            nullif(j.sessionId, ''),
+            nullif(regexp_extract(path, '([^/]+)/subagents/[^/]+$', 1), ''),
+            CASE WHEN NOT regexp_matches(path, '/agent-[^/]+\.jsonl$') THEN nullif(regexp_extract(path, '([^/]+)\.jsonl$', 1), '') END
+        ) AS session_id,
+        coalesce(j.agentId, nullif(regexp_extract(path, '/agent-([^/]+)\.jsonl$', 1), '')) AS agent_id,
+        CASE
+            WHEN regexp_matches(path, '/subagents/agent-acompact-[^/]+\.jsonl$') THEN 'compaction'
+            WHEN regexp_matches(path, '/agent-[^/]+\.jsonl$') THEN 'subagent'
+            WHEN coalesce(j.isSidechain, FALSE) THEN 'inline_sidechain'
+            ELSE 'main'
+        END AS file_kind,
+        coalesce(j.type, '(no type)') AS record_type,
+        coalesce(j.subtype, j.data.type, j.attachment.type) AS subtype,
+        j.uuid AS uuid,
+        j.parentUuid AS parent_uuid,
+        j.logicalParentUuid AS logical_parent_uuid,
+        j.leafUuid AS leaf_uuid,
+        TRY_CAST(j.timestamp AS TIMESTAMPTZ) AS event_ts,
+        j.message.role AS role,
+        CASE
+            WHEN json_type(j.message.content) = 'VARCHAR' THEN 'text'
+            WHEN blocks IS NOT NULL THEN array_to_string(list_sort(list_distinct(
+                list_transform(blocks, lambda b: coalesce(b.type, '?')))), ',')
+            WHEN j.type = 'summary' THEN 'summary'
+        END AS content_kind,
+        CASE
+            WHEN json_type(j.message.content) = 'VARCHAR' THEN length(CAST(j.message.content ->> '$' AS VARCHAR))
+            WHEN blocks IS NOT NULL THEN coalesce(list_sum(list_transform(blocks,
+                lambda b: coalesce(length(b.text), length(b.thinking), 0))), 0)
+            ELSE length(j.summary)
+        END AS text_length,
+        coalesce(j.isSidechain, FALSE) AS is_sidechain,
+        coalesce(j.isMeta, FALSE) AS is_meta,
+        coalesce(j.isCompactSummary, FALSE) AS is_compact_summary,
+        j.cwd AS cwd,
+        j.gitBranch AS git_branch,
+        j.version AS tool_version,
+        j.entrypoint AS entrypoint,
+        j.message.model AS model,
+        j.message.id AS message_id,
+        j.requestId AS request_id,
+        j.message.usage.input_tokens AS input_tokens,
+        j.message.usage.output_tokens AS output_tokens,
+        j.message.usage.cache_creation_input_tokens AS cache_creation_input_tokens,
+        j.message.usage.cache_creation.ephemeral_1h_input_tokens AS cache_creation_1h_input_tokens,
+        j.message.usage.cache_read_input_tokens AS cache_read_input_tokens,
+        j.message.usage.speed AS speed,
+        j.message.usage.service_tier AS service_tier,
+        list_transform(
+            list_filter(blocks, lambda b: b.type IN ('tool_use', 'tool_result')),
+            lambda b: {
+                'kind': CASE b.type WHEN 'tool_use' THEN 'call' ELSE 'result' END,
+                'call_id': coalesce(b.id, b.tool_use_id),
+                'tool_name': b.name,
+                'input_size': length(CAST(b.input AS VARCHAR)),
+                'target_path': coalesce(
+                    json_extract_string(b.input, '$.file_path'),
+                    json_extract_string(b.input, '$.path'),
+                    json_extract_string(b.input, '$.notebook_path'),
+                    CASE WHEN b.name = 'Bash' THEN j.cwd END),
+                'subagent_type': json_extract_string(b.input, '$.subagent_type'),
+                'skill_name': CASE WHEN b.name = 'Skill' THEN coalesce(
+                    json_extract_string(b.input, '$.skill'), json_extract_string(b.input, '$.command')) END,
+                'is_error': coalesce(b.is_error, FALSE),
+                'result_size': CASE WHEN b.type = 'tool_result' THEN length(CAST(b.content AS VARCHAR)) END,
+                'command': left(CASE WHEN b.type = 'tool_use' AND b.name = 'Bash' THEN json_extract_string(b.input, '$.command') END, 16000)
+            }) AS tool_blocks,
+        -- texts: each part cut before it is joined or unescaped, so no row builds more than a few times 16,000 characters
+        left(CASE WHEN json_type(j.message.content) = 'VARCHAR' THEN left(j.message.content ->> '$', 16000)
+                  ELSE array_to_string(list_transform(list_filter(blocks, lambda b: b.type IN ('text', 'thinking')),
+                                                      lambda b: left(coalesce(b.text, b.thinking), 16000)), chr(10)) END, 16000) AS message_text,
+        left(array_to_string(list_transform(list_filter(blocks, lambda b: b.type = 'tool_use'),
+                                            lambda b: json_text_unescaped(left(CAST(b.input AS VARCHAR), 32000))), chr(10)), 16000) AS tool_input,
+        left(array_to_string(list_transform(list_filter(blocks, lambda b: b.type = 'tool_result'),
+                                            lambda b: CASE WHEN json_type(b.content) = 'VARCHAR' THEN left(b.content ->> '$', 16000)
+                                                           ELSE json_text_unescaped(left(CAST(b.content AS VARCHAR), 32000)) END), chr(10)),
+             16000) AS tool_result
+    FROM claude_blocks
+)
+SELECT * FROM claude_messages

@@ -1,0 +1,62 @@
+"""What star_pipeline knows about one agent's files: the `Source` every layer reads.
+
+A source is a folder under `star_pipeline/sources/` holding its `Source` (in
+`__init__.py`) and its SQL: the parser of its raw lines into the normalized
+contract (`messages.sql`), its API-call rules (`usage.sql`), and so on. The
+registry (`star_pipeline/sources/__init__.py`) lists them; the raw tables, the
+manifest checks, the sensors, the config keys, the normalized unions, the checks
+and `report --source` are all built from it. Nothing here imports dagster: the
+report and hook commands read the registry too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# How an incremental run scopes a source's API calls: given the paths of this source's files with new
+# messages (None: rebuild everything), the placeholders of its usage.sql and the rows to delete besides
+# those whose key comes back (None: only those).
+UsageScope = Callable[[list[str] | None], tuple[dict[str, str], str | None]]
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # the `source` column value, the raw tables' prefix (`raw.<name>_lines`), the `--source` choice
+    description: str
+    folder: Path  # this source's folder: its SQL files live here
+    roots_key: str  # its key under `sources:` in the config
+    # Where the agent writes when the config does not say (as the agent and ccusage look): `~` and
+    # `$VAR` expand, an entry whose variable is unset is dropped (config.py).
+    default_roots: tuple[str, ...] = ()
+    single_root: bool = False  # the key names one folder (the hook spool), not a list of roots: required
+    file_pattern: str = "*.jsonl"
+    # The normalized contract. `messages.sql` parses `{lines}` (the raw lines to read, whole) into
+    # normalized_messages columns; `usage.sql` turns its messages into normalized_usage rows; `hook_events.sql`
+    # (the hook spool) into normalized_hook_events rows. A source without one has none of those rows.
+    has_messages: bool = True
+    usage_scope: UsageScope | None = None
+    has_hook_events: bool = False
+    # When a raw line is a parse error: SQL on raw line `r` (whole).
+    unparsed_where: str = "transcript_json(r.line_bytes) IS NULL"
+    # Reasons of its own for a parse error, tried before the generic ones: (SQL condition on `text`, reason).
+    parse_error_reasons: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # `report --json --source <name>` speaks ccusage's JSON for this agent: "claude" or "codex".
+    report_shape: str = "claude"
+
+    def sql_file(self, name: str) -> Path:
+        return self.folder / f"{name}.sql"
+
+    @property
+    def lines_table(self) -> str:
+        return f"raw.{self.name}_lines"
+
+    @property
+    def files_table(self) -> str:
+        return f"raw.{self.name}_files"
+
+    @property
+    def line_table(self) -> str:
+        """The normalized table whose rows, with the parse errors, account for every raw line of this source."""
+        return "normalized_hook_events" if self.has_hook_events else "normalized_messages"

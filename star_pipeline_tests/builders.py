@@ -1,0 +1,229 @@
+"""The tests' transcript builders: records as Claude Code, Codex and our hook spool write them.
+
+Field names and nesting follow ../shared/FORMATS.md; every test writes its own small files
+with these (the corpus in ../shared is read only by the tests that say so).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from star_pipeline_tests.conftest import Sandbox
+
+T0 = datetime(2026, 3, 1, 10, 0, 0, tzinfo=timezone.utc)
+SESSION = "5c0375b4-57a5-4f26-b12d-d022ee4e51b7"
+CODEX_SESSION = "0199a3c1-7e2b-7c50-9d4e-2f1a6b8c9d0e"
+
+_ids = itertools.count(1)
+
+
+CWD = "/home/u/proj"
+SLUG = "-home-u-proj"
+OPUS = "claude-opus-4-6"
+
+def at(seconds: float) -> str:
+    """ISO UTC timestamp with milliseconds, `seconds` after 2026-03-01T10:00:00Z (as the agents write it)."""
+    moment = T0 + timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def new_uuid() -> str:
+    return f"5f0c1a2e-0000-4000-8000-{next(_ids):012d}"
+
+
+# -- Claude Code records -----------------------------------------------------
+def claude(kind: str, session: str, ts: float, *, version: str = "2.1.39", sidechain: bool = False,
+           agent_id: str | None = None, uuid: str | None = None, parent: str | None = None, **extra) -> dict:
+    """A Claude Code envelope line (user, assistant, progress, system ...)."""
+    record = {
+        "parentUuid": parent,
+        "isSidechain": sidechain,
+        "userType": "external",
+        "cwd": CWD,
+        "sessionId": session,
+        "version": version,
+        "gitBranch": "main",
+    }
+    if agent_id is not None:
+        record["agentId"] = agent_id
+    record.update({"type": kind, "uuid": uuid or new_uuid(), "timestamp": at(ts)})
+    record.update(extra)
+    return record
+
+
+def usage(inp: int, out: int, cc: int = 0, cr: int = 0, cc_1h: int = 0) -> dict:
+    return {
+        "input_tokens": inp,
+        "cache_creation_input_tokens": cc,
+        "cache_read_input_tokens": cr,
+        "output_tokens": out,
+        "cache_creation": {"ephemeral_5m_input_tokens": cc - cc_1h, "ephemeral_1h_input_tokens": cc_1h},
+        "service_tier": "standard",
+    }
+
+
+def assistant(session: str, ts: float, msg_id: str, req_id: str | None, tokens: dict, *, content: list | None = None,
+              model: str = OPUS, **kw) -> dict:
+    message = {
+        "model": model,
+        "id": msg_id,
+        "type": "message",
+        "role": "assistant",
+        "content": content if content is not None else [{"type": "text", "text": "Done."}],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": tokens,
+    }
+    extra = {"requestId": req_id} if req_id is not None else {}
+    return claude("assistant", session, ts, message=message, **extra, **kw)
+
+
+def user(session: str, ts: float, content: str | list = "Please fix the failing test.", **kw) -> dict:
+    return claude("user", session, ts, message={"role": "user", "content": content}, **kw)
+
+
+def tool_use(call_id: str, name: str, **tool_input) -> dict:
+    return {"type": "tool_use", "id": call_id, "name": name, "input": tool_input}
+
+
+def tool_result(call_id: str, text: str = "ok", is_error: bool = False) -> dict:
+    return {"tool_use_id": call_id, "type": "tool_result", "content": text, "is_error": is_error}
+
+
+def encode(record: dict | bytes) -> bytes:
+    if isinstance(record, bytes):
+        return record
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def write_jsonl(path: Path, records: list, *, append: bool = False) -> Path:
+    """Write records (dicts, or raw bytes for corrupt lines) one per line. Claude records without an
+    explicit parentUuid are chained to the record before them, as in a real transcript."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    previous = None
+    for record in records:
+        if isinstance(record, dict) and "parentUuid" in record:
+            if record["parentUuid"] is None and previous is not None:
+                record["parentUuid"] = previous
+            previous = record["uuid"]
+    with open(path, "ab" if append else "wb") as handle:
+        handle.write(b"".join(encode(r) + b"\n" for r in records))
+    return path
+
+
+def session_file(sandbox: Sandbox, session: str) -> Path:
+    return sandbox.claude_root / SLUG / f"{session}.jsonl"
+
+
+# -- Codex records -------------------------------------------------------------
+def cx(ts: float, kind: str, payload: dict) -> dict:
+    return {"timestamp": at(ts), "type": kind, "payload": payload}
+
+
+def session_meta(session: str, ts: float = 0) -> dict:
+    return cx(ts, "session_meta", {
+        "id": session, "timestamp": at(ts), "cwd": CWD, "originator": "codex_cli_rs", "cli_version": "0.63.0",
+        "instructions": None, "source": "cli", "model_provider": "openai",
+        "git": {"commit_hash": "3f2a9c1", "branch": "main", "repository_url": "https://github.com/u/proj.git"},
+    })
+
+
+def turn_context(ts: float, model: str) -> dict:
+    return cx(ts, "turn_context", {
+        "turn_id": new_uuid(), "cwd": CWD, "approval_policy": "on-request",
+        "sandbox_policy": {"type": "workspace-write"}, "model": model, "effort": "medium", "summary": "auto",
+    })
+
+
+def token_totals(inp: int, cached: int, out: int, reasoning: int) -> dict:
+    return {"input_tokens": inp, "cached_input_tokens": cached, "output_tokens": out,
+            "reasoning_output_tokens": reasoning, "total_tokens": inp + out}
+
+
+def token_count(ts: float, total: tuple | None, last: tuple | None = None) -> dict:
+    """event_msg/token_count; `total=None` is a rate-limit-only event (info null)."""
+    info = None if total is None else {
+        "total_token_usage": token_totals(*total),
+        "last_token_usage": token_totals(*(last or total)),
+        "model_context_window": 258400,
+    }
+    return cx(ts, "event_msg", {"type": "token_count", "info": info,
+                                "rate_limits": {"primary": {"used_percent": 4.0, "window_minutes": 300}}})
+
+
+def codex_file(sandbox: Sandbox, session: str, day: str = "2026/03/01", stamp: str = "2026-03-01T10-00-00") -> Path:
+    return sandbox.codex_root / day / f"rollout-{stamp}-{session}.jsonl"
+
+
+def copied_into(session: str, record: dict) -> dict:
+    """`record` as a resumed session copies it: same uuid, message.id, requestId, timestamp; the new sessionId."""
+    return {**json.loads(json.dumps(record)), "sessionId": session}
+
+
+def write_session(sandbox):
+    folder = sandbox.claude_root / "-home-u-p"
+    folder.mkdir(parents=True)
+    lines = []
+    for i in range(3):
+        lines.append(
+            {
+                "type": "assistant",
+                "sessionId": "s1",
+                "uuid": f"u{i}",
+                "parentUuid": f"u{i - 1}" if i else None,
+                "timestamp": f"2026-03-01T10:00:0{i}.000Z",
+                "requestId": f"req_{i}",
+                "message": {
+                    "id": f"msg_{i}",
+                    "model": "claude-sonnet-4-6",
+                    "role": "assistant",
+                    "content": [{"type": "text", "text": "hi"}],
+                    "usage": {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 100},
+                },
+            }
+        )
+    (folder / "s1.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def claude_line(n: int, *, kind: str = "user", text: str = "hello", session: str = SESSION, **extra) -> bytes:
+    """One Claude Code 2.1 transcript record (without its newline)."""
+    record = {
+        "parentUuid": None if n == 1 else f"00000000-0000-4000-8000-{n - 1:012d}",
+        "isSidechain": False,
+        "userType": "external",
+        "cwd": "/home/u/demo",
+        "sessionId": session,
+        "version": "2.1.39",
+        "gitBranch": "main",
+        "type": kind,
+        "uuid": f"00000000-0000-4000-8000-{n:012d}",
+        "timestamp": f"2026-01-01T00:00:{n % 60:02d}.000Z",
+    }
+    if kind == "assistant":
+        record["requestId"] = f"req_011C{n:020d}"
+        record["message"] = {
+            "model": "claude-opus-4-8",
+            "id": f"msg_01{n:022d}",
+            "role": "assistant",
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 12, "cache_read_input_tokens": 0, "output_tokens": 7},
+        }
+    else:
+        record["message"] = {"role": "user", "content": text}
+    record.update(extra)
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def codex_line(n: int, text: str = "ok") -> bytes:
+    if n == 1:
+        payload = {"id": CODEX_SESSION, "cwd": "/home/u/demo", "originator": "codex_cli_rs", "cli_version": "0.40.0"}
+        kind = "session_meta"
+    else:
+        payload = {"type": "agent_message", "message": text}
+        kind = "event_msg"
+    record = {"timestamp": f"2026-01-01T00:00:{n:02d}.000Z", "type": kind, "payload": payload}
+    return json.dumps(record, separators=(",", ":")).encode()
