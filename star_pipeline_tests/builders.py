@@ -227,3 +227,72 @@ def codex_line(n: int, text: str = "ok") -> bytes:
         kind = "event_msg"
     record = {"timestamp": f"2026-01-01T00:00:{n:02d}.000Z", "type": kind, "payload": payload}
     return json.dumps(record, separators=(",", ":")).encode()
+
+
+# -- Qwen Code, Kimi CLI, GitHub Copilot CLI (../shared/FORMATS-agents.md) ---------------------------
+def qwen(kind: str, session: str, ts: float, **fields) -> dict:
+    """A Qwen Code chat line: user | assistant | tool_result | system."""
+    return {"uuid": new_uuid(), "parentUuid": None, "sessionId": session, "timestamp": at(ts), "type": kind,
+            "cwd": CWD, "version": "0.12.6", "gitBranch": "main", **fields}
+
+
+def qwen_assistant(session: str, ts: float, prompt: int, candidates: int, cached: int = 0, thoughts: int = 0,
+                   text: str = "Done.") -> dict:
+    return qwen("assistant", session, ts, model="coder-model",
+                message={"role": "model", "parts": [{"text": text}]},
+                usageMetadata={"promptTokenCount": prompt, "candidatesTokenCount": candidates,
+                               "thoughtsTokenCount": thoughts, "totalTokenCount": prompt + candidates,
+                               "cachedContentTokenCount": cached})
+
+
+def qwen_telemetry(session: str, ts: float, response_id: str, prompt: int, candidates: int, cached: int = 0,
+                   thoughts: int = 0) -> dict:
+    """The ui_telemetry line Qwen writes for every API call (inclusive counts, like usageMetadata)."""
+    return qwen("system", session, ts, subtype="ui_telemetry", systemPayload={"uiEvent": {
+        "event.name": "qwen-code.api_response", "event.timestamp": at(ts), "response_id": response_id,
+        "model": "coder-model", "status_code": 200, "duration_ms": 900, "input_token_count": prompt,
+        "output_token_count": candidates, "cached_content_token_count": cached, "thoughts_token_count": thoughts,
+        "tool_token_count": 0, "total_token_count": prompt + candidates, "prompt_id": f"{session}########0"}})
+
+
+def qwen_file(sandbox: Sandbox, session: str) -> Path:
+    return sandbox.home / ".qwen" / "projects" / "-home-u-proj" / "chats" / f"{session}.jsonl"
+
+
+def kimi_event(ts: float, kind: str, payload: dict) -> dict:
+    """A Kimi CLI wire.jsonl line: epoch seconds, {type, payload}."""
+    return {"timestamp": T0.timestamp() + ts, "message": {"type": kind, "payload": payload}}
+
+
+def kimi_status(ts: float, message_id: str, input_other: int, output: int, cache_read: int = 0) -> dict:
+    return kimi_event(ts, "StatusUpdate", {"context_usage": 0.04, "context_tokens": input_other + cache_read,
+                                           "max_context_tokens": 262144, "message_id": message_id,
+                                           "token_usage": {"input_other": input_other, "output": output,
+                                                           "input_cache_read": cache_read, "input_cache_creation": 0}})
+
+
+def kimi_subagent(ts: float, task_call_id: str, event: dict) -> dict:
+    """`event` (a kimi_event) as a sub-agent's: wrapped in SubagentEvent."""
+    return kimi_event(ts, "SubagentEvent", {"task_tool_call_id": task_call_id, "event": event["message"]})
+
+
+def kimi_file(sandbox: Sandbox, session: str) -> Path:
+    return sandbox.home / ".kimi" / "sessions" / "697a0ebec3147bb421a9dd6a0531906f" / session / "wire.jsonl"
+
+
+def copilot_event(ts: float, kind: str, data: dict) -> dict:
+    """A GitHub Copilot CLI events.jsonl line."""
+    return {"type": kind, "data": data, "id": new_uuid(), "timestamp": at(ts), "parentId": None}
+
+
+def copilot_shutdown(ts: float, metrics: dict) -> dict:
+    """session.shutdown with modelMetrics: model -> (input incl. cache, output incl. reasoning, cache read,
+    cache write, reasoning)."""
+    return copilot_event(ts, "session.shutdown", {"shutdownType": "routine", "currentModel": next(iter(metrics), None),
+        "modelMetrics": {model: {"requests": {"count": 1, "cost": 1}, "usage": {
+            "inputTokens": i, "outputTokens": o, "cacheReadTokens": cr, "cacheWriteTokens": cw, "reasoningTokens": r}}
+            for model, (i, o, cr, cw, r) in metrics.items()}})
+
+
+def copilot_file(sandbox: Sandbox, session: str) -> Path:
+    return sandbox.home / ".copilot" / "session-state" / session / "events.jsonl"

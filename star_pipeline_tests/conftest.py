@@ -26,10 +26,15 @@ class Sandbox:
         self.spool_dir = root / "spool"
         self.warehouse = root / "warehouse" / "warehouse.duckdb"
         self.config_path = root / "star_pipeline.yaml"
+        self.home = root / "home"  # HOME while the test runs: the other agents' default folders are under it
 
-    def write_config(self, *, quiet_seconds: float = 600, claude_roots=None, codex_roots=None, extra: str = "") -> Path:
+    def write_config(self, *, quiet_seconds: float = 600, claude_roots=None, codex_roots=None, extra: str = "",
+                     agent_roots: dict | None = None) -> Path:
+        """A config over the sandbox's folders; `agent_roots` (roots key -> folders) for the other agents,
+        which otherwise read their default folders under the test's own HOME (see `private_home`)."""
         claude = claude_roots if claude_roots is not None else [self.claude_root]
         codex = codex_roots if codex_roots is not None else [self.codex_root]
+        agent_lines = "".join(f"  {key}: {[str(p) for p in roots]}\n" for key, roots in (agent_roots or {}).items())
         self.config_path.write_text(
             textwrap.dedent(
                 f"""\
@@ -41,6 +46,11 @@ class Sandbox:
                   claude_code_roots: {[str(p) for p in claude]}
                   codex_roots: {[str(p) for p in codex]}
                   hook_spool_dir: {self.spool_dir}
+                """
+            )
+            + agent_lines
+            + textwrap.dedent(
+                f"""\
                 raw:
                   partial_line_quiet_seconds: {quiet_seconds}
                 """
@@ -50,11 +60,27 @@ class Sandbox:
         return self.config_path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_home(tmp_path_factory):
+    """The whole session runs with HOME in a temporary folder and no agent folder variables, so that an
+    agent's default folders (~/.qwen, ~/.kimi ...) are never the machine's own. pip keeps its cache."""
+    saved = dict(os.environ)
+    os.environ.setdefault("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
+    os.environ["HOME"] = str(tmp_path_factory.mktemp("home"))
+    for name in [n for n in os.environ if n.endswith(("_DATA_DIR", "_CONFIG_DIR", "_SESSIONS_DIR")) or
+                 n in ("CODEX_HOME", "COPILOT_HOME", "GOOSE_PATH_ROOT")]:
+        del os.environ[name]
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture
 def sandbox(tmp_path, monkeypatch) -> Sandbox:
     box = Sandbox(tmp_path)
     box.write_config()
     monkeypatch.setenv("STAR_PIPELINE_CONFIG", str(box.config_path))
+    monkeypatch.setenv("HOME", str(box.home))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     return box
 

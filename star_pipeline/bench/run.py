@@ -50,19 +50,23 @@ def timed(cmd: list[str], env: dict | None = None, stdin: bytes | None = None) -
 
 
 def write_config(folder: Path, corpus: Path | None = None, *, claude: list[Path] | None = None,
-                 codex: list[Path] | None = None, memory_limit: str | None = None) -> Path:
+                 codex: list[Path] | None = None, memory_limit: str | None = None, **agents: list[Path]) -> Path:
     """A configuration like a user's (memory_limit left at auto unless given) over a generated `corpus`,
-    or over these roots."""
+    or over these roots (`agents`: other sources' roots keys); every other source reads nothing, so a
+    benchmark never reads the machine's own agents."""
+    from star_pipeline.sources import SOURCES
+
     folder.mkdir(parents=True, exist_ok=True)
-    claude = claude if claude is not None else [corpus / "claude" / "projects"]
-    codex = codex if codex is not None else [corpus / "codex" / "sessions"]
+    roots = {"claude_code_roots": claude if claude is not None else [corpus / "claude" / "projects"],
+             "codex_roots": codex if codex is not None else [corpus / "codex" / "sessions"], **agents}
     spool = corpus / "spool" if corpus else folder / "spool"
+    lines = [f"  {s.roots_key}: {json.dumps([str(p) for p in roots.get(s.roots_key, [])])}"
+             for s in SOURCES if not s.single_root]
     config = folder / "bench.yaml"
     config.write_text(
         f"warehouse:\n  path: {folder / 'warehouse.duckdb'}\n  lock_timeout_seconds: 600\n"
-        + (f"  memory_limit: {memory_limit}\n" if memory_limit else "") +
-        f"sources:\n  claude_code_roots: {json.dumps([str(p) for p in claude])}\n"
-        f"  codex_roots: {json.dumps([str(p) for p in codex])}\n  hook_spool_dir: {spool}\n"
+        + (f"  memory_limit: {memory_limit}\n" if memory_limit else "")
+        + "sources:\n" + "\n".join(lines) + f"\n  hook_spool_dir: {spool}\n"
     )
     return config
 

@@ -61,6 +61,12 @@ WITH contract AS (
         CAST(NULL AS STRUCT(kind VARCHAR, call_id VARCHAR, tool_name VARCHAR, input_size BIGINT, target_path VARCHAR,
                             subagent_type VARCHAR, skill_name VARCHAR, is_error BOOLEAN, result_size BIGINT,
                             command VARCHAR)[]) AS tool_blocks,
+        -- the API calls the line reports, already in the warehouse's token semantics (input without cache reads
+        -- or writes, output with reasoning, reasoning also apart), for sources whose usage.sql counts these;
+        -- call_id is the agent's id for the call (a response id, a message id) where it has one
+        CAST(NULL AS STRUCT(call_id VARCHAR, model VARCHAR, input_tokens BIGINT, output_tokens BIGINT,
+                            cache_creation_input_tokens BIGINT, cache_read_input_tokens BIGINT,
+                            reasoning_output_tokens BIGINT)[]) AS api_calls,
         CAST(NULL AS VARCHAR) AS message_text,  -- prompts, assistant text and thinking
         CAST(NULL AS VARCHAR) AS tool_input,  -- tool-call inputs, JSON escapes undone
         CAST(NULL AS VARCHAR) AS tool_result  -- tool results

@@ -4,7 +4,7 @@
 --   resume:    a session starting with copies of another's records -> the earlier session
 --   compact_boundary: a compaction inside one session (logicalParentUuid), self-link
 -- An incremental run recomputes the links from the sessions its new messages can
--- change ({session_scope}: see per_file_rebuild.py); on a full build every filter is TRUE.
+-- change ({session_scope}: see storage/watermarks.py); on a full build every filter is TRUE.
 -- NOT MATERIALIZED: DuckDB would otherwise store these CTEs, every column of every
 -- message, once each (1.1 s at 1 GB; inlined, the whole query takes 0.2 s).
 WITH all_keyed AS NOT MATERIALIZED (

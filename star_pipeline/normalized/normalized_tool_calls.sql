@@ -1,15 +1,15 @@
 -- normalized_tool_calls: every tool call paired with its result by call id
 -- (Claude tool_use/tool_result; Codex function_call and custom_tool_call with
--- their outputs). Only top-level transcript lines count (progress lines embed
--- copies); a call copied into a resumed session counts once, in the session
+-- their outputs; every source's tool blocks). Claude Code's progress lines embed
+-- copies and do not count; a call copied into a resumed session counts once, in the session
 -- whose file started first, then ended first (copies share timestamps, so event time cannot tell).
 -- A call with no result yet is 'pending'.
--- An incremental run recomputes only the calls its new messages name (see per_file_rebuild.py).
+-- An incremental run recomputes only the calls its new messages name (storage/watermarks.py).
 WITH all_blocks AS (
     SELECT m.source, m.session_id, m.agent_id, m.file_kind, m.event_ts, m.path, m.file_version, m.byte_offset,
            m.message_id, unnest(m.tool_blocks) AS b
     FROM normalized.normalized_messages m
-    WHERE m.record_type IN ('assistant', 'user', 'response_item', 'legacy_item') AND len(m.tool_blocks) > 0
+    WHERE m.record_type <> 'progress' AND len(m.tool_blocks) > 0
 ),
 blocks_in_scope AS (
     -- {call_scope}: TRUE, or on an incremental run the call ids that appear in files with new messages

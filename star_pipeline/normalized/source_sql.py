@@ -84,12 +84,29 @@ def parse_errors_sql(lines: dict[str, str]) -> str:
                         source_reasons=reasons)
 
 
+def api_call_usage(source: Source) -> str:
+    """`{api_call_usage}` of a source's usage.sql: its counted calls (relation `counted`: session_id, agent_id,
+    is_sidechain, path, file_version, byte_offset, event_ts, `c` an element of normalized_messages.api_calls,
+    `default_model` for a call that names none) as normalized_usage rows."""
+    name = quote_literal(source.name)
+    call = "coalesce(c.call_id, path || '@' || byte_offset)"  # a call the agent gave no id: its line
+    return f"""SELECT {name} AS source, session_id, agent_id, {call} AS request_id,
+        coalesce(c.model, default_model) AS model, c.model IS NULL AS model_is_fallback, event_ts,
+        c.input_tokens, c.output_tokens, c.cache_creation_input_tokens, CAST(0 AS BIGINT) AS cache_creation_1h_input_tokens,
+        c.cache_read_input_tokens, c.reasoning_output_tokens, coalesce(is_sidechain, FALSE) AS is_sidechain,
+        'standard' AS speed, path, file_version, byte_offset,
+        {name} || ':' || session_id || ':' || {call} AS usage_key
+    FROM counted"""
+
+
 def usage_sql(changed: dict[str, list[str]] | None) -> tuple[str, str | None]:
     """normalized_usage over the calls `changed` names (None: every call), and the rows to delete besides
     those whose key comes back (each source's `usage_scope` says)."""
     parts, deletes = [], []
     for source in sources_of("normalized_usage"):
         placeholders, also_delete = source.usage_scope(None if changed is None else changed.get(source.name, []))
+        if "{api_call_usage}" in source.sql_file("usage").read_text():
+            placeholders = {**placeholders, "api_call_usage": api_call_usage(source)}
         parts.append(render_sql(source.sql_file("usage"), placeholders))
         if also_delete:
             deletes.append(f"({also_delete})")

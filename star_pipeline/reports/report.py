@@ -142,7 +142,8 @@ def _tokens(row: dict, codex: bool) -> dict:
 TOKEN_SELECT = (
     "sum(f.input_tokens) AS input, sum(f.output_tokens) AS output, sum(f.cache_creation_input_tokens) AS cache_creation, "
     "sum(f.cache_read_input_tokens) AS cache_read, sum(f.reasoning_output_tokens) AS reasoning, "
-    "coalesce(sum(f.cost_usd), 0) AS cost, bool_or(f.model_is_fallback) AS fallback"
+    "coalesce(sum(f.cost_usd), 0) AS cost, bool_or(f.model_is_fallback) AS fallback, "
+    "bool_or(f.cost_usd IS NULL) AS unpriced"
 )
 
 
@@ -185,7 +186,9 @@ def _entries(rows: list[dict], codex: bool, label_key: str, extra: dict | None =
             item["modelsUsed"] = [r["model"] for r in entry["rows"]]
             item["modelBreakdowns"] = [
                 {"modelName": r["model"], "inputTokens": r["input"], "outputTokens": r["output"],
-                 "cacheCreationTokens": r["cache_creation"], "cacheReadTokens": r["cache_read"], "cost": r["cost"]}
+                 "cacheCreationTokens": r["cache_creation"], "cacheReadTokens": r["cache_read"], "cost": r["cost"],
+                 # as ccusage marks a model it has no price for: its cost above is 0, not a price
+                 **({"missingPricing": True} if r["unpriced"] else {})}
                 for r in entry["rows"]
             ]
         if extra:
@@ -193,6 +196,9 @@ def _entries(rows: list[dict], codex: bool, label_key: str, extra: dict | None =
         result.append(item)
     total = _tokens(totals, codex)
     total["costUSD" if codex else "totalCost"] = totals["cost"]
+    unpriced = sorted({r["model"] for r in rows if r["unpriced"]})
+    if unpriced and not codex:
+        total["unpricedModels"] = unpriced
     return result, total
 
 

@@ -21,6 +21,26 @@ from pathlib import Path
 UsageScope = Callable[[list[str] | None], tuple[dict[str, str], str | None]]
 
 
+def sessions_scope(source_name: str, column: str = "m.session_id") -> UsageScope:
+    """The usage scope of a source whose calls are counted per session: the sessions of the files with new
+    messages (`column` names the session on the messages usage.sql reads); their stored rows go first,
+    since a session's calls can move (another copy of the session becomes the one that counts)."""
+    messages = "normalized.normalized_messages"
+
+    def scope(paths: list[str] | None) -> tuple[dict[str, str], str | None]:
+        from star_pipeline.storage.warehouse import paths_in, quote_literal
+
+        if paths is None:
+            return {"scope": "TRUE"}, None
+        if not paths:
+            return {"scope": "FALSE"}, None
+        name = quote_literal(source_name)
+        sessions = f"(SELECT x.session_id FROM {messages} x WHERE x.source = {name} AND {paths_in('x.path', paths)})"
+        return {"scope": f"{column} IN {sessions}"}, f"source = {name} AND session_id IN {sessions}"
+
+    return scope
+
+
 @dataclass(frozen=True)
 class Source:
     name: str  # the `source` column value, the raw tables' prefix (`raw.<name>_lines`), the `--source` choice

@@ -4,6 +4,7 @@ import json
 
 from dagster import DagsterInstance, RunRequest, build_sensor_context
 
+from star_pipeline.sources import SOURCES
 from star_pipeline_tests.conftest import build_defs
 
 
@@ -49,8 +50,9 @@ def test_every_sensor_and_schedule_is_on_by_default(sandbox):
 
     defs = build_defs(sandbox)
     sensors = {s.name: s for s in defs.sensors}
-    assert set(sensors) == {"classifier_files_sensor", "claude_code_files_sensor", "codex_files_sensor",
-                            "hook_spool_files_sensor", "after_ingest_sensor"}
+    assert set(sensors) == {"classifier_files_sensor", "after_ingest_sensor",
+                            *(f"{source.name}_files_sensor" for source in SOURCES)}
+    assert {"claude_code_files_sensor", "codex_files_sensor", "hook_spool_files_sensor"} <= set(sensors)
     assert all(s.default_status == DefaultSensorStatus.RUNNING for s in sensors.values())
     assert {s.name for s in defs.schedules} == {"hourly_aggregate_rebuild", "nightly_invariant_sweep"}
     assert all(s.default_status == DefaultScheduleStatus.RUNNING for s in defs.schedules)

@@ -5,23 +5,7 @@ The envelope format and the legacy one; FORMATS.md (../shared) describes the rec
 
 from pathlib import Path
 
-from star_pipeline.sources.source import Source
-
-MESSAGES = "normalized.normalized_messages"
-
-
-def usage_scope(paths: list[str] | None) -> tuple[dict[str, str], str | None]:
-    """The sessions of the files with new messages. A session's calls come from its longest copy, which
-    can change: its old rows go first."""
-    from star_pipeline.storage.warehouse import paths_in
-
-    if paths is None:
-        return {"scope": "TRUE"}, None
-    if not paths:
-        return {"scope": "FALSE"}, None
-    sessions = f"(SELECT x.session_id FROM {MESSAGES} x WHERE x.source = 'codex' AND {paths_in('x.path', paths)})"
-    return {"scope": f"session_id IN {sessions}"}, f"source = 'codex' AND session_id IN {sessions}"
-
+from star_pipeline.sources.source import Source, sessions_scope
 
 CODEX = Source(
     name="codex",
@@ -30,6 +14,6 @@ CODEX = Source(
     roots_key="codex_roots",
     default_roots=("~/.codex/sessions", "~/.codex/archived_sessions", "${CODEX_HOME}/sessions",
                    "${CODEX_HOME}/archived_sessions"),
-    usage_scope=usage_scope,
+    usage_scope=sessions_scope("codex", column="session_id"),  # a session's calls come from its longest copy
     report_shape="codex",
 )

@@ -1,0 +1,79 @@
+-- GitHub Copilot CLI events into the normalized_messages contract (star_pipeline/normalized/normalized_messages.sql).
+-- {lines} is the raw lines to read, whole: session-state/<uuid>/events.jsonl (and the Dec 2025 flat
+-- session-state/<uuid>.jsonl), one event {type, data, id, timestamp, parentId} a line.
+-- API calls: `session.shutdown` totals of one process run per model (modelMetrics[model].usage:
+-- inputTokens include cache reads and writes, reasoningTokens are inside outputTokens), call_id =
+-- <event id>:<model>; and each `session.compaction_complete` (compactionTokensUsed, outside the
+-- shutdown's totals; it names no model: usage.sql books it to the session's model).
+WITH copilot AS (
+    SELECT r.path, r.file_version, r.line_number, r.byte_offset,
+        json_transform(transcript_json(r.line_bytes), '{"type": "VARCHAR", "id": "VARCHAR", "timestamp": "VARCHAR",
+            "parentId": "VARCHAR",
+            "data": {"sessionId": "VARCHAR", "copilotVersion": "VARCHAR", "selectedModel": "VARCHAR",
+                     "newModel": "VARCHAR", "model": "VARCHAR", "currentModel": "VARCHAR", "requestId": "VARCHAR",
+                     "content": "VARCHAR", "toolCallId": "VARCHAR", "success": "BOOLEAN", "result": "JSON",
+                     "context": {"cwd": "VARCHAR", "branch": "VARCHAR", "repository": "VARCHAR"},
+                     "toolRequests": [{"toolCallId": "VARCHAR", "name": "VARCHAR", "arguments": "JSON"}],
+                     "modelMetrics": "MAP(VARCHAR, STRUCT(usage STRUCT(inputTokens BIGINT, outputTokens BIGINT, cacheReadTokens BIGINT, cacheWriteTokens BIGINT, reasoningTokens BIGINT)))",
+                     "compactionTokensUsed": {"input": "BIGINT", "output": "BIGINT", "cachedInput": "BIGINT"}}}') AS j
+    FROM {lines} r
+    WHERE transcript_json(r.line_bytes) IS NOT NULL
+)
+SELECT
+    'copilot' AS source,
+    path, file_version, line_number, byte_offset,
+    coalesce(j.data.sessionId,
+             nullif(regexp_extract(path, '([0-9a-fA-F-]{36})(/events)?\.jsonl$', 1), '')) AS session_id,
+    'main' AS file_kind,
+    coalesce(j.type, '(no type)') AS record_type,
+    j.id AS uuid,
+    j.parentId AS parent_uuid,
+    TRY_CAST(j.timestamp AS TIMESTAMPTZ) AS event_ts,
+    CASE WHEN j.type LIKE 'user.%' THEN 'user' WHEN j.type LIKE 'assistant.%' THEN 'assistant' END AS role,
+    length(j.data.content) AS text_length,
+    FALSE AS is_sidechain,
+    FALSE AS is_meta,
+    j.type = 'session.compaction_complete' AS is_compact_summary,
+    j.data.context.cwd AS cwd,
+    j.data.context.branch AS git_branch,
+    j.data.context.repository AS git_repository_url,
+    j.data.copilotVersion AS tool_version,
+    coalesce(j.data.model, j.data.newModel, j.data.selectedModel, j.data.currentModel) AS model,
+    j.data.requestId AS request_id,
+    CASE
+        WHEN j.type = 'session.shutdown' THEN list_transform(
+            list_filter(map_entries(j.data.modelMetrics), lambda e: e.value.usage.inputTokens IS NOT NULL),
+            lambda e: {
+                'call_id': j.id || ':' || e.key, 'model': e.key,
+                'input_tokens': e.value.usage.inputTokens - coalesce(e.value.usage.cacheReadTokens, 0)
+                                - coalesce(e.value.usage.cacheWriteTokens, 0),
+                'output_tokens': coalesce(e.value.usage.outputTokens, 0),
+                'cache_creation_input_tokens': coalesce(e.value.usage.cacheWriteTokens, 0),
+                'cache_read_input_tokens': coalesce(e.value.usage.cacheReadTokens, 0),
+                'reasoning_output_tokens': coalesce(e.value.usage.reasoningTokens, 0)})
+        WHEN j.type = 'session.compaction_complete' AND j.data.compactionTokensUsed.input IS NOT NULL THEN [{
+            'call_id': coalesce(j.data.requestId, j.id), 'model': CAST(NULL AS VARCHAR),
+            'input_tokens': j.data.compactionTokensUsed.input - coalesce(j.data.compactionTokensUsed.cachedInput, 0),
+            'output_tokens': coalesce(j.data.compactionTokensUsed.output, 0),
+            'cache_creation_input_tokens': CAST(0 AS BIGINT),
+            'cache_read_input_tokens': coalesce(j.data.compactionTokensUsed.cachedInput, 0),
+            'reasoning_output_tokens': CAST(0 AS BIGINT)}]
+    END AS api_calls,
+    CASE
+        WHEN j.type = 'assistant.message' THEN list_transform(j.data.toolRequests, lambda t: {
+            'kind': 'call', 'call_id': t.toolCallId, 'tool_name': t.name, 'input_size': length(CAST(t.arguments AS VARCHAR)),
+            'target_path': coalesce(json_extract_string(t.arguments, '$.path'), json_extract_string(t.arguments, '$.file_path')),
+            'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR), 'is_error': FALSE,
+            'result_size': CAST(NULL AS BIGINT), 'command': left(json_extract_string(t.arguments, '$.command'), 16000)})
+        WHEN j.type = 'tool.execution_complete' THEN [{
+            'kind': 'result', 'call_id': j.data.toolCallId, 'tool_name': CAST(NULL AS VARCHAR), 'input_size': CAST(NULL AS BIGINT),
+            'target_path': CAST(NULL AS VARCHAR), 'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR),
+            'is_error': NOT coalesce(j.data.success, TRUE), 'result_size': length(CAST(j.data.result AS VARCHAR)),
+            'command': CAST(NULL AS VARCHAR)}]
+    END AS tool_blocks,
+    CASE WHEN j.type IN ('user.message', 'assistant.message') THEN left(j.data.content, 16000) END AS message_text,
+    CASE WHEN j.type = 'assistant.message' THEN left(array_to_string(list_transform(j.data.toolRequests,
+        lambda t: json_text_unescaped(left(CAST(t.arguments AS VARCHAR), 32000))), chr(10)), 16000) END AS tool_input,
+    CASE WHEN j.type = 'tool.execution_complete'
+         THEN left(json_text_unescaped(left(CAST(j.data.result AS VARCHAR), 32000)), 16000) END AS tool_result
+FROM copilot
