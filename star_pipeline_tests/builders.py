@@ -296,3 +296,37 @@ def copilot_shutdown(ts: float, metrics: dict) -> dict:
 
 def copilot_file(sandbox: Sandbox, session: str) -> Path:
     return sandbox.home / ".copilot" / "session-state" / session / "events.jsonl"
+
+
+def amp_message(n: int, role: str, content: list, *, usage: dict | None = None) -> dict:
+    """An Amp thread message; `usage` as amp_usage gives it (assistant messages)."""
+    message = {"role": role, "messageId": n, "content": content, "state": {"type": "complete"}}
+    return message | ({"usage": usage} if usage else {})
+
+
+def amp_usage(ts: float, inp: int, out: int, cc: int = 0, cr: int = 0, model: str = OPUS) -> dict:
+    """An assistant message's usage: inputTokens exclude cache, totalInputTokens includes it (never added)."""
+    return {"model": model, "maxInputTokens": 168000, "inputTokens": inp, "outputTokens": out,
+            "cacheCreationInputTokens": cc, "cacheReadInputTokens": cr, "totalInputTokens": inp + cc + cr,
+            "timestamp": at(ts)}
+
+
+def amp_ledger_event(ts: float, operation: str, model: str, inp: int, out: int, to_message: int) -> dict:
+    return {"id": new_uuid(), "timestamp": at(ts), "model": model, "credits": 0.5, "tokens": {"input": inp, "output": out},
+            "operationType": operation, "fromMessageId": 0, "toMessageId": to_message}
+
+
+def write_amp_thread(path: Path, thread_id: str, messages: list, *, ledger: list | None = None, v: int = 1) -> Path:
+    """A whole thread, written as Amp writes it: indented JSON, rewritten whole on every change."""
+    thread = {"v": v, "id": thread_id, "created": int(T0.timestamp() * 1000), "messages": messages,
+              "nextMessageId": len(messages), "agentMode": "smart",
+              "env": {"initial": {"trees": [{"displayName": "proj", "uri": f"file://{CWD}"}]}}, "title": "Fix the test"}
+    if ledger is not None:
+        thread["usageLedger"] = {"events": ledger}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(thread, indent=2))
+    return path
+
+
+def amp_file(sandbox: Sandbox, thread_id: str) -> Path:
+    return sandbox.home / ".local" / "share" / "amp" / "threads" / f"{thread_id}.json"

@@ -15,7 +15,15 @@ from datetime import datetime, timezone
 from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, multi_asset
 
 from star_pipeline.raw.asset_keys import files_key, lines_key
-from star_pipeline.raw.capture import MANIFEST_KEY, Capture, discover_files, drop_rows_beyond_manifest, load_manifest
+from star_pipeline.raw.capture import (
+    MANIFEST_KEY,
+    Capture,
+    DocumentCapture,
+    discover_files,
+    drop_rows_beyond_manifest,
+    load_manifest,
+    stored_signatures,
+)
 from star_pipeline.raw.tables import ensure_raw_tables
 from star_pipeline.sources import SOURCES, Source
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SourceFoldersResource, WarehouseResource
@@ -62,6 +70,7 @@ def build_raw_capture_asset(source: Source):
                     "died between its two writes); their bytes are read again now."
                 )
             previous = load_manifest(conn, files_table)
+            stored = stored_signatures(conn, lines_table) if source.capture == "documents" else None
         roots = source_folders.roots[source.name]
         found = discover_files(roots, source.file_pattern)
         missing_roots = found.missing_roots
@@ -70,7 +79,7 @@ def build_raw_capture_asset(source: Source):
         for skipped in found.skipped:
             context.log.warning(f"{source.name}: skipped {skipped}")
         context.log.info(f"{source.name}: {len(found.files)} files on disk, {len(previous)} known to the warehouse")
-        capture = Capture(
+        run = dict(
             source=source.name,
             files_on_disk=found.files,
             previous=previous,
@@ -80,6 +89,10 @@ def build_raw_capture_asset(source: Source):
             log=context.log,
             lines_table=lines_table,
         )
+        if source.capture == "documents":
+            capture = DocumentCapture(pointers=source.split, stored=stored, **run)
+        else:
+            capture = Capture(**run)
         yield Output(capture.lines(), output_name=lines_out)
         stats = capture.stats
         context.log.info(

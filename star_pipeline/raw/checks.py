@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
 from star_pipeline.raw.capture import EMPTY_SHA256, READ_CHUNK_BYTES, mtime_of
+from star_pipeline.raw.documents import stored_document
 from star_pipeline.raw.asset_keys import files_key, lines_key
 from star_pipeline.sources import SOURCES, Source
 from star_pipeline.storage.load_log import wrote_in_run
@@ -35,8 +36,56 @@ from star_pipeline.storage.warehouse import quote_ident
 DIGEST_BATCH_ROWS = 8192
 
 
+def verify_documents(conn, source: Source, run_id: str | None) -> dict:
+    """For a source of documents (raw/documents.py): each touched file's current version, rebuilt from its
+    latest stored skeleton and elements, has the manifest's sha256, and so does the file when unchanged."""
+    lines_table = f"raw.{quote_ident(source.name + '_lines')}"
+    files_table = f"raw.{quote_ident(source.name + '_files')}"
+    where, params = ("AND f.last_ingest_run_id = ?", [run_id]) if run_id else ("", [])
+    manifest = conn.execute(
+        f"""
+        SELECT f.path, f.file_version, f.consumed_sha256, f.size_bytes, f.mtime, f.source_deleted_at IS NOT NULL,
+               f.path_bytes, f.capture_error
+        FROM {files_table} f WHERE f.superseded_at IS NULL {where} ORDER BY f.path
+        """,
+        params,
+    ).fetchall()
+    problems: dict[str, list] = {"warehouse_mismatch": [], "disk_mismatch": [], "changed_since_capture": [], "unreadable": []}
+    for path, version, sha, size, mtime, deleted, path_bytes, error in manifest:
+        label = f"{path}#v{version}"
+        if error:
+            problems["unreadable"].append(f"{label}: the capture could not read it ({error}); the next run tries again")
+        try:
+            rebuilt = stored_document(conn, lines_table, path, version)
+        except ValueError as exc:
+            problems["warehouse_mismatch"].append(f"{label}: cannot be rebuilt from its pieces ({exc})")
+            continue
+        if hashlib.sha256(rebuilt).hexdigest() != sha:
+            problems["warehouse_mismatch"].append(f"{label}: its stored pieces do not rebuild the manifest's sha256")
+            continue
+        if deleted:
+            continue
+        disk_path = os.fsdecode(bytes(path_bytes)) if path_bytes is not None else path
+        try:
+            st = os.stat(disk_path)
+            disk_sha = _hash_prefix(disk_path, st.st_size)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            if not error:
+                problems["unreadable"].append(f"{label}: {exc.strerror or exc}")
+            continue
+        if disk_sha != sha:
+            key = "changed_since_capture" if st.st_size != size or mtime_of(st) != mtime else "disk_mismatch"
+            problems[key].append(label if key == "changed_since_capture" else f"{label}: the file on disk hashes to {disk_sha[:12]}")
+    problems["files_checked"] = len(manifest)
+    return problems
+
+
 def verify_source(conn, source: Source, run_id: str | None) -> dict:
     """Compare manifest, stored rows and disk; returns lists of problems by kind."""
+    if source.capture == "documents":
+        return verify_documents(conn, source, run_id)
     lines_table = f"raw.{quote_ident(source.name + '_lines')}"
     files_table = f"raw.{quote_ident(source.name + '_files')}"
     where, params = ("WHERE f.last_ingest_run_id = ?", [run_id]) if run_id else ("", [])

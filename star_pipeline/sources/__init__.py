@@ -4,6 +4,7 @@ Adding an agent is a folder beside these (its `Source` in `__init__.py`, its SQL
 and one line here; see the README's "Adding an agent".
 """
 
+from star_pipeline.sources.amp import AMP
 from star_pipeline.sources.claude_code import CLAUDE_CODE
 from star_pipeline.sources.codex import CODEX
 from star_pipeline.sources.copilot import COPILOT
@@ -12,7 +13,7 @@ from star_pipeline.sources.kimi import KIMI
 from star_pipeline.sources.qwen import QWEN
 from star_pipeline.sources.source import Source
 
-SOURCES: tuple[Source, ...] = (CLAUDE_CODE, CODEX, HOOK_SPOOL, QWEN, KIMI, COPILOT)
+SOURCES: tuple[Source, ...] = (CLAUDE_CODE, CODEX, HOOK_SPOOL, QWEN, KIMI, COPILOT, AMP)
 
 
 def with_messages() -> tuple[Source, ...]:

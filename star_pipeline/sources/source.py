@@ -52,6 +52,10 @@ class Source:
     default_roots: tuple[str, ...] = ()
     single_root: bool = False  # the key names one folder (the hook spool), not a list of roots: required
     file_pattern: str = "*.jsonl"
+    # How its files are captured: "lines" (appended lines, raw/capture.py) or "documents" (JSON rewritten whole,
+    # stored as pieces: raw/documents.py), the elements of the arrays at the JSON pointers `split` apart.
+    capture: str = "lines"
+    split: tuple[str, ...] = ()
     # The normalized contract. `messages.sql` parses `{lines}` (the raw lines to read, whole) into
     # normalized_messages columns; `usage.sql` turns its messages into normalized_usage rows; `hook_events.sql`
     # (the hook spool) into normalized_hook_events rows. A source without one has none of those rows.
