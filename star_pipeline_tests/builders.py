@@ -330,3 +330,65 @@ def write_amp_thread(path: Path, thread_id: str, messages: list, *, ledger: list
 
 def amp_file(sandbox: Sandbox, thread_id: str) -> Path:
     return sandbox.home / ".local" / "share" / "amp" / "threads" / f"{thread_id}.json"
+
+
+# -- Gemini CLI ----------------------------------------------------------------
+GEMINI_PROJECT = "f528f00f72f21423df709bb5104dfe181c28474fac473cf1028c3bfd64be534a"
+
+
+def gemini_message(ts: float, kind: str, content, *, id: str | None = None, model: str | None = None,
+                   tokens: tuple | None = None, **extra) -> dict:
+    """A Gemini CLI chat message (type user|gemini|info); `tokens` = (input incl. cached, output, cached, thoughts, tool)."""
+    message = {"id": id or new_uuid(), "timestamp": at(ts), "type": kind, "content": content}
+    if model:
+        message["model"] = model
+    if tokens:
+        inp, out, cached, thoughts, tool = tokens
+        message["tokens"] = {"input": inp, "output": out, "cached": cached, "thoughts": thoughts, "tool": tool,
+                             "total": inp + out + thoughts + tool}
+    return message | extra
+
+
+def gemini_tool_call(name: str, args: dict, status: str = "success", output: str = "ok") -> dict:
+    call_id = f"{name}-{next(_ids)}-0"
+    response = {"output": output} if status == "success" else {"error": output}
+    return {"id": call_id, "name": name, "args": args, "status": status, "timestamp": at(1),
+            "result": [{"functionResponse": {"id": call_id, "name": name, "response": response}}]}
+
+
+def write_gemini_chat(path: Path, session: str, messages: list, *, kind: str | None = None) -> Path:
+    """A whole session-*.json chat, as Gemini CLI writes it: indented JSON, rewritten whole on every change."""
+    chat = {"sessionId": session, "projectHash": GEMINI_PROJECT, "startTime": at(0), "lastUpdated": at(len(messages)),
+            "messages": messages}
+    if kind:
+        chat["kind"] = kind
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(chat, indent=2))
+    return path
+
+
+def gemini_chats(sandbox: Sandbox) -> Path:
+    return sandbox.home / ".gemini" / "tmp" / GEMINI_PROJECT / "chats"
+
+
+# -- Factory Droid ---------------------------------------------------------------
+def droid_message(ts: float, role: str, content: list) -> dict:
+    return {"type": "message", "id": new_uuid(), "timestamp": at(ts), "message": {"role": role, "content": content}}
+
+
+def write_droid_settings(path: Path, model: str, usage: tuple | None, lock_ts: float = 0) -> Path:
+    """<id>.settings.json, rewritten in place; `usage` = the running total (input, output, cache write, cache read,
+    thinking)."""
+    settings = {"assistantActiveTimeMs": 100, "model": model, "reasoningEffort": "off", "autonomyMode": "auto-low",
+                "providerLock": "openai", "providerLockTimestamp": at(lock_ts)}
+    if usage:
+        inp, out, cw, cr, thinking = usage
+        settings["tokenUsage"] = {"inputTokens": inp, "outputTokens": out, "cacheCreationTokens": cw,
+                                  "cacheReadTokens": cr, "thinkingTokens": thinking}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2))
+    return path
+
+
+def droid_folder(sandbox: Sandbox) -> Path:
+    return sandbox.home / ".factory" / "sessions" / SLUG

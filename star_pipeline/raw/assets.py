@@ -18,7 +18,7 @@ from star_pipeline.raw.asset_keys import files_key, lines_key
 from star_pipeline.raw.capture import (
     MANIFEST_KEY,
     Capture,
-    DocumentCapture,
+    PieceCapture,
     discover_files,
     drop_rows_beyond_manifest,
     load_manifest,
@@ -70,9 +70,9 @@ def build_raw_capture_asset(source: Source):
                     "died between its two writes); their bytes are read again now."
                 )
             previous = load_manifest(conn, files_table)
-            stored = stored_signatures(conn, lines_table) if source.capture == "documents" else None
+            stored = stored_signatures(conn, lines_table) if source.captures != {"lines"} else None
         roots = source_folders.roots[source.name]
-        found = discover_files(roots, source.file_pattern)
+        found = discover_files(roots, source.files)
         missing_roots = found.missing_roots
         if missing_roots:
             context.log.info(f"{source.name}: these folders do not exist (nothing to ingest there): {missing_roots}")
@@ -89,8 +89,8 @@ def build_raw_capture_asset(source: Source):
             log=context.log,
             lines_table=lines_table,
         )
-        if source.capture == "documents":
-            capture = DocumentCapture(pointers=source.split, stored=stored, **run)
+        if source.captures != {"lines"}:
+            capture = PieceCapture(pointers=source.split, tables=source.database_tables, stored=stored, **run)
         else:
             capture = Capture(**run)
         yield Output(capture.lines(), output_name=lines_out)

@@ -50,7 +50,9 @@ from typing import NamedTuple
 
 import pyarrow as pa
 
+from star_pipeline.raw.databases import TOMBSTONE, TOMBSTONE_SIGNATURE, content_digest, database_rows, database_snapshot
 from star_pipeline.raw.documents import SKELETON, piece_signature, split_document, unsplit_document
+from star_pipeline.sources.source import capture_of
 
 READ_CHUNK_BYTES = 4 << 20
 BATCH_BYTES = 8 << 20
@@ -132,10 +134,34 @@ class FileState:
 
 
 class DiskFile(NamedTuple):
-    """A file found under a source root: the path to open and its stat."""
+    """A file found under a source root: the path to open, its stat and how it is captured (`Source.files`)."""
 
     disk_path: str
     stat: os.stat_result
+    capture: str = "lines"
+
+
+DATABASE_SIDECARS = ("-wal",)
+"""Files beside an SQLite database that hold part of its content: a live database keeps its latest
+transactions in its write-ahead log until a checkpoint copies them into the file."""
+
+
+def with_sidecars(path: str, st: os.stat_result) -> os.stat_result:
+    """The stat of a database with its write-ahead log counted in: the sizes added, the latest mtime, so that
+    a transaction that only reached the log still shows as a change."""
+    size, mtime_ns = st.st_size, st.st_mtime_ns
+    for suffix in DATABASE_SIDECARS:
+        try:
+            side = os.stat(path + suffix)
+        except OSError:
+            continue
+        size += side.st_size
+        mtime_ns = max(mtime_ns, side.st_mtime_ns)
+    if (size, mtime_ns) == (st.st_size, st.st_mtime_ns):
+        return st
+    fields = list(st[:10])
+    fields[6], fields[8] = size, mtime_ns // 1_000_000_000
+    return os.stat_result((*fields, st.st_atime, mtime_ns / 1e9, st.st_ctime, st.st_atime_ns, mtime_ns, st.st_ctime_ns))
 
 
 @dataclass
@@ -168,8 +194,9 @@ def stored_path(path: str) -> str:
         return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def discover_files(roots: list[str], pattern: str) -> Discovery:
-    """Every regular file below the roots whose name matches `pattern`, keyed by stored path.
+def discover_files(roots: list[str], files: str | tuple[tuple[str, str], ...]) -> Discovery:
+    """Every regular file below the roots that `files` names (a source's (glob, capture) pairs, see
+    `Source.files`; a plain glob: names of files of lines), keyed by stored path.
 
     Symbolic links to folders are followed, each folder once (a link back into the tree is
     reported as a loop, not walked again). Unreadable folders, links that point nowhere and
@@ -198,9 +225,11 @@ def discover_files(roots: list[str], pattern: str) -> Discovery:
                 continue
             visited.add((st.st_dev, st.st_ino))
             for name in names:
-                if not fnmatch.fnmatch(name, pattern):
-                    continue
                 path = os.path.join(folder, name)
+                capture = capture_of(files, path) if not isinstance(files, str) else (
+                    "lines" if fnmatch.fnmatchcase(name, files) else None)
+                if capture is None:
+                    continue
                 try:
                     st = os.stat(path)
                 except FileNotFoundError:
@@ -218,7 +247,7 @@ def discover_files(roots: list[str], pattern: str) -> Discovery:
                         f"{key}: two files are stored under this name (one name is not valid UTF-8); this one was skipped"
                     )
                     continue
-                found.files[key] = DiskFile(path, st)
+                found.files[key] = DiskFile(path, with_sidecars(path, st) if capture == "database" else st, capture)
     return found
 
 
@@ -481,31 +510,45 @@ class Capture:
         )
 
 
-class DocumentCapture(Capture):
-    """One ingest run of a source whose files are JSON documents rewritten whole (see raw/documents.py).
+class PieceCapture(Capture):
+    """One ingest run of a source whose files are not all appended lines: each file is captured as its
+    `DiskFile.capture` says. Lines as `Capture` does; a JSON document (raw/documents.py) and an SQLite
+    database (raw/databases.py) as pieces, each at a position, stored again only when its bytes change.
 
-    `stored` holds, per path, the signature of the latest stored piece at each position; a new
-    version stores only the pieces that differ from those.
+    `stored` holds, per path, the signature of the latest stored piece at each position.
     """
 
-    def __init__(self, *, pointers: tuple[str, ...], stored: dict[str, dict[int, tuple[str, ...]]], **kwargs) -> None:
+    def __init__(self, *, pointers: tuple[str, ...], tables: tuple[str, ...],
+                 stored: dict[str, dict[int, tuple[str, ...]]], **kwargs) -> None:
         super().__init__(**kwargs)
         self.pointers = pointers
+        self.tables = tables
         self.stored = stored
 
-    def _start(self, path: str, disk: DiskFile, prev: FileState | None) -> None:
-        return None  # a document is read whole: nothing to resume
+    def _start(self, path: str, disk: DiskFile, prev: FileState | None):
+        if disk.capture == "lines":
+            return super()._start(path, disk, prev)
+        return None  # a document or a database is read whole: nothing to resume
 
     def _read_file(self, path: str, disk: DiskFile, prev: FileState | None, p, builder: "_BatchBuilder"):
+        if disk.capture == "lines":
+            yield from super()._read_file(path, disk, prev, p, builder)
+        elif disk.capture == "documents":
+            yield from self._read_document(path, disk, prev, builder)
+        else:
+            yield from self._read_database(path, disk, prev, builder)
+
+    def _current(self, prev: FileState | None, sha: str) -> bool:
+        return prev is not None and prev.superseded_at is None and prev.source_deleted_at is None and prev.consumed_sha256 == sha
+
+    def _read_document(self, path: str, disk: DiskFile, prev: FileState | None, builder: "_BatchBuilder"):
         st = disk.stat
         with open(disk.disk_path, "rb") as handle:
             data = handle.read()
         self.stats.files_read += 1
         sha = hashlib.sha256(data).hexdigest()
-        current = prev is not None and prev.superseded_at is None and prev.source_deleted_at is None
-        if current and prev.consumed_sha256 == sha:  # touched or rewritten alike: the version stands
-            self._manifest_rows.append(replace(prev, size_bytes=st.st_size, mtime=mtime_of(st), inode=st.st_ino,
-                                               ctime=ctime_of(st), capture_error=None, last_seen_at=self.now))
+        if self._current(prev, sha):  # touched or rewritten alike: the version stands
+            self._keep(prev, disk, len(data))
             return
         document = split_document(data, self.pointers)
         if document is None:
@@ -513,13 +556,44 @@ class DocumentCapture(Capture):
                 self.stats.lines_held_back += 1  # caught mid-write: the next run reads it whole
                 return
             document = unsplit_document(data)  # not JSON even when quiet: kept whole
-        version = prev.file_version + 1 if prev is not None else 1
-        signatures = self.stored.setdefault(path, {})
         pieces = [(SKELETON, -len(document.skeleton), document.skeleton)]
         pieces += [(position, offset, element) for position, (offset, element) in enumerate(document.elements, start=1)]
+        yield from self._store_version(path, disk, prev, pieces, builder, size=len(data), consumed=len(data), sha=sha)
+
+    def _read_database(self, path: str, disk: DiskFile, prev: FileState | None, builder: "_BatchBuilder"):
+        with database_snapshot(disk.disk_path) as connection:
+            rows = dict(database_rows(connection, self.tables))
+        self.stats.files_read += 1
+        signatures = {position: _signature(piece) for position, piece in rows.items()}
+        sha = content_digest(signatures)
+        size = disk.stat.st_size  # with its write-ahead log (with_sidecars)
+        if self._current(prev, sha):
+            self._keep(prev, disk, size)
+            return
+        stored = self.stored.get(path, {})
+        for position, signature in stored.items():  # rows that are gone: a tombstone at their position
+            if position not in rows and signature != TOMBSTONE_SIGNATURE:
+                rows[position] = TOMBSTONE
+        pieces, offset = [], 0
+        for position in sorted(rows):  # negative offsets: a database's pieces are not slices of the file
+            offset -= len(rows[position])
+            pieces.append((position, offset, rows[position]))
+        yield from self._store_version(path, disk, prev, pieces, builder, size=size, consumed=size, sha=sha)
+
+    def _keep(self, prev: FileState, disk: DiskFile, size: int) -> None:
+        st = disk.stat
+        self._manifest_rows.append(replace(prev, size_bytes=size, consumed_offset=size, mtime=mtime_of(st), inode=st.st_ino,
+                                           ctime=ctime_of(st), capture_error=None, last_seen_at=self.now))
+
+    def _store_version(self, path: str, disk: DiskFile, prev: FileState | None, pieces: list[tuple[int, int, bytes]],
+                       builder: "_BatchBuilder", *, size: int, consumed: int, sha: str):
+        """A new version of the file: the pieces that differ from the latest stored at their position, and its manifest row."""
+        st = disk.stat
+        version = prev.file_version + 1 if prev is not None else 1
+        signatures = self.stored.setdefault(path, {})
         stored = stored_bytes = 0
         for position, offset, piece in pieces:
-            signature = piece_signature(split_parts(piece) if len(piece) > PART_BYTES else [piece])
+            signature = _signature(piece)
             if signatures.get(position) == signature:
                 continue
             signatures[position] = signature
@@ -536,14 +610,19 @@ class DocumentCapture(Capture):
         self.stats.bytes_captured += stored_bytes
         self._manifest_rows.append(
             FileState(
-                source=self.source, path=path, file_version=version, size_bytes=len(data), mtime=mtime_of(st),
-                consumed_offset=len(data), consumed_sha256=sha, line_count=stored,
+                source=self.source, path=path, file_version=version, size_bytes=size, mtime=mtime_of(st),
+                consumed_offset=consumed, consumed_sha256=sha, line_count=stored,
                 first_seen_at=prev.first_seen_at if prev is not None else self.now, last_seen_at=self.now,
                 source_deleted_at=None, superseded_at=None, last_ingest_run_id=self.run_id,
                 path_bytes=os.fsencode(disk.disk_path) if disk.disk_path != path else None,
                 inode=st.st_ino, ctime=ctime_of(st), capture_error=None,
             )
         )
+
+
+def _signature(piece: bytes) -> tuple[str, ...]:
+    """A piece's signature as stored: the sha256 of each row it becomes (raw/documents.py)."""
+    return piece_signature(split_parts(piece) if len(piece) > PART_BYTES else [piece])
 
 
 def stored_signatures(conn, lines_sql: str) -> dict[str, dict[int, tuple[str, ...]]]:

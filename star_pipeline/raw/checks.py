@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
 from star_pipeline.raw.capture import EMPTY_SHA256, READ_CHUNK_BYTES, mtime_of
+from star_pipeline.raw.databases import database_digest, stored_database_digest
 from star_pipeline.raw.documents import stored_document
 from star_pipeline.raw.asset_keys import files_key, lines_key
 from star_pipeline.sources import SOURCES, Source
@@ -36,13 +37,28 @@ from star_pipeline.storage.warehouse import quote_ident
 DIGEST_BATCH_ROWS = 8192
 
 
-def verify_documents(conn, source: Source, run_id: str | None) -> dict:
-    """For a source of documents (raw/documents.py): each touched file's current version, rebuilt from its
-    latest stored skeleton and elements, has the manifest's sha256, and so does the file when unchanged."""
-    lines_table = f"raw.{quote_ident(source.name + '_lines')}"
+PROBLEM_KINDS = ("warehouse_mismatch", "disk_mismatch", "changed_since_capture", "unreadable")
+
+
+def verify_source(conn, source: Source, run_id: str | None) -> dict:
+    """Compare manifest, stored rows and disk, each file as it was captured (`Source.files`); returns lists
+    of problems by kind and the number of files checked. `run_id`: only the files that run touched."""
+    problems: dict = {kind: [] for kind in PROBLEM_KINDS}
+    problems["files_checked"] = 0
+    for capture, verify in (("lines", verify_lines), ("documents", verify_documents), ("database", verify_databases)):
+        if capture in source.captures:
+            found = verify(conn, source, run_id)
+            for kind in PROBLEM_KINDS:
+                problems[kind] += found[kind]
+            problems["files_checked"] += found["files_checked"]
+    return problems
+
+
+def _current_versions(conn, source: Source, run_id: str | None, capture: str) -> list[tuple]:
+    """The manifest's current version of each file captured as `capture` (those `run_id` touched)."""
     files_table = f"raw.{quote_ident(source.name + '_files')}"
     where, params = ("AND f.last_ingest_run_id = ?", [run_id]) if run_id else ("", [])
-    manifest = conn.execute(
+    rows = conn.execute(
         f"""
         SELECT f.path, f.file_version, f.consumed_sha256, f.size_bytes, f.mtime, f.source_deleted_at IS NOT NULL,
                f.path_bytes, f.capture_error
@@ -50,7 +66,34 @@ def verify_documents(conn, source: Source, run_id: str | None) -> dict:
         """,
         params,
     ).fetchall()
-    problems: dict[str, list] = {"warehouse_mismatch": [], "disk_mismatch": [], "changed_since_capture": [], "unreadable": []}
+    return [row for row in rows if source.capture_of(row[0]) == capture]
+
+
+def _compare_with_disk(problems: dict, label: str, disk_path: str, sha: str, size: int, mtime, error, digest_of) -> None:
+    """The file on disk against the manifest's digest (`digest_of(path)` computes it now)."""
+    try:
+        st = os.stat(disk_path)
+        disk_sha = digest_of(disk_path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if not error:
+            problems["unreadable"].append(f"{label}: {exc.strerror or exc}")
+        return
+    if disk_sha != sha:
+        changed = st.st_size != size or mtime_of(st) != mtime
+        if changed:
+            problems["changed_since_capture"].append(label)
+        else:
+            problems["disk_mismatch"].append(f"{label}: the file on disk hashes to {disk_sha[:12]}")
+
+
+def verify_documents(conn, source: Source, run_id: str | None) -> dict:
+    """Files captured as documents (raw/documents.py): each current version, rebuilt from its latest stored
+    skeleton and elements, has the manifest's sha256, and so does the file when unchanged."""
+    lines_table = f"raw.{quote_ident(source.name + '_lines')}"
+    manifest = _current_versions(conn, source, run_id, "documents")
+    problems: dict = {kind: [] for kind in PROBLEM_KINDS}
     for path, version, sha, size, mtime, deleted, path_bytes, error in manifest:
         label = f"{path}#v{version}"
         if error:
@@ -63,29 +106,39 @@ def verify_documents(conn, source: Source, run_id: str | None) -> dict:
         if hashlib.sha256(rebuilt).hexdigest() != sha:
             problems["warehouse_mismatch"].append(f"{label}: its stored pieces do not rebuild the manifest's sha256")
             continue
-        if deleted:
-            continue
-        disk_path = os.fsdecode(bytes(path_bytes)) if path_bytes is not None else path
-        try:
-            st = os.stat(disk_path)
-            disk_sha = _hash_prefix(disk_path, st.st_size)
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            if not error:
-                problems["unreadable"].append(f"{label}: {exc.strerror or exc}")
-            continue
-        if disk_sha != sha:
-            key = "changed_since_capture" if st.st_size != size or mtime_of(st) != mtime else "disk_mismatch"
-            problems[key].append(label if key == "changed_since_capture" else f"{label}: the file on disk hashes to {disk_sha[:12]}")
+        if not deleted:
+            disk_path = os.fsdecode(bytes(path_bytes)) if path_bytes is not None else path
+            _compare_with_disk(problems, label, disk_path, sha, size, mtime, error,
+                               lambda p: _hash_prefix(p, os.stat(p).st_size))
     problems["files_checked"] = len(manifest)
     return problems
 
 
-def verify_source(conn, source: Source, run_id: str | None) -> dict:
-    """Compare manifest, stored rows and disk; returns lists of problems by kind."""
-    if source.capture == "documents":
-        return verify_documents(conn, source, run_id)
+def verify_databases(conn, source: Source, run_id: str | None) -> dict:
+    """Files captured as databases (raw/databases.py): the content digest of each current version, rebuilt
+    from the latest stored piece at each position, is the manifest's, and so is the database's on disk
+    when it has not changed since."""
+    lines_table = f"raw.{quote_ident(source.name + '_lines')}"
+    manifest = _current_versions(conn, source, run_id, "database")
+    problems: dict = {kind: [] for kind in PROBLEM_KINDS}
+    for path, version, sha, size, mtime, deleted, path_bytes, error in manifest:
+        label = f"{path}#v{version}"
+        if error:
+            problems["unreadable"].append(f"{label}: the capture could not read it ({error}); the next run tries again")
+        if stored_database_digest(conn, lines_table, path, version) != sha:
+            problems["warehouse_mismatch"].append(f"{label}: its stored rows do not rebuild the manifest's content digest")
+            continue
+        if not deleted:
+            disk_path = os.fsdecode(bytes(path_bytes)) if path_bytes is not None else path
+            _compare_with_disk(problems, label, disk_path, sha, size, mtime, error,
+                               lambda p: database_digest(p, source.database_tables))
+    problems["files_checked"] = len(manifest)
+    return problems
+
+
+def verify_lines(conn, source: Source, run_id: str | None) -> dict:
+    """Files captured as appended lines: every version's stored lines hash to its consumed prefix, and the
+    current one's prefix on disk is unchanged."""
     lines_table = f"raw.{quote_ident(source.name + '_lines')}"
     files_table = f"raw.{quote_ident(source.name + '_files')}"
     where, params = ("WHERE f.last_ingest_run_id = ?", [run_id]) if run_id else ("", [])
@@ -99,8 +152,13 @@ def verify_source(conn, source: Source, run_id: str | None) -> dict:
         """,
         params,
     ).fetchall()
-    stored = stored_digests(conn, lines_table, f"SELECT path FROM {files_table} f {where}", params)
-    problems: dict[str, list] = {"warehouse_mismatch": [], "disk_mismatch": [], "changed_since_capture": [], "unreadable": []}
+    if source.captures != {"lines"}:
+        manifest = [row for row in manifest if source.capture_of(row[0]) == "lines"]
+        paths_sql, params = "SELECT unnest(?::VARCHAR[])", [sorted({row[0] for row in manifest})]
+    else:
+        paths_sql = f"SELECT path FROM {files_table} f {where}"
+    stored = stored_digests(conn, lines_table, paths_sql, params)
+    problems: dict[str, list] = {kind: [] for kind in PROBLEM_KINDS}
     for path, version, line_count, consumed, sha, size, mtime, deleted, superseded, path_bytes, error in manifest:
         label = f"{path}#v{version}"
         if error:

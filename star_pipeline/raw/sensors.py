@@ -22,15 +22,16 @@ from star_pipeline.sources import SOURCES, Source
 TICK_SECONDS = int(os.environ.get("STAR_PIPELINE_SENSOR_INTERVAL", "30"))
 
 
-def folder_state(roots: list[str], pattern: str) -> dict:
-    """A digest of (path, size, mtime, inode, ctime) of every matching file, with the file count and total size."""
-    files = discover_files(roots, pattern).files
+def folder_state(roots: list[str], files: tuple[tuple[str, str], ...]) -> dict:
+    """A digest of (path, size, mtime, inode, ctime) of every file of a source (`Source.files`; a database with its
+    write-ahead log), with the file count and total size."""
+    found = discover_files(roots, files).files
     hasher = hashlib.sha256()
     total = 0
-    for path, (_disk_path, st) in sorted(files.items()):
+    for path, (_disk_path, st, _capture) in sorted(found.items()):
         hasher.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_ctime_ns}\n".encode())
         total += st.st_size
-    return {"digest": hasher.hexdigest(), "files": len(files), "bytes": total}
+    return {"digest": hasher.hexdigest(), "files": len(found), "bytes": total}
 
 
 def build_source_sensor(source: Source, roots: list[str], job_name: str, downstream_keys: list):
@@ -42,7 +43,7 @@ def build_source_sensor(source: Source, roots: list[str], job_name: str, downstr
         description=f"Ingests new or grown files under {roots} ({source.description})",
     )
     def source_files_sensor(context: SensorEvaluationContext):
-        state = folder_state(roots, source.file_pattern)
+        state = folder_state(roots, source.files)
         previous = json.loads(context.cursor) if context.cursor else {"digest": None, "files": 0, "bytes": 0}
         if state["digest"] == previous["digest"]:
             return SkipReason(f"no change in {state['files']} files")

@@ -11,6 +11,7 @@ report and hook commands read the registry too.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,18 @@ def sessions_scope(source_name: str, column: str = "m.session_id") -> UsageScope
     return scope
 
 
+CAPTURES = ("lines", "documents", "database")
+
+
+def capture_of(files: tuple[tuple[str, str], ...], path: str) -> str | None:
+    """The capture of the first (glob, capture) of `files` that matches `path` (see `Source.files`)."""
+    name = path.rsplit("/", 1)[-1]
+    for glob, capture in files:
+        if fnmatch.fnmatchcase(path, "*/" + glob) if "/" in glob else fnmatch.fnmatchcase(name, glob):
+            return capture
+    return None
+
+
 @dataclass(frozen=True)
 class Source:
     name: str  # the `source` column value, the raw tables' prefix (`raw.<name>_lines`), the `--source` choice
@@ -51,11 +64,14 @@ class Source:
     # `$VAR` expand, an entry whose variable is unset is dropped (config.py).
     default_roots: tuple[str, ...] = ()
     single_root: bool = False  # the key names one folder (the hook spool), not a list of roots: required
-    file_pattern: str = "*.jsonl"
-    # How its files are captured: "lines" (appended lines, raw/capture.py) or "documents" (JSON rewritten whole,
-    # stored as pieces: raw/documents.py), the elements of the arrays at the JSON pointers `split` apart.
-    capture: str = "lines"
+    # Its files and how each is captured: (glob, capture) pairs, the first that matches wins. A glob without
+    # "/" matches the file's name, one with "/" the end of its path ("*/chats/*.json"). Captures:
+    # "lines" (appended lines, raw/capture.py), "documents" (JSON rewritten whole, kept as pieces:
+    # raw/documents.py; the elements of the arrays at the JSON pointers `split` apart), "database" (SQLite,
+    # kept as one piece per row of the `database_tables`: raw/databases.py).
+    files: tuple[tuple[str, str], ...] = (("*.jsonl", "lines"),)
     split: tuple[str, ...] = ()
+    database_tables: tuple[str, ...] = ()
     # The normalized contract. `messages.sql` parses `{lines}` (the raw lines to read, whole) into
     # normalized_messages columns; `usage.sql` turns its messages into normalized_usage rows; `hook_events.sql`
     # (the hook spool) into normalized_hook_events rows. A source without one has none of those rows.
@@ -68,6 +84,14 @@ class Source:
     parse_error_reasons: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     # `report --json --source <name>` speaks ccusage's JSON for this agent: "claude" or "codex".
     report_shape: str = "claude"
+
+    def capture_of(self, path: str) -> str | None:
+        """How the file at `path` is captured (None: not one of this source's files)."""
+        return capture_of(self.files, path)
+
+    @property
+    def captures(self) -> set[str]:
+        return {capture for _glob, capture in self.files}
 
     def sql_file(self, name: str) -> Path:
         return self.folder / f"{name}.sql"
