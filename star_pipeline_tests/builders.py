@@ -392,3 +392,50 @@ def write_droid_settings(path: Path, model: str, usage: tuple | None, lock_ts: f
 
 def droid_folder(sandbox: Sandbox) -> Path:
     return sandbox.home / ".factory" / "sessions" / SLUG
+
+
+# -- OpenCode and Goose: SQLite databases ------------------------------------------------
+OPENCODE_SCHEMA = """
+CREATE TABLE project (id TEXT PRIMARY KEY, worktree TEXT, time_created INTEGER);
+CREATE TABLE session (id TEXT PRIMARY KEY, project_id TEXT, parent_id TEXT, slug TEXT, directory TEXT, title TEXT,
+    version TEXT, time_created INTEGER, time_updated INTEGER, tokens_input INTEGER, tokens_output INTEGER);
+CREATE TABLE message (id TEXT PRIMARY KEY, session_id TEXT, time_created INTEGER, time_updated INTEGER, data TEXT);
+CREATE TABLE part (id TEXT PRIMARY KEY, message_id TEXT, session_id TEXT, time_created INTEGER, time_updated INTEGER,
+    data TEXT);
+CREATE TABLE event (id TEXT PRIMARY KEY, aggregate_id TEXT, seq INTEGER, type TEXT, data TEXT);
+CREATE TABLE credential (id TEXT PRIMARY KEY, secret TEXT);
+"""
+
+
+def epoch_ms(seconds: float) -> int:
+    return int((T0 + timedelta(seconds=seconds)).timestamp() * 1000)
+
+
+def opencode_assistant(ts: float, model: str, tokens: tuple | None, *, parent: str = "msg_user") -> dict:
+    """An assistant message's JSON (message.data); `tokens` = (input without cache, output, reasoning, cache read,
+    cache write)."""
+    data = {"parentID": parent, "role": "assistant", "mode": "build", "agent": "build",
+            "path": {"cwd": CWD, "root": "/"}, "cost": 0.001, "modelID": model, "providerID": "opencode",
+            "time": {"created": epoch_ms(ts), "completed": epoch_ms(ts + 1)}, "finish": "stop"}
+    if tokens:
+        inp, out, reasoning, read, write = tokens
+        data["tokens"] = {"total": inp + out + reasoning + read + write, "input": inp, "output": out,
+                          "reasoning": reasoning, "cache": {"read": read, "write": write}}
+    return data
+
+
+def opencode_db(path: Path):
+    """A new OpenCode database (its tables as opencode 1.2 has them, trimmed), in WAL mode as OpenCode keeps it;
+    the connection stays open, as the agent's does."""
+    import sqlite3
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA wal_autocheckpoint=0")  # what it writes stays in the WAL, as in a live database
+    connection.executescript(OPENCODE_SCHEMA)
+    return connection
+
+
+def opencode_folder(sandbox: Sandbox) -> Path:
+    return sandbox.home / ".local" / "share" / "opencode"

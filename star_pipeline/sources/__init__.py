@@ -10,12 +10,14 @@ from star_pipeline.sources.codex import CODEX
 from star_pipeline.sources.copilot import COPILOT
 from star_pipeline.sources.droid import DROID
 from star_pipeline.sources.gemini import GEMINI
+from star_pipeline.sources.goose import GOOSE
 from star_pipeline.sources.hook_spool import HOOK_SPOOL
 from star_pipeline.sources.kimi import KIMI
+from star_pipeline.sources.opencode import OPENCODE
 from star_pipeline.sources.qwen import QWEN
 from star_pipeline.sources.source import Source
 
-SOURCES: tuple[Source, ...] = (CLAUDE_CODE, CODEX, HOOK_SPOOL, QWEN, KIMI, COPILOT, AMP, GEMINI, DROID)
+SOURCES: tuple[Source, ...] = (CLAUDE_CODE, CODEX, HOOK_SPOOL, QWEN, KIMI, COPILOT, AMP, GEMINI, DROID, OPENCODE, GOOSE)
 
 
 def with_messages() -> tuple[Source, ...]:
