@@ -34,3 +34,41 @@ def test_shutdown_totals_per_model_and_compactions_apart(sandbox):
         ("claude-haiku-4.5", 1884297 - 1495724, 6391, 0, 1495724, 0),
         ("claude-sonnet-4.6", 363143 - 321789 - 37826, 2314, 37826, 321789, 328),
     ]
+
+
+def test_the_session_folder_and_the_history_files_are_kept_and_read(sandbox):
+    import json
+    import os
+    import sqlite3
+
+    folder = copilot_file(sandbox, S).parent
+    write_jsonl(folder / "events.jsonl", [copilot_event(0, "session.start", {"sessionId": S})])
+    workspace = folder / "workspace.yaml"
+    workspace.write_text(f"id: {S}\ncwd: /home/u/proj\ngit_root: /home/u/proj\nrepository: u/proj\nbranch: fix-typos\n"
+                         "name: hi\ncreated_at: 2026-03-01T10:00:00.000Z\n")
+    os.utime(workspace, (1, 1))  # YAML is never whole JSON: it is stored once it has been quiet
+    db = sqlite3.connect(folder / "session.db")
+    db.executescript("CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, status TEXT);"
+                     "INSERT INTO todos VALUES ('t1', 'Fix the typos', 'pending');")
+    db.commit()
+    db.close()
+    history = sandbox.home / ".copilot" / "history-session-state" / "session_e02997e2-e7e7-46ae-8027-b1a73e0cb908_1761492781060.json"
+    history.parent.mkdir(parents=True)
+    history.write_text(json.dumps({"sessionId": "e02997e2-e7e7-46ae-8027-b1a73e0cb908", "startTime": "2025-10-26T15:33:01.060Z",
+        "chatMessages": [{"role": "user", "content": "is the essay system done?"},
+                         {"role": "assistant", "content": "", "tool_calls": [{"id": "call_a", "type": "function",
+                          "function": {"name": "get_file_contents", "arguments": "{\"path\": \"/README.md\"}"}}]},
+                         {"role": "tool", "tool_call_id": "call_a", "content": "# Learning Notebook"}],
+        "timeline": [{"id": "t-1", "timestamp": "2025-10-26T15:33:04.316Z", "type": "info", "text": "Connected"}],
+        "selectedModel": "gpt-5"}, indent=2))
+    assert materialize_all(sandbox).success
+
+    assert query(sandbox, "SELECT session_id, project_cwd, git_branch FROM normalized.normalized_sessions "
+                          "WHERE source = 'copilot' ORDER BY 1") == [
+        (S, "/home/u/proj", "fix-typos"), ("e02997e2-e7e7-46ae-8027-b1a73e0cb908", None, None)]
+    assert query(sandbox, "SELECT tool_name, status, target_path FROM normalized.normalized_tool_calls "
+                          "WHERE source = 'copilot'") == [("get_file_contents", "ok", "/README.md")]
+    assert query(sandbox, "SELECT record_type, message_text FROM normalized.normalized_messages WHERE source = 'copilot' "
+                          "AND record_type IN ('history.message', 'session_db.todos') AND message_text <> '' ORDER BY 1") == [
+        ("history.message", "is the essay system done?"), ("session_db.todos", "Fix the typos")]
+    assert query(sandbox, "SELECT count(*) FROM normalized.normalized_parse_errors WHERE source = 'copilot'") == [(0,)]

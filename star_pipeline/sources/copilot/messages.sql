@@ -1,6 +1,7 @@
 -- GitHub Copilot CLI events into the normalized_messages contract (star_pipeline/normalized/normalized_messages.sql).
--- {lines} is the raw lines to read, whole: session-state/<uuid>/events.jsonl (and the Dec 2025 flat
--- session-state/<uuid>.jsonl), one event {type, data, id, timestamp, parentId} a line.
+-- {lines} is the raw pieces to read, whole: session-state/<uuid>/events.jsonl (and the Dec 2025 flat
+-- session-state/<uuid>.jsonl), one event {type, data, id, timestamp, parentId} a line; below them, the
+-- Oct 2025 history files, the session folder's workspace.yaml, vscode.metadata.json and session.db.
 -- API calls: `session.shutdown` totals of one process run per model (modelMetrics[model].usage:
 -- inputTokens include cache reads and writes, reasoningTokens are inside outputTokens), call_id =
 -- <event id>:<model>; and each `session.compaction_complete` (compactionTokensUsed, outside the
@@ -17,7 +18,7 @@ WITH copilot AS (
                      "modelMetrics": "MAP(VARCHAR, STRUCT(usage STRUCT(inputTokens BIGINT, outputTokens BIGINT, cacheReadTokens BIGINT, cacheWriteTokens BIGINT, reasoningTokens BIGINT)))",
                      "compactionTokensUsed": {"input": "BIGINT", "output": "BIGINT", "cachedInput": "BIGINT"}}}') AS j
     FROM {lines} r
-    WHERE transcript_json(r.line_bytes) IS NOT NULL
+    WHERE r.path LIKE '%.jsonl' AND transcript_json(r.line_bytes) IS NOT NULL
 )
 SELECT
     'copilot' AS source,
@@ -77,3 +78,67 @@ SELECT
     CASE WHEN j.type = 'tool.execution_complete'
          THEN left(json_text_unescaped(left(CAST(j.data.result AS VARCHAR), 32000)), 16000) END AS tool_result
 FROM copilot
+UNION ALL BY NAME
+-- history-session-state/session_<uuid>_<ms>.json (Oct 2025), a document rewritten whole, kept as pieces: the
+-- document {sessionId, startTime, selectedModel} (position 0), each chatMessages element (OpenAI chat
+-- format: role, content, tool_calls, tool_call_id) and each timeline element {id, timestamp, type, text}.
+-- No usage.
+SELECT
+    'copilot' AS source,
+    path, file_version, line_number, byte_offset,
+    regexp_extract(path, 'session_([0-9a-fA-F-]{36})_[0-9]+\.json$', 1) AS session_id,
+    'main' AS file_kind,
+    CASE WHEN line_number = 0 THEN 'history.session' WHEN h.role IS NOT NULL THEN 'history.message'
+         ELSE 'history.timeline' END AS record_type,
+    coalesce(h.role, h.type) AS subtype,
+    h.id AS uuid,
+    TRY_CAST(coalesce(h.timestamp, h.startTime) AS TIMESTAMPTZ) AS event_ts,
+    h.role AS role,
+    FALSE AS is_sidechain, FALSE AS is_meta, FALSE AS is_compact_summary,
+    h.selectedModel AS model,
+    list_concat(
+        list_transform(h.tool_calls, lambda t: {
+            'kind': 'call', 'call_id': t.id, 'tool_name': t.function.name, 'input_size': length(t.function.arguments),
+            'target_path': json_extract_string(t.function.arguments, '$.path'), 'subagent_type': CAST(NULL AS VARCHAR),
+            'skill_name': CAST(NULL AS VARCHAR), 'is_error': FALSE, 'result_size': CAST(NULL AS BIGINT),
+            'command': left(json_extract_string(t.function.arguments, '$.command'), 16000)}),
+        CASE WHEN h.role = 'tool' THEN [{
+            'kind': 'result', 'call_id': h.tool_call_id, 'tool_name': CAST(NULL AS VARCHAR), 'input_size': CAST(NULL AS BIGINT),
+            'target_path': CAST(NULL AS VARCHAR), 'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR),
+            'is_error': FALSE, 'result_size': length(h.content), 'command': CAST(NULL AS VARCHAR)}] END) AS tool_blocks,
+    left(CASE WHEN h.role IN ('user', 'assistant') THEN h.content WHEN h.role IS NULL THEN h.text END, 16000) AS message_text,
+    left(array_to_string(list_transform(h.tool_calls, lambda t: left(t.function.arguments, 16000)), chr(10)), 16000) AS tool_input,
+    CASE WHEN h.role = 'tool' THEN left(h.content, 16000) END AS tool_result
+FROM (
+    SELECT r.path, r.file_version, r.line_number, r.byte_offset,
+        json_transform(document_json(r.line_bytes), '{"sessionId": "VARCHAR", "startTime": "VARCHAR", "selectedModel": "VARCHAR",
+            "role": "VARCHAR", "content": "VARCHAR", "tool_call_id": "VARCHAR",
+            "tool_calls": [{"id": "VARCHAR", "function": {"name": "VARCHAR", "arguments": "VARCHAR"}}],
+            "id": "VARCHAR", "timestamp": "VARCHAR", "type": "VARCHAR", "text": "VARCHAR"}') AS h
+    FROM {lines} r
+    WHERE r.path LIKE '%/history-session-state/%' AND document_json(r.line_bytes) IS NOT NULL
+)
+UNION ALL BY NAME
+-- session-state/<uuid>/workspace.yaml (YAML, kept whole as a document: id, cwd, git_root, repository,
+-- branch, name, created_at ...), vscode.metadata.json ({workspaceFolder{folderPath}, customTitle}) and
+-- session.db (SQLite, a piece per row of todos, todo_deps and inbox_entries; raw/databases.py).
+SELECT
+    'copilot' AS source,
+    path, file_version, line_number, byte_offset,
+    regexp_extract(path, '/([0-9a-fA-F-]{36})/[^/]+$', 1) AS session_id,
+    'main' AS file_kind,
+    CASE WHEN path LIKE '%/workspace.yaml' THEN 'workspace'
+         WHEN path LIKE '%/vscode.metadata.json' THEN 'vscode.metadata'
+         WHEN json_extract_string(document_json(line_bytes), '$.deleted') = 'true' THEN 'session_db.deleted'
+         ELSE 'session_db.' || coalesce(json_extract_string(document_json(line_bytes), '$.table'), '?') END AS record_type,
+    TRY_CAST(nullif(regexp_extract(text, '(?m)^created_at: *(\S+)', 1), '') AS TIMESTAMPTZ) AS event_ts,
+    FALSE AS is_sidechain, FALSE AS is_meta, FALSE AS is_compact_summary,
+    coalesce(nullif(regexp_extract(text, '(?m)^cwd: *(.+?) *$', 1), ''),
+             json_extract_string(document_json(line_bytes), '$.workspaceFolder.folderPath')) AS cwd,
+    nullif(regexp_extract(text, '(?m)^branch: *(.+?) *$', 1), '') AS git_branch,
+    nullif(regexp_extract(text, '(?m)^repository: *(.+?) *$', 1), '') AS git_repository_url,
+    left(coalesce(nullif(regexp_extract(text, '(?m)^name: *(.+?) *$', 1), ''),
+                  json_extract_string(document_json(line_bytes), '$.customTitle'),
+                  json_extract_string(document_json(line_bytes), '$.row.title')), 16000) AS message_text
+FROM (SELECT r.*, CASE WHEN r.path LIKE '%/workspace.yaml' THEN try(decode(r.line_bytes)) END AS text FROM {lines} r)
+WHERE path LIKE '%/workspace.yaml' OR path LIKE '%/vscode.metadata.json' OR path LIKE '%/session.db'
