@@ -92,26 +92,11 @@ def verify_documents(conn, source: Source, run_id: str | None) -> dict:
     """Files captured as documents (raw/documents.py): each current version, rebuilt from its latest stored
     skeleton and elements, has the manifest's sha256, and so does the file when unchanged."""
     lines_table = f"raw.{quote_ident(source.name + '_lines')}"
-    manifest = _current_versions(conn, source, run_id, "documents")
-    problems: dict = {kind: [] for kind in PROBLEM_KINDS}
-    for path, version, sha, size, mtime, deleted, path_bytes, error in manifest:
-        label = f"{path}#v{version}"
-        if error:
-            problems["unreadable"].append(f"{label}: the capture could not read it ({error}); the next run tries again")
-        try:
-            rebuilt = stored_document(conn, lines_table, path, version)
-        except ValueError as exc:
-            problems["warehouse_mismatch"].append(f"{label}: cannot be rebuilt from its pieces ({exc})")
-            continue
-        if hashlib.sha256(rebuilt).hexdigest() != sha:
-            problems["warehouse_mismatch"].append(f"{label}: its stored pieces do not rebuild the manifest's sha256")
-            continue
-        if not deleted:
-            disk_path = os.fsdecode(bytes(path_bytes)) if path_bytes is not None else path
-            _compare_with_disk(problems, label, disk_path, sha, size, mtime, error,
-                               lambda p: _hash_prefix(p, os.stat(p).st_size))
-    problems["files_checked"] = len(manifest)
-    return problems
+
+    def stored_sha(path: str, version: int) -> str:
+        return hashlib.sha256(stored_document(conn, lines_table, path, version)).hexdigest()
+
+    return _verify_pieces(conn, source, run_id, "documents", stored_sha, lambda p: _hash_prefix(p, os.stat(p).st_size))
 
 
 def verify_databases(conn, source: Source, run_id: str | None) -> dict:
@@ -119,19 +104,31 @@ def verify_databases(conn, source: Source, run_id: str | None) -> dict:
     from the latest stored piece at each position, is the manifest's, and so is the database's on disk
     when it has not changed since."""
     lines_table = f"raw.{quote_ident(source.name + '_lines')}"
-    manifest = _current_versions(conn, source, run_id, "database")
+    return _verify_pieces(conn, source, run_id, "database",
+                          lambda path, version: stored_database_digest(conn, lines_table, path, version),
+                          lambda p: database_digest(p, source.database_tables))
+
+
+def _verify_pieces(conn, source: Source, run_id: str | None, capture: str, stored_sha, disk_sha) -> dict:
+    """The files of one piece capture: `stored_sha(path, version)` rebuilds a version's digest from its pieces
+    (ValueError: they do not fit), `disk_sha(path)` computes it from the file now; both must be the manifest's."""
+    manifest = _current_versions(conn, source, run_id, capture)
     problems: dict = {kind: [] for kind in PROBLEM_KINDS}
     for path, version, sha, size, mtime, deleted, path_bytes, error in manifest:
         label = f"{path}#v{version}"
         if error:
             problems["unreadable"].append(f"{label}: the capture could not read it ({error}); the next run tries again")
-        if stored_database_digest(conn, lines_table, path, version) != sha:
-            problems["warehouse_mismatch"].append(f"{label}: its stored rows do not rebuild the manifest's content digest")
+        try:
+            rebuilt = stored_sha(path, version)
+        except ValueError as exc:
+            problems["warehouse_mismatch"].append(f"{label}: cannot be rebuilt from its pieces ({exc})")
+            continue
+        if rebuilt != sha:
+            problems["warehouse_mismatch"].append(f"{label}: its stored pieces do not rebuild the manifest's digest")
             continue
         if not deleted:
             disk_path = os.fsdecode(bytes(path_bytes)) if path_bytes is not None else path
-            _compare_with_disk(problems, label, disk_path, sha, size, mtime, error,
-                               lambda p: database_digest(p, source.database_tables))
+            _compare_with_disk(problems, label, disk_path, sha, size, mtime, error, disk_sha)
     problems["files_checked"] = len(manifest)
     return problems
 
