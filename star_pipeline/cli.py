@@ -44,6 +44,17 @@ def _parser():
     report.add_argument("--source", choices=[s.name for s in with_messages()], help="one source only")
     report.add_argument("--project", help="project path (or its last part)")
 
+    search = commands.add_parser("search", help="find past sessions by words and by meaning; reads the search copy")
+    search.add_argument("query", help="what to look for, in your own words")
+    search.add_argument("--json", action="store_true", help='{"hits": [...]}')
+    search.add_argument("--limit", type=int, default=10, help="hits to show, one per session (default 10)")
+    search.add_argument("--mode", choices=["lexical", "semantic", "hybrid"], default="hybrid",
+                        help="BM25 words, embeddings, or both fused (default)")
+    search.add_argument("--project", help="project path (or its last part)")
+    search.add_argument("--source", choices=[s.name for s in with_messages()], help="one source only")
+    search.add_argument("--since", help="first date, YYYYMMDD or YYYY-MM-DD (UTC, inclusive)")
+    search.add_argument("--until", help="last date, YYYYMMDD or YYYY-MM-DD (UTC, inclusive)")
+
     classifiers = commands.add_parser("classifiers", help="list or delete classifier versions")
     classifier_commands = classifiers.add_subparsers(dest="classifiers_command", required=True)
     classifier_commands.add_parser("list", help="every version: rows stored, current file, registered partition")
@@ -89,6 +100,13 @@ def main(argv: list[str] | None = None) -> int:
 
             options = ReportOptions(args.report, args.json, args.since, args.until, args.timezone, args.source, args.project)
             return run_report(options, load_settings().warehouse_path)
+        if args.command == "search":
+            from star_pipeline.config import load_settings
+            from star_pipeline.search.query import SearchOptions, run_search
+
+            options = SearchOptions(args.query, args.json, args.limit, args.mode, args.project, args.source,
+                                    args.since, args.until)
+            return run_search(options, load_settings().warehouse_path)
         if args.command == "classifiers":
             from star_pipeline.classified.versions import delete_version, list_versions
             from star_pipeline.config import load_settings
@@ -102,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         known = (ConfigError, FileNotFoundError)
         try:
             from star_pipeline.reports.report import ReportError
+            from star_pipeline.search.query import SearchError
+            from star_pipeline.storage.embeddings import EmbeddingModelError
 
-            known = known + (ReportError,)
+            known = known + (ReportError, SearchError, EmbeddingModelError)
         except ImportError:
             pass
         try:

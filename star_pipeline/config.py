@@ -47,6 +47,7 @@ class Settings:
     roots: dict[str, tuple[Path, ...]]  # per source name (star_pipeline/sources), the folders its files are in
     partial_line_quiet_seconds: float
     classifiers_dir: Path
+    embedding_model: str = "wordllama"  # search: the model that embeds texts (storage/embeddings.py)
 
     @property
     def hook_spool_dir(self) -> Path:
@@ -69,6 +70,9 @@ _SCHEMA: dict = {
     },
     "classified": {
         "classifiers_dir": (str, None),
+    },
+    "search": {
+        "embedding_model": (str, "wordllama"),
     },
 }
 
@@ -130,6 +134,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
         roots=source_roots(values, config_path, base, one_path),
         partial_line_quiet_seconds=float(values["raw.partial_line_quiet_seconds"]),
         classifiers_dir=classifiers_dir,
+        embedding_model=values["search.embedding_model"],
     )
 
 

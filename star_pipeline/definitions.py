@@ -23,7 +23,7 @@ from star_pipeline.raw.assets import raw_capture_assets
 from star_pipeline.raw.checks import raw_checks
 from star_pipeline.storage.io_manager import WarehouseIOManager
 from star_pipeline.storage.private_files import owner_only_umask
-from star_pipeline.storage.resources import SourceFoldersResource, WarehouseResource
+from star_pipeline.storage.resources import SearchResource, SourceFoldersResource, WarehouseResource
 
 
 def build_definitions(settings: Settings) -> Definitions:
@@ -55,6 +55,7 @@ def build_definitions(settings: Settings) -> Definitions:
                 partial_line_quiet_seconds=settings.partial_line_quiet_seconds,
             ),
             "classifiers": ClassifiersResource(folder=str(settings.classifiers_dir)),
+            "search": SearchResource(embedding_model=settings.embedding_model),
         },
     )
 

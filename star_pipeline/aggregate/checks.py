@@ -3,7 +3,9 @@
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
 from star_pipeline.aggregate.sql_assets import key
+from star_pipeline.storage.published_copies import search_copy_path
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
+from star_pipeline.storage.warehouse import quote_literal
 
 TOKEN_SUM = "sum(input_tokens + output_tokens + cache_creation_input_tokens + cache_read_input_tokens)"
 
@@ -98,7 +100,31 @@ def unknown_models_listed(warehouse: WarehouseResource) -> AssetCheckResult:
     )
 
 
+@asset_check(asset=key("published_search_copy"), name="search_copy_is_whole", blocking=False, pool=WAREHOUSE_POOL,
+             additional_deps=[key("search_documents")],
+             description="The search copy holds every search document, each with its vector for the configured model.")
+def search_copy_is_whole(warehouse: WarehouseResource) -> AssetCheckResult:
+    copy = search_copy_path(warehouse.database)
+    with warehouse.connect() as conn:
+        documents = _scalar(conn, "SELECT count(*) FROM aggregate.search_documents")
+        if not copy.exists():
+            return AssetCheckResult(passed=False, description=f"{copy} is missing", metadata={"documents": documents})
+        conn.execute(f"ATTACH {quote_literal(str(copy))} AS search_check (READ_ONLY)")
+        try:
+            copied = _scalar(conn, "SELECT count(*) FROM search_check.documents")
+            with_vector = _scalar(conn, "SELECT count(DISTINCT doc_id) FROM search_check.vectors")
+        finally:
+            conn.execute("DETACH search_check")
+    passed = documents == copied == with_vector
+    return AssetCheckResult(
+        passed=passed, severity=AssetCheckSeverity.WARN,
+        description=None if passed else f"{documents} documents, {copied} in the copy, {with_vector} with a vector",
+        metadata={"documents": documents, "copied": copied, "with_vector": with_vector},
+    )
+
+
 aggregate_checks = [
+    search_copy_is_whole,
     token_sums_agree,
     facts_have_no_orphan_keys,
     costs_non_negative,

@@ -19,13 +19,30 @@ def published_copy_path(warehouse_path: Path | str) -> Path:
     return Path(f"{warehouse_path}.reports.duckdb")
 
 
-def publish(conn, warehouse_path: Path | str, tables: dict[str, tuple[str, ...]]) -> Path:
-    """Copy `tables` (aggregate table -> its columns) from the open warehouse connection into the published copy."""
-    target = published_copy_path(warehouse_path)
+def search_copy_path(warehouse_path: Path | str) -> Path:
+    """The published copy search reads: masked texts, their vectors and a full-text index (aggregate/search_copy.py)."""
+    return Path(f"{warehouse_path}.search.duckdb")
+
+
+def replace_with(temporary: Path, target: Path) -> None:
+    """Put a finished copy in place (a reader never sees half of one), owner-only."""
+    os.replace(temporary, target)
+    target.chmod(0o600)
+
+
+def fresh_temporary(target: Path) -> Path:
+    """The temporary file a copy of `target` is written to, with what a crashed writer left removed."""
     temporary = target.with_name(target.name + ".tmp")
     for leftover in (temporary, Path(f"{temporary}.wal")):
         if leftover.exists():
             leftover.unlink()
+    return temporary
+
+
+def publish(conn, warehouse_path: Path | str, tables: dict[str, tuple[str, ...]]) -> Path:
+    """Copy `tables` (aggregate table -> its columns) from the open warehouse connection into the published copy."""
+    target = published_copy_path(warehouse_path)
+    temporary = fresh_temporary(target)
     old_umask = os.umask(0o077)
     try:
         conn.execute(f"ATTACH {quote_literal(str(temporary))} AS report_copy")
@@ -37,6 +54,5 @@ def publish(conn, warehouse_path: Path | str, tables: dict[str, tuple[str, ...]]
             conn.execute(f"CREATE TABLE report_copy.aggregate.{table} AS SELECT {', '.join(columns)} FROM aggregate.{table}")
     finally:
         conn.execute("DETACH report_copy")
-    os.replace(temporary, target)
-    target.chmod(0o600)
+    replace_with(temporary, target)
     return target

@@ -50,3 +50,9 @@ class SourceFoldersResource(ConfigurableResource):
 
     roots: dict[str, list[str]]
     partial_line_quiet_seconds: float = 600.0
+
+
+class SearchResource(ConfigurableResource):
+    """What search embeds texts with (`search.embedding_model`, storage/embeddings.py)."""
+
+    embedding_model: str = "wordllama"

@@ -1,0 +1,185 @@
+"""`star-pipeline search QUERY`: the messages of past sessions that match, best first, one hit per session.
+
+Modes: `lexical` ranks by BM25 over the texts (DuckDB's fts index: stemmed English words, accents and
+case folded); `semantic` by cosine similarity between the query's embedding and each text's
+(storage/embeddings.py); `hybrid` (default) fuses both rankings by reciprocal rank (1/(60 + rank),
+summed), so a hit either finds ranks well. Each session appears once, with its best message. Texts are
+masked before they reach the copy: a secret never appears in a hit.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from star_pipeline.reports.reader import READER_CONFIG
+from star_pipeline.storage.extensions import load_extension
+from star_pipeline.storage.published_copies import search_copy_path
+
+MODES = ("lexical", "semantic", "hybrid")
+RRF_K = 60
+SNIPPET_CHARS = 200
+_DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
+RESUME = {"claude_code": "claude --resume {id}", "codex": "codex resume {id}"}
+
+
+class SearchError(ValueError):
+    """Bad search arguments, or no search copy yet; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    query: str
+    as_json: bool = False
+    limit: int = 10
+    mode: str = "hybrid"
+    project: str | None = None
+    source: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+
+def _date(value: str | None, flag: str) -> str | None:
+    if value is None:
+        return None
+    match = _DATE.match(value)
+    try:
+        if match:
+            return datetime.date(*map(int, match.groups())).isoformat()
+    except ValueError:  # 2026-13-01
+        pass
+    raise SearchError(f"{flag} {value!r}: not a date; use YYYYMMDD or YYYY-MM-DD")
+
+
+def _filters(options: SearchOptions) -> tuple[str, list]:
+    where, params = ["TRUE"], []
+    if options.source:
+        where.append("d.source = ?")
+        params.append(options.source)
+    if options.project:
+        where.append("(d.project = ? OR d.project LIKE '%/' || ?)")
+        params += [options.project.rstrip("/"), options.project.rstrip("/")]
+    for value, flag, op in ((options.since, "--since", ">="), (options.until, "--until", "<=")):
+        day = _date(value, flag)
+        if day:
+            where.append(f"CAST(d.event_ts AT TIME ZONE 'UTC' AS DATE) {op} CAST(? AS DATE)")
+            params.append(day)
+    return " AND ".join(where), params
+
+
+def _ranked(conn, sql: str, params: list) -> list[int]:
+    return [row[0] for row in conn.execute(sql, params).fetchall()]
+
+
+def search(conn, options: SearchOptions) -> list[dict]:
+    """The hits of `options` in an open search copy: best first, one per session."""
+    where, params = _filters(options)
+    pool = max(options.limit * 20, 200)  # candidates per ranking, before one hit per session is kept
+    lists: list[list[int]] = []
+    if options.mode in ("lexical", "hybrid"):
+        lists.append(_ranked(conn, f"""
+            SELECT doc_id FROM (SELECT d.doc_id, fts_main_documents.match_bm25(d.doc_id, ?) AS score
+                                FROM documents d WHERE {where})
+            WHERE score IS NOT NULL ORDER BY score DESC, doc_id LIMIT ?""", [options.query, *params, pool]))
+    if options.mode in ("semantic", "hybrid"):
+        from star_pipeline.storage.embeddings import embed
+
+        setting = conn.execute("SELECT model_setting FROM search_meta").fetchone()[0]
+        vector = [float(x) for x in embed(setting, [options.query])[0]]
+        lists.append(_ranked(conn, f"""
+            SELECT d.doc_id FROM vectors v JOIN documents d USING (doc_id) WHERE {where}
+            ORDER BY list_cosine_similarity(v.vector, CAST(? AS FLOAT[])) DESC, d.doc_id LIMIT ?""",
+            [*params, vector, pool]))
+    scores: dict[int, float] = {}
+    for ranking in lists:
+        for rank, doc_id in enumerate(ranking, start=1):
+            scores[doc_id] = scores.get(doc_id, 0.0) + 1.0 / (RRF_K + rank)
+    if not scores:
+        return []
+    rows = conn.execute(
+        "SELECT doc_id, source, session_id, project, event_ts, role, text FROM documents WHERE doc_id IN "
+        "(SELECT unnest(CAST(? AS BIGINT[])))", [list(scores)]).fetchall()
+    hits, seen = [], set()
+    for doc_id, source, session_id, project, event_ts, role, text in sorted(rows, key=lambda r: (-scores[r[0]], r[0])):
+        if (source, session_id) in seen:
+            continue
+        seen.add((source, session_id))
+        hits.append({
+            "session_id": session_id, "source": source, "project": project,
+            "timestamp": event_ts.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z") if event_ts else None,
+            "role": role, "snippet": snippet(text or "", options.query), "score": round(scores[doc_id], 6),
+            "resume": RESUME[source].format(id=session_id) if source in RESUME else None,
+        })
+        if len(hits) == options.limit:
+            break
+    return hits
+
+
+def _terms(query: str) -> list[str]:
+    return [t for t in re.findall(r"\w+", query.lower()) if len(t) > 1]
+
+
+def snippet(text: str, query: str) -> str:
+    """About SNIPPET_CHARS of `text` on one line, around the first place a query word starts."""
+    flat = " ".join(text.split())
+    lower = flat.lower()
+    starts = [i for i in (lower.find(t[: max(3, len(t) - 2)]) for t in _terms(query)) if i >= 0]
+    start = max(0, min(starts) - SNIPPET_CHARS // 3) if starts else 0
+    piece = flat[start:start + SNIPPET_CHARS]
+    return ("…" if start > 0 else "") + piece + ("…" if start + SNIPPET_CHARS < len(flat) else "")
+
+
+def highlight(text: str, query: str, on: str, off: str) -> str:
+    """`text` with each word that starts like a query word between `on` and `off`."""
+    stems = sorted({t[: max(3, len(t) - 2)] for t in _terms(query)}, key=len, reverse=True)
+    if not stems:
+        return text
+    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, stems)) + r")\w*", re.IGNORECASE)
+    return pattern.sub(lambda m: on + m.group(0) + off, text)
+
+
+def open_search_copy(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
+    copy = search_copy_path(warehouse_path)
+    if not copy.exists():
+        raise SearchError(f"{copy}: no search index yet. Build the warehouse first: `star-pipeline build` "
+                          "(or materialize the aggregate assets in dagster dev); the index is published after each rebuild.")
+    conn = duckdb.connect(str(copy), read_only=True, config=READER_CONFIG)
+    load_extension(conn, "fts")
+    return conn
+
+
+def run_search(options: SearchOptions, warehouse_path: Path, out=None, err=None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    if options.mode not in MODES:
+        raise SearchError(f"--mode {options.mode!r}: use one of {', '.join(MODES)}")
+    if options.limit < 1:
+        raise SearchError(f"--limit {options.limit}: use 1 or more")
+    if not options.query.strip():
+        raise SearchError("the query is empty: say what to look for, e.g. star-pipeline search 'flaky login test'")
+    _filters(options)  # dates are checked before the index is opened
+    conn = open_search_copy(warehouse_path)
+    try:
+        hits = search(conn, options)
+    finally:
+        conn.close()
+    if options.as_json:
+        out.write(json.dumps({"hits": hits}, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    if not hits:
+        err.write(f"no match for {options.query!r}\n")
+        return 0
+    bold, plain = ("\033[1m", "\033[0m") if getattr(out, "isatty", lambda: False)() else ("**", "**")
+    lines = []
+    for n, hit in enumerate(hits, start=1):
+        when = (hit["timestamp"] or "")[:16].replace("T", " ")
+        lines.append(f"{n:>2}. {when}  {hit['source']}  {hit['project']}  {hit['role'] or '-'}  score {hit['score']:.4f}")
+        lines.append(f"    {highlight(hit['snippet'], options.query, bold, plain)}")
+        lines.append(f"    {hit['resume'] or 'session ' + hit['session_id']}")
+    out.write("\n".join(lines) + "\n")
+    return 0

@@ -1,0 +1,146 @@
+"""`star-pipeline search`: words (BM25), meaning (embeddings) and both; one hit per session with the command
+that resumes it; filters; clear errors; only new texts embedded; and no secret in any hit or in the
+search copy's file."""
+
+import io
+import json
+
+import pytest
+
+from star_pipeline.cli import main
+from star_pipeline.search.query import SearchOptions, run_search
+from star_pipeline.storage.published_copies import search_copy_path
+from star_pipeline_tests.builders import (
+    CODEX_SESSION, assistant, codex_file, cx, session_file, session_meta, turn_context, usage, user, write_jsonl,
+)
+from star_pipeline_tests.classified.test_classifiers import (
+    EVERY_KIND, EVERY_KIND_SESSION, SECRET_STRINGS, write_secret_sessions,
+)
+from star_pipeline_tests.conftest import materialize_all, query
+
+LOGIN = "1a2b3c4d-0000-4000-8000-00000000a001"
+PASTA = "1a2b3c4d-0000-4000-8000-00000000a002"
+DEPLOY = "1a2b3c4d-0000-4000-8000-00000000a003"
+
+
+def talk(sandbox, session: str, ts: float, prompt: str, reply: str) -> None:
+    write_jsonl(session_file(sandbox, session), [
+        user(session, ts, prompt),
+        assistant(session, ts + 1, f"msg_{session[-4:]}", f"req_{session[-4:]}", usage(3, 20),
+                  content=[{"type": "text", "text": reply}]),
+    ])
+
+
+@pytest.fixture
+def searchable(sandbox):
+    talk(sandbox, LOGIN, 0, "The login test fails on CI since yesterday, please fix it",
+         "Fixed the failing login test: the session cookie expired too early.")
+    talk(sandbox, PASTA, 86400, "Write a recipe page for spaghetti carbonara", "Added recipes/carbonara.md with the steps.")
+    talk(sandbox, DEPLOY, 2 * 86400, "Deploy the staging server with docker compose", "Staging is up on port 8080.")
+    write_jsonl(codex_file(sandbox, CODEX_SESSION), [
+        session_meta(CODEX_SESSION), turn_context(1, "gpt-5-codex"),
+        cx(2, "response_item", {"type": "message", "role": "user",
+                                "content": [{"type": "input_text", "text": "Tune the flaky login test retries"}]}),
+    ])
+    assert materialize_all(sandbox).success
+    return sandbox
+
+
+def hits(sandbox, text: str, **options) -> list[dict]:
+    out = io.StringIO()
+    assert run_search(SearchOptions(text, as_json=True, **options), sandbox.warehouse, out=out) == 0
+    return json.loads(out.getvalue())["hits"]
+
+
+def test_words_meaning_and_both_find_the_session_and_how_to_resume_it(searchable):
+    lexical = hits(searchable, "login test", mode="lexical")
+    assert {h["session_id"] for h in lexical} == {LOGIN, CODEX_SESSION}  # one hit per session, never the pasta
+    claude = next(h for h in lexical if h["source"] == "claude_code")
+    assert claude["resume"] == f"claude --resume {LOGIN}" and claude["project"] == "/home/u/proj"
+    assert next(h for h in lexical if h["source"] == "codex")["resume"] == f"codex resume {CODEX_SESSION}"
+    assert "login test" in claude["snippet"].lower()
+    # no word in common with the session it means
+    assert hits(searchable, "authentication unit check broken", mode="semantic", limit=1)[0]["session_id"] in (LOGIN, CODEX_SESSION)
+    assert hits(searchable, "italian cooking", mode="semantic", limit=1)[0]["session_id"] == PASTA
+    assert hits(searchable, "authentication unit check broken", mode="lexical") == []
+    hybrid = hits(searchable, "fix login test", limit=3)
+    assert hybrid[0]["session_id"] == LOGIN and len(hybrid) == 3
+
+
+def test_filters_by_source_project_and_dates(searchable):
+    assert {h["source"] for h in hits(searchable, "login test", source="codex")} == {"codex"}
+    assert hits(searchable, "login test", project="proj", source="claude_code")[0]["session_id"] == LOGIN
+    assert hits(searchable, "login test", project="/elsewhere") == []
+    days = {h["session_id"] for h in hits(searchable, "staging deploy recipe login", since="20260302", until="2026-03-02")}
+    assert days == {PASTA}
+
+
+def test_bad_arguments_and_a_missing_index_say_what_to_do(sandbox, capsys, monkeypatch):
+    monkeypatch.setenv("STAR_PIPELINE_CONFIG", str(sandbox.config_path))
+    assert main(["search", "login"]) == 2
+    err = capsys.readouterr().err
+    assert "no search index yet" in err and "star-pipeline build" in err
+    talk(sandbox, LOGIN, 0, "The login test fails", "Fixed.")
+    assert materialize_all(sandbox).success
+    assert main(["search", "login", "--since", "2026-13-01"]) == 2
+    assert "--since '2026-13-01': not a date" in capsys.readouterr().err
+    assert main(["search", "   "]) == 2
+    assert main(["search", "login", "--limit", "0"]) == 2
+    assert main(["search", "login"]) == 0
+    assert "claude --resume" in capsys.readouterr().out
+
+
+def test_a_new_session_embeds_only_its_own_texts(searchable, monkeypatch):
+    from star_pipeline.storage import embeddings
+
+    embedded = []
+    real = embeddings.embed
+    monkeypatch.setattr(embeddings, "embed", lambda model, texts: embedded.extend(texts) or real(model, texts))
+    monkeypatch.setattr("star_pipeline.aggregate.search_embeddings.embed", embeddings.embed)
+    talk(searchable, "1a2b3c4d-0000-4000-8000-00000000a004", 3 * 86400, "Rename the config loader", "Renamed it.")
+    assert materialize_all(searchable).success
+
+    assert sorted(embedded) == sorted(["Renamed it.", "Rename the config loader"])
+    assert hits(searchable, "rename config loader", limit=1)[0]["session_id"].endswith("a004")
+
+
+def test_no_secret_reaches_a_hit_or_the_search_copy(sandbox):
+    write_secret_sessions(sandbox)
+    assert materialize_all(sandbox).success
+
+    found = hits(sandbox, "aws anthropic github deploy keys", mode="lexical", limit=10)
+    every = [h for h in hits(sandbox, "openai_api_key slack_token bearer_token", mode="lexical")
+             if h["session_id"] == EVERY_KIND_SESSION]
+    assert found and every
+    text = json.dumps(found + every)
+    for kind, secret in EVERY_KIND.items():
+        assert secret not in text
+    assert "[secret:aws_access_key_id]" in text
+    masked = query(sandbox, "SELECT message_text FROM aggregate.search_documents WHERE session_id = ?", [EVERY_KIND_SESSION])
+    # each kind is masked; the private key's BEGIN line has no END line here, so the rest of the text (the
+    # bearer and env lines after it) goes with it
+    kinds = list(EVERY_KIND)
+    for kind in kinds[: kinds.index("private_key_block") + 1]:
+        assert f"[secret:{kind}]" in masked[0][0]
+    assert masked[0][0].endswith("private_key_block: [secret:private_key_block]")
+    copy = search_copy_path(sandbox.warehouse).read_bytes()
+    for secret in [*(s for s in EVERY_KIND.values() if len(s) > 12), *SECRET_STRINGS]:  # a private key's body too
+        assert secret.encode() not in copy
+        assert secret not in text
+    assert oct(search_copy_path(sandbox.warehouse).stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_check_notices_a_search_copy_that_lost_its_vectors(searchable):
+    import duckdb
+
+    from star_pipeline_tests.conftest import run_checks_alone
+
+    def check():
+        result = run_checks_alone(searchable, (["aggregate", "published_search_copy"], "search_copy_is_whole"))
+        return {e.check_name: e for e in result.get_asset_check_evaluations()}["search_copy_is_whole"].passed
+
+    assert check()
+    copy = duckdb.connect(str(search_copy_path(searchable.warehouse)))
+    copy.execute("DELETE FROM vectors WHERE doc_id = (SELECT min(doc_id) FROM vectors)")
+    copy.close()
+    assert not check()
