@@ -49,6 +49,10 @@ def build_source_sensor(source: Source, roots: list[str], job_name: str, downstr
             return SkipReason(f"no change in {state['files']} files")
         # The cursor stays small (a digest and two counts) even with 100,000 files.
         context.update_cursor(json.dumps(state))
+        if state["files"] == 0 and previous["files"] == 0:
+            # an agent that is not installed: nothing to ingest, so no run (dagster dev would otherwise start
+            # one per such source at its first tick); its first file, or the last one going, starts one
+            return SkipReason(f"no files under {roots}")
         return RunRequest(
             run_key=f"{source.name}:{state['files']}files:{state['bytes']}bytes:{state['digest'][:16]}",
             asset_selection=[lines_key(source), files_key(source), *downstream_keys],

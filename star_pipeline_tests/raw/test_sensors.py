@@ -35,14 +35,21 @@ def test_claude_sensor_requests_a_run_only_when_files_change(sandbox):
     assert not sandbox.warehouse.exists()  # sensors never open (or create) the warehouse
 
 
-def test_missing_folders_are_a_skip_not_an_error(sandbox):
+def test_missing_folders_are_a_skip_not_an_error_nor_a_run(sandbox):
     defs = build_defs(sandbox)
-    for name in ("claude_code_files_sensor", "codex_files_sensor", "hook_spool_files_sensor"):
-        result = defs.get_sensor_def(name).evaluate_tick(build_sensor_context(instance=DagsterInstance.ephemeral()))
-        # an empty folder set has a digest too: the first tick records it, later ticks skip
-        later = defs.get_sensor_def(name).evaluate_tick(
-            build_sensor_context(cursor=result.cursor, instance=DagsterInstance.ephemeral()))
+    for source in SOURCES:  # no agent has written anything under the sandbox's home
+        sensor = defs.get_sensor_def(f"{source.name}_files_sensor")
+        result = sensor.evaluate_tick(build_sensor_context(instance=DagsterInstance.ephemeral()))
+        assert not result.run_requests and "no files under" in result.skip_message
+        later = sensor.evaluate_tick(build_sensor_context(cursor=result.cursor, instance=DagsterInstance.ephemeral()))
         assert not later.run_requests
+    folder = sandbox.claude_root / "-home-u-p"  # the agent's first file starts a run
+    folder.mkdir(parents=True)
+    (folder / "s1.jsonl").write_text(json.dumps({"type": "user", "sessionId": "s1"}) + "\n")
+    sensor = defs.get_sensor_def("claude_code_files_sensor")
+    empty = sensor.evaluate_tick(build_sensor_context(cursor=json.dumps({"digest": "x", "files": 0, "bytes": 0}),
+                                                      instance=DagsterInstance.ephemeral()))
+    assert len(empty.run_requests) == 1
 
 
 def test_every_sensor_and_schedule_is_on_by_default(sandbox):
