@@ -564,7 +564,7 @@ class PieceCapture(Capture):
         with database_snapshot(disk.disk_path) as connection:
             rows = dict(database_rows(connection, self.tables))
         self.stats.files_read += 1
-        signatures = {position: _signature(piece) for position, piece in rows.items()}
+        signatures = {position: stored_signature(piece) for position, piece in rows.items()}
         sha = content_digest(signatures)
         size = disk.stat.st_size  # with its write-ahead log (with_sidecars)
         if self._current(prev, sha):
@@ -593,7 +593,7 @@ class PieceCapture(Capture):
         signatures = self.stored.setdefault(path, {})
         stored = stored_bytes = 0
         for position, offset, piece in pieces:
-            signature = _signature(piece)
+            signature = stored_signature(piece)
             if signatures.get(position) == signature:
                 continue
             signatures[position] = signature
@@ -620,7 +620,7 @@ class PieceCapture(Capture):
         )
 
 
-def _signature(piece: bytes) -> tuple[str, ...]:
+def stored_signature(piece: bytes) -> tuple[str, ...]:
     """A piece's signature as stored: the sha256 of each row it becomes (raw/documents.py)."""
     return piece_signature(split_parts(piece) if len(piece) > PART_BYTES else [piece])
 

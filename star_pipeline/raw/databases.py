@@ -140,12 +140,10 @@ TOMBSTONE_SIGNATURE = (hashlib.sha256(TOMBSTONE).hexdigest(),)
 
 def database_digest(path: str, tables: tuple[str, ...]) -> str:
     """The content digest of the database at `path` as it is now (what its capture would record)."""
-    from star_pipeline.raw.capture import PART_BYTES, split_parts
-    from star_pipeline.raw.documents import piece_signature
+    from star_pipeline.raw.capture import stored_signature  # capture imports this module
 
     with database_snapshot(path) as connection:
-        return content_digest({position: piece_signature(split_parts(piece) if len(piece) > PART_BYTES else [piece])
-                               for position, piece in database_rows(connection, tables)})
+        return content_digest({position: stored_signature(piece) for position, piece in database_rows(connection, tables)})
 
 
 def stored_database_digest(conn, lines_sql: str, path: str, version: int) -> str:
