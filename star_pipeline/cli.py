@@ -30,6 +30,12 @@ def _parser():
     install.add_argument("--settings", help="settings.json to change (default: ~/.claude/settings.json)")
     install.add_argument("--uninstall", action="store_true", help="remove star-pipeline's hooks instead")
     install.add_argument("--spool-dir", help="spool folder the hook writes to (default: the config's)")
+    install.add_argument("--brief", action="store_true",
+                         help="also print a brief of the project's recent work at each session start (SessionStart)")
+
+    brief = commands.add_parser("brief", help="print the project's brief for a SessionStart payload on stdin "
+                                "(used by Claude Code itself, see install-hooks --brief)")
+    brief.add_argument("--dir", help="the briefs folder (<warehouse>.briefs)")
 
     commands.add_parser("build", help="materialize every layer in-process, with progress")
 
@@ -55,6 +61,13 @@ def _parser():
     search.add_argument("--since", help="first date, YYYYMMDD or YYYY-MM-DD (UTC, inclusive)")
     search.add_argument("--until", help="last date, YYYYMMDD or YYYY-MM-DD (UTC, inclusive)")
 
+    commands.add_parser("mcp", help="serve the history to an agent over MCP (stdio); reads the published copies only")
+    install_mcp = commands.add_parser("install-mcp", help="register `star-pipeline mcp` for Claude Code and Codex")
+    install_mcp.add_argument("--claude-config", help="Claude Code's user config (default: ~/.claude.json)")
+    install_mcp.add_argument("--codex-config", help="Codex's config (default: ~/.codex/config.toml)")
+    install_mcp.add_argument("--only", choices=["claude", "codex"], help="register for one agent only")
+    install_mcp.add_argument("--uninstall", action="store_true", help="remove the registration instead")
+
     classifiers = commands.add_parser("classifiers", help="list or delete classifier versions")
     classifier_commands = classifiers.add_subparsers(dest="classifiers_command", required=True)
     classifier_commands.add_parser("list", help="every version: rows stored, current file, registered partition")
@@ -75,17 +88,23 @@ def main(argv: list[str] | None = None) -> int:
         if len(argv) >= 3 and argv[1] == "--spool-dir":
             spool = argv[2]
         return run_hook(spool)
+    if argv[:1] == ["brief"]:  # a SessionStart hook: as fast, as quiet
+        from star_pipeline.brief import run_brief
+
+        return run_brief(argv[2] if len(argv) >= 3 and argv[1] == "--dir" else None)
     args = _parser().parse_args(argv)
     try:
         if args.command == "install-hooks":
             from star_pipeline.install_hooks import default_settings_path, install_hooks
 
-            spool = args.spool_dir
-            if not spool:
-                from star_pipeline.config import load_settings
+            from star_pipeline.config import load_settings
+            from star_pipeline.storage.brief_files import briefs_dir
 
-                spool = str(load_settings().hook_spool_dir)
-            return install_hooks(args.settings or default_settings_path(), spool, uninstall=args.uninstall)
+            settings = load_settings()
+            spool = args.spool_dir or str(settings.hook_spool_dir)
+            brief = str(briefs_dir(settings.warehouse_path)) if args.brief else None
+            return install_hooks(args.settings or default_settings_path(), spool, uninstall=args.uninstall,
+                                 briefs=brief)
         if args.command == "build":
             from star_pipeline.build import run_build
             from star_pipeline.storage.private_files import restrict_tree
@@ -107,6 +126,17 @@ def main(argv: list[str] | None = None) -> int:
             options = SearchOptions(args.query, args.json, args.limit, args.mode, args.project, args.source,
                                     args.since, args.until)
             return run_search(options, load_settings().warehouse_path)
+        if args.command == "mcp":
+            from star_pipeline.config import load_settings
+            from star_pipeline.search.mcp_server import run_mcp
+
+            return run_mcp(load_settings().warehouse_path)
+        if args.command == "install-mcp":
+            from star_pipeline.install_mcp import default_claude_config, default_codex_config, install_mcp
+
+            claude = None if args.only == "codex" else (args.claude_config or default_claude_config())
+            codex = None if args.only == "claude" else (args.codex_config or default_codex_config())
+            return install_mcp(claude, codex, uninstall=args.uninstall)
         if args.command == "classifiers":
             from star_pipeline.classified.versions import delete_version, list_versions
             from star_pipeline.config import load_settings

@@ -5,6 +5,10 @@ an existing star-pipeline entry is updated in place, other hooks are kept, a
 second run changes nothing. Before any change the file is copied to
 `settings.json.star-pipeline-backup-<UTC time>`; the new file is written
 atomically with the old file's permissions. Every change is printed.
+
+With `--brief` it also adds `star-pipeline brief --dir <warehouse>.briefs` to SessionStart: Claude Code
+puts that command's output (the project's brief, star_pipeline/brief.py) into the new session's context.
+`--uninstall` removes both.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ import os
 import shlex
 import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
+
+from star_pipeline.settings_files import replace_file
 
 HOOK_EVENTS = (
     "SessionStart",
@@ -55,7 +59,8 @@ def entry_point() -> tuple[str, str | None]:
     """
     if shutil.which(MARKER):
         return MARKER, None
-    path = os.path.abspath(sys.argv[0])
+    beside_python = Path(sys.executable).parent / MARKER  # the script of this environment (run as python -m ...)
+    path = str(beside_python) if beside_python.exists() else os.path.abspath(sys.argv[0])
     return path, (f"star-pipeline is not on PATH, so the hook names {path}; if that environment moves the hook stops "
                   "recording (Claude Code is never affected). Put its folder on PATH (or install with pipx) and run "
                   "install-hooks again.")
@@ -66,54 +71,71 @@ def hook_command(spool_dir: str, executable: str | None = None) -> str:
     return f"{shlex.quote(exe)} hook --spool-dir {shlex.quote(spool_dir)}"
 
 
-def _is_ours(hook: object) -> bool:
+def _is_ours(hook: object, subcommand: str = "hook") -> bool:
     if not isinstance(hook, dict) or not isinstance(hook.get("command"), str):
         return False
     words = hook["command"].split()
-    return len(words) >= 2 and os.path.basename(words[0].strip("'\"")) == MARKER and words[1] == "hook"
+    return len(words) >= 2 and os.path.basename(words[0].strip("'\"")) == MARKER and words[1] == subcommand
 
 
-def merge_hooks(settings: dict, command: str, uninstall: bool = False) -> list[str]:
-    """Change `settings` in place; return one line per change."""
+def brief_command(briefs_dir: str, executable: str | None = None) -> str:
+    exe = executable or entry_point()[0]
+    return f"{shlex.quote(exe)} brief --dir {shlex.quote(briefs_dir)}"
+
+
+def merge_hooks(settings: dict, command: str, uninstall: bool = False, brief: str | None = None) -> list[str]:
+    """Change `settings` in place; return one line per change. `brief`: the brief's command, added to
+    SessionStart (None leaves a brief installed earlier as it is; uninstall removes it too)."""
     hooks = settings.setdefault("hooks", {})
     if not isinstance(hooks, dict):
         raise SettingsError("'hooks' is not an object")
     changes: list[str] = []
-    for event in HOOK_EVENTS:
-        groups = hooks.get(event, [])
-        if not isinstance(groups, list):
-            raise SettingsError(f"'hooks.{event}' is not a list")
-        found = False
-        for group in groups:
-            inner = group.get("hooks", []) if isinstance(group, dict) else []
-            for hook in list(inner):
-                if not _is_ours(hook):
-                    continue
-                if uninstall:
-                    inner.remove(hook)
-                    changes.append(f"removed the star-pipeline hook from {event}")
-                elif found:
-                    inner.remove(hook)
-                    changes.append(f"removed a duplicate star-pipeline hook from {event}")
-                else:
-                    found = True
-                    if hook.get("command") != command:
-                        changes.append(f"updated the star-pipeline hook of {event}: {hook.get('command')} -> {command}")
-                        hook["command"] = command
-        groups[:] = [g for g in groups if not (isinstance(g, dict) and g.get("hooks") == [] and _had_only_ours(g))]
-        if not uninstall and not found:
-            group = {"hooks": [{"type": "command", "command": command}]}
-            if event in TOOL_EVENTS:
-                group = {"matcher": "*", **group}
-            groups.append(group)
-            changes.append(f"added the star-pipeline hook to {event}")
-        if groups:
-            hooks[event] = groups
-        else:
-            hooks.pop(event, None)
+    wanted = [("hook", HOOK_EVENTS, command)]
+    if brief is not None or uninstall:
+        wanted.append(("brief", ("SessionStart",), brief))
+    for subcommand, events, wanted_command in wanted:
+        for event in events:
+            _merge_event(hooks, event, subcommand, wanted_command, uninstall, changes)
     if not hooks:
         settings.pop("hooks")
     return changes
+
+
+def _merge_event(hooks: dict, event: str, subcommand: str, command: str | None, uninstall: bool,
+                 changes: list[str]) -> None:
+    """Make `event` hold exactly one `star-pipeline <subcommand>` hook running `command` (none when uninstalling)."""
+    name = "hook" if subcommand == "hook" else f"{subcommand} hook"
+    groups = hooks.get(event, [])
+    if not isinstance(groups, list):
+        raise SettingsError(f"'hooks.{event}' is not a list")
+    found = False
+    for group in groups:
+        inner = group.get("hooks", []) if isinstance(group, dict) else []
+        for hook in list(inner):
+            if not _is_ours(hook, subcommand):
+                continue
+            if uninstall:
+                inner.remove(hook)
+                changes.append(f"removed the star-pipeline {name} from {event}")
+            elif found:
+                inner.remove(hook)
+                changes.append(f"removed a duplicate star-pipeline {name} from {event}")
+            else:
+                found = True
+                if hook.get("command") != command:
+                    changes.append(f"updated the star-pipeline {name} of {event}: {hook.get('command')} -> {command}")
+                    hook["command"] = command
+    groups[:] = [g for g in groups if not (isinstance(g, dict) and g.get("hooks") == [] and _had_only_ours(g))]
+    if not uninstall and not found:
+        group = {"hooks": [{"type": "command", "command": command}]}
+        if event in TOOL_EVENTS:
+            group = {"matcher": "*", **group}
+        groups.append(group)
+        changes.append(f"added the star-pipeline {name} to {event}")
+    if groups:
+        hooks[event] = groups
+    else:
+        hooks.pop(event, None)
 
 
 def _had_only_ours(group: dict) -> bool:
@@ -121,7 +143,9 @@ def _had_only_ours(group: dict) -> bool:
     return set(group) <= {"matcher", "hooks"}
 
 
-def install_hooks(settings_path: Path, spool_dir: str, uninstall: bool = False, out=None, executable=None) -> int:
+def install_hooks(settings_path: Path, spool_dir: str, uninstall: bool = False, out=None, executable=None,
+                  briefs: str | None = None) -> int:
+    """Add (or remove) the hooks; with `briefs` (the briefs folder) also the SessionStart brief."""
     out = out or sys.stdout
     settings_path = Path(settings_path).expanduser()
     try:
@@ -129,7 +153,8 @@ def install_hooks(settings_path: Path, spool_dir: str, uninstall: bool = False, 
         settings = json.loads(text) if text.strip() else {}
         if not isinstance(settings, dict):
             raise SettingsError("the top level is not an object")
-        changes = merge_hooks(settings, hook_command(spool_dir, executable), uninstall=uninstall)
+        brief = brief_command(briefs, executable) if briefs else None
+        changes = merge_hooks(settings, hook_command(spool_dir, executable), uninstall=uninstall, brief=brief)
     except (OSError, ValueError, SettingsError) as exc:
         print(
             f"{settings_path}: cannot update Claude Code settings ({exc}). Nothing was changed; "
@@ -142,25 +167,7 @@ def install_hooks(settings_path: Path, spool_dir: str, uninstall: bool = False, 
     if not changes:
         print(f"{settings_path}: already up to date, nothing changed.", file=out)
         return 0
-    if settings_path.exists():
-        backup = settings_path.with_name(f"{settings_path.name}.star-pipeline-backup-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
-        shutil.copy2(settings_path, backup)
-        print(f"backed up {settings_path} to {backup}", file=out)
-        mode = settings_path.stat().st_mode & 0o777
-    else:
-        settings_path.parent.mkdir(parents=True, exist_ok=True)
-        mode = 0o600
-    fd, tmp = tempfile.mkstemp(dir=settings_path.parent, prefix=".settings.", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(settings, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.chmod(tmp, mode)
-        os.replace(tmp, settings_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    replace_file(settings_path, json.dumps(settings, indent=2, ensure_ascii=False) + "\n", out)
     for change in changes:
         print(f"{settings_path}: {change}", file=out)
     return 0

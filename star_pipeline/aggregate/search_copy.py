@@ -1,6 +1,8 @@
-"""published_search_copy: what `star-pipeline search` reads (<warehouse>.search.duckdb), rewritten after every
-rebuild: the masked texts with their session's project, their vectors for the configured model, and a
-full-text (BM25) index over the texts.
+"""published_search_copy: what `star-pipeline search` and `star-pipeline mcp` read (<warehouse>.search.duckdb),
+rewritten after every rebuild: the masked texts with their session's project, their vectors for the
+configured model, a full-text (BM25) index over the texts, and the history tables the MCP tools answer
+from (HISTORY_TABLES: sessions, tool calls, API calls, files touched), where every text comes from
+search_documents and so is masked as it is.
 
 DuckDB's fts index cannot be updated, only built again, so it is built here, on the copy, whole: the
 warehouse stays the one source of truth, the index is derived from it and rebuilt by the next run, and
@@ -23,10 +25,69 @@ from star_pipeline.storage.resources import WAREHOUSE_POOL, SearchResource, Ware
 from star_pipeline.storage.warehouse import quote_literal
 
 
+# The history tables of the copy (search/history.py reads them), each one query over the warehouse. Texts
+# (first prompts, call inputs, error examples) are taken from search_documents, which is masked; a call whose
+# message is not there (a copy search keeps elsewhere) has no text rather than an unmasked one.
+HISTORY_TABLES = {
+    "sessions": """
+        WITH prompts AS (
+            -- the first thing a person typed: a user message of the main agent that is not a tag block
+            -- (<command-name>, <environment_context>, ...) injected around prompts
+            SELECT source, session_id, left(regexp_replace(trim(message_text), '\\s+', ' ', 'g'), 200) AS first_prompt
+            FROM aggregate.search_documents
+            WHERE role = 'user' AND agent_id IS NULL AND nullif(trim(message_text), '') IS NOT NULL
+              AND NOT starts_with(ltrim(message_text, ' "' || chr(10)), '<')
+            QUALIFY row_number() OVER (PARTITION BY source, session_id ORDER BY event_ts, path, byte_offset) = 1
+        ),
+        calls AS (
+            SELECT source, session_id, count(*) AS tool_calls, count(*) FILTER (WHERE status = 'error') AS tool_errors,
+                arg_max(status, called_at) AS last_call_status
+            FROM aggregate.fact_tool_call GROUP BY ALL
+        ),
+        activity AS (
+            SELECT source, session_id, min(event_ts) AS first_activity, max(event_ts) AS last_activity, count(*) AS messages
+            FROM aggregate.search_documents GROUP BY ALL
+        )
+        SELECT p.source, p.session_id, p.project_id AS project, p.git_branch,
+            least(a.first_activity, u.first_activity) AS first_activity,
+            greatest(a.last_activity, u.last_activity) AS last_activity,
+            coalesce(a.messages, 0) AS messages, coalesce(u.api_calls, 0) AS api_calls,
+            coalesce(u.total_tokens, 0) AS total_tokens, u.cost_usd, coalesce(u.models, []) AS models,
+            coalesce(c.tool_calls, 0) AS tool_calls, coalesce(c.tool_errors, 0) AS tool_errors, c.last_call_status,
+            f.first_prompt
+        FROM aggregate.session_projects p
+        LEFT JOIN aggregate.derived_session_usage u USING (source, session_id)
+        LEFT JOIN activity a USING (source, session_id)
+        LEFT JOIN calls c USING (source, session_id)
+        LEFT JOIN prompts f USING (source, session_id)""",
+    "tool_calls": """
+        SELECT c.source, c.session_id, c.agent_id, c.call_id, c.tool_name, c.called_at, c.duration_ms, c.status,
+            c.target_path, c.subagent_type, coalesce(p.project_id, '(unknown)') AS project,
+            left(i.tool_input, 300) AS input_head,
+            CASE WHEN c.status = 'error' THEN left(r.tool_result, 500) END AS error_head
+        FROM normalized.normalized_tool_calls c
+        LEFT JOIN aggregate.session_projects p USING (source, session_id)
+        LEFT JOIN aggregate.search_documents i
+               ON i.source = c.source AND i.path = c.path AND i.file_version = c.file_version AND i.byte_offset = c.byte_offset
+        LEFT JOIN aggregate.search_documents r
+               ON r.source = c.source AND r.path = c.result_path AND r.file_version = c.result_file_version
+              AND r.byte_offset = c.result_byte_offset""",
+    "api_calls": """
+        SELECT source, session_id, agent_id, event_ts, report_model AS model, input_tokens, output_tokens,
+            cache_creation_input_tokens, cache_read_input_tokens, reasoning_output_tokens, total_tokens, cost_usd
+        FROM aggregate.fact_token_usage""",
+    "file_activity": """
+        SELECT source, project_id AS project, session_id, target_path, reads, edits, first_touched, last_touched
+        FROM aggregate.derived_file_activity""",
+}
+
+
 @asset(key=key("published_search_copy"), group_name=GROUP,
-       deps=[key("search_documents"), key("search_embeddings"), key("session_projects")], pool=WAREHOUSE_POOL,
-       kinds={"duckdb"}, description="The read-only copy search reads (<warehouse>.search.duckdb): masked texts, "
-       "their vectors and a BM25 full-text index, rebuilt whole after every rebuild.")
+       deps=[key("search_documents"), key("search_embeddings"), key("session_projects"), key("fact_tool_call"),
+             key("fact_token_usage"), key("derived_session_usage"), key("derived_file_activity")], pool=WAREHOUSE_POOL,
+       kinds={"duckdb"}, description="The read-only copy search and the MCP server read (<warehouse>.search.duckdb): "
+       "masked texts, their vectors, a BM25 full-text index and the history tables (sessions, tool calls, API calls, "
+       "files), rebuilt whole after every rebuild.")
 def published_search_copy(warehouse: WarehouseResource, search: SearchResource) -> MaterializeResult:
     target = search_copy_path(warehouse.database)
     temporary = fresh_temporary(target)
@@ -48,13 +109,16 @@ def _write_copy(warehouse: WarehouseResource, temporary, model: str, setting: st
                 CREATE TABLE search_copy.documents AS
                 SELECT CAST(row_number() OVER (ORDER BY d.event_ts, d.path, d.byte_offset) AS BIGINT) AS doc_id,
                     d.source, d.session_id, d.agent_id, coalesce(p.project_id, '(unknown)') AS project, d.event_ts, d.role,
-                    d.record_type, {SEARCH_TEXT} AS text, md5({SEARCH_TEXT}) AS text_hash
+                    d.record_type, {SEARCH_TEXT} AS text, md5({SEARCH_TEXT}) AS text_hash,
+                    left(nullif(d.message_text, ''), 1000) AS prose  -- the prompt or reply alone, for timelines
                 FROM aggregate.search_documents d
                 LEFT JOIN aggregate.session_projects p USING (source, session_id)""")
             conn.execute("""
                 CREATE TABLE search_copy.vectors AS
                 SELECT d.doc_id, e.vector FROM search_copy.documents d
                 JOIN aggregate.search_embeddings e ON e.text_hash = d.text_hash AND e.model = ?""", [model])
+            for table, query in HISTORY_TABLES.items():
+                conn.execute(f"CREATE TABLE search_copy.{table} AS {query}")
             conn.execute("CREATE TABLE search_copy.search_meta AS SELECT CAST(? AS VARCHAR) AS embedding_model, "
                          "CAST(? AS VARCHAR) AS model_setting, now() AS published_at", [model, setting])
             documents = conn.execute("SELECT count(*) FROM search_copy.documents").fetchone()[0]

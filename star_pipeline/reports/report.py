@@ -10,6 +10,7 @@ Fast-mode calls appear as `<model>-fast`, as in ccusage.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import sys
@@ -43,9 +44,12 @@ def _date(value: str | None, flag: str) -> str | None:
     if value is None:
         return None
     match = _DATE.match(value)
-    if not match:
-        raise ReportError(f"{flag} {value!r}: use YYYYMMDD or YYYY-MM-DD")
-    return "-".join(match.groups())
+    try:
+        if match:
+            return datetime.date(*map(int, match.groups())).isoformat()
+    except ValueError:  # 2026-13-01, 2026-02-30: a date that never was
+        pass
+    raise ReportError(f"{flag} {value!r}: not a date; use YYYYMMDD or YYYY-MM-DD")
 
 
 def _in_utc(options: ReportOptions) -> bool:
@@ -87,32 +91,41 @@ UTC_PERIODS = {
 }
 
 
-def run_report(options: ReportOptions, warehouse_path, out=None, err=None) -> int:
-    out, err = out or sys.stdout, err or sys.stderr
+def check_options(options: ReportOptions) -> None:
+    """Raise ReportError for a report, source or date that cannot be asked for."""
     if options.report not in REPORTS:
         raise ReportError(f"unknown report {options.report!r}; use one of {', '.join(REPORTS)}")
     names = [s.name for s in with_messages()]
     if options.source is not None and options.source not in names:
         raise ReportError(f"--source {options.source!r}: not a source; use one of {', '.join(names)}")
     _date(options.since, "--since"), _date(options.until, "--until")
+
+
+def report_data(conn: duckdb.DuckDBPyConnection, options: ReportOptions, warehouse_path) -> dict:
+    """The report's data (what --json prints) from an open warehouse or published copy."""
+    try:
+        conn.execute("SELECT timezone(?, now())", [options.timezone])
+    except Exception:
+        raise ReportError(f"--timezone {options.timezone!r}: not a time zone name (e.g. UTC, Europe/Berlin)") from None
+    try:
+        if options.report in PERIODS:
+            return _period_report(conn, options)
+        if options.report == "session":
+            return _session_report(conn, options)
+        return _blocks_report(conn, options)
+    except duckdb.CatalogException:
+        raise ReportError(
+            f"{warehouse_path}: no aggregate tables yet (no build has got that far). Run `star-pipeline build` "
+            "and read what its output says failed."
+        ) from None
+
+
+def run_report(options: ReportOptions, warehouse_path, out=None, err=None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    check_options(options)
     conn, provenance = open_for_reading(warehouse_path)
     try:
-        try:
-            conn.execute("SELECT timezone(?, now())", [options.timezone])
-        except Exception:
-            raise ReportError(f"--timezone {options.timezone!r}: not a time zone name (e.g. UTC, Europe/Berlin)") from None
-        try:
-            if options.report in PERIODS:
-                data = _period_report(conn, options)
-            elif options.report == "session":
-                data = _session_report(conn, options)
-            else:
-                data = _blocks_report(conn, options)
-        except duckdb.CatalogException:
-            raise ReportError(
-                f"{warehouse_path}: no aggregate tables yet (no build has got that far). Run `star-pipeline build` "
-                "and read what its output says failed."
-            ) from None
+        data = report_data(conn, options, warehouse_path)
     finally:
         conn.close()
     print(f"star-pipeline report: {provenance}", file=err)

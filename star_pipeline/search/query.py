@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from star_pipeline.reports.reader import READER_CONFIG
+from star_pipeline.sources import by_name
 from star_pipeline.storage.extensions import load_extension
 from star_pipeline.storage.published_copies import search_copy_path
 
@@ -26,7 +27,6 @@ MODES = ("lexical", "semantic", "hybrid")
 RRF_K = 60
 SNIPPET_CHARS = 200
 _DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
-RESUME = {"claude_code": "claude --resume {id}", "codex": "codex resume {id}"}
 
 
 class SearchError(ValueError):
@@ -45,7 +45,7 @@ class SearchOptions:
     until: str | None = None
 
 
-def _date(value: str | None, flag: str) -> str | None:
+def parse_date(value: str | None, flag: str) -> str | None:
     if value is None:
         return None
     match = _DATE.match(value)
@@ -66,7 +66,7 @@ def _filters(options: SearchOptions) -> tuple[str, list]:
         where.append("(d.project = ? OR d.project LIKE '%/' || ?)")
         params += [options.project.rstrip("/"), options.project.rstrip("/")]
     for value, flag, op in ((options.since, "--since", ">="), (options.until, "--until", "<=")):
-        day = _date(value, flag)
+        day = parse_date(value, flag)
         if day:
             where.append(f"CAST(d.event_ts AT TIME ZONE 'UTC' AS DATE) {op} CAST(? AS DATE)")
             params.append(day)
@@ -114,11 +114,19 @@ def search(conn, options: SearchOptions) -> list[dict]:
             "session_id": session_id, "source": source, "project": project,
             "timestamp": event_ts.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z") if event_ts else None,
             "role": role, "snippet": snippet(text or "", options.query), "score": round(scores[doc_id], 6),
-            "resume": RESUME[source].format(id=session_id) if source in RESUME else None,
+            "resume": resume_command(source, session_id),
         })
         if len(hits) == options.limit:
             break
     return hits
+
+
+def resume_command(source: str, session_id: str) -> str | None:
+    """The command that resumes the session, for the agents that have one (Source.resume_command)."""
+    try:
+        return by_name(source).resume(session_id)
+    except KeyError:
+        return None
 
 
 def _terms(query: str) -> list[str]:

@@ -84,6 +84,11 @@ class Source:
     parse_error_reasons: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     # `report --json --source <name>` speaks ccusage's JSON for this agent: "claude" or "codex".
     report_shape: str = "claude"
+    # The command that resumes one of its sessions ("{id}": the session id), shown by search, MCP and briefs.
+    resume_command: str | None = None
+
+    def resume(self, session_id: str) -> str | None:
+        return self.resume_command.format(id=session_id) if self.resume_command else None
 
     def capture_of(self, path: str) -> str | None:
         """How the file at `path` is captured (None: not one of this source's files)."""

@@ -118,7 +118,9 @@ def test_utc_reports_from_the_date_key_equal_the_per_row_time_zone_path(corpus_b
 def test_bad_arguments_get_clear_messages(corpus_box):
     box, _ = corpus_box
     proc = report(box, "daily", "--since", "last week", check=False)
-    assert proc.returncode == 2 and "--since 'last week': use YYYYMMDD" in proc.stderr
+    assert proc.returncode == 2 and "--since 'last week': not a date; use YYYYMMDD" in proc.stderr
+    proc = report(box, "daily", "--since", "2026-13-01", check=False)  # a date that never was: not an empty table
+    assert proc.returncode == 2 and "--since '2026-13-01': not a date" in proc.stderr
     proc = report(box, "daily", "--timezone", "Mars/Olympus", check=False)
     assert proc.returncode == 2 and "not a time zone name" in proc.stderr
 

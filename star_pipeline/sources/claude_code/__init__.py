@@ -32,4 +32,5 @@ CLAUDE_CODE = Source(
     default_roots=("~/.claude/projects", "~/.config/claude/projects", "${CLAUDE_CONFIG_DIR}/projects"),
     usage_scope=usage_scope,
     report_shape="claude",
+    resume_command="claude --resume {id}",
 )

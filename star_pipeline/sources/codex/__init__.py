@@ -16,4 +16,5 @@ CODEX = Source(
                    "${CODEX_HOME}/archived_sessions"),
     usage_scope=sessions_scope("codex", column="session_id"),  # a session's calls come from its longest copy
     report_shape="codex",
+    resume_command="codex resume {id}",
 )

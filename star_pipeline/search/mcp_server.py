@@ -1,0 +1,165 @@
+"""`star-pipeline mcp`: a Model Context Protocol server over stdio (the official `mcp` SDK) through which an
+agent reads its own history: search, usage and cost, session timelines, failing tools, a file's history,
+a project's summary.
+
+Read-only by construction: every call opens the published copies (<warehouse>.search.duckdb for history,
+<warehouse>.reports.duckdb for usage) read-only and closes them, so the server never takes or waits for
+the warehouse's writer lock and each call sees the copy the last rebuild published. Texts are masked
+before they reach the copy (secrets read [secret:<kind>]); every answer is bounded (MAX_ANSWER_CHARS).
+Nothing is logged to stdout, which carries the protocol.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import duckdb
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+from pydantic import Field
+
+from star_pipeline.reports.reader import READER_CONFIG
+from star_pipeline.reports.report import ReportError, ReportOptions, check_options, report_data
+from star_pipeline.search import history
+from star_pipeline.search.query import SearchError, SearchOptions, open_search_copy, search
+from star_pipeline.storage.published_copies import published_copy_path
+
+MAX_ANSWER_CHARS = 60_000
+READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+
+Limit = Annotated[int, Field(ge=1, le=history.MAX_LIMIT, description="most rows to return")]
+Day = Annotated[str | None, Field(description="a UTC date, YYYYMMDD or YYYY-MM-DD (inclusive)")]
+Project = Annotated[str | None, Field(description="project path, or its last part (e.g. 'my-repo')")]
+
+
+def bounded(answer: dict[str, Any]) -> dict[str, Any]:
+    """`answer`, with its longest list shortened until its JSON fits MAX_ANSWER_CHARS (then `truncated` says so)."""
+    while len(json.dumps(answer, default=str)) > MAX_ANSWER_CHARS:
+        lists = [(len(json.dumps(v, default=str)), k) for k, v in answer.items() if isinstance(v, list) and v]
+        if not lists:
+            break
+        _, name = max(lists)
+        answer[name] = answer[name][: len(answer[name]) // 2]
+        answer["truncated"] = True
+    return answer
+
+
+def _history_call(warehouse: Path, query) -> dict[str, Any]:
+    try:
+        conn = open_search_copy(warehouse)
+    except SearchError as exc:
+        raise ToolError(str(exc)) from None
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        return bounded(query(conn))
+    except (SearchError, ReportError) as exc:
+        raise ToolError(str(exc)) from None
+    except duckdb.CatalogException:
+        raise ToolError(f"{warehouse}: the search copy predates the history tables; run `star-pipeline build` "
+                        "once to publish them") from None
+    finally:
+        conn.close()
+
+
+def build_server(warehouse: Path) -> MCPServer:
+    """The server with its tools, each reading the copies of the warehouse at `warehouse`."""
+    server = MCPServer(
+        "star-pipeline",
+        log_level="WARNING",  # stderr stays quiet; a failed call's message goes to the agent in the result
+        instructions="Your own past work as a coding agent, from the star_pipeline warehouse: every session of "
+        "Claude Code, Codex and other agents on this machine. Search it before redoing work, look up what a session "
+        "did, which tools fail and how, who touched a file, and what it cost. Read-only; secrets are masked.",
+    )
+
+    @server.tool(annotations=READ_ONLY)
+    def search_history(
+        query: Annotated[str, Field(min_length=1, max_length=500, description="what to look for, in your own words")],
+        mode: Literal["hybrid", "lexical", "semantic"] = "hybrid",
+        limit: Annotated[int, Field(ge=1, le=50)] = 10,
+        project: Project = None,
+        source: Annotated[str | None, Field(description="one agent: claude_code, codex, gemini, ...")] = None,
+        since: Day = None,
+        until: Day = None,
+    ) -> dict[str, Any]:
+        """Find past sessions by words (BM25) and meaning (embeddings), best first, one hit per session: its id,
+        agent, project, time, a snippet around the match, and the command that resumes it. Use session_timeline
+        on a hit's session_id to read what happened."""
+        options = SearchOptions(query, True, limit, mode, project, source, since, until)
+        return _history_call(warehouse, lambda conn: {"hits": search(conn, options)})
+
+    @server.tool(annotations=READ_ONLY)
+    def usage(
+        report: Literal["daily", "weekly", "monthly", "session", "blocks"] = "daily",
+        since: Day = None,
+        until: Day = None,
+        source: Annotated[str | None, Field(description="one agent: claude_code, codex, gemini, ...")] = None,
+        project: Project = None,
+        timezone: Annotated[str, Field(description="time zone of the dates, e.g. Europe/Berlin")] = "UTC",
+    ) -> dict[str, Any]:
+        """Tokens and cost in USD per day, week, month, session or 5-hour block: the same JSON as
+        `star-pipeline report <report> --json` (ccusage's shape). Narrow it with since/until on long histories."""
+        options = ReportOptions(report, True, since, until, timezone, source, project)
+        try:
+            check_options(options)
+        except ReportError as exc:
+            raise ToolError(str(exc)) from None
+        copy = published_copy_path(warehouse)
+        if not copy.exists():
+            raise ToolError(f"{copy}: no report copy yet. Build the warehouse first: `star-pipeline build`.")
+        conn = duckdb.connect(str(copy), read_only=True, config=READER_CONFIG)
+        try:
+            conn.execute("SET TimeZone = 'UTC'")
+            return bounded(report_data(conn, options, warehouse))
+        except ReportError as exc:
+            raise ToolError(str(exc)) from None
+        finally:
+            conn.close()
+
+    @server.tool(annotations=READ_ONLY)
+    def session_timeline(
+        session_id: Annotated[str, Field(min_length=1, description="a session id (or its first 6+ characters)")],
+        limit: Limit = 100,
+        offset: Annotated[int, Field(ge=0, description="entries to skip: the previous answer's next_offset")] = 0,
+    ) -> dict[str, Any]:
+        """One session in time order: its prompts and replies, tool calls (status, duration, target file, error),
+        API calls (model, tokens, cost), its subagents, totals and resume command. Long sessions come a page at
+        a time: call again with offset = next_offset."""
+        return _history_call(warehouse, lambda conn: history.session_timeline(conn, session_id, limit, offset))
+
+    @server.tool(annotations=READ_ONLY)
+    def tool_failures(
+        project: Project = None,
+        source: Annotated[str | None, Field(description="one agent: claude_code, codex, gemini, ...")] = None,
+        since: Day = None,
+        limit: Limit = 10,
+        examples: Annotated[int, Field(ge=0, le=10, description="latest errors to show per tool")] = 3,
+    ) -> dict[str, Any]:
+        """The tools that fail most, per tool and project: calls, errors, error rate and the latest error messages,
+        so you can avoid a failing pattern (a command that needs a terminal, an edit that does not match)."""
+        return _history_call(warehouse, lambda conn: history.tool_failures(conn, project, source, since, limit, examples))
+
+    @server.tool(annotations=READ_ONLY)
+    def file_history(
+        path: Annotated[str, Field(min_length=1, description="a file path, whole or its last parts (src/app.py)")],
+        project: Project = None,
+        limit: Limit = 20,
+    ) -> dict[str, Any]:
+        """The sessions that read or edited a file (reads, edits, when, first prompt, resume command) and the latest
+        tool calls on it with their status and errors."""
+        return _history_call(warehouse, lambda conn: history.file_history(conn, path, project, limit))
+
+    @server.tool(annotations=READ_ONLY)
+    def project_summary(project: Project = None, limit: Limit = 10) -> dict[str, Any]:
+        """Without a project: every project with its sessions, agents, cost and last activity. With one: its
+        cost, tokens, models, git branches, most used tools (with errors), most edited files and latest sessions."""
+        return _history_call(warehouse, lambda conn: history.project_summary(conn, project, limit))
+
+    return server
+
+
+def run_mcp(warehouse: Path) -> int:
+    build_server(warehouse).run("stdio")
+    return 0
