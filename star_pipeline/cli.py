@@ -61,6 +61,12 @@ def _parser():
     search.add_argument("--since", help="first date, YYYYMMDD or YYYY-MM-DD (UTC, inclusive)")
     search.add_argument("--until", help="last date, YYYYMMDD or YYYY-MM-DD (UTC, inclusive)")
 
+    embeddings = commands.add_parser("embeddings", help="list or delete the embedding models' vectors search keeps")
+    embedding_commands = embeddings.add_subparsers(dest="embeddings_command", required=True)
+    embedding_commands.add_parser("list", help="every model with vectors stored, and the configured one")
+    delete_model = embedding_commands.add_parser("delete", help="delete one model's vectors")
+    delete_model.add_argument("model", help="e.g. sentence-transformers:all-MiniLM-L6-v2 (as `embeddings list` prints it)")
+
     commands.add_parser("mcp", help="serve the history to an agent over MCP (stdio); reads the published copies only")
     install_mcp = commands.add_parser("install-mcp", help="register `star-pipeline mcp` for Claude Code and Codex")
     install_mcp.add_argument("--claude-config", help="Claude Code's user config (default: ~/.claude.json)")
@@ -126,6 +132,13 @@ def main(argv: list[str] | None = None) -> int:
             options = SearchOptions(args.query, args.json, args.limit, args.mode, args.project, args.source,
                                     args.since, args.until)
             return run_search(options, load_settings().warehouse_path)
+        if args.command == "embeddings":
+            from star_pipeline.aggregate.embedding_versions import delete_model, list_models
+            from star_pipeline.config import load_settings
+
+            if args.embeddings_command == "list":
+                return list_models(load_settings())
+            return delete_model(load_settings(), args.model)
         if args.command == "mcp":
             from star_pipeline.config import load_settings
             from star_pipeline.search.mcp_server import run_mcp

@@ -144,3 +144,22 @@ def test_the_check_notices_a_search_copy_that_lost_its_vectors(searchable):
     copy.execute("DELETE FROM vectors WHERE doc_id = (SELECT min(doc_id) FROM vectors)")
     copy.close()
     assert not check()
+
+
+def test_another_models_vectors_stay_until_deleted(searchable, capsys):
+    import duckdb
+
+    conn = duckdb.connect(str(searchable.warehouse))
+    conn.execute("INSERT INTO aggregate.search_embeddings SELECT 'fastembed:old-model', text_hash, vector, pipeline_version "
+                 "FROM aggregate.search_embeddings")
+    conn.close()
+    mine = query(searchable, "SELECT count(*) FROM aggregate.search_embeddings WHERE model = 'wordllama:l2_supercat_256'")[0][0]
+    assert materialize_all(searchable).success  # a rebuild keeps the other model's vectors
+    assert main(["embeddings", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert f"fastembed:old-model  {mine} vectors" in listed and "wordllama:l2_supercat_256" in listed and "configured" in listed
+    assert main(["embeddings", "delete", "fastembed:old-model"]) == 0
+    assert f"deleted {mine} vectors of fastembed:old-model" in capsys.readouterr().out
+    assert query(searchable, "SELECT DISTINCT model FROM aggregate.search_embeddings") == [("wordllama:l2_supercat_256",)]
+    assert main(["embeddings", "delete", "fastembed:old-model"]) == 2
+    assert "no vectors of 'fastembed:old-model'" in capsys.readouterr().err
