@@ -1,6 +1,6 @@
 """`star-pipeline search QUERY`: the messages of past sessions that match, best first, one hit per session.
 
-Modes: `lexical` ranks by BM25 over the texts (DuckDB's fts index: stemmed English words, accents and
+Modes: `lexical` ranks by BM25 over the texts (the postings of DuckDB's fts index: stemmed English words, accents and
 case folded); `semantic` by cosine similarity between the query's embedding and each text's
 (storage/embeddings.py); `hybrid` (default) fuses both rankings by reciprocal rank (1/(60 + rank),
 summed), so a hit either finds ranks well. Each session appears once, with its best message. Texts are
@@ -77,25 +77,56 @@ def _ranked(conn, sql: str, params: list) -> list[int]:
     return [row[0] for row in conn.execute(sql, params).fetchall()]
 
 
+def _lexical(conn, query: str, where: str, params: list, pool: int) -> list[int]:
+    """Documents by BM25 (k1 1.2, b 0.75, Lucene's idf), from the postings of the query's terms alone: the
+    query is split, stop-worded and stemmed by the index's own tokenizer, as the texts were."""
+    terms = conn.execute("""
+        SELECT d.termid, d.df FROM fts_main_documents.dict d
+        JOIN (SELECT DISTINCT stem(t, 'porter') AS term FROM (SELECT unnest(fts_main_documents.tokenize(?)) AS t)
+              WHERE t NOT IN (SELECT sw FROM fts_main_documents.stopwords)) q USING (term)""", [query]).fetchall()
+    if not terms:
+        return []
+    documents, average = conn.execute("SELECT num_docs, avgdl FROM fts_main_documents.stats").fetchone()
+    # the term ids are integers read above, written as constants so the sorted postings are skipped by range
+    constants = ", ".join(str(int(termid)) for termid, _df in terms)
+    filtered = "" if where == "TRUE" else f"JOIN documents d ON d.doc_id = n.name WHERE {where}"
+    return _ranked(conn, f"""
+        SELECT doc_id FROM (
+            SELECT n.name AS doc_id,
+                   sum(ln((? - q.df + 0.5) / (q.df + 0.5) + 1) * p.tf * 2.2 / (p.tf + 1.2 * (0.25 + 0.75 * n.len / ?))) AS score
+            FROM (SELECT * FROM fts_main_documents.postings WHERE termid IN ({constants})) p
+            JOIN (SELECT unnest(CAST(? AS BIGINT[])) AS termid, unnest(CAST(? AS BIGINT[])) AS df) q USING (termid)
+            JOIN fts_main_documents.docs n ON n.docid = p.docid
+            {filtered}
+            GROUP BY n.name)
+        ORDER BY score DESC, doc_id LIMIT ?""",
+        [documents, average, [t for t, _ in terms], [df for _, df in terms], *params, pool])
+
+
+def _semantic(conn, query: str, where: str, params: list, pool: int) -> list[int]:
+    """Documents by cosine similarity of their vector with the query's (the copy's model)."""
+    from star_pipeline.storage.embeddings import embed
+
+    setting, dimensions = conn.execute("SELECT model_setting, dimensions FROM search_meta").fetchone()
+    if dimensions is None:  # nothing embedded yet
+        return []
+    vector = [float(x) for x in embed(setting, [query])[0]]
+    filtered = "" if where == "TRUE" else f"JOIN documents d USING (doc_id) WHERE {where}"
+    return _ranked(conn, f"""
+        SELECT doc_id FROM vectors v {filtered}
+        ORDER BY array_cosine_similarity(v.vector, CAST(? AS FLOAT[{int(dimensions)}])) DESC, doc_id LIMIT ?""",
+        [*params, vector, pool])
+
+
 def search(conn, options: SearchOptions) -> list[dict]:
     """The hits of `options` in an open search copy: best first, one per session."""
     where, params = _filters(options)
     pool = max(options.limit * 20, 200)  # candidates per ranking, before one hit per session is kept
     lists: list[list[int]] = []
     if options.mode in ("lexical", "hybrid"):
-        lists.append(_ranked(conn, f"""
-            SELECT doc_id FROM (SELECT d.doc_id, fts_main_documents.match_bm25(d.doc_id, ?) AS score
-                                FROM documents d WHERE {where})
-            WHERE score IS NOT NULL ORDER BY score DESC, doc_id LIMIT ?""", [options.query, *params, pool]))
+        lists.append(_lexical(conn, options.query, where, params, pool))
     if options.mode in ("semantic", "hybrid"):
-        from star_pipeline.storage.embeddings import embed
-
-        setting = conn.execute("SELECT model_setting FROM search_meta").fetchone()[0]
-        vector = [float(x) for x in embed(setting, [options.query])[0]]
-        lists.append(_ranked(conn, f"""
-            SELECT d.doc_id FROM vectors v JOIN documents d USING (doc_id) WHERE {where}
-            ORDER BY list_cosine_similarity(v.vector, CAST(? AS FLOAT[])) DESC, d.doc_id LIMIT ?""",
-            [*params, vector, pool]))
+        lists.append(_semantic(conn, options.query, where, params, pool))
     scores: dict[int, float] = {}
     for ranking in lists:
         for rank, doc_id in enumerate(ranking, start=1):
