@@ -51,17 +51,13 @@ from typing import NamedTuple
 import pyarrow as pa
 
 from star_pipeline.raw.databases import TOMBSTONE, TOMBSTONE_SIGNATURE, content_digest, database_rows, database_snapshot
-from star_pipeline.raw.documents import SKELETON, piece_signature, split_document, unsplit_document
+from star_pipeline.raw.documents import SKELETON, split_document, unsplit_document
+from star_pipeline.raw.line_parts import PART_BYTES, split_parts, stored_signature
 from star_pipeline.sources.source import capture_of
 
 READ_CHUNK_BYTES = 4 << 20
 BATCH_BYTES = 8 << 20
 BATCH_ROWS = 16384
-PART_BYTES = 64000
-"""The longest row a line is stored in (bytes); longer lines become several rows (see the module docstring).
-Under DuckDB's ~128 KB pinning threshold with room to spare; 450 MB of 150 KB lines in parts committed
-within 256 MB (BENCHMARKS.md)."""
-
 LINE_SCHEMA = pa.schema(
     [
         ("source", pa.string()),
@@ -266,22 +262,6 @@ def is_complete_json(data: bytes) -> bool:
     except (ValueError, RecursionError):
         return False
     return True
-
-
-def split_parts(line: bytes) -> list[bytes]:
-    """`line` in parts of at most PART_BYTES, cut between UTF-8 characters where it can be."""
-    parts, start = [], 0
-    while len(line) - start > PART_BYTES:
-        cut = start + PART_BYTES
-        # back off over UTF-8 continuation bytes (10xxxxxx), at most 3, so a character is never split
-        for back in range(4):
-            if line[cut - back] & 0xC0 != 0x80:
-                cut -= back
-                break
-        parts.append(line[start:cut])
-        start = cut
-    parts.append(line[start:])
-    return parts
 
 
 @dataclass
@@ -618,11 +598,6 @@ class PieceCapture(Capture):
                 inode=st.st_ino, ctime=ctime_of(st), capture_error=None,
             )
         )
-
-
-def stored_signature(piece: bytes) -> tuple[str, ...]:
-    """A piece's signature as stored: the sha256 of each row it becomes (raw/documents.py)."""
-    return piece_signature(split_parts(piece) if len(piece) > PART_BYTES else [piece])
 
 
 def stored_signatures(conn, lines_sql: str) -> dict[str, dict[int, tuple[str, ...]]]:

@@ -31,6 +31,8 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from star_pipeline.raw.line_parts import stored_signature
+
 TOMBSTONE = b'{"deleted":true}'
 
 
@@ -140,7 +142,6 @@ TOMBSTONE_SIGNATURE = (hashlib.sha256(TOMBSTONE).hexdigest(),)
 
 def database_digest(path: str, tables: tuple[str, ...]) -> str:
     """The content digest of the database at `path` as it is now (what its capture would record)."""
-    from star_pipeline.raw.capture import stored_signature  # capture imports this module
 
     with database_snapshot(path) as connection:
         return content_digest({position: stored_signature(piece) for position, piece in database_rows(connection, tables)})

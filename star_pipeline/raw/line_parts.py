@@ -1,6 +1,6 @@
 """Reading raw lines whole, a bounded amount at a time.
 
-The capture stores a line longer than `capture.PART_BYTES` as several rows
+The capture stores a line longer than `PART_BYTES` as several rows (`split_parts`)
 (`part_number` 1..`part_count`, in byte order; see capture.py). Whatever parses
 lines reads them through `whole_lines`, which gives one row per line with its
 complete bytes: whole lines as stored, long lines reassembled. Parsing lines in
@@ -11,7 +11,13 @@ statement each.
 
 from __future__ import annotations
 
+from star_pipeline.raw.documents import piece_signature
 from star_pipeline.storage.warehouse import quote_ident
+
+PART_BYTES = 64000
+"""The longest row a line is stored in (bytes); longer lines become several rows (see the module docstring).
+Under DuckDB's ~128 KB pinning threshold with room to spare; 450 MB of 150 KB lines in parts committed
+within 256 MB (BENCHMARKS.md)."""
 
 MIN_BATCH_BYTES = 8 << 20
 BATCH_MEMORY_SHARE = 64
@@ -84,3 +90,24 @@ def line_batches(conn, source: str, where: str, budget_bytes: int) -> list[str]:
         conditions = ([f"r.rowid >= {int(low)}"] if low is not None else []) + ([f"r.rowid < {int(high)}"] if high is not None else [])
         ranges.append(" AND ".join(conditions) or "TRUE")
     return ranges
+
+
+def split_parts(line: bytes) -> list[bytes]:
+    """`line` in parts of at most PART_BYTES, cut between UTF-8 characters where it can be."""
+    parts, start = [], 0
+    while len(line) - start > PART_BYTES:
+        cut = start + PART_BYTES
+        # back off over UTF-8 continuation bytes (10xxxxxx), at most 3, so a character is never split
+        for back in range(4):
+            if line[cut - back] & 0xC0 != 0x80:
+                cut -= back
+                break
+        parts.append(line[start:cut])
+        start = cut
+    parts.append(line[start:])
+    return parts
+
+
+def stored_signature(piece: bytes) -> tuple[str, ...]:
+    """A piece's signature as stored: the sha256 of each row it becomes (raw/documents.py)."""
+    return piece_signature(split_parts(piece) if len(piece) > PART_BYTES else [piece])

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from star_pipeline.raw.capture import PART_BYTES
+from star_pipeline.raw.line_parts import PART_BYTES
 from star_pipeline_tests.builders import CODEX_SESSION, SESSION, claude_line, codex_line
 from star_pipeline_tests.conftest import Sandbox, build_defs, corpus_or_skip, materialize_all, query, run_checks_alone
 

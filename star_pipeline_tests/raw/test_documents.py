@@ -10,7 +10,7 @@ import os
 import duckdb
 import pytest
 
-from star_pipeline.raw.capture import PART_BYTES
+from star_pipeline.raw.line_parts import PART_BYTES
 from star_pipeline.raw.documents import fill_skeleton, split_document, stored_document, unsplit_document
 from star_pipeline_tests.builders import amp_file, amp_message, amp_usage, write_amp_thread
 from star_pipeline_tests.conftest import build_defs, query
