@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 
 from star_pipeline.bench.generate import generate
-from star_pipeline.bench.run import BIN, machine_summary, publish, timed, write_config
+from star_pipeline.bench.measure import BIN, machine_summary, publish, timed, write_config
 
 SHARED = Path(os.environ.get("STAR_PIPELINE_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
 CORPUS_MB_PER_COPY = 12.9  # ../shared/corpus/claude/projects, as amplify.py copies it

@@ -11,6 +11,10 @@
 4. Scaling (--scaling): full build at 4x the size (the time ratio should stay near 4), and the
    report on that warehouse against the report at 1x (nearly flat) and against ccusage at 4x.
 5. Hook latency: median of 200 `star-pipeline hook` runs vs `python -c pass`.
+6. Search (star_pipeline/bench/search.py; --no-search skips it): recall@10 of the labelled queries in
+   search_queries.yaml per mode over ../shared/corpus; `star-pipeline search` latency per mode (whole
+   process) over that corpus amplified to about --size-mb (and 4x with --scaling) vs `grep -rFil`; the
+   build after one new session vs a build finding nothing new, and its search assets' share.
 Nothing here asserts: it prints figures, ratios and the targets beside them.
 """
 
@@ -19,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -30,54 +33,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from star_pipeline.bench.generate import claude_session, generate
+from star_pipeline.bench.measure import BIN, build, fmt_ratio, machine_summary, publish, timed, write_config
 
-BIN = Path(sys.executable).parent
 CCUSAGE = ["npx", "-y", "ccusage@20.0.24"]
-
-
-def timed(cmd: list[str], env: dict | None = None, stdin: bytes | None = None) -> tuple[float, int | None, subprocess.CompletedProcess]:
-    """Wall seconds and peak RSS (KiB, via /usr/bin/time -v when present) of a whole process."""
-    time_bin = shutil.which("time") or "/usr/bin/time"
-    wrapped = [time_bin, "-v", *cmd] if os.path.exists(time_bin) else cmd
-    started = time.perf_counter()
-    proc = subprocess.run(wrapped, env=env, input=stdin, capture_output=True)
-    elapsed = time.perf_counter() - started
-    peak = None
-    for line in proc.stderr.decode(errors="replace").splitlines():
-        if "Maximum resident set size" in line:
-            peak = int(line.split(":")[1])
-    return elapsed, peak, proc
-
-
-def write_config(folder: Path, corpus: Path | None = None, *, claude: list[Path] | None = None,
-                 codex: list[Path] | None = None, memory_limit: str | None = None, **agents: list[Path]) -> Path:
-    """A configuration like a user's (memory_limit left at auto unless given) over a generated `corpus`,
-    or over these roots (`agents`: other sources' roots keys); every other source reads nothing, so a
-    benchmark never reads the machine's own agents."""
-    from star_pipeline.sources import SOURCES
-
-    folder.mkdir(parents=True, exist_ok=True)
-    roots = {"claude_code_roots": claude if claude is not None else [corpus / "claude" / "projects"],
-             "codex_roots": codex if codex is not None else [corpus / "codex" / "sessions"], **agents}
-    spool = corpus / "spool" if corpus else folder / "spool"
-    lines = [f"  {s.roots_key}: {json.dumps([str(p) for p in roots.get(s.roots_key, [])])}"
-             for s in SOURCES if not s.single_root]
-    config = folder / "bench.yaml"
-    config.write_text(
-        f"warehouse:\n  path: {folder / 'warehouse.duckdb'}\n  lock_timeout_seconds: 600\n"
-        + (f"  memory_limit: {memory_limit}\n" if memory_limit else "")
-        + "sources:\n" + "\n".join(lines) + f"\n  hook_spool_dir: {spool}\n"
-    )
-    return config
-
-
-def build(config: Path) -> tuple[float, int | None]:
-    env = {**os.environ, "STAR_PIPELINE_CONFIG": str(config)}
-    env.pop("DAGSTER_HOME", None)
-    elapsed, peak, proc = timed([str(BIN / "star-pipeline"), "build"], env=env)
-    if proc.returncode != 0:
-        raise SystemExit(f"build failed:\n{proc.stdout.decode()[-3000:]}\n{proc.stderr.decode()[-3000:]}")
-    return elapsed, peak
 
 
 def ccusage_available() -> bool:
@@ -156,38 +114,18 @@ def hook_latency(runs: int = 200) -> tuple[float, float]:
     return statistics.median(hook), statistics.median(bare)
 
 
-def machine_summary() -> str:
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
-
-
-def publish(heading: str, columns: list[str], rows: list[tuple], notes: list[str], write: Path | None) -> None:
-    """Print a markdown section (a heading, a table of `rows`, notes) and append it to `write`."""
-    lines = [f"## {heading}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    if notes:
-        lines += ["", *notes]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if write:
-        with write.open("a") as handle:
-            handle.write("\n" + text)
-
-
-def fmt_ratio(value: float | None, baseline: float | None) -> str:
-    return f"{value / baseline:.2f}x" if value and baseline else "n/a"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=float, default=100)
     parser.add_argument("--scaling", action="store_true", help="also build at 4x the size")
     parser.add_argument("--no-ccusage", action="store_true")
+    parser.add_argument("--no-search", action="store_true", help="skip the search measurements")
     parser.add_argument("--write", type=Path, help="append the results to this markdown file")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="star-pipeline-bench-"))
     rows: list[tuple[str, str, str, str, str]] = []
+    search_notes: list[str] = []
     try:
         corpus = work / "corpus"
         print(f"generating {args.size_mb:g} MB corpus ...", flush=True)
@@ -249,13 +187,22 @@ def main() -> None:
         hook_s, bare_s = hook_latency()
         rows.append(("hook, median of 200", f"{hook_s * 1000:.1f} ms", f"python -c pass {bare_s * 1000:.1f} ms",
                      fmt_ratio(hook_s, bare_s), "< 30 ms"))
+
+        if not args.no_search:
+            from star_pipeline.bench.search import bench_rows
+
+            for used in ("corpus", "main", "empty", "empty-corpus"):  # search amplifies real transcripts instead
+                shutil.rmtree(work / used, ignore_errors=True)
+            search_rows, search_notes = bench_rows(work, args.size_mb, args.scaling)
+            rows += search_rows
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     publish(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, corpus {total_mb:.0f} MB ({machine_summary()})",
             ["measurement", "star_pipeline", "baseline (same run)", "ratio", "target"], rows,
             [f"Claude Code total tokens over the corpus: star_pipeline {ours_total:,}, ccusage "
-             f"{cc_total if cc_total is None else format(cc_total, ',')} (the baselines read the same data)."], args.write)
+             f"{cc_total if cc_total is None else format(cc_total, ',')} (the baselines read the same data).",
+             *search_notes], args.write)
 
 
 if __name__ == "__main__":
