@@ -20,7 +20,9 @@ from star_pipeline.aggregate.search_embeddings import SEARCH_TEXT
 from star_pipeline.aggregate.sql_assets import GROUP, key
 from star_pipeline.storage.embeddings import model_id
 from star_pipeline.storage.extensions import load_extension
-from star_pipeline.storage.published_copies import fresh_temporary, replace_with, search_copy_path
+from star_pipeline.storage.published_copies import (
+    INDEX_IGNORE, SEARCH_INDEX_SCHEMA, fresh_temporary, indexed_text, replace_with, search_copy_path,
+)
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SearchResource, WarehouseResource
 from star_pipeline.storage.warehouse import quote_literal
 
@@ -132,14 +134,16 @@ def _write_copy(warehouse: WarehouseResource, temporary, model: str, setting: st
     index = duckdb.connect(str(temporary))
     try:
         load_extension(index, "fts")
-        index.execute("PRAGMA create_fts_index('documents', 'doc_id', 'text', stemmer = 'porter', "
-                      "stopwords = 'english', strip_accents = 1, lower = 1, overwrite = 1)")
+        index.execute(f"CREATE TABLE fts_input AS SELECT doc_id, {indexed_text('text')} AS text FROM documents")
+        index.execute("PRAGMA create_fts_index('fts_input', 'doc_id', 'text', stemmer = 'porter', stopwords = 'english', "
+                      f"strip_accents = 1, lower = 1, ignore = {quote_literal(INDEX_IGNORE)}, overwrite = 1)")
+        index.execute("DROP TABLE fts_input")  # the index keeps its words; the texts are in documents
         # The index's terms table holds one row per word of every text, in text order, and its match_bm25 scores
         # every document per query. Search reads postings instead (term, document, count), sorted by term so
         # that the rows of a query's few terms are all a query reads (search/query.py scores BM25 from them).
-        index.execute("CREATE TABLE fts_main_documents.postings AS SELECT termid, docid, CAST(count(*) AS INTEGER) AS tf "
-                      "FROM fts_main_documents.terms GROUP BY termid, docid ORDER BY termid, docid")
-        index.execute("DROP TABLE fts_main_documents.terms")
+        index.execute(f"CREATE TABLE {SEARCH_INDEX_SCHEMA}.postings AS SELECT termid, docid, CAST(count(*) AS INTEGER) AS tf "
+                      f"FROM {SEARCH_INDEX_SCHEMA}.terms GROUP BY termid, docid ORDER BY termid, docid")
+        index.execute(f"DROP TABLE {SEARCH_INDEX_SCHEMA}.terms")
         index.execute("CHECKPOINT")
     finally:
         index.close()

@@ -1,7 +1,8 @@
 """`star-pipeline search QUERY`: the messages of past sessions that match, best first, one hit per session.
 
-Modes: `lexical` ranks by BM25 over the texts (the postings of DuckDB's fts index: stemmed English words, accents and
-case folded); `semantic` by cosine similarity between the query's embedding and each text's
+Modes: `lexical` ranks by BM25 over the texts (the postings of DuckDB's fts index: words of letters and
+digits in any script, each Chinese or Japanese character a word; English stemmed; accents and case
+folded); `semantic` by cosine similarity between the query's embedding and each text's
 (storage/embeddings.py); `hybrid` (default) fuses both rankings by reciprocal rank (1/(60 + rank),
 summed), so a hit either finds ranks well. Each session appears once, with its best message. Texts are
 masked before they reach the copy: a secret never appears in a hit.
@@ -21,7 +22,7 @@ import duckdb
 from star_pipeline.reports.reader import READER_CONFIG
 from star_pipeline.sources import by_name
 from star_pipeline.storage.extensions import load_extension
-from star_pipeline.storage.published_copies import search_copy_path
+from star_pipeline.storage.published_copies import SEARCH_INDEX_SCHEMA, indexed_text, search_copy_path
 
 MODES = ("lexical", "semantic", "hybrid")
 RRF_K = 60
@@ -80,13 +81,14 @@ def _ranked(conn, sql: str, params: list) -> list[int]:
 def _lexical(conn, query: str, where: str, params: list, pool: int) -> list[int]:
     """Documents by BM25 (k1 1.2, b 0.75, Lucene's idf), from the postings of the query's terms alone: the
     query is split, stop-worded and stemmed by the index's own tokenizer, as the texts were."""
-    terms = conn.execute("""
-        SELECT d.termid, d.df FROM fts_main_documents.dict d
-        JOIN (SELECT DISTINCT stem(t, 'porter') AS term FROM (SELECT unnest(fts_main_documents.tokenize(?)) AS t)
-              WHERE t NOT IN (SELECT sw FROM fts_main_documents.stopwords)) q USING (term)""", [query]).fetchall()
+    index = SEARCH_INDEX_SCHEMA
+    terms = conn.execute(f"""
+        SELECT d.termid, d.df FROM {index}.dict d
+        JOIN (SELECT DISTINCT stem(t, 'porter') AS term FROM (SELECT unnest({index}.tokenize({indexed_text('?')})) AS t)
+              WHERE t NOT IN (SELECT sw FROM {index}.stopwords)) q USING (term)""", [query]).fetchall()
     if not terms:
         return []
-    documents, average = conn.execute("SELECT num_docs, avgdl FROM fts_main_documents.stats").fetchone()
+    documents, average = conn.execute(f"SELECT num_docs, avgdl FROM {index}.stats").fetchone()
     # the term ids are integers read above, written as constants so the sorted postings are skipped by range
     constants = ", ".join(str(int(termid)) for termid, _df in terms)
     filtered = "" if where == "TRUE" else f"JOIN documents d ON d.doc_id = n.name WHERE {where}"
@@ -94,9 +96,9 @@ def _lexical(conn, query: str, where: str, params: list, pool: int) -> list[int]
         SELECT doc_id FROM (
             SELECT n.name AS doc_id,
                    sum(ln((? - q.df + 0.5) / (q.df + 0.5) + 1) * p.tf * 2.2 / (p.tf + 1.2 * (0.25 + 0.75 * n.len / ?))) AS score
-            FROM (SELECT * FROM fts_main_documents.postings WHERE termid IN ({constants})) p
+            FROM (SELECT * FROM {index}.postings WHERE termid IN ({constants})) p
             JOIN (SELECT unnest(CAST(? AS BIGINT[])) AS termid, unnest(CAST(? AS BIGINT[])) AS df) q USING (termid)
-            JOIN fts_main_documents.docs n ON n.docid = p.docid
+            JOIN {index}.docs n ON n.docid = p.docid
             {filtered}
             GROUP BY n.name)
         ORDER BY score DESC, doc_id LIMIT ?""",
@@ -127,28 +129,35 @@ def search(conn, options: SearchOptions) -> list[dict]:
         lists.append(_lexical(conn, options.query, where, params, pool))
     if options.mode in ("semantic", "hybrid"):
         lists.append(_semantic(conn, options.query, where, params, pool))
-    scores: dict[int, float] = {}
-    for ranking in lists:
-        for rank, doc_id in enumerate(ranking, start=1):
-            scores[doc_id] = scores.get(doc_id, 0.0) + 1.0 / (RRF_K + rank)
-    if not scores:
+    candidates = sorted({doc_id for ranking in lists for doc_id in ranking})
+    if not candidates:
         return []
-    rows = conn.execute(
+    rows = {row[0]: row for row in conn.execute(
         "SELECT doc_id, source, session_id, project, event_ts, role, text FROM documents WHERE doc_id IN "
-        "(SELECT unnest(CAST(? AS BIGINT[])))", [list(scores)]).fetchall()
-    hits, seen = [], set()
-    for doc_id, source, session_id, project, event_ts, role, text in sorted(rows, key=lambda r: (-scores[r[0]], r[0])):
-        if (source, session_id) in seen:
-            continue
-        seen.add((source, session_id))
+        "(SELECT unnest(CAST(? AS BIGINT[])))", [candidates]).fetchall()}
+    # A hit is a session: each ranking becomes a ranking of sessions (by their best message in it), and those
+    # are fused, so a session that both rankings find, by different messages, rises as it should. The
+    # session's message shown is its best in the first ranking that has it (words before meaning).
+    scores: dict[tuple[str, str], float] = {}
+    best: dict[tuple[str, str], int] = {}
+    for ranking in lists:
+        ranked: list[tuple[str, str]] = []
+        for doc_id in ranking:
+            session = (rows[doc_id][1], rows[doc_id][2])
+            if session not in ranked:
+                ranked.append(session)
+                best.setdefault(session, doc_id)
+        for rank, session in enumerate(ranked, start=1):
+            scores[session] = scores.get(session, 0.0) + 1.0 / (RRF_K + rank)
+    hits = []
+    for session in sorted(scores, key=lambda key: (-scores[key], best[key]))[: options.limit]:
+        doc_id, source, session_id, project, event_ts, role, text = rows[best[session]]
         hits.append({
             "session_id": session_id, "source": source, "project": project,
             "timestamp": event_ts.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z") if event_ts else None,
-            "role": role, "snippet": snippet(text or "", options.query), "score": round(scores[doc_id], 6),
+            "role": role, "snippet": snippet(text or "", options.query), "score": round(scores[session], 6),
             "resume": resume_command(source, session_id),
         })
-        if len(hits) == options.limit:
-            break
     return hits
 
 

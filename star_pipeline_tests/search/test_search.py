@@ -163,3 +163,14 @@ def test_another_models_vectors_stay_until_deleted(searchable, capsys):
     assert query(searchable, "SELECT DISTINCT model FROM aggregate.search_embeddings") == [("wordllama:l2_supercat_256",)]
     assert main(["embeddings", "delete", "fastembed:old-model"]) == 2
     assert "no vectors of 'fastembed:old-model'" in capsys.readouterr().err
+
+
+def test_words_of_any_script_and_numbers_are_found_by_their_words(sandbox):
+    talk(sandbox, LOGIN, 0, "英作文の添削機能を作って", "添削機能を追加しました。")
+    talk(sandbox, PASTA, 86400, "Почини сборку на сервере", "Сборка исправлена.")
+    talk(sandbox, DEPLOY, 2 * 86400, "Staging listens on port 8080 now", "Done.")
+    assert materialize_all(sandbox).success
+
+    assert [h["session_id"] for h in hits(sandbox, "添削", mode="lexical")] == [LOGIN]  # no spaces between words
+    assert [h["session_id"] for h in hits(sandbox, "сборку", mode="lexical")] == [PASTA]
+    assert [h["session_id"] for h in hits(sandbox, "8080", mode="lexical")] == [DEPLOY]
