@@ -231,6 +231,14 @@ def fact_cost(box: Sandbox, message_id: str):
 
 
 # == 1-2: sums and projects =======================================================
+def test_cost_sums_that_differ_only_by_summation_order_agree():
+    from star_pipeline.aggregate.checks import costs_agree
+
+    assert costs_agree([412.4291385, 412.42913849999997, 412.4291385000001])  # rounded to 6 places, these split
+    assert not costs_agree([412.42, 412.43])  # a cent lost is a failure
+    assert not costs_agree([0.0, 0.00001])
+
+
 def test_token_and_cost_sums_agree_across_every_rollup(built):
     box, outcome = built
     token_sums = {
