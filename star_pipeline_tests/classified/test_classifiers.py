@@ -282,9 +282,10 @@ EVERY_KIND = {
     "private_key_block": PEM_HEADER,
     "bearer_token": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl",
     "env_assignment": f"API_TOKEN={ENV_SECRET}",
+    "password": 'PASSWORD="Corr3ctHorse!"',
 }
 EVERY_KIND_SESSION = "6f7a8b9c-0d1e-4f2a-9b3c-5d6e7f8a9b0c"
-EVERY_KIND_PROMPT = "\n".join(f"{kind}: {secret}" for kind, secret in EVERY_KIND.items())
+EVERY_KIND_PROMPT = "\n".join(f"{kind}, {secret}" for kind, secret in EVERY_KIND.items())  # not "kind: ": "password: x" is a password
 
 REPEAT_SESSION = "4d5e6f7a-8b9c-4d0e-9f1a-3b4c5d6e7f8a"
 REPEAT_PROMPT = f"Old key {AWS_KEY} was rotated. Wait, no: {AWS_KEY} is still live."

@@ -122,7 +122,7 @@ def test_no_secret_reaches_a_hit_or_the_search_copy(sandbox):
     kinds = list(EVERY_KIND)
     for kind in kinds[: kinds.index("private_key_block") + 1]:
         assert f"[secret:{kind}]" in masked[0][0]
-    assert masked[0][0].endswith("private_key_block: [secret:private_key_block]")
+    assert masked[0][0].endswith("private_key_block, [secret:private_key_block]")
     copy = search_copy_path(sandbox.warehouse).read_bytes()
     for secret in [*(s for s in EVERY_KIND.values() if len(s) > 12), *SECRET_STRINGS]:  # a private key's body too
         assert secret.encode() not in copy
