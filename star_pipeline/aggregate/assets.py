@@ -16,6 +16,7 @@ from star_pipeline.aggregate.goals import derived_goals_and_attempts
 from star_pipeline.aggregate.published_report_copy import published_report_copy
 from star_pipeline.aggregate.published_briefs import published_briefs
 from star_pipeline.aggregate.search_copy import published_search_copy
+from star_pipeline.aggregate.search_postings import search_postings
 from star_pipeline.aggregate.search_documents import search_documents
 from star_pipeline.aggregate.search_embeddings import search_embeddings
 from star_pipeline.aggregate.sql_assets import key, normalized, scd2_asset, sql_asset
@@ -72,5 +73,5 @@ aggregate_assets = [
     session_projects, dim_model, fact_token_usage, derived_session_usage, derived_projects, derived_daily_usage,
     derived_model_usage, derived_tool_stats, derived_file_activity, derived_blocks, derived_goals_and_attempts,
     dim_project, dim_tool, dim_agent_type, dim_date, dim_time, fact_tool_call, fact_session_event,
-    search_documents, search_embeddings, published_search_copy, published_briefs,
+    search_documents, search_embeddings, search_postings, published_search_copy, published_briefs,
 ]

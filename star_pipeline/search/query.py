@@ -1,9 +1,8 @@
 """`star-pipeline search QUERY`: the messages of past sessions that match, best first, one hit per session.
 
-Modes: `lexical` ranks by BM25 over the texts (the postings of DuckDB's fts index: words of letters and
-digits in any script, each Chinese or Japanese character a word; English stemmed; accents and case
-folded); `semantic` by cosine similarity between the query's embedding and each text's
-(storage/embeddings.py); `hybrid` (default) fuses both rankings by reciprocal rank (1/(60 + rank),
+Modes: `lexical` ranks by BM25 over the texts' words (storage/search_words.py: letters and digits in any
+script, each Chinese or Japanese character a word; English stemmed; accents and case folded); `semantic`
+by cosine similarity between the query's embedding and each text's (storage/embeddings.py); `hybrid` (default) fuses both rankings by reciprocal rank (1/(60 + rank),
 summed), so a hit either finds ranks well. Each session appears once, with its best message. Texts are
 masked before they reach the copy: a secret never appears in a hit.
 """
@@ -22,7 +21,8 @@ import duckdb
 from star_pipeline.reports.reader import READER_CONFIG
 from star_pipeline.sources import by_name
 from star_pipeline.storage.extensions import load_extension
-from star_pipeline.storage.published_copies import SEARCH_INDEX_SCHEMA, indexed_text, search_copy_path
+from star_pipeline.storage.published_copies import search_copy_path
+from star_pipeline.storage.search_words import words_sql
 
 MODES = ("lexical", "semantic", "hybrid")
 RRF_K = 60
@@ -79,28 +79,26 @@ def _ranked(conn, sql: str, params: list) -> list[int]:
 
 
 def _lexical(conn, query: str, where: str, params: list, pool: int) -> list[int]:
-    """Documents by BM25 (k1 1.2, b 0.75, Lucene's idf), from the postings of the query's terms alone: the
-    query is split, stop-worded and stemmed by the index's own tokenizer, as the texts were."""
-    index = SEARCH_INDEX_SCHEMA
+    """Documents by BM25 (k1 1.2, b 0.75, Lucene's idf) from the postings of the query's own terms, its words
+    made as the texts' were (storage/search_words.py)."""
     terms = conn.execute(f"""
-        SELECT d.termid, d.df FROM {index}.dict d
-        JOIN (SELECT DISTINCT stem(t, 'porter') AS term FROM (SELECT unnest({index}.tokenize({indexed_text('?')})) AS t)
-              WHERE t NOT IN (SELECT sw FROM {index}.stopwords)) q USING (term)""", [query]).fetchall()
+        SELECT t.termid, t.df FROM terms t
+        WHERE t.term IN (SELECT term FROM ({words_sql('q', '0 AS k', '(SELECT CAST(? AS VARCHAR) AS q)')}))""",
+        [query]).fetchall()
     if not terms:
         return []
-    documents, average = conn.execute(f"SELECT num_docs, avgdl FROM {index}.stats").fetchone()
+    documents, average = conn.execute("SELECT documents, average_words FROM search_meta").fetchone()
     # the term ids are integers read above, written as constants so the sorted postings are skipped by range
     constants = ", ".join(str(int(termid)) for termid, _df in terms)
-    filtered = "" if where == "TRUE" else f"JOIN documents d ON d.doc_id = n.name WHERE {where}"
     return _ranked(conn, f"""
         SELECT doc_id FROM (
-            SELECT n.name AS doc_id,
-                   sum(ln((? - q.df + 0.5) / (q.df + 0.5) + 1) * p.tf * 2.2 / (p.tf + 1.2 * (0.25 + 0.75 * n.len / ?))) AS score
-            FROM (SELECT * FROM {index}.postings WHERE termid IN ({constants})) p
-            JOIN (SELECT unnest(CAST(? AS BIGINT[])) AS termid, unnest(CAST(? AS BIGINT[])) AS df) q USING (termid)
-            JOIN {index}.docs n ON n.docid = p.docid
-            {filtered}
-            GROUP BY n.name)
+            SELECT p.doc_id,
+                   sum(ln((? - q.df + 0.5) / (q.df + 0.5) + 1) * p.tf * 2.2 / (p.tf + 1.2 * (0.25 + 0.75 * d.words / ?))) AS score
+            FROM (SELECT * FROM postings WHERE termid IN ({constants})) p
+            JOIN (SELECT unnest(CAST(? AS INTEGER[])) AS termid, unnest(CAST(? AS BIGINT[])) AS df) q USING (termid)
+            JOIN documents d ON d.doc_id = p.doc_id
+            WHERE {where}
+            GROUP BY p.doc_id)
         ORDER BY score DESC, doc_id LIMIT ?""",
         [documents, average, [t for t, _ in terms], [df for _, df in terms], *params, pool])
 

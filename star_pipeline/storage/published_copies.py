@@ -57,17 +57,3 @@ def publish(conn, warehouse_path: Path | str, tables: dict[str, tuple[str, ...]]
     replace_with(temporary, target)
     return target
 
-
-# The search copy's full-text index: built over a table `fts_input` (its texts as INDEXED_TEXT writes them,
-# dropped once the index exists), so DuckDB's fts names its schema after that table.
-SEARCH_INDEX_SCHEMA = "fts_main_fts_input"
-# Words are runs of letters or digits in any script (fts's default keeps a-z only: Cyrillic, Greek, Chinese
-# and digits vanished); Chinese and Japanese are not written with spaces, so each of their characters is
-# made a word of its own, in the texts and in a query alike.
-INDEX_IGNORE = r"(\.|[^\p{L}\p{N}])+"
-_CJK_CHARACTERS = r"([\p{Han}\p{Hiragana}\p{Katakana}])"
-
-
-def indexed_text(expression: str) -> str:
-    """SQL: the text of `expression` (a column, or ? for a query) as the full-text index reads it."""
-    return f"regexp_replace({expression}, '{_CJK_CHARACTERS}', ' \\1 ', 'g')"

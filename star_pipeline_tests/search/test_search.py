@@ -97,10 +97,13 @@ def test_a_new_session_embeds_only_its_own_texts(searchable, monkeypatch):
     real = embeddings.embed
     monkeypatch.setattr(embeddings, "embed", lambda model, texts: embedded.extend(texts) or real(model, texts))
     monkeypatch.setattr("star_pipeline.aggregate.search_embeddings.embed", embeddings.embed)
+    indexed = query(searchable, "SELECT count(*) FROM aggregate.search_word_counts")[0][0]
     talk(searchable, "1a2b3c4d-0000-4000-8000-00000000a004", 3 * 86400, "Rename the config loader", "Renamed it.")
     assert materialize_all(searchable).success
 
     assert sorted(embedded) == sorted(["Renamed it.", "Rename the config loader"])
+    assert query(searchable, "SELECT count(*) FROM aggregate.search_word_counts")[0][0] == indexed + 2  # words too
+    assert query(searchable, "SELECT words FROM aggregate.search_word_counts WHERE text_hash = md5('Renamed it.')") == [(1,)]
     assert hits(searchable, "rename config loader", limit=1)[0]["session_id"].endswith("a004")
 
 
