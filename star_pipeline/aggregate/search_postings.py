@@ -27,7 +27,7 @@ def search_postings(context: AssetExecutionContext, warehouse: WarehouseResource
     with warehouse.connect() as conn:
         prepare(conn)
         conn.execute("CREATE TABLE IF NOT EXISTS aggregate.search_postings (text_hash VARCHAR NOT NULL, "
-                     "term VARCHAR NOT NULL, tf INTEGER NOT NULL)")
+                     "term VARCHAR NOT NULL, tf INTEGER NOT NULL, pipeline_version VARCHAR)")
         conn.execute("CREATE TABLE IF NOT EXISTS aggregate.search_word_counts (text_hash VARCHAR PRIMARY KEY, "
                      "words INTEGER NOT NULL, pipeline_version VARCHAR)")
         conn.execute(f"""
@@ -45,7 +45,7 @@ def search_postings(context: AssetExecutionContext, warehouse: WarehouseResource
                 SELECT text_hash, term, CAST(count(*) AS INTEGER) AS tf FROM ({words_sql('text', 'text_hash', batch)})
                 GROUP BY text_hash, term""")
             conn.execute("BEGIN TRANSACTION")
-            conn.execute("INSERT INTO aggregate.search_postings SELECT text_hash, term, tf FROM batch_postings")
+            conn.execute("INSERT INTO aggregate.search_postings SELECT text_hash, term, tf, ? FROM batch_postings", [version])
             conn.execute(f"""
                 INSERT INTO aggregate.search_word_counts
                 SELECT b.text_hash, CAST(coalesce(sum(p.tf), 0) AS INTEGER), ? FROM {batch} b

@@ -16,16 +16,37 @@ from star_pipeline.install_mcp import install_mcp
 from star_pipeline.storage.brief_files import brief_file, briefs_dir
 from star_pipeline_tests.builders import assistant, session_file, tool_result, tool_use, usage, user, write_jsonl
 from star_pipeline_tests.classified.test_classifiers import AWS_KEY
-from star_pipeline_tests.conftest import materialize_all
+from star_pipeline_tests.conftest import Sandbox, materialize_all
 
 WORK = "2b3c4d5e-0000-4000-8000-00000000b001"
 LATER = "3c4d5e6f-0000-4000-8000-00000000b002"
 TOOLS = {"search_history", "usage", "session_timeline", "tool_failures", "file_history", "project_summary"}
 
 
+@pytest.fixture(scope="module")
+def built_history(tmp_path_factory):
+    """Two sessions in /home/u/proj: one edits src/app.py and then fails a shell call whose output holds a key.
+    Built once for the module; the tests only read it."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("history"))
+    sandbox.write_config()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STAR_PIPELINE_CONFIG", str(sandbox.config_path))
+        patch.setenv("HOME", str(sandbox.home))
+        patch.delenv("DAGSTER_HOME", raising=False)
+        write_history(sandbox)
+        assert materialize_all(sandbox).success
+    return sandbox
+
+
 @pytest.fixture
-def history(sandbox):
-    """Two sessions in /home/u/proj: one edits src/app.py and then fails a shell call whose output holds a key."""
+def history(built_history, monkeypatch):
+    monkeypatch.setenv("STAR_PIPELINE_CONFIG", str(built_history.config_path))
+    monkeypatch.setenv("HOME", str(built_history.home))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return built_history
+
+
+def write_history(sandbox) -> None:
     write_jsonl(session_file(sandbox, WORK), [
         user(WORK, 0, "Make the invoice export write CSV with a header row"),
         assistant(WORK, 1, "msg_b1", "req_b1", usage(3, 20), content=[
@@ -40,8 +61,6 @@ def history(sandbox):
         user(LATER, 86400, "Rename the billing module"),
         assistant(LATER, 86401, "msg_b3", "req_b3", usage(3, 20), content=[{"type": "text", "text": "Renamed."}]),
     ])
-    assert materialize_all(sandbox).success
-    return sandbox
 
 
 def call_server(sandbox, calls: list[tuple[str, dict]]) -> tuple[set[str], list]:

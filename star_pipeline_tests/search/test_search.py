@@ -16,7 +16,7 @@ from star_pipeline_tests.builders import (
 from star_pipeline_tests.classified.test_classifiers import (
     EVERY_KIND, EVERY_KIND_SESSION, SECRET_STRINGS, write_secret_sessions,
 )
-from star_pipeline_tests.conftest import materialize_all, query
+from star_pipeline_tests.conftest import Sandbox, materialize_all, query
 
 LOGIN = "1a2b3c4d-0000-4000-8000-00000000a001"
 PASTA = "1a2b3c4d-0000-4000-8000-00000000a002"
@@ -31,8 +31,7 @@ def talk(sandbox, session: str, ts: float, prompt: str, reply: str) -> None:
     ])
 
 
-@pytest.fixture
-def searchable(sandbox):
+def write_searchable(sandbox) -> None:
     talk(sandbox, LOGIN, 0, "The login test fails on CI since yesterday, please fix it",
          "Fixed the failing login test: the session cookie expired too early.")
     talk(sandbox, PASTA, 86400, "Write a recipe page for spaghetti carbonara", "Added recipes/carbonara.md with the steps.")
@@ -42,7 +41,27 @@ def searchable(sandbox):
         cx(2, "response_item", {"type": "message", "role": "user",
                                 "content": [{"type": "input_text", "text": "Tune the flaky login test retries"}]}),
     ])
+
+
+@pytest.fixture
+def searchable(sandbox):
+    """Three Claude sessions (a login test, a recipe, a deploy) and a Codex one, built: for tests that change it."""
+    write_searchable(sandbox)
     assert materialize_all(sandbox).success
+    return sandbox
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """The same, built once for the tests that only search it."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("searched"))
+    sandbox.write_config()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STAR_PIPELINE_CONFIG", str(sandbox.config_path))
+        patch.setenv("HOME", str(sandbox.home))
+        patch.delenv("DAGSTER_HOME", raising=False)
+        write_searchable(sandbox)
+        assert materialize_all(sandbox).success
     return sandbox
 
 
@@ -52,7 +71,8 @@ def hits(sandbox, text: str, **options) -> list[dict]:
     return json.loads(out.getvalue())["hits"]
 
 
-def test_words_meaning_and_both_find_the_session_and_how_to_resume_it(searchable):
+def test_words_meaning_and_both_find_the_session_and_how_to_resume_it(searched):
+    searchable = searched
     lexical = hits(searchable, "login test", mode="lexical")
     assert {h["session_id"] for h in lexical} == {LOGIN, CODEX_SESSION}  # one hit per session, never the pasta
     claude = next(h for h in lexical if h["source"] == "claude_code")
@@ -67,7 +87,8 @@ def test_words_meaning_and_both_find_the_session_and_how_to_resume_it(searchable
     assert hybrid[0]["session_id"] == LOGIN and len(hybrid) == 3
 
 
-def test_filters_by_source_project_and_dates(searchable):
+def test_filters_by_source_project_and_dates(searched):
+    searchable = searched
     assert {h["source"] for h in hits(searchable, "login test", source="codex")} == {"codex"}
     assert hits(searchable, "login test", project="proj", source="claude_code")[0]["session_id"] == LOGIN
     assert hits(searchable, "login test", project="/elsewhere") == []
