@@ -79,10 +79,7 @@ def private_home(tmp_path_factory):
 def sandbox(tmp_path, monkeypatch) -> Sandbox:
     box = Sandbox(tmp_path)
     box.write_config()
-    monkeypatch.setenv("STAR_PIPELINE_CONFIG", str(box.config_path))
-    monkeypatch.setenv("HOME", str(box.home))
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    return box
+    return use_sandbox(box, monkeypatch)
 
 
 def build_defs(sandbox: Sandbox):
@@ -156,6 +153,26 @@ def corpus_or_skip() -> Path:
         pytest.skip("../shared/corpus is not present")
     return SHARED_CORPUS
 
+
+
+def build_once(tmp_path_factory, name: str, write) -> Sandbox:
+    """A sandbox whose sources `write(sandbox)` fills, built: for a module-scoped fixture whose tests only read it
+    (they set its environment with `use_sandbox`)."""
+    box = Sandbox(tmp_path_factory.mktemp(name))
+    box.write_config()
+    with pytest.MonkeyPatch.context() as patch:
+        use_sandbox(box, patch)
+        write(box)
+        assert materialize_all(box).success
+    return box
+
+
+def use_sandbox(box: Sandbox, monkeypatch) -> Sandbox:
+    """Point the commands at `box` (its config, its HOME, no DAGSTER_HOME), as the `sandbox` fixture does."""
+    monkeypatch.setenv("STAR_PIPELINE_CONFIG", str(box.config_path))
+    monkeypatch.setenv("HOME", str(box.home))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return box
 
 @pytest.fixture(scope="session")
 def corpus_warehouse(tmp_path_factory):

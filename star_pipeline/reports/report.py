@@ -40,7 +40,9 @@ class ReportOptions:
     project: str | None = None
 
 
-def _date(value: str | None, flag: str) -> str | None:
+def parse_date(value: str | None, flag: str, error: type[Exception] = None) -> str | None:
+    """`value` (YYYYMMDD or YYYY-MM-DD) as YYYY-MM-DD; `error` (ReportError unless given) names `flag` when
+    it is not a date that ever was (2026-13-01)."""
     if value is None:
         return None
     match = _DATE.match(value)
@@ -49,7 +51,7 @@ def _date(value: str | None, flag: str) -> str | None:
             return datetime.date(*map(int, match.groups())).isoformat()
     except ValueError:  # 2026-13-01, 2026-02-30: a date that never was
         pass
-    raise ReportError(f"{flag} {value!r}: not a date; use YYYYMMDD or YYYY-MM-DD")
+    raise (error or ReportError)(f"{flag} {value!r}: not a date; use YYYYMMDD or YYYY-MM-DD")
 
 
 def _in_utc(options: ReportOptions) -> bool:
@@ -68,7 +70,7 @@ def _filters(options: ReportOptions) -> tuple[str, list]:
         params.append(options.source)
     for flag, value, operator in (("--since", options.since, ">="), ("--until", options.until, "<=")):
         if value:
-            day = _date(value, flag)
+            day = parse_date(value, flag)
             where.append(f"{local_date} {operator} " + ("CAST(? AS INTEGER)" if utc else "CAST(? AS DATE)"))
             params += [day.replace("-", "")] if utc else [options.timezone, day]
     if options.project:
@@ -98,7 +100,7 @@ def check_options(options: ReportOptions) -> None:
     names = [s.name for s in with_messages()]
     if options.source is not None and options.source not in names:
         raise ReportError(f"--source {options.source!r}: not a source; use one of {', '.join(names)}")
-    _date(options.since, "--since"), _date(options.until, "--until")
+    parse_date(options.since, "--since"), parse_date(options.until, "--until")
 
 
 def report_data(conn: duckdb.DuckDBPyConnection, options: ReportOptions, warehouse_path) -> dict:

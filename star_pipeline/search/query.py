@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from star_pipeline.reports.reader import READER_CONFIG
+from star_pipeline.reports.report import parse_date as report_date
 from star_pipeline.sources import by_name
 from star_pipeline.storage.extensions import load_extension
 from star_pipeline.storage.published_copies import search_copy_path
@@ -27,7 +28,6 @@ from star_pipeline.storage.search_words import words_sql
 MODES = ("lexical", "semantic", "hybrid")
 RRF_K = 60
 SNIPPET_CHARS = 200
-_DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 
 
 class SearchError(ValueError):
@@ -47,15 +47,7 @@ class SearchOptions:
 
 
 def parse_date(value: str | None, flag: str) -> str | None:
-    if value is None:
-        return None
-    match = _DATE.match(value)
-    try:
-        if match:
-            return datetime.date(*map(int, match.groups())).isoformat()
-    except ValueError:  # 2026-13-01
-        pass
-    raise SearchError(f"{flag} {value!r}: not a date; use YYYYMMDD or YYYY-MM-DD")
+    return report_date(value, flag, SearchError)
 
 
 def _filters(options: SearchOptions) -> tuple[str, list]:

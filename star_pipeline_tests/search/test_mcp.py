@@ -16,7 +16,7 @@ from star_pipeline.install_mcp import install_mcp
 from star_pipeline.storage.brief_files import brief_file, briefs_dir
 from star_pipeline_tests.builders import assistant, session_file, tool_result, tool_use, usage, user, write_jsonl
 from star_pipeline_tests.classified.test_classifiers import AWS_KEY
-from star_pipeline_tests.conftest import Sandbox, materialize_all
+from star_pipeline_tests.conftest import build_once, use_sandbox
 
 WORK = "2b3c4d5e-0000-4000-8000-00000000b001"
 LATER = "3c4d5e6f-0000-4000-8000-00000000b002"
@@ -27,23 +27,12 @@ TOOLS = {"search_history", "usage", "session_timeline", "tool_failures", "file_h
 def built_history(tmp_path_factory):
     """Two sessions in /home/u/proj: one edits src/app.py and then fails a shell call whose output holds a key.
     Built once for the module; the tests only read it."""
-    sandbox = Sandbox(tmp_path_factory.mktemp("history"))
-    sandbox.write_config()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STAR_PIPELINE_CONFIG", str(sandbox.config_path))
-        patch.setenv("HOME", str(sandbox.home))
-        patch.delenv("DAGSTER_HOME", raising=False)
-        write_history(sandbox)
-        assert materialize_all(sandbox).success
-    return sandbox
+    return build_once(tmp_path_factory, "history", write_history)
 
 
 @pytest.fixture
 def history(built_history, monkeypatch):
-    monkeypatch.setenv("STAR_PIPELINE_CONFIG", str(built_history.config_path))
-    monkeypatch.setenv("HOME", str(built_history.home))
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    return built_history
+    return use_sandbox(built_history, monkeypatch)
 
 
 def write_history(sandbox) -> None:

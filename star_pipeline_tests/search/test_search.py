@@ -16,7 +16,7 @@ from star_pipeline_tests.builders import (
 from star_pipeline_tests.classified.test_classifiers import (
     EVERY_KIND, EVERY_KIND_SESSION, SECRET_STRINGS, write_secret_sessions,
 )
-from star_pipeline_tests.conftest import Sandbox, materialize_all, query
+from star_pipeline_tests.conftest import build_once, materialize_all, query
 
 LOGIN = "1a2b3c4d-0000-4000-8000-00000000a001"
 PASTA = "1a2b3c4d-0000-4000-8000-00000000a002"
@@ -54,15 +54,7 @@ def searchable(sandbox):
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
     """The same, built once for the tests that only search it."""
-    sandbox = Sandbox(tmp_path_factory.mktemp("searched"))
-    sandbox.write_config()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STAR_PIPELINE_CONFIG", str(sandbox.config_path))
-        patch.setenv("HOME", str(sandbox.home))
-        patch.delenv("DAGSTER_HOME", raising=False)
-        write_searchable(sandbox)
-        assert materialize_all(sandbox).success
-    return sandbox
+    return build_once(tmp_path_factory, "searched", write_searchable)
 
 
 def hits(sandbox, text: str, **options) -> list[dict]:
