@@ -5,6 +5,8 @@ sequence as dagster dev). Runs are recorded in DAGSTER_HOME when it is set (so t
 in the UI and registered classifier versions persist), else in a throwaway instance.
 A failed step or blocking check stops the layers above it, and the exit code is then
 non-zero; a non-blocking check that fails prints a warning.
+When nothing a build reads changed since the last successful one (storage/build_state.py), it
+says so and stops before starting Dagster; `--force` runs every step anyway.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from datetime import datetime, timezone
 
 PROGRESS_LOGGING = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
@@ -37,11 +40,31 @@ def problems_reported(metadata) -> list[str]:
     return problems
 
 
-def run_build(out=None) -> int:
+def nothing_new_message(stored: dict, now: dict) -> str:
+    built = datetime.fromtimestamp(stored["built_at"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    files = ", ".join(f"{name} {part['files']:,}" for name, part in now["sources"].items() if part["files"])
+    return (f"star-pipeline build: nothing new since the last build ({built}); files unchanged per source: "
+            f"{files or 'none'}. `star-pipeline build --force` runs every step anyway.")
+
+
+def run_build(out=None, force: bool = False) -> int:
     out = out or sys.stdout
+    from star_pipeline.config import load_settings
+    from star_pipeline.storage.build_state import changes, fingerprint, forget_state, read_state, write_state
+
+    settings = load_settings()
+    before = fingerprint(settings)
+    if not force:
+        stored = read_state(settings.warehouse_path)
+        reasons = changes(stored, before, settings.partial_line_quiet_seconds)
+        if not reasons:
+            print(nothing_new_message(stored, before), file=out, flush=True)
+            return 0
+    forget_state(settings.warehouse_path)
+    started_at = time.time()
+
     from dagster import DagsterEventType, DagsterInstance
 
-    from star_pipeline.config import load_settings
     from star_pipeline.definitions import defs
     from star_pipeline.orchestration.in_process import run_pipeline
     from star_pipeline.storage.warehouse import WarehouseFileError, WarehouseLockedError
@@ -49,12 +72,14 @@ def run_build(out=None) -> int:
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     started = time.monotonic()
     print("star-pipeline build: materializing every layer ...", file=out, flush=True)
+    if not force:
+        print(f"  why: {'; '.join(reasons)}", file=out, flush=True)
     # INFO shows each step's own progress lines (files read, lines captured) as they happen.
     try:
         outcome = run_pipeline(
             defs,
             instance,
-            load_settings().classifiers_dir,
+            settings.classifiers_dir,
             run_config=PROGRESS_LOGGING,
             log=lambda message: print(f"  {message}", file=out, flush=True),
         )
@@ -88,4 +113,7 @@ def run_build(out=None) -> int:
     elapsed = time.monotonic() - started
     ok = outcome.success and not failed_checks
     print(f"star-pipeline build: {'done' if ok else 'FAILED'} in {elapsed:.1f} s", file=out, flush=True)
+    if ok:
+        instance.dispose()  # its run storage is final before the state records the registered versions
+        write_state(settings, before, started_at)
     return 0 if ok else 1

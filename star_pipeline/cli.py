@@ -37,7 +37,10 @@ def _parser():
                                 "(used by Claude Code itself, see install-hooks --brief)")
     brief.add_argument("--dir", help="the briefs folder (<warehouse>.briefs)")
 
-    commands.add_parser("build", help="materialize every layer in-process, with progress")
+    build = commands.add_parser("build", help="materialize every layer in-process, with progress "
+                                "(stops at once when nothing changed since the last successful build)")
+    build.add_argument("--force", action="store_true",
+                       help="run every step even when nothing changed since the last successful build")
 
     report = commands.add_parser(
         "report", help="token and cost reports (ccusage-compatible --json); reads the warehouse, no dagster"
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             if os.environ.get("DAGSTER_HOME"):
                 restrict_tree(os.environ["DAGSTER_HOME"])  # run history written before umask 077 was set
 
-            return run_build()
+            return run_build(force=args.force)
         if args.command == "report":
             from star_pipeline.config import load_settings
             from star_pipeline.reports.report import ReportOptions, run_report

@@ -33,10 +33,10 @@ def write_session(folder: Path, name: str, lines: int, width: int = 200) -> Path
     return path
 
 
-def build(sandbox, timeout=300):
+def build(sandbox, timeout=300, *flags):
     env = {**os.environ, "STAR_PIPELINE_CONFIG": str(sandbox.config_path)}
     env.pop("DAGSTER_HOME", None)
-    return subprocess.run([STAR_PIPELINE, "build"], capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run([STAR_PIPELINE, "build", *flags], capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def readable_by_others(root: Path) -> list[str]:
@@ -71,6 +71,7 @@ def test_a_build_stops_with_a_clear_message_when_another_process_holds_the_wareh
     """The first job cannot open the file: the build waits once (lock_timeout_seconds: 5), names the holder, stops."""
     write_session(sandbox.claude_root / "-home-u-proj", "s1", 5)
     assert build(sandbox).returncode == 0
+    write_session(sandbox.claude_root / "-home-u-proj", "s2", 5)  # work to do, so the build opens the warehouse
     with held_by_another_process(sandbox.warehouse, tmp_path) as holder:
         started = time.monotonic()
         proc = build(sandbox)
@@ -104,8 +105,25 @@ def test_build_reports_progress_and_succeeds(sandbox):
     assert "materialized raw/claude_code_lines: 25 rows written" in proc.stdout
     assert "claude_code: read 1 files (1 new" in proc.stderr  # live progress from the step
     assert "check raw/claude_code_lines:claude_code_lines_match_files passed" in proc.stdout
+
+
+def test_a_build_finding_nothing_new_stops_before_dagster_and_a_new_line_builds_again(sandbox):
+    path = write_session(sandbox.claude_root / "-home-u-proj", "s1", 25)
+    assert build(sandbox).returncode == 0
+    stored = sandbox.warehouse.stat().st_mtime_ns
     again = build(sandbox)
-    assert "materialized raw/claude_code_lines: 0 rows written" in again.stdout
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing new since the last build" in again.stdout
+    assert "claude_code 1" in again.stdout  # the files it found unchanged, per source
+    assert "materialized" not in again.stdout and "dagster" not in again.stderr
+    assert sandbox.warehouse.stat().st_mtime_ns == stored
+    forced = build(sandbox, 300, "--force")
+    assert "materialized raw/claude_code_lines: 0 rows written" in forced.stdout
+    with path.open("a") as handle:
+        handle.write('{"type":"user","uuid":"late","sessionId":"s1","timestamp":"2026-01-01T00:00:01.000Z"}\n')
+    grown = build(sandbox)
+    assert "why: claude_code: files changed" in grown.stdout
+    assert "materialized raw/claude_code_lines: 1 rows written" in grown.stdout
 
 
 def test_build_exits_non_zero_when_a_blocking_check_fails(sandbox):
