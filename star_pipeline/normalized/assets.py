@@ -127,18 +127,18 @@ def lines_sql(conn, table: str, sources: tuple[Source, ...], pending: dict, budg
     """Per statement of a per-line table's write: each source's raw lines to read (source name -> relation).
 
     Each source's new lines (`not_yet_in`) are read whole (`whole_lines`), at most `budget_bytes`
-    of them per statement (`line_batches`): one statement per batch of one source, the other
-    sources' lines FALSE in it. An incremental run's few new lines make one statement.
+    of them per statement (`line_batches`): one statement per batch of one source, which names
+    that source alone (with every source's SQL in it, planning one statement took 0.12 s: 3 s of a
+    1 GB build's 25 statements). An incremental run's few new lines make one statement.
     """
-    nothing = {source.name: whole_lines(source.name, "FALSE") for source in sources}
     statements = []
     for source in sources:
         new = not_yet_in(conn, table, source, pending[source.name])
         if new == "FALSE":
             continue
         for batch in line_batches(conn, source.name, new, budget_bytes):
-            statements.append({**nothing, source.name: whole_lines(source.name, f"{new} AND {batch}")})
-    return statements or [nothing]
+            statements.append({source.name: whole_lines(source.name, f"{new} AND {batch}")})
+    return statements or [{source.name: whole_lines(source.name, "FALSE") for source in sources}]
 
 
 def statement_bytes(warehouse: WarehouseResource) -> int:

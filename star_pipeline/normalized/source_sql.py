@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from star_pipeline.raw.line_parts import whole_lines
 from star_pipeline.sources import SOURCES, Source
 from star_pipeline.storage.sql_files import render_sql
 from star_pipeline.storage.warehouse import quote_literal
@@ -69,12 +68,13 @@ def hook_events_sql(lines: dict[str, str]) -> str:
 
 
 def parse_errors_sql(lines: dict[str, str]) -> str:
-    """normalized_parse_errors from `lines`: each source's raw lines that its `unparsed_where` marks."""
+    """normalized_parse_errors from `lines`: each source's raw lines that its `unparsed_where` marks (`lines`
+    names at least one source)."""
     selects = [
         f"SELECT {quote_literal(s.name)} AS source, r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length, "
         f"r.line_bytes, r.ends_with_newline, try(decode(r.line_bytes)) AS text "
-        f"FROM {lines.get(s.name) or whole_lines(s.name, 'FALSE')} r WHERE {s.unparsed_where}"
-        for s in SOURCES
+        f"FROM {lines[s.name]} r WHERE {s.unparsed_where}"
+        for s in SOURCES if s.name in lines
     ]
     reasons = " ".join(
         f"WHEN source = {quote_literal(s.name)} AND {condition} THEN {quote_literal(reason)}"
