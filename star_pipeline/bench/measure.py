@@ -6,13 +6,19 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+CORPUS = SHARED / "corpus"
+AMPLIFY = SHARED / "tools" / "amplify.py"
+_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def timed(cmd: list[str], env: dict | None = None, stdin: bytes | None = None) -> tuple[float, int | None, subprocess.CompletedProcess]:
@@ -80,3 +86,28 @@ def publish(heading: str, columns: list[str], rows: list[tuple], notes: list[str
 
 def fmt_ratio(value: float | None, baseline: float | None) -> str:
     return f"{value / baseline:.2f}x" if value and baseline else "n/a"
+
+
+def amplify(dest: Path, size_mb: float, corpus: Path = CORPUS) -> float:
+    """A real-shaped Claude Code corpus of about `size_mb` under dest/.claude/projects (copies of the real
+    transcripts by ../shared/tools/amplify.py); its size in MB."""
+    source = corpus / "claude" / "projects"
+    one_copy = sum(p.stat().st_size for p in source.rglob("*.jsonl"))
+    copies = max(1, round(size_mb * 2**20 / one_copy))
+    subprocess.run([sys.executable, str(AMPLIFY), str(source), str(dest / ".claude"), str(copies)],
+                   check=True, capture_output=True)
+    return sum(p.stat().st_size for p in (dest / ".claude").rglob("*.jsonl")) / 2**20
+
+
+def renewed_copy(source: Path, target_dir: Path) -> tuple[str, int]:
+    """`source` copied into `target_dir` with every uuid in it and in its name replaced by a new one (the same
+    for each occurrence) and its message and request ids (msg_, req_) made new, so that it is a new session
+    to a warehouse that holds the original. Its (first uuid of the name) session id and size."""
+    mapping: dict[bytes, bytes] = {}
+    renew = lambda m: mapping.setdefault(m.group(0), str(uuid.uuid4()).encode())  # noqa: E731
+    tag = uuid.uuid4().hex[:8].encode()
+    data = _UUID.sub(renew, source.read_bytes()).replace(b'"msg_', b'"msg_' + tag).replace(b'"req_', b'"req_' + tag)
+    name = _UUID.sub(renew, source.name.encode()).decode()
+    target_dir.mkdir(parents=True, exist_ok=True)
+    (target_dir / name).write_bytes(data)
+    return _UUID.search(name.encode()).group(0).decode(), len(data)

@@ -1,20 +1,23 @@
 """`make bench`: measure star_pipeline against baselines measured in the same run, and print ratios.
 
-    python -m star_pipeline.bench.run [--size-mb 100] [--scaling] [--write BENCHMARKS.md]
+    python -m star_pipeline.bench.run [--size-mb 1024] [--scaling] [--no-real] [--no-search] [--write BENCHMARKS.md]
 
-1. Full build of every layer from an empty warehouse (wall time, peak memory) vs
-   ccusage 20.0.24 `claude daily --json --offline` (when npx works) and vs one
-   DuckDB read_json query computing the deduplicated daily totals.
-2. Report latency: `star-pipeline report daily --json` (whole process) vs ccusage.
-3. Incremental: one new ~3 MB session into the built warehouse, refresh every layer,
-   vs the same refresh into an empty warehouse.
-4. Scaling (--scaling): full build at 4x the size (the time ratio should stay near 4), and the
-   report on that warehouse against the report at 1x (nearly flat) and against ccusage at 4x.
-5. Hook latency: median of 200 `star-pipeline hook` runs vs `python -c pass`.
-6. Search (star_pipeline/bench/search.py; --no-search skips it): recall@10 of the labelled queries in
-   search_queries.yaml per mode over ../shared/corpus; `star-pipeline search` latency per mode (whole
-   process) over that corpus amplified to about --size-mb (and 4x with --scaling) vs `grep -rFil`; the
-   build after one new session vs a build finding nothing new, and its search assets' share.
+Two corpora, each measured the same way (`corpus_rows`): the generated one (bench/generate.py) and,
+when ../shared/corpus is present, the real Claude Code transcripts amplified by
+../shared/tools/amplify.py (copies with rewritten ids) to about the same size. Per corpus:
+1. Full build of every layer from an empty warehouse (wall time, peak memory) vs ccusage 20.0.24
+   `claude daily --json --offline` (when npx works) and vs one DuckDB read_json query computing the
+   deduplicated daily totals, over the same files.
+2. A build that finds nothing new (target: under 1.5 s).
+3. Report latency: `star-pipeline report daily --json` (whole process) vs ccusage.
+4. Incremental: one new session (generated, or a real transcript under new ids) into the built
+   warehouse, refresh every layer, vs the same refresh into an empty warehouse.
+5. Scaling (--scaling): full build at 4x the size (the time ratio should stay near 4), and the report
+   on that warehouse against the report at 1x (nearly flat) and against ccusage at 4x.
+Then: hook latency (median of 200 `star-pipeline hook` runs vs `python -c pass`), and search
+(star_pipeline/bench/search.py; --no-search skips it): recall@10 of the labelled queries per mode over
+../shared/corpus, `star-pipeline search` latency per mode over the amplified corpus vs `grep -rFil`, and
+the cost of indexing one new session.
 Nothing here asserts: it prints figures, ratios and the targets beside them.
 """
 
@@ -29,11 +32,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from star_pipeline.bench.generate import claude_session, generate
-from star_pipeline.bench.measure import BIN, build, fmt_ratio, machine_summary, publish, timed, write_config
+from star_pipeline.bench.measure import (AMPLIFY, BIN, CORPUS, amplify, build, fmt_ratio, machine_summary, publish,
+                                         renewed_copy, timed, write_config)
 
 CCUSAGE = ["npx", "-y", "ccusage@20.0.24"]
 
@@ -47,9 +53,10 @@ def ccusage_available() -> bool:
         return False
 
 
-def ccusage_daily(corpus: Path) -> tuple[float, int | None, int | None]:
-    """Wall time, peak memory and the total tokens ccusage reports (to prove it read the same data)."""
-    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(corpus / "claude")}
+def ccusage_daily(claude_dir: Path) -> tuple[float, int | None, int | None]:
+    """Wall time, peak memory and the total tokens ccusage reports over `claude_dir`/projects (to prove it read
+    the same data)."""
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(claude_dir)}
     elapsed, peak, proc = timed([*CCUSAGE, "claude", "daily", "--json", "--offline", "--timezone", "UTC"], env=env)
     try:
         total = json.loads(proc.stdout)["totals"]["totalTokens"]
@@ -83,8 +90,8 @@ SELECT CAST(ts AS DATE), model, sum(i), sum(o), sum(cc), sum(cr) FROM (
 """
 
 
-def duckdb_baseline(corpus: Path) -> tuple[float, int | None]:
-    elapsed, peak, proc = timed([sys.executable, "-c", DUCKDB_BASELINE, str(corpus / "claude" / "projects")])
+def duckdb_baseline(claude_dir: Path) -> tuple[float, int | None]:
+    elapsed, peak, proc = timed([sys.executable, "-c", DUCKDB_BASELINE, str(claude_dir / "projects")])
     if proc.returncode != 0:
         raise SystemExit(proc.stderr.decode()[-2000:])
     return elapsed, peak
@@ -114,95 +121,159 @@ def hook_latency(runs: int = 200) -> tuple[float, float]:
     return statistics.median(hook), statistics.median(bare)
 
 
+@dataclass
+class Corpus:
+    """A corpus to measure: how to make it at a size, and one more session to add to it."""
+
+    label: str  # "generated" or "real"
+    make: Callable[[Path, float], float]  # (folder, size MB) -> MB written
+    claude_dir: Callable[[Path], Path]  # folder -> its CLAUDE_CONFIG_DIR (projects/ below it)
+    config: Callable[[Path, Path], Path]  # (warehouse folder, corpus folder) -> configuration
+    add_session: Callable[[Path], int]  # corpus folder -> bytes of the session it adds
+
+
+def _generated_session(folder: Path) -> int:
+    import random
+
+    start = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+    return claude_session(random.Random(99), folder, "-home-dev-newproj", start, 700)
+
+
+GENERATED = Corpus(
+    "generated",
+    make=lambda folder, size_mb: sum(generate(folder, size_mb).values()) / 2**20,
+    claude_dir=lambda folder: folder / "claude",
+    config=lambda warehouse, folder: write_config(warehouse, folder),
+    add_session=_generated_session,
+)
+
+
+def _real_session(folder: Path) -> int:
+    """A real Claude Code transcript of about 0.8 MB (the one closest to it) under new ids, in a project of its own."""
+    sources = sorted((CORPUS / "claude" / "projects").rglob("*.jsonl"), key=lambda p: (abs(p.stat().st_size - 800_000), p))
+    return renewed_copy(sources[0], folder / ".claude" / "projects" / "-bench-new-session")[1]
+
+
+REAL = Corpus(
+    "real",
+    make=lambda folder, size_mb: amplify(folder, size_mb),
+    claude_dir=lambda folder: folder / ".claude",
+    config=lambda warehouse, folder: write_config(warehouse, claude=[folder / ".claude" / "projects"], codex=[]),
+    add_session=_real_session,
+)
+
+
+def corpus_rows(corpus: Corpus, work: Path, size_mb: float, scaling: bool, use_ccusage: bool) -> tuple[list, list]:
+    """Rows (measurement, star_pipeline, baseline, ratio, target) and notes for one corpus; builds in `work`."""
+    label = corpus.label
+    folder = work / f"{label}-corpus"
+    print(f"{label}: making a {size_mb:g} MB corpus ...", flush=True)
+    total_mb = corpus.make(folder, size_mb)
+    config = corpus.config(work / f"{label}-main", folder)
+    print(f"{label}: full build over {total_mb:.0f} MB ...", flush=True)
+    build_s, build_kib = build(config)
+    duck_s, _ = duckdb_baseline(corpus.claude_dir(folder))
+    cc_s, cc_kib, cc_total = ccusage_daily(corpus.claude_dir(folder)) if use_ccusage else (None, None, None)
+    ours_total = our_claude_total(config)
+    at = f"{label} {total_mb:.0f} MB"
+    rows = [
+        (f"{at}: full build, wall", f"{build_s:.1f} s", f"ccusage {cc_s:.1f} s" if cc_s else "ccusage n/a",
+         fmt_ratio(build_s, cc_s), "<= 4x ccusage at 1 GB (stretch 2x)"),
+        (f"{at}: full build, wall", f"{build_s:.1f} s", f"DuckDB read_json {duck_s:.1f} s", fmt_ratio(build_s, duck_s),
+         "(reference)"),
+        (f"{at}: full build, peak memory", f"{(build_kib or 0) / 1024:.0f} MiB",
+         f"ccusage {(cc_kib or 0) / 1024:.0f} MiB" if cc_kib else "ccusage n/a", fmt_ratio(build_kib, cc_kib),
+         "< 1.5 GB (1431 MiB) at 1 GB"),
+    ]
+    print(f"{label}: a build finding nothing new ...", flush=True)
+    noop_s, _ = build(config)
+    rows.append((f"{at}: build finding nothing new", f"{noop_s:.2f} s", f"full build {build_s:.1f} s",
+                 fmt_ratio(noop_s, build_s), "< 1.5 s"))
+    print(f"{label}: report latency ...", flush=True)
+    report_s = report_latency(config)
+    rows.append((f"{at}: report daily --json", f"{report_s * 1000:.0f} ms", f"ccusage daily {cc_s:.2f} s" if cc_s else "ccusage n/a",
+                 fmt_ratio(report_s, cc_s), "< 1/5 of ccusage at 1 GB"))
+    print(f"{label}: incremental refresh ...", flush=True)
+    new_size = corpus.add_session(folder)
+    incremental_s, _ = build(config)
+    empty = work / f"{label}-empty-corpus"
+    corpus.add_session(empty)
+    empty_s, _ = build(corpus.config(work / f"{label}-empty", empty))
+    rows.append((f"{at}: incremental, +{new_size / 2**20:.1f} MB session, all layers", f"{incremental_s:.1f} s",
+                 f"same refresh on empty warehouse {empty_s:.1f} s", fmt_ratio(incremental_s, empty_s), "< 2x empty"))
+    notes = [f"{label} corpus, Claude Code total tokens: star_pipeline {ours_total:,}, ccusage "
+             f"{cc_total if cc_total is None else format(cc_total, ',')} (the baselines read the same data)."]
+    for used in (folder, work / f"{label}-main", empty, work / f"{label}-empty"):
+        shutil.rmtree(used, ignore_errors=True)
+
+    if scaling:
+        print(f"{label}: full build at 4x ...", flush=True)
+        big = work / f"{label}-corpus4"
+        big_mb = corpus.make(big, size_mb * 4)
+        big_config = corpus.config(work / f"{label}-big", big)
+        big_s, big_kib = build(big_config)
+        rows.append((f"{label} {big_mb:.0f} MB: full build", f"{big_s:.1f} s", f"at {total_mb:.0f} MB {build_s:.1f} s",
+                     fmt_ratio(big_s, build_s), "within 4.2x"))
+        rows.append((f"{label} {big_mb:.0f} MB: full build, peak memory", f"{(big_kib or 0) / 1024:.0f} MiB",
+                     f"at {total_mb:.0f} MB {(build_kib or 0) / 1024:.0f} MiB", fmt_ratio(big_kib, build_kib), "(reference)"))
+        big_report_s = report_latency(big_config)
+        big_cc_s = ccusage_daily(corpus.claude_dir(big))[0] if use_ccusage else None
+        rows.append((f"{label} {big_mb:.0f} MB: report daily --json", f"{big_report_s * 1000:.0f} ms",
+                     f"at {total_mb:.0f} MB {report_s * 1000:.0f} ms", fmt_ratio(big_report_s, report_s),
+                     "within 1.2x of the 1 GB report"))
+        rows.append((f"{label} {big_mb:.0f} MB: full build", f"{big_s:.1f} s",
+                     f"ccusage daily {big_cc_s:.2f} s" if big_cc_s else "ccusage n/a", fmt_ratio(big_s, big_cc_s),
+                     "(reference)"))
+        for used in (big, work / f"{label}-big"):
+            shutil.rmtree(used, ignore_errors=True)
+    return rows, notes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=float, default=100)
     parser.add_argument("--scaling", action="store_true", help="also build at 4x the size")
     parser.add_argument("--no-ccusage", action="store_true")
+    parser.add_argument("--no-generated", action="store_true", help="skip the generated corpus")
+    parser.add_argument("--no-real", action="store_true", help="skip the amplified real corpus")
     parser.add_argument("--no-search", action="store_true", help="skip the search measurements")
+    parser.add_argument("--no-hook", action="store_true", help="skip the hook latency")
     parser.add_argument("--write", type=Path, help="append the results to this markdown file")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="star-pipeline-bench-"))
     rows: list[tuple[str, str, str, str, str]] = []
-    search_notes: list[str] = []
+    notes: list[str] = []
     try:
-        corpus = work / "corpus"
-        print(f"generating {args.size_mb:g} MB corpus ...", flush=True)
-        written = generate(corpus, args.size_mb)
-        total_mb = sum(written.values()) / 2**20
         use_ccusage = not args.no_ccusage and ccusage_available()
+        corpora = [] if args.no_generated else [GENERATED]
+        if not args.no_real:
+            if (CORPUS / "claude" / "projects").is_dir() and AMPLIFY.exists():
+                corpora.append(REAL)
+            else:
+                notes.append(f"The real corpus was skipped: {CORPUS / 'claude' / 'projects'} or {AMPLIFY} is absent.")
+        for corpus in corpora:
+            corpus_table, corpus_notes = corpus_rows(corpus, work, args.size_mb, args.scaling, use_ccusage)
+            rows += corpus_table
+            notes += corpus_notes
 
-        config = write_config(work / "main", corpus)
-        print("full build ...", flush=True)
-        build_s, build_kib = build(config)
-        duck_s, duck_kib = duckdb_baseline(corpus)
-        cc_s, cc_kib, cc_total = ccusage_daily(corpus) if use_ccusage else (None, None, None)
-        ours_total = our_claude_total(config)
-        print(f"Claude Code total tokens: star_pipeline {ours_total}, ccusage {cc_total}", flush=True)
-        rows.append(("full build, wall", f"{build_s:.1f} s", f"ccusage {cc_s:.1f} s" if cc_s else "ccusage n/a",
-                     fmt_ratio(build_s, cc_s), "<= 4x ccusage at 1 GB"))
-        rows.append(("full build, wall", f"{build_s:.1f} s", f"DuckDB read_json {duck_s:.1f} s", fmt_ratio(build_s, duck_s), "(reference)"))
-        rows.append(("full build, peak memory", f"{(build_kib or 0) / 1024:.0f} MiB",
-                     f"ccusage {(cc_kib or 0) / 1024:.0f} MiB" if cc_kib else "ccusage n/a", fmt_ratio(build_kib, cc_kib), "< 1 GiB at 1 GB"))
-
-        print("report latency ...", flush=True)
-        report_s = report_latency(config)
-        rows.append(("report daily --json", f"{report_s * 1000:.0f} ms", f"ccusage daily {cc_s:.2f} s" if cc_s else "ccusage n/a",
-                     fmt_ratio(report_s, cc_s), "< 1/5 of ccusage at 1 GB"))
-
-        print("incremental refresh ...", flush=True)
-        start = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
-        import random
-
-        new_size = claude_session(random.Random(99), corpus, "-home-dev-newproj", start, 700)
-        incremental_s, _ = build(config)
-        empty_corpus = work / "empty-corpus"
-        claude_session(random.Random(99), empty_corpus, "-home-dev-newproj", start, 700)
-        empty_s, _ = build(write_config(work / "empty", empty_corpus))
-        rows.append((f"incremental: +{new_size / 2**20:.1f} MB session, all layers", f"{incremental_s:.1f} s",
-                     f"same refresh on empty warehouse {empty_s:.1f} s", fmt_ratio(incremental_s, empty_s), "< 2x empty"))
-
-        if args.scaling:
-            print("scaling build at 4x ...", flush=True)
-            big = work / "corpus4"
-            generate(big, args.size_mb * 4)
-            big_config = write_config(work / "big", big)
-            big_s, big_kib = build(big_config)
-            rows.append((f"full build at {args.size_mb * 4:g} MB", f"{big_s:.1f} s", f"at {args.size_mb:g} MB {build_s:.1f} s",
-                         fmt_ratio(big_s, build_s), "near 4x"))
-            rows.append((f"full build at {args.size_mb * 4:g} MB, peak memory", f"{(big_kib or 0) / 1024:.0f} MiB",
-                         f"at {args.size_mb:g} MB {(build_kib or 0) / 1024:.0f} MiB", fmt_ratio(big_kib, build_kib), "(reference)"))
-            big_report_s = report_latency(big_config)
-            big_cc_s = ccusage_daily(big)[0] if use_ccusage else None
-            rows.append((f"report daily --json at {args.size_mb * 4:g} MB", f"{big_report_s * 1000:.0f} ms",
-                         f"at {args.size_mb:g} MB {report_s * 1000:.0f} ms", fmt_ratio(big_report_s, report_s),
-                         "within 1.2x of the 1 GB report"))
-            rows.append((f"report daily --json at {args.size_mb * 4:g} MB", f"{big_report_s * 1000:.0f} ms",
-                         f"ccusage daily {big_cc_s:.2f} s" if big_cc_s else "ccusage n/a", fmt_ratio(big_report_s, big_cc_s),
-                         "(reference)"))
-            shutil.rmtree(big, ignore_errors=True)
-
-        print("hook latency ...", flush=True)
-        hook_s, bare_s = hook_latency()
-        rows.append(("hook, median of 200", f"{hook_s * 1000:.1f} ms", f"python -c pass {bare_s * 1000:.1f} ms",
-                     fmt_ratio(hook_s, bare_s), "< 30 ms"))
+        if not args.no_hook:
+            print("hook latency ...", flush=True)
+            hook_s, bare_s = hook_latency()
+            rows.append(("hook, median of 200", f"{hook_s * 1000:.1f} ms", f"python -c pass {bare_s * 1000:.1f} ms",
+                         fmt_ratio(hook_s, bare_s), "< 30 ms"))
 
         if not args.no_search:
             from star_pipeline.bench.search import bench_rows
 
-            for used in ("corpus", "main", "empty", "empty-corpus"):  # search amplifies real transcripts instead
-                shutil.rmtree(work / used, ignore_errors=True)
             search_rows, search_notes = bench_rows(work, args.size_mb, args.scaling)
             rows += search_rows
+            notes += search_notes
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    publish(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, corpus {total_mb:.0f} MB ({machine_summary()})",
-            ["measurement", "star_pipeline", "baseline (same run)", "ratio", "target"], rows,
-            [f"Claude Code total tokens over the corpus: star_pipeline {ours_total:,}, ccusage "
-             f"{cc_total if cc_total is None else format(cc_total, ',')} (the baselines read the same data).",
-             *search_notes], args.write)
+    publish(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, corpora of {args.size_mb:g} MB ({machine_summary()})",
+            ["measurement", "star_pipeline", "baseline (same run)", "ratio", "target"], rows, notes, args.write)
 
 
 if __name__ == "__main__":

@@ -24,25 +24,20 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import yaml
 
-from star_pipeline.bench.measure import BIN, fmt_ratio, machine_summary, publish, timed, write_config
+from star_pipeline.bench.measure import (AMPLIFY, BIN, CORPUS, amplify, fmt_ratio, machine_summary, publish, renewed_copy,
+                                         timed, write_config)
 
 MODES = ("lexical", "semantic", "hybrid")
 QUERIES = Path(__file__).with_name("search_queries.yaml")
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED = REPO_ROOT.parent / "shared"
-CORPUS = SHARED / "corpus"
-AMPLIFY = SHARED / "tools" / "amplify.py"
 SEARCH_STEPS = ("search_documents", "search_embeddings", "published_search_copy")
 NEW_SESSION = "2025/11/01/rollout-2025-11-01T11-34-37-97b66f6c-a160-40e0-bd0f-1fdcbbb9498b.jsonl"  # 1.7 MB, 873 texts
-_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def load_queries(path: Path = QUERIES) -> list[dict]:
@@ -181,33 +176,15 @@ def search_latency(config: Path, queries: list[str], runs: int = 1) -> dict[str,
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def amplify(dest: Path, size_mb: float, corpus: Path = CORPUS) -> float:
-    """A real-shaped Claude Code corpus of about `size_mb` under dest/.claude/projects (copies of the real
-    transcripts by ../shared/tools/amplify.py); its size in MB."""
-    source = corpus / "claude" / "projects"
-    one_copy = sum(p.stat().st_size for p in source.rglob("*.jsonl"))
-    copies = max(1, round(size_mb * 2**20 / one_copy))
-    subprocess.run([sys.executable, str(AMPLIFY), str(source), str(dest / ".claude"), str(copies)],
-                   check=True, capture_output=True)
-    return sum(p.stat().st_size for p in (dest / ".claude").rglob("*.jsonl")) / 2**20
-
-
 def add_new_session(codex_sessions: Path, corpus: Path = CORPUS) -> tuple[str, int]:
-    """One real Codex session copied into `codex_sessions` under a new session id (every uuid in it, the
-    file name's too, replaced by a new one, the same for each occurrence), so that its texts are new to
-    a warehouse of amplified Claude Code copies and are embedded and indexed for real. Its id and size."""
+    """One real Codex session copied into `codex_sessions` under a new session id (`renewed_copy`), so that
+    its texts are new to a warehouse of amplified Claude Code copies and are embedded and indexed for
+    real. Its id and size."""
     source = corpus / "codex" / "sessions" / NEW_SESSION
     if not source.exists():
         source = max((corpus / "codex" / "sessions").rglob("*.jsonl"), key=lambda p: p.stat().st_size)
-    mapping: dict[bytes, bytes] = {}
-    renew = lambda m: mapping.setdefault(m.group(0), str(uuid.uuid4()).encode())  # noqa: E731
-    data = _UUID.sub(renew, source.read_bytes())
-    name = _UUID.sub(renew, source.name.encode()).decode()
-    session_id = _UUID.search(name.encode()).group(0).decode()
-    target = codex_sessions / source.relative_to(corpus / "codex" / "sessions").parent / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    return session_id, len(data)
+    target_dir = codex_sessions / source.relative_to(corpus / "codex" / "sessions").parent
+    return renewed_copy(source, target_dir)
 
 
 def _documents_of(config: Path, session_id: str) -> int:
