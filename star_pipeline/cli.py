@@ -43,15 +43,9 @@ def _parser():
                        help="run every step even when nothing changed since the last successful build")
 
     report = commands.add_parser(
-        "report", help="token and cost reports (ccusage-compatible --json); reads the warehouse, no dagster"
+        "report", help="token and cost reports (ccusage 20's flags and --json); reads the warehouse, no dagster"
     )
-    report.add_argument("report", choices=["daily", "weekly", "monthly", "session", "blocks"])
-    report.add_argument("--json", action="store_true", help="ccusage 20 JSON (Codex shape with --source codex)")
-    report.add_argument("--since", help="first date, YYYYMMDD or YYYY-MM-DD (inclusive)")
-    report.add_argument("--until", help="last date, YYYYMMDD or YYYY-MM-DD (inclusive)")
-    report.add_argument("--timezone", default="UTC", help="time zone for dates (default UTC)")
-    report.add_argument("--source", choices=[s.name for s in with_messages()], help="one source only")
-    report.add_argument("--project", help="project path (or its last part)")
+    _report_parsers(report, with_messages())
 
     search = commands.add_parser("search", help="find past sessions by words and by meaning; reads the search copy")
     search.add_argument("query", help="what to look for, in your own words")
@@ -83,6 +77,44 @@ def _parser():
     delete = classifier_commands.add_parser("delete", help="delete one version's rows and partition")
     delete.add_argument("version", help="e.g. message_kinds-1a2b3c4d")
     return parser
+
+
+def _report_parsers(report, sources) -> None:
+    """`report daily|weekly|monthly|session|blocks|projects`, with ccusage 20.0.24's flags (reports/options.py says
+    what each does here)."""
+    import argparse
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-j", "--json", action="store_true", help="ccusage 20 JSON (Codex shape with --source codex)")
+    common.add_argument("-s", "--since", help="first date, YYYYMMDD or YYYY-MM-DD (inclusive)")
+    common.add_argument("-u", "--until", help="last date, YYYYMMDD or YYYY-MM-DD (inclusive)")
+    common.add_argument("-z", "--timezone", help="IANA time zone for dates (default: the system's)")
+    common.add_argument("--source", choices=[s.name for s in sources], help="one source only")
+    common.add_argument("-p", "--project", help="a project as `report projects` lists it: its path, last part or "
+                        "Claude Code folder name")
+    common.add_argument("-o", "--order", choices=["asc", "desc"], help="oldest first (asc, default) or newest first")
+    common.add_argument("-b", "--breakdown", action="store_true", help="a row per model under each row of the table")
+    common.add_argument("--compact", action="store_true", help="fewer columns, for narrow terminals")
+    common.add_argument("--no-cost", action="store_true", help="no cost columns, no cost fields in the JSON")
+    common.add_argument("-m", "--mode", choices=["auto", "calculate", "display"], default="auto",
+                        help="auto and calculate price every call from its tokens; display is not supported")
+    for flag in ("--offline", "--no-offline", "--color", "--no-color", "--single-thread"):
+        common.add_argument(flag, action="store_true", help=argparse.SUPPRESS)  # ccusage's; nothing to do here
+    common.add_argument("-O", action="store_true", dest="offline", help=argparse.SUPPRESS)
+    kinds = report.add_subparsers(dest="report", required=True, metavar="daily|weekly|monthly|session|blocks|projects")
+    for name in ("daily", "weekly", "monthly"):
+        period = kinds.add_parser(name, parents=[common], help=f"{name} totals")
+        period.add_argument("-i", "--instances", action="store_true", help="one table (JSON: one list) per project")
+        period.add_argument("--last", type=int, metavar="N",
+                            help=f"only the latest N {'days' if name == 'daily' else name[:-2] + 's'} (1: the current one)")
+    session = kinds.add_parser("session", parents=[common], help="totals per session")
+    session.add_argument("-i", "--id", dest="session_id", help="one session only")
+    blocks = kinds.add_parser("blocks", parents=[common], help="5-hour billing blocks")
+    blocks.add_argument("-a", "--active", action="store_true", help="the active block only, with burn rate and projection")
+    blocks.add_argument("-r", "--recent", action="store_true", help="blocks of the last 3 days")
+    blocks.add_argument("-t", "--token-limit", help="tokens per block to warn at: a number, or max (the most any block used)")
+    blocks.add_argument("-n", "--session-length", type=float, default=5.0, help="block length in hours (default 5)")
+    kinds.add_parser("projects", parents=[common], help="every project, with its sessions, tokens and cost")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             from star_pipeline.config import load_settings
             from star_pipeline.reports.report import ReportOptions, run_report
 
-            options = ReportOptions(args.report, args.json, args.since, args.until, args.timezone, args.source, args.project)
-            return run_report(options, load_settings().warehouse_path)
+            return run_report(ReportOptions.from_args(args), load_settings().warehouse_path)
         if args.command == "search":
             from star_pipeline.config import load_settings
             from star_pipeline.search.query import SearchOptions, run_search

@@ -18,32 +18,32 @@ def from_epoch_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
-def billing_blocks(calls: list[tuple], now: datetime | None = None) -> list[dict]:
+def billing_blocks(calls: list[tuple], now: datetime | None = None, block_us: int = BLOCK_US) -> list[dict]:
     """ccusage's 5-hour blocks from (epoch_us, model, input, output, cache_creation, cache_read, cost) in time order.
 
-    A block starts at the (UTC) hour of its first call and lasts 5 hours; a call
-    more than 5 hours after the block's start, or after the previous call, starts
-    a new block. A silence longer than 5 hours adds a gap block from 5 hours after
-    the last call to the next call. Times in the blocks are UTC datetimes.
+    A block starts at the (UTC) hour of its first call and lasts 5 hours (`block_us`: `report blocks
+    --session-length`); a call more than that after the block's start, or after the previous call, starts
+    a new block. A longer silence adds a gap block from one block length after the last call to the next
+    call. Times in the blocks are UTC datetimes; `first_call` is the time of the block's first call.
     """
     now = now or datetime.now(timezone.utc)
     blocks: list[dict] = []
     current: dict | None = None
 
     def close(block: dict) -> None:
-        for name in ("start_time", "end_time", "actual_end"):
+        for name in ("start_time", "end_time", "actual_end", "first_call"):
             block[name] = from_epoch_us(block[name])
-        block["is_active"] = now - block["actual_end"] < BLOCK and now < block["end_time"]
+        block["is_active"] = now - block["actual_end"] < timedelta(microseconds=block_us) and now < block["end_time"]
         blocks.append(block)
 
     for ts, model, i, o, cc, cr, cost in calls:
         if current is not None:
             since_last = ts - current["actual_end"]
-            if ts - current["start_time"] > BLOCK_US or since_last > BLOCK_US:
+            if ts - current["start_time"] > block_us or since_last > block_us:
                 last_call = current["actual_end"]
                 close(current)
-                if since_last > BLOCK_US:
-                    gap_start = from_epoch_us(last_call + BLOCK_US)
+                if since_last > block_us:
+                    gap_start = from_epoch_us(last_call + block_us)
                     blocks.append(
                         {"block_id": "gap-" + iso(gap_start), "is_gap": True, "start_time": gap_start,
                          "end_time": from_epoch_us(ts), "actual_end": None, "entries": 0, "input_tokens": 0,
@@ -54,7 +54,7 @@ def billing_blocks(calls: list[tuple], now: datetime | None = None) -> list[dict
         if current is None:
             start = ts - ts % HOUR_US
             current = {"block_id": iso(from_epoch_us(start)), "is_gap": False, "start_time": start,
-                       "end_time": start + BLOCK_US, "actual_end": ts, "entries": 0, "input_tokens": 0,
+                       "end_time": start + block_us, "actual_end": ts, "first_call": ts, "entries": 0, "input_tokens": 0,
                        "output_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
                        "cost_usd": 0.0, "models": []}
         current["actual_end"] = ts

@@ -14,14 +14,14 @@ import datetime
 import json
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 
 from star_pipeline.reports.reader import open_for_reading
 from star_pipeline.sources import by_name, with_messages
 
-REPORTS = ("daily", "weekly", "monthly", "session", "blocks")
+REPORTS = ("daily", "weekly", "monthly", "session", "blocks", "projects")
 _DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 
 
@@ -29,8 +29,14 @@ class ReportError(ValueError):
     """Bad report arguments; the message says what to pass."""
 
 
+UTC_NAMES = {"UTC", "Etc/UTC", "UCT", "Etc/UCT", "Zulu", "Etc/Zulu", "Universal", "Etc/Universal", "GMT", "Etc/GMT"}
+STRIPPED_COST_FIELDS = ("totalCost", "costUSD", "cost")
+
+
 @dataclass(frozen=True)
 class ReportOptions:
+    """What a report was asked for: ccusage 20.0.24's flags (`star-pipeline report <kind> --help`)."""
+
     report: str
     as_json: bool = False
     since: str | None = None
@@ -38,6 +44,50 @@ class ReportOptions:
     timezone: str = "UTC"
     source: str | None = None
     project: str | None = None
+    order: str | None = None  # asc (the default of period reports) or desc; sessions: by cost unless given
+    breakdown: bool = False
+    compact: bool = False
+    no_cost: bool = False
+    mode: str = "auto"
+    instances: bool = False
+    last: int | None = None
+    session_id: str | None = None
+    active: bool = False
+    recent: bool = False
+    token_limit: str | None = None
+    session_length: float = 5.0
+    project_ids: tuple[str, ...] | None = None  # what --project matched (resolve_project), set by report_data
+
+    @classmethod
+    def from_args(cls, args) -> "ReportOptions":
+        """From `star-pipeline report`'s parsed arguments; the time zone defaults to the system's, as in ccusage."""
+        return cls(
+            args.report, args.json, args.since, args.until, args.timezone or system_timezone(), args.source,
+            args.project, args.order, args.breakdown, args.compact, args.no_cost, args.mode,
+            getattr(args, "instances", False), getattr(args, "last", None), getattr(args, "session_id", None),
+            getattr(args, "active", False), getattr(args, "recent", False), getattr(args, "token_limit", None),
+            getattr(args, "session_length", 5.0),
+        )
+
+
+def system_timezone() -> str:
+    """This machine's IANA time zone: $TZ, else what /etc/localtime links to, else /etc/timezone, else UTC."""
+    import os
+
+    name = os.environ.get("TZ", "").lstrip(":")
+    if not name:
+        try:
+            target = os.path.realpath("/etc/localtime")
+            name = target.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in target else ""
+        except OSError:
+            name = ""
+    if not name:
+        try:
+            with open("/etc/timezone", encoding="utf-8") as handle:
+                name = handle.read().strip()
+        except OSError:
+            name = ""
+    return "UTC" if not name or name in UTC_NAMES else name
 
 
 def parse_date(value: str | None, flag: str, error: type[Exception] = None) -> str | None:
@@ -58,7 +108,7 @@ def _in_utc(options: ReportOptions) -> bool:
     """Reports in UTC (the default) take the day from the fact's `date_key` (the call's UTC date,
     yyyymmdd): an integer to compare and group instead of a time zone conversion of every row,
     which was most of a daily report's query (60 ms -> 10 ms at 1 GB), and grows with the calls."""
-    return options.timezone == "UTC"
+    return options.timezone in UTC_NAMES
 
 
 def _filters(options: ReportOptions) -> tuple[str, list]:
@@ -74,8 +124,11 @@ def _filters(options: ReportOptions) -> tuple[str, list]:
             where.append(f"{local_date} {operator} " + ("CAST(? AS INTEGER)" if utc else "CAST(? AS DATE)"))
             params += [day.replace("-", "")] if utc else [options.timezone, day]
     if options.project:
-        where.append("(f.project_id = ? OR f.project_id LIKE '%/' || ?)")
-        params += [options.project, options.project]
+        where.append("f.project_id IN (SELECT unnest(CAST(? AS VARCHAR[])))")
+        params.append(list(options.project_ids if options.project_ids is not None else (options.project,)))
+    if options.session_id:
+        where.append("f.session_id = ?")
+        params.append(options.session_id)
     return " AND ".join(where), params
 
 
@@ -93,6 +146,38 @@ UTC_PERIODS = {
 }
 
 
+# A call's project as ccusage names it: for Claude Code the folder under projects/ its session file is in (a
+# subagent's file is two folders deeper), else the project path the source records.
+PROJECT_LABEL_SQL = (
+    "CASE WHEN f.source = 'claude_code' THEN coalesce(nullif(regexp_extract(s.session_path, "
+    "'([^/]+)/(?:[^/]+/subagents/)?[^/]+\.jsonl$', 1), ''), f.project_id) ELSE f.project_id END"
+)
+WITH_SESSIONS = "aggregate.fact_token_usage f LEFT JOIN aggregate.derived_session_usage s USING (source, session_id)"
+
+
+def resolve_project(conn, name: str) -> tuple[str, ...]:
+    """The project paths `--project NAME` means: a path as stored, its last part, or its ccusage name."""
+    ids = tuple(row[0] for row in conn.execute(
+        f"SELECT DISTINCT f.project_id FROM {WITH_SESSIONS} WHERE f.project_id = ? OR ends_with(f.project_id, '/' || ?) "
+        f"OR {PROJECT_LABEL_SQL} = ? ORDER BY 1", [name, name, name]).fetchall())
+    if not ids:
+        known = [row[0] for row in conn.execute(
+            f"SELECT {PROJECT_LABEL_SQL} AS label FROM {WITH_SESSIONS} GROUP BY label ORDER BY max(f.event_ts) DESC NULLS LAST "
+            "LIMIT 8").fetchall()]
+        raise ReportError(f"--project {name!r}: no such project. `star-pipeline report projects` lists them all; "
+                          f"the latest: {', '.join(map(str, known)) or '(none yet)'}")
+    return ids
+
+
+def _without_cost(value):
+    """`value` without ccusage's cost fields (--no-cost)."""
+    if isinstance(value, dict):
+        return {k: _without_cost(v) for k, v in value.items() if k not in STRIPPED_COST_FIELDS}
+    if isinstance(value, list):
+        return [_without_cost(v) for v in value]
+    return value
+
+
 def check_options(options: ReportOptions) -> None:
     """Raise ReportError for a report, source or date that cannot be asked for."""
     if options.report not in REPORTS:
@@ -101,6 +186,19 @@ def check_options(options: ReportOptions) -> None:
     if options.source is not None and options.source not in names:
         raise ReportError(f"--source {options.source!r}: not a source; use one of {', '.join(names)}")
     parse_date(options.since, "--since"), parse_date(options.until, "--until")
+    if options.mode == "display":
+        raise ReportError("--mode display: not supported; star_pipeline prices every call from its tokens, which is "
+                          "--mode calculate (and --mode auto, as no current Claude Code line carries a costUSD)")
+    if options.mode not in ("auto", "calculate"):
+        raise ReportError(f"--mode {options.mode!r}: use auto or calculate")
+    if options.order not in (None, "asc", "desc"):
+        raise ReportError(f"--order {options.order!r}: use asc or desc")
+    if options.last is not None and options.last < 1:
+        raise ReportError(f"--last {options.last}: use 1 or more (1 is the current day, week or month)")
+    if not 0 < options.session_length <= 24 * 7:
+        raise ReportError(f"--session-length {options.session_length:g}: use hours between 0 and 168 (ccusage: 5)")
+    if options.token_limit is not None and options.token_limit != "max" and not options.token_limit.isdigit():
+        raise ReportError(f"--token-limit {options.token_limit!r}: use a number of tokens, or max")
 
 
 def report_data(conn: duckdb.DuckDBPyConnection, options: ReportOptions, warehouse_path) -> dict:
@@ -110,11 +208,17 @@ def report_data(conn: duckdb.DuckDBPyConnection, options: ReportOptions, warehou
     except Exception:
         raise ReportError(f"--timezone {options.timezone!r}: not a time zone name (e.g. UTC, Europe/Berlin)") from None
     try:
+        if options.project and options.project_ids is None:
+            options = replace(options, project_ids=resolve_project(conn, options.project))
         if options.report in PERIODS:
-            return _period_report(conn, options)
-        if options.report == "session":
-            return _session_report(conn, options)
-        return _blocks_report(conn, options)
+            data = _period_report(conn, options)
+        elif options.report == "session":
+            data = _session_report(conn, options)
+        elif options.report == "projects":
+            data = _projects_report(conn, options)
+        else:
+            data = _blocks_report(conn, options)
+        return _without_cost(data) if options.no_cost else data
     except duckdb.CatalogException:
         raise ReportError(
             f"{warehouse_path}: no aggregate tables yet (no build has got that far). Run `star-pipeline build` "
@@ -169,11 +273,13 @@ def _rows(conn, sql: str, params: list) -> list[dict]:
 
 
 def _grouped(conn, options: ReportOptions, label_sql: str, label_params: list, extra_cols: str = "") -> list[dict]:
+    """Token sums per label and model (and per `extra_cols`, which may name the session's project, `s`)."""
     where, params = _filters(options)
+    source = WITH_SESSIONS if "s." in extra_cols else "aggregate.fact_token_usage f"
     return _rows(
         conn,
         f"SELECT {label_sql} AS label, f.report_model AS model{extra_cols}, {TOKEN_SELECT} "
-        f"FROM aggregate.fact_token_usage f WHERE {where} GROUP BY ALL ORDER BY label, model",
+        f"FROM {source} WHERE {where} GROUP BY ALL ORDER BY label, model",
         label_params + params,
     )
 
@@ -220,16 +326,49 @@ def _entries(rows: list[dict], codex: bool, label_key: str, extra: dict | None =
 def _period_report(conn, options: ReportOptions) -> dict:
     label_key, label_sql = PERIODS[options.report]
     label_params = [options.timezone] * label_sql.count("?")
+    instance = f", {PROJECT_LABEL_SQL} AS instance" if options.instances else ""
     if _in_utc(options):
         label_sql, write_label = UTC_PERIODS[options.report]
-        rows = _grouped(conn, options, label_sql, [])
+        rows = _grouped(conn, options, label_sql, [], instance)
         for row in rows:
             if write_label and row["label"] is not None:
                 row["label"] = write_label(row["label"])
     else:
-        rows = _grouped(conn, options, label_sql, label_params)
-    entries, totals = _entries(rows, _codex_shape(options), label_key)
-    return {options.report: entries, "totals": totals}
+        rows = _grouped(conn, options, label_sql, label_params, instance)
+    if options.last:
+        first = first_of_latest(options.report, options.last, options.timezone)
+        rows = [row for row in rows if row["label"] is not None and row["label"] >= first]
+    codex = _codex_shape(options)
+    if options.instances:  # ccusage's --instances: {"projects": {name: [rows, each naming its project]}, "totals"}
+        projects = {}
+        for name in sorted({row["instance"] for row in rows}, key=str):
+            entries, _ = _entries([row for row in rows if row["instance"] == name], codex, label_key)
+            projects[name] = _ordered([{**entry, "project": name} for entry in entries], label_key, options.order)
+        return {"projects": projects, "totals": _entries(rows, codex, label_key)[1]}
+    entries, totals = _entries(rows, codex, label_key)
+    return {options.report: _ordered(entries, label_key, options.order), "totals": totals}
+
+
+def _ordered(entries: list[dict], key: str, order: str | None) -> list[dict]:
+    return sorted(entries, key=lambda entry: (entry[key] is None, entry[key] or ""), reverse=order == "desc")
+
+
+def first_of_latest(report: str, periods: int, timezone_name: str) -> str:
+    """The label of the first of the latest `periods` days, weeks (from Sunday, as the weekly labels) or months
+    (--last; 1 is the current one), in `timezone_name`."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        today = datetime.datetime.now(ZoneInfo(timezone_name)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        today = datetime.datetime.now(datetime.timezone.utc).date()
+    if report == "daily":
+        return (today - datetime.timedelta(days=periods - 1)).isoformat()
+    if report == "weekly":
+        sunday = today - datetime.timedelta(days=(today.weekday() + 1) % 7)
+        return (sunday - datetime.timedelta(weeks=periods - 1)).isoformat()
+    month = today.year * 12 + today.month - 1 - (periods - 1)
+    return f"{month // 12:04d}-{month % 12 + 1:02d}"
 
 
 def _session_report(conn, options: ReportOptions) -> dict:
@@ -263,12 +402,33 @@ def _session_report(conn, options: ReportOptions) -> dict:
     entries, totals = _entries(rows, codex, "_label", extra)
     for entry in entries:
         entry.pop("_label")
-    entries.sort(key=lambda e: e.get("costUSD", e.get("totalCost", 0)), reverse=True)
+    if options.order:  # by last activity, as ccusage orders sessions
+        entries.sort(key=lambda e: e.get("lastActivity") or "", reverse=options.order == "desc")
+    else:
+        entries.sort(key=lambda e: e.get("costUSD", e.get("totalCost", 0)), reverse=True)
     return {"sessions": entries, "totals": totals}
 
 
+def _projects_report(conn, options: ReportOptions) -> dict:
+    """Every project (as --project and --instances name it): its paths, sessions, tokens, cost, last activity."""
+    where, params = _filters(options)
+    rows = _rows(conn, f"""
+        SELECT {PROJECT_LABEL_SQL} AS project, list(DISTINCT f.project_id ORDER BY f.project_id) AS paths,
+            list(DISTINCT f.source ORDER BY f.source) AS sources, count(DISTINCT f.source || ':' || f.session_id) AS sessions,
+            {TOKEN_SELECT}, max(f.event_ts) AS last_ts
+        FROM {WITH_SESSIONS} WHERE {where} GROUP BY ALL ORDER BY last_ts DESC NULLS LAST, project""", params)
+    projects = [{"project": r["project"], "paths": r["paths"], "sources": r["sources"], "sessions": r["sessions"],
+                 **_tokens(r, False), "totalCost": r["cost"], "lastActivity": _iso(r["last_ts"])} for r in rows]
+    if options.order == "asc":
+        projects.reverse()
+    return {"projects": projects}
+
+
+RECENT_DAYS = 3  # blocks --recent, as ccusage
+
+
 def _blocks_report(conn, options: ReportOptions) -> dict:
-    from star_pipeline.aggregate.blocks import CALL_TIME_SQL, billing_blocks, iso
+    from star_pipeline.aggregate.blocks import CALL_TIME_SQL, HOUR_US, billing_blocks, iso
 
     where, params = _filters(options)
     calls = conn.execute(
@@ -277,19 +437,65 @@ def _blocks_report(conn, options: ReportOptions) -> dict:
         "ORDER BY f.event_ts, f.usage_key",
         params,
     ).fetchall()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    found = billing_blocks(calls, now, int(options.session_length * HOUR_US))
+    limit = token_limit(options.token_limit, found)
     blocks = []
-    for b in billing_blocks(calls):
-        blocks.append({
+    for b in found:
+        total = b["input_tokens"] + b["output_tokens"] + b["cache_creation_input_tokens"] + b["cache_read_input_tokens"]
+        block = {
             "id": b["block_id"], "startTime": iso(b["start_time"]), "endTime": iso(b["end_time"]),
             "actualEndTime": iso(b["actual_end"]) if b["actual_end"] else None,
             "isActive": bool(b["is_active"]), "isGap": b["is_gap"], "entries": b["entries"],
             "tokenCounts": {"inputTokens": b["input_tokens"], "outputTokens": b["output_tokens"],
                             "cacheCreationInputTokens": b["cache_creation_input_tokens"],
                             "cacheReadInputTokens": b["cache_read_input_tokens"]},
-            "totalTokens": b["input_tokens"] + b["output_tokens"] + b["cache_creation_input_tokens"] + b["cache_read_input_tokens"],
-            "costUSD": b["cost_usd"] if not b["is_gap"] else 0, "models": b["models"], "burnRate": None, "projection": None,
-        })
+            "totalTokens": total, "costUSD": b["cost_usd"] if not b["is_gap"] else 0, "models": b["models"],
+            "burnRate": None, "projection": None,
+        }
+        if b["is_active"]:
+            block["burnRate"], block["projection"] = burn_rate_and_projection(b, total, now)
+            if limit:
+                projected = (block["projection"] or {}).get("totalTokens", total)
+                block["tokenLimitStatus"] = {
+                    "limit": limit, "projectedUsage": projected, "percentUsed": round(projected / limit * 100, 1),
+                    "status": "exceeds" if projected > limit else ("warning" if projected > 0.8 * limit else "ok")}
+        blocks.append(block)
+    if options.recent:
+        since = iso(now - datetime.timedelta(days=RECENT_DAYS))
+        blocks = [b for b in blocks if b["startTime"] >= since or b["isActive"]]
+    if options.active:
+        blocks = [b for b in blocks if b["isActive"]]
+    if options.order == "desc":
+        blocks.reverse()
     return {"blocks": blocks}
+
+
+def burn_rate_and_projection(block: dict, total_tokens: int, now: datetime.datetime) -> tuple[dict | None, dict | None]:
+    """ccusage's burn rate (tokens a minute from the block's first to its last call; the indicator's over input
+    and output only; cost an hour) and projection (the same rate until the block ends)."""
+    minutes = (block["actual_end"] - block["first_call"]).total_seconds() / 60
+    if minutes <= 0:
+        return None, None
+    rate = {"tokensPerMinute": total_tokens / minutes,
+            "tokensPerMinuteForIndicator": (block["input_tokens"] + block["output_tokens"]) / minutes,
+            "costPerHour": block["cost_usd"] / minutes * 60}
+    remaining = max(0.0, (block["end_time"] - now).total_seconds() / 60)
+    projection = {"totalTokens": round(total_tokens + rate["tokensPerMinute"] * remaining),
+                  "totalCost": round(block["cost_usd"] + rate["costPerHour"] / 60 * remaining, 2),
+                  "remainingMinutes": round(remaining)}
+    return rate, projection
+
+
+def token_limit(value: str | None, blocks: list[dict]) -> int | None:
+    """--token-limit: a number, or max: the most tokens any finished block used."""
+    if value is None:
+        return None
+    if value == "max":
+        totals = [b["input_tokens"] + b["output_tokens"] + b["cache_creation_input_tokens"] + b["cache_read_input_tokens"]
+                  for b in blocks if not b["is_gap"] and not b["is_active"]]
+        return max(totals) if totals else None
+    return int(value)
 
 
 def _iso(ts) -> str | None:
@@ -299,33 +505,91 @@ def _iso(ts) -> str | None:
 
 
 def render_table(options: ReportOptions, data: dict) -> str:
-    """A readable terminal table of the same data as the JSON."""
+    """A readable terminal table of the same data as the JSON: one line per model in the Models column, a totals
+    row, per-model rows with --breakdown, fewer columns with --compact, none of cost with --no-cost."""
+    cost = not options.no_cost
     if options.report == "blocks":
-        header = ["Block start", "Status", "Calls", "Models", "Total tokens", "Cost (USD)"]
+        header = ["Block start", "Status", "Calls", "Models", "Total tokens", *(["Cost (USD)"] if cost else [])]
         rows = [[b["startTime"][:16].replace("T", " "), "gap" if b["isGap"] else ("ACTIVE" if b["isActive"] else ""),
-                 str(b["entries"]), ", ".join(b["models"]), f"{b['totalTokens']:,}", f"{b['costUSD']:.2f}"]
-                for b in data["blocks"]]
-        return _format(header, rows, title="5-hour blocks (UTC)")
+                 str(b["entries"]), "\n".join(b["models"]), f"{b['totalTokens']:,}",
+                 *([f"{b['costUSD']:.2f}"] if cost else [])] for b in data["blocks"]]
+        rows.append(["Total", "", str(sum(b["entries"] for b in data["blocks"])), "",
+                     f"{sum(b['totalTokens'] for b in data['blocks']):,}",
+                     *([f"{sum(b['costUSD'] for b in data['blocks']):.2f}"] if cost else [])])
+        notes = [_active_note(b) for b in data["blocks"] if b["isActive"] and b.get("burnRate")]
+        return _format(header, rows, title=f"{options.session_length:g}-hour blocks (UTC)", left=4) + "".join(notes)
+    if options.report == "projects":
+        header = ["Project", "Paths", "Sessions", "Total tokens", *(["Cost (USD)"] if cost else []), "Last activity"]
+        rows = [[p["project"], "\n".join(p["paths"]), str(p["sessions"]), f"{p['totalTokens']:,}",
+                 *([f"{p['totalCost']:.2f}"] if cost else []), (p["lastActivity"] or "")[:16].replace("T", " ")]
+                for p in data["projects"]]
+        return _format(header, rows, title="projects", left=2, totals=False)
     key = {"daily": "date", "weekly": "week", "monthly": "month", "session": "sessionId"}[options.report]
+    if options.instances:
+        return "".join(_usage_table(options, key, entries, _sum_entries(entries), f"{options.report} usage of {name} "
+                                    f"({options.timezone})") + "\n" for name, entries in data["projects"].items())
     entries = data[options.report if options.report != "session" else "sessions"]
-    header = [key.capitalize() if key != "sessionId" else "Session", "Models", "Input", "Output", "Cache create",
-              "Cache read", "Total tokens", "Cost (USD)"]
+    return _usage_table(options, key, entries, data["totals"], f"{options.report} usage ({options.timezone})")
+
+
+def _usage_table(options: ReportOptions, key: str, entries: list[dict], totals: dict, title: str) -> str:
+    cost = not options.no_cost
+    label = key.capitalize() if key != "sessionId" else "Session"
+    columns = ["inputTokens", "outputTokens"] + ([] if options.compact else ["cacheCreationTokens", "cacheReadTokens", "totalTokens"])
+    names = {"inputTokens": "Input", "outputTokens": "Output", "cacheCreationTokens": "Cache create",
+             "cacheReadTokens": "Cache read", "totalTokens": "Total tokens"}
+    header = [label, "Models", *(names[c] for c in columns), *(["Cost (USD)"] if cost else [])]
+
+    def row(first: str, models: str, values: dict, spent) -> list[str]:
+        return [first, models, *(f"{values.get(c, 0):,}" for c in columns), *([f"{spent:.2f}"] if cost else [])]
+
     rows = []
     for e in entries:
-        models = list(e["models"]) if "models" in e else e["modelsUsed"]
-        cost = e.get("costUSD", e.get("totalCost", 0.0))
-        rows.append([e[key], ", ".join(models), f"{e['inputTokens']:,}", f"{e['outputTokens']:,}",
-                     f"{e['cacheCreationTokens']:,}", f"{e['cacheReadTokens']:,}", f"{e['totalTokens']:,}", f"{cost:.2f}"])
-    t = data["totals"]
-    rows.append(["Total", "", f"{t['inputTokens']:,}", f"{t['outputTokens']:,}", f"{t['cacheCreationTokens']:,}",
-                 f"{t['cacheReadTokens']:,}", f"{t['totalTokens']:,}", f"{t.get('costUSD', t.get('totalCost', 0.0)):.2f}"])
-    return _format(header, rows, title=f"{options.report} usage ({options.timezone})")
+        models = list(e["models"]) if "models" in e else e.get("modelsUsed", [])
+        rows.append(row(e[key], "\n".join(models), e, e.get("costUSD", e.get("totalCost", 0.0))))
+        if options.breakdown:
+            for model, part in _model_parts(e):
+                rows.append(row("", f"  └ {model}", part, part.get("cost", part.get("costUSD", 0.0))))
+    rows.append(row("Total", "", totals, totals.get("costUSD", totals.get("totalCost", 0.0))))
+    return _format(header, rows, title=title, left=2)
 
 
-def _format(header: list[str], rows: list[list[str]], title: str) -> str:
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)] if rows else [len(h) for h in header]
-    line = "  ".join("-" * w for w in widths)
-    out = [title, line, "  ".join(h.ljust(w) for h, w in zip(header, widths)), line]
-    for row in rows:
-        out.append("  ".join(c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+def _model_parts(entry: dict) -> list[tuple[str, dict]]:
+    """(model, its tokens and cost) of one row: Claude's modelBreakdowns or Codex's models."""
+    if "modelBreakdowns" in entry:
+        return [(b["modelName"], {**b, "totalTokens": b["inputTokens"] + b["outputTokens"] + b["cacheCreationTokens"]
+                                  + b["cacheReadTokens"]}) for b in entry["modelBreakdowns"]]
+    return list(entry.get("models", {}).items())
+
+
+def _sum_entries(entries: list[dict]) -> dict:
+    fields = ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens", "totalTokens", "totalCost", "costUSD")
+    return {f: sum(e.get(f, 0) for e in entries) for f in fields if any(f in e for e in entries)}
+
+
+def _active_note(block: dict) -> str:
+    rate, projection = block["burnRate"], block["projection"]
+    note = (f"Active block: {rate['tokensPerMinute']:,.0f} tokens/min, ${rate['costPerHour']:.2f}/hour; "
+            f"projected {projection['totalTokens']:,} tokens, ${projection['totalCost']:.2f} "
+            f"in {projection['remainingMinutes']} more minutes")
+    status = block.get("tokenLimitStatus")
+    if status:
+        note += f"; {status['percentUsed']}% of the {status['limit']:,}-token limit ({status['status']})"
+    return note + "\n"
+
+
+def _format(header: list[str], rows: list[list[str]], title: str, left: int, totals: bool = True) -> str:
+    """Columns padded to their widest line; the first `left` columns left-aligned, numbers right-aligned; a cell
+    of several lines (the models) makes its row that many lines high; a rule above the last row when it is
+    the totals."""
+    cells = [[str(c).split("\n") for c in row] for row in [header, *rows]]
+    widths = [max(len(line) for row in cells for line in row[i]) for i in range(len(header))]
+    rule = "  ".join("-" * w for w in widths)
+    out = [title, rule]
+    for n, row in enumerate(cells):
+        for k in range(max(len(c) for c in row)):
+            parts = [(c[k] if k < len(c) else "") for c in row]
+            out.append("  ".join(p.ljust(w) if i < left else p.rjust(w) for i, (p, w) in enumerate(zip(parts, widths))).rstrip())
+        if n == 0 or (totals and n == len(cells) - 2):
+            out.append(rule)
     return "\n".join(out) + "\n"

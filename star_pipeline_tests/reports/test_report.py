@@ -88,8 +88,6 @@ def test_table_output_and_filters(corpus_box):
     assert [d["date"] for d in filtered["daily"]] == ["2026-04-09", "2026-04-24", "2026-04-27"]
     berlin = json.loads(report(box, "daily", "--json", "--timezone", "Pacific/Kiritimati").stdout)
     assert sum(d["totalTokens"] for d in berlin["daily"]) == json.loads(report(box, "daily", "--json").stdout)["totals"]["totalTokens"]
-    project = json.loads(report(box, "daily", "--json", "--project", "nonexistent-project").stdout)
-    assert project["daily"] == []
     blocks = json.loads(report(box, "blocks", "--json").stdout)["blocks"]
     assert blocks[0]["id"] == "2025-09-07T09:00:00.000Z" and any(b["isGap"] for b in blocks)
 

@@ -1,0 +1,141 @@
+"""ccusage 20.0.24's report flags, as a ccusage user types them, over the warehouse built from ../shared/corpus."""
+
+import datetime
+import json
+import os
+import subprocess
+
+import pytest
+
+from star_pipeline.aggregate.blocks import HOUR_US, billing_blocks
+from star_pipeline.reports.report import burn_rate_and_projection, first_of_latest, token_limit
+from star_pipeline_tests.reports.test_report import STAR_PIPELINE, report
+
+# `npx ccusage@20.0.24 claude daily --instances --json --offline -z UTC` over ../shared/corpus/claude:
+# per project, (days, total tokens, total cost rounded to 1e-4 USD).
+CCUSAGE_INSTANCES = {
+    "-home-user-spotter": (2, 28381937, 22.3394),
+    "-home-vwestberg": (1, 47683, 0.0526),
+    "-home-vwestberg-Claude": (5, 36671509, 18.5161),
+    "-path-to-Demo": (1, 375764, 0.3312),
+}
+
+
+@pytest.fixture
+def box(corpus_warehouse):
+    return corpus_warehouse[0]
+
+
+def as_json(box, *args, **env):
+    """`star-pipeline report ARGS` (with these environment variables) as JSON; it must succeed."""
+    full = {**os.environ, "STAR_PIPELINE_CONFIG": str(box.config_path), **env}
+    proc = subprocess.run([STAR_PIPELINE, "report", *args], capture_output=True, text=True, env=full)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_short_flags_mean_what_ccusages_long_ones_do(box):
+    short = as_json(box, "daily", "-j", "-s", "20260401", "-u", "2026-04-27", "-z", "UTC", "-O")
+    long = as_json(box, "daily", "--json", "--since", "2026-04-01", "--until", "20260427", "--timezone", "UTC", "--offline")
+    assert short == long and [d["date"] for d in short["daily"]] == ["2026-04-09", "2026-04-24", "2026-04-27"]
+
+
+def test_instances_give_each_project_its_rows_with_ccusages_totals(box):
+    data = as_json(box, "daily", "--instances", "--json", "--source", "claude_code", "-z", "UTC")
+    found = {name: (len(rows), sum(r["totalTokens"] for r in rows), round(sum(r["totalCost"] for r in rows), 4))
+             for name, rows in data["projects"].items()}
+    assert {name: value[:2] for name, value in found.items()} == {n: v[:2] for n, v in CCUSAGE_INSTANCES.items()}
+    for name, (_, _, cost) in CCUSAGE_INSTANCES.items():
+        assert found[name][2] == pytest.approx(cost, rel=0.005)
+    assert all(row["project"] == name for name, rows in data["projects"].items() for row in rows)
+    assert data["totals"]["totalTokens"] == sum(v[1] for v in CCUSAGE_INSTANCES.values())
+
+
+def test_project_takes_ccusages_folder_name_the_path_or_its_last_part_and_an_unknown_one_exits_2(box):
+    by_folder = as_json(box, "daily", "-j", "--project", "-home-user-spotter")
+    assert by_folder["totals"]["totalTokens"] == CCUSAGE_INSTANCES["-home-user-spotter"][1]
+    by_path = as_json(box, "daily", "-j", "--project", "/home/vwestberg/Claude")
+    assert by_path == as_json(box, "daily", "-j", "-p", "Claude")
+    proc = report(box, "daily", "--project", "nonexistent-project", check=False)
+    assert proc.returncode == 2
+    assert "--project 'nonexistent-project': no such project" in proc.stderr and "report projects" in proc.stderr
+
+
+def test_projects_lists_each_project_with_its_paths(box):
+    projects = {p["project"]: p for p in as_json(box, "projects", "--json")["projects"]}
+    spotter = projects["-home-user-spotter"]
+    assert spotter["paths"] == ["/home/USER/projects/spotter-worktrees/spotter-dov",
+                                "/home/USER/projects/spotter-worktrees/spotter-gqc"]
+    assert spotter["sessions"] == 2 and spotter["totalTokens"] == CCUSAGE_INSTANCES["-home-user-spotter"][1]
+    table = report(box, "projects").stdout
+    assert "-home-user-spotter" in table and "spotter-gqc" in table
+
+
+def test_order_desc_is_newest_first(box):
+    ascending = [d["date"] for d in as_json(box, "daily", "-j")["daily"]]
+    assert ascending == sorted(ascending)
+    assert [d["date"] for d in as_json(box, "daily", "-j", "--order", "desc")["daily"]] == ascending[::-1]
+    sessions = [s["lastActivity"] for s in as_json(box, "session", "-j", "-o", "asc")["sessions"]]
+    assert sessions == sorted(sessions)
+    one = as_json(box, "session", "-j", "--id", "4d5611e5-241a-462a-8d15-5122611a9569")["sessions"]
+    assert [s["sessionId"] for s in one] == ["4d5611e5-241a-462a-8d15-5122611a9569"]
+
+
+def test_no_cost_leaves_out_every_cost(box):
+    data = report(box, "session", "--json", "--no-cost").stdout
+    assert '"totalCost"' not in data and '"cost"' not in data and '"costUSD"' not in data
+    assert "Cost" not in report(box, "monthly", "--no-cost").stdout
+
+
+def test_breakdown_compact_and_the_models_column(box):
+    table = report(box, "daily", "--breakdown", "--since", "20260211", "--until", "20260211", "-z", "UTC",
+                   "--source", "claude_code").stdout
+    assert "└ claude-opus-4-6" in table and "└ claude-sonnet-4-5-20250929" in table
+    day = next(line for line in table.splitlines() if line.startswith("2026-02-11"))
+    assert "claude-opus-4-6" in day and "claude-sonnet" not in day  # one model per line, not a long joined cell
+    assert "Cache read" not in report(box, "daily", "--compact").stdout
+    assert table.splitlines()[-1].startswith("Total")
+
+
+def test_last_keeps_the_latest_periods_only(box):
+    assert as_json(box, "daily", "-j", "--last", "1")["daily"] == []  # the corpus is older than today
+    assert as_json(box, "monthly", "-j", "--last", "1200") == as_json(box, "monthly", "-j")
+    assert first_of_latest("monthly", 3, "UTC") <= datetime.date.today().strftime("%Y-%m")
+
+
+def test_mode_display_is_refused_with_what_to_use_and_calculate_is_the_default(box):
+    proc = report(box, "daily", "--mode", "display", check=False)
+    assert proc.returncode == 2 and "--mode calculate" in proc.stderr
+    assert as_json(box, "daily", "-j", "-m", "calculate") == as_json(box, "daily", "-j")
+
+
+def test_the_system_time_zone_is_the_default(box):
+    tokyo = as_json(box, "daily", "-j", TZ="Asia/Tokyo")
+    assert tokyo == as_json(box, "daily", "-j", "-z", "Asia/Tokyo")
+    assert tokyo != as_json(box, "daily", "-j", "-z", "UTC")
+
+
+def test_blocks_session_length_active_and_recent(box):
+    five = as_json(box, "blocks", "-j")["blocks"]
+    one = as_json(box, "blocks", "-j", "--session-length", "1")["blocks"]
+    assert sum(not b["isGap"] for b in one) > sum(not b["isGap"] for b in five)
+    assert sum(b["totalTokens"] for b in one) == sum(b["totalTokens"] for b in five)
+    assert as_json(box, "blocks", "-j", "--active")["blocks"] == []  # nothing of the corpus is recent
+    assert as_json(box, "blocks", "-j", "--recent")["blocks"] == []
+    table = report(box, "blocks").stdout
+    assert table.splitlines()[-1].startswith("Total")
+
+
+def test_an_active_blocks_burn_rate_projection_and_token_limit():
+    now = datetime.datetime(2026, 6, 1, 12, 30, tzinfo=datetime.timezone.utc)
+    start = int(datetime.datetime(2026, 6, 1, 12, 0, tzinfo=datetime.timezone.utc).timestamp() * 1_000_000)
+    minute = 60_000_000
+    calls = [(start, "m", 100, 50, 0, 850, 1.0), (start + 20 * minute, "m", 100, 50, 0, 850, 1.0)]
+    earlier = [(start - 30 * HOUR_US, "m", 10, 10, 0, 0, 0.5)]
+    blocks = billing_blocks(earlier + calls, now)
+    active = blocks[-1]
+    assert active["is_active"]
+    rate, projection = burn_rate_and_projection(active, 2000, now)
+    assert rate == {"tokensPerMinute": 100.0, "tokensPerMinuteForIndicator": 15.0, "costPerHour": 6.0}
+    assert projection == {"totalTokens": 2000 + 100 * 270, "totalCost": 2.0 + 0.1 * 270, "remainingMinutes": 270}
+    assert token_limit("max", blocks) == 20 and token_limit("5000", blocks) == 5000 and token_limit(None, blocks) is None
