@@ -117,6 +117,21 @@ def _report_parsers(report, sources) -> None:
     kinds.add_parser("projects", parents=[common], help="every project, with its sessions, tokens and cost")
 
 
+def _project_values_joined(argv: list[str]) -> list[str]:
+    """`--project -home-u-app` as `--project=-home-u-app`: Claude Code's project folder names (which ccusage users
+    pass as they are) start with a dash, which argparse would take for an option."""
+    joined: list[str] = []
+    items = iter(range(len(argv)))
+    for i in items:
+        if argv[i] in ("-p", "--project") and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and not argv[i + 1].startswith("--") and len(argv[i + 1]) > 2:
+            joined.append(f"--project={argv[i + 1]}")
+            next(items, None)
+        else:
+            joined.append(argv[i])
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     import os
@@ -133,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         from star_pipeline.brief import run_brief
 
         return run_brief(argv[2] if len(argv) >= 3 and argv[1] == "--dir" else None)
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_project_values_joined(argv))
     try:
         if args.command == "install-hooks":
             from star_pipeline.install_hooks import default_settings_path, install_hooks

@@ -150,7 +150,7 @@ UTC_PERIODS = {
 # subagent's file is two folders deeper), else the project path the source records.
 PROJECT_LABEL_SQL = (
     "CASE WHEN f.source = 'claude_code' THEN coalesce(nullif(regexp_extract(s.session_path, "
-    "'([^/]+)/(?:[^/]+/subagents/)?[^/]+\.jsonl$', 1), ''), f.project_id) ELSE f.project_id END"
+    r"'([^/]+)/(?:[^/]+/subagents/)?[^/]+\.jsonl$', 1), ''), f.project_id) ELSE f.project_id END"
 )
 WITH_SESSIONS = "aggregate.fact_token_usage f LEFT JOIN aggregate.derived_session_usage s USING (source, session_id)"
 

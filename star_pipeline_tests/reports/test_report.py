@@ -153,7 +153,8 @@ def test_report_while_a_writer_holds_the_warehouse_reads_the_published_copy(corp
 
 REPORT_KINDS = [("daily",), ("weekly",), ("monthly",), ("session",), ("blocks",), ("daily", "--source", "codex"),
                 ("session", "--source", "codex"), ("daily", "--timezone", "Asia/Kolkata", "--since", "20260401"),
-                ("daily", "--project", "nonexistent-project")]
+                ("daily", "--project", "-home-user-spotter"),
+                ("daily", "--instances"), ("projects",), ("session", "--order", "desc"), ("blocks", "--session-length", "2")]
 
 
 def test_every_report_reads_the_same_from_the_published_copy(corpus_box, tmp_path):

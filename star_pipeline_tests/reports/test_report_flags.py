@@ -19,6 +19,9 @@ CCUSAGE_INSTANCES = {
     "-home-vwestberg-Claude": (5, 36671509, 18.5161),
     "-path-to-Demo": (1, 375764, 0.3312),
 }
+# The cell where ccusage contradicts itself (2026-04-09, claude-haiku-4-5, KNOWN_CCUSAGE_SELF_CONTRADICTION in
+# test_report.py) is in this project: its output tokens are 718 more here than in ccusage's daily report.
+SELF_CONTRADICTION = ("-home-vwestberg-Claude", 718)
 
 
 @pytest.fixture
@@ -44,11 +47,13 @@ def test_instances_give_each_project_its_rows_with_ccusages_totals(box):
     data = as_json(box, "daily", "--instances", "--json", "--source", "claude_code", "-z", "UTC")
     found = {name: (len(rows), sum(r["totalTokens"] for r in rows), round(sum(r["totalCost"] for r in rows), 4))
              for name, rows in data["projects"].items()}
-    assert {name: value[:2] for name, value in found.items()} == {n: v[:2] for n, v in CCUSAGE_INSTANCES.items()}
+    expected = {name: (days, tokens + (SELF_CONTRADICTION[1] if name == SELF_CONTRADICTION[0] else 0))
+                for name, (days, tokens, _) in CCUSAGE_INSTANCES.items()}
+    assert {name: value[:2] for name, value in found.items()} == expected
     for name, (_, _, cost) in CCUSAGE_INSTANCES.items():
         assert found[name][2] == pytest.approx(cost, rel=0.005)
     assert all(row["project"] == name for name, rows in data["projects"].items() for row in rows)
-    assert data["totals"]["totalTokens"] == sum(v[1] for v in CCUSAGE_INSTANCES.values())
+    assert data["totals"]["totalTokens"] == sum(tokens for _, tokens in expected.values())
 
 
 def test_project_takes_ccusages_folder_name_the_path_or_its_last_part_and_an_unknown_one_exits_2(box):
