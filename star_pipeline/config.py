@@ -34,6 +34,18 @@ _SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$")
 _VAR_PATTERN = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
 
+MAKE_DEV_DAGSTER_HOME = "~/.local/share/star_pipeline/dagster_home"
+"""The DAGSTER_HOME `make dev` and `make build` use unless told otherwise (the Makefile's default)."""
+
+
+def dagster_home() -> Path | None:
+    """$DAGSTER_HOME, else `make dev`'s when it has been set up (it holds dagster.yaml), else None."""
+    if os.environ.get("DAGSTER_HOME"):
+        return Path(os.environ["DAGSTER_HOME"])
+    default = Path(MAKE_DEV_DAGSTER_HOME).expanduser()
+    return default if (default / "dagster.yaml").exists() else None
+
+
 class ConfigError(ValueError):
     """The configuration file is missing, unreadable or malformed."""
 

@@ -8,7 +8,6 @@ Other versions are untouched.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from star_pipeline.classified.rules import VERSION_PATTERN, classifier_file_versions
@@ -16,9 +15,13 @@ from star_pipeline.classified.specs import CLASSIFIERS, unregistered_files, unre
 
 
 def _instance():
+    """The Dagster instance whose partitions the UI offers: $DAGSTER_HOME's, else `make dev`'s."""
     from dagster import DagsterInstance
 
-    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    from star_pipeline.config import dagster_home
+
+    home = dagster_home()
+    return DagsterInstance.from_config(str(home)) if home else None
 
 
 def list_versions(settings, out=None) -> int:
@@ -46,7 +49,9 @@ def list_versions(settings, out=None) -> int:
     if unregistered:
         print(unregistered_message(settings.classifiers_dir, unregistered), file=out)
     if instance is None:
-        print("(DAGSTER_HOME is not set: registered partitions not shown)", file=out)
+        print("(DAGSTER_HOME is not set and `make dev` has not made its own: registered partitions not shown)", file=out)
+    else:
+        print(f"(registered partitions from {instance.root_directory})", file=out)
     return 0
 
 
@@ -71,7 +76,7 @@ def delete_version(settings, version: str, out=None) -> int:
     instance = _instance()
     if instance is not None and instance.has_dynamic_partition(spec.partitions.name, version):
         instance.delete_dynamic_partition(spec.partitions.name, version)
-        print(f"removed partition {version} from {spec.partitions.name} in DAGSTER_HOME", file=out)
+        print(f"removed partition {version} from {spec.partitions.name} in {instance.root_directory}", file=out)
     if version == classifier_file_versions(settings.classifiers_dir).get(spec.name):
         print(f"note: {version} is the current file's version; the sensor will register it again.", file=out)
     return 0

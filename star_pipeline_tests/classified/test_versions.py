@@ -56,3 +56,22 @@ def test_a_classifier_file_no_spec_describes_is_reported_not_ignored(sandbox, tm
     for output in (built.stdout, listed.stdout):
         assert "mesage_kinds.yaml describe no classifier star_pipeline knows" in output
         assert "star_pipeline/classified/specs.py" in output
+
+
+def test_classifiers_list_finds_the_dagster_home_make_dev_uses_without_being_told(sandbox, tmp_path):
+    """`make dev` keeps its instance in ~/.local/share/star_pipeline/dagster_home; a partition registered there
+    (by its sensor) shows in `classifiers list` run without DAGSTER_HOME."""
+    home = tmp_path / "home"
+    dagster_home = home / ".local" / "share" / "star_pipeline" / "dagster_home"
+    dagster_home.mkdir(parents=True)
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    instance = DagsterInstance.from_config(str(dagster_home))
+    instance.add_dynamic_partitions("message_kinds_version", ["message_kinds-0badc0de"])
+    instance.dispose()
+    write_session(sandbox)
+    materialize_all(sandbox)
+    env = {**os.environ, "STAR_PIPELINE_CONFIG": str(sandbox.config_path), "HOME": str(home)}
+    env.pop("DAGSTER_HOME", None)
+    listed = subprocess.run([STAR_PIPELINE, "classifiers", "list"], capture_output=True, text=True, env=env, check=True)
+    assert "message_kinds-0badc0de  0 rows  registered partition" in listed.stdout
+    assert f"registered partitions from {dagster_home}" in listed.stdout
