@@ -1,5 +1,5 @@
 # star_pipeline: every target installs what it needs into .venv first.
-#   make dev    start dagster dev on 127.0.0.1:3000 with the default config and a persistent DAGSTER_HOME
+#   make dev    start Dagster (`dg dev`) on 127.0.0.1:3000 with the default config and a persistent DAGSTER_HOME
 #   make test   run the test suite (the same command CI runs)
 #   make build  materialize every asset once from the command line
 #   make bench  measure against ccusage and DuckDB baselines (see star_pipeline/bench/run.py)
@@ -22,13 +22,14 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 # DAGSTER_HOME holds run history with previews and paths: owner-only, like every file the project makes.
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+$(DAGSTER_HOME)/dagster.yaml: instance/dagster.yaml
 	umask 077 && mkdir -p $(STAR_PIPELINE_HOME) $(DAGSTER_HOME) && chmod 700 $(STAR_PIPELINE_HOME) $(DAGSTER_HOME)
-	ln -sf $(CURDIR)/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	ln -sf $(CURDIR)/instance/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	chmod -R go-rwx $(DAGSTER_HOME)
-	cd $(DAGSTER_HOME) && umask 077 && $(CURDIR)/$(VENV)/bin/dagster dev --host 127.0.0.1 --port $(PORT) -w $(CURDIR)/workspace.yaml
+	@echo "star_pipeline: Dagster on http://127.0.0.1:$(PORT); reports: .venv/bin/star-pipeline report daily"
+	umask 077 && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/dg dev --host 127.0.0.1 --port $(PORT)
 
 test: install
 	$(VENV)/bin/python -m pytest -q

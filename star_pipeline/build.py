@@ -16,7 +16,6 @@ import sys
 import time
 from datetime import datetime, timezone
 
-PROGRESS_LOGGING = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def step_error(error) -> str:
@@ -74,13 +73,12 @@ def run_build(out=None, force: bool = False) -> int:
     print("star-pipeline build: materializing every layer ...", file=out, flush=True)
     if not force:
         print(f"  why: {'; '.join(reasons)}", file=out, flush=True)
-    # INFO shows each step's own progress lines (files read, lines captured) as they happen.
+    # The runs' console logger is at INFO (definitions.py): each step's own progress lines as they happen.
     try:
         outcome = run_pipeline(
             defs,
             instance,
             settings.classifiers_dir,
-            run_config=PROGRESS_LOGGING,
             log=lambda message: print(f"  {message}", file=out, flush=True),
         )
     except (WarehouseLockedError, WarehouseFileError) as exc:

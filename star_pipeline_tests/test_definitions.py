@@ -75,5 +75,5 @@ def test_malformed_config_fails_the_load_with_file_and_key(sandbox):
 def test_dagster_yaml_limits_pools_to_one():
     import yaml
 
-    config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    config = yaml.safe_load((REPO_ROOT / "instance" / "dagster.yaml").read_text())
     assert config["concurrency"]["pools"]["default_limit"] == 1

@@ -59,7 +59,7 @@ def dagster_dev(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("e2e")
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO_ROOT / "instance" / "dagster.yaml", home / "dagster.yaml")
     claude = tmp_path / "claude" / "projects"
     (claude / "-home-u-demo").mkdir(parents=True)
     (claude / "-home-u-demo" / "first.jsonl").write_text(claude_session("first", "/home/u/demo", 100))
@@ -74,11 +74,11 @@ def dagster_dev(tmp_path_factory):
     )
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "STAR_PIPELINE_CONFIG": str(config),
-           "STAR_PIPELINE_SENSOR_INTERVAL": "3"}
+           "STAR_PIPELINE_SENSOR_INTERVAL": "3", "VIRTUAL_ENV": str(BIN.parent)}
     log = (tmp_path / "dagster-dev.log").open("w")
-    process = subprocess.Popen(
-        [str(BIN / "dagster"), "dev", "--host", "127.0.0.1", "--port", str(port), "-w", str(REPO_ROOT / "workspace.yaml")],
-        cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    process = subprocess.Popen(  # as `make dev` starts it
+        [str(BIN / "dg"), "dev", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 180
@@ -152,6 +152,14 @@ def chromium_or_skip() -> str:
     if not found:
         pytest.skip("Debian's chromium is not installed and could not be installed here")
     return found
+
+
+def test_dev_logs_at_info_and_shows_no_warning_a_user_cannot_act_on(dagster_dev):
+    """After the runs above (sensors, ingest, classify, rebuild): no DEBUG event lines, no warnings."""
+    lines = dagster_dev["log"].read_text(errors="replace").splitlines()
+    assert any(" - INFO - " in line and "ingest_and_normalize" in line for line in lines)  # runs did log
+    assert not [line for line in lines if " - DEBUG - " in line][:3]
+    assert not [line for line in lines if "warning" in line.lower()][:3]
 
 
 def test_browser_shows_the_four_layer_groups(dagster_dev):

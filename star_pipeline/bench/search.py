@@ -79,7 +79,7 @@ def build(config: Path, dagster_home: Path | None = None) -> float:
 
     if dagster_home and not (dagster_home / "dagster.yaml").exists():
         dagster_home.mkdir(parents=True, exist_ok=True)
-        project_yaml = REPO_ROOT / "dagster.yaml"  # the project's pools, like `make build`
+        project_yaml = REPO_ROOT / "instance" / "dagster.yaml"  # the project's pools, like `make build`
         if project_yaml.exists():
             shutil.copy(project_yaml, dagster_home / "dagster.yaml")
     copy = search_copy_path(load_settings(config).warehouse_path)
