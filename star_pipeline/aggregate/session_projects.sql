@@ -1,7 +1,9 @@
 -- session_projects: the project of every session id. The project is the session's
--- working directory, with Claude Code worktrees (<repo>/.claude/worktrees/<name>)
--- folded into their repository; sessions with no known cwd belong to the explicit
--- project '(unknown)', so every token is counted somewhere.
+-- working directory, with worktrees folded into their repository: Claude Code's
+-- (<repo>/.claude/worktrees/<name>), <repo>/.worktrees/<name>, and a repository's sibling
+-- folder of worktrees (<repo>-worktrees/<name> or <repo>.worktrees/<name> beside <repo>);
+-- storage/brief_files.py folds a cwd the same way. Sessions with no known cwd belong to the
+-- explicit project '(unknown)', so every token is counted somewhere.
 WITH cwds AS (
     SELECT source, session_id,
         arg_min(project_cwd, CASE WHEN file_kind = 'main' THEN 0 ELSE 1 END || coalesce(CAST(first_event_ts AS VARCHAR), '')) AS cwd,
@@ -12,6 +14,7 @@ WITH cwds AS (
 )
 SELECT source, session_id,
     CASE WHEN cwd IS NULL OR cwd = '' THEN '(unknown)'
-         ELSE regexp_replace(cwd, '/\.claude/worktrees/[^/]+(/.*)?$', '') END AS project_id,
+         ELSE regexp_replace(regexp_replace(cwd, '/\.(claude/)?worktrees/[^/]+(/.*)?$', ''),
+                             '/([^/]+)[-.]worktrees/[^/]+(/.*)?$', '/\1') END AS project_id,
     cwd, repository_url, git_branch, '{pipeline_version}' AS pipeline_version
 FROM cwds

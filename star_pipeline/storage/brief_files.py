@@ -13,7 +13,10 @@ import re
 from pathlib import Path, PurePosixPath
 
 BRIEF_SUFFIX = ".txt"
-_WORKTREE = re.compile(r"/\.claude/worktrees/[^/]+(/.*)?$")  # as aggregate/session_projects.sql folds worktrees
+# Worktrees folded into their repository, as aggregate/session_projects.sql folds them: <repo>/.claude/worktrees/<name>
+# and <repo>/.worktrees/<name> into <repo>, <repo>-worktrees/<name> (or .worktrees) beside <repo> into <repo>.
+_WORKTREE = re.compile(r"/\.(claude/)?worktrees/[^/]+(/.*)?$")
+_SIBLING_WORKTREE = re.compile(r"/([^/]+)[-.]worktrees/[^/]+(/.*)?$")
 
 
 def briefs_dir(warehouse_path: Path | str) -> Path:
@@ -28,7 +31,7 @@ def project_candidates(cwd: str) -> list[str]:
     """The project ids a session in `cwd` may belong to, nearest first: the cwd (a Claude Code worktree folded
     into its repository), then each parent folder below the home folder (a brief of the home folder itself,
     or of /, would speak for every project under it, so those count only as the cwd itself)."""
-    folded = _WORKTREE.sub("", cwd.rstrip("/")) or "/"
+    folded = _SIBLING_WORKTREE.sub(r"/\1", _WORKTREE.sub("", cwd.rstrip("/"))) or "/"
     path = PurePosixPath(folded)
     too_wide = {"/", str(Path.home())}
     return [str(path), *(str(parent) for parent in path.parents if str(parent) not in too_wide)]

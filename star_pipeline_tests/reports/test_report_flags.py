@@ -69,11 +69,11 @@ def test_project_takes_ccusages_folder_name_the_path_or_its_last_part_and_an_unk
 def test_projects_lists_each_project_with_its_paths(box):
     projects = {p["project"]: p for p in as_json(box, "projects", "--json")["projects"]}
     spotter = projects["-home-user-spotter"]
-    assert spotter["paths"] == ["/home/USER/projects/spotter-worktrees/spotter-dov",
-                                "/home/USER/projects/spotter-worktrees/spotter-gqc"]
+    # two sessions in sibling worktrees (spotter-worktrees/spotter-dov, -gqc) count under their repository
+    assert spotter["paths"] == ["/home/USER/projects/spotter"]
     assert spotter["sessions"] == 2 and spotter["totalTokens"] == CCUSAGE_INSTANCES["-home-user-spotter"][1]
     table = report(box, "projects").stdout
-    assert "-home-user-spotter" in table and "spotter-gqc" in table
+    assert "-home-user-spotter" in table and "/home/USER/projects/spotter" in table
 
 
 def test_order_desc_is_newest_first(box):

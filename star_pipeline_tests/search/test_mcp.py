@@ -196,6 +196,7 @@ def test_the_brief_tells_a_new_session_what_happened_lately_in_its_project(histo
     assert brief_for({**payload, "source": "resume"}, folder) is None  # its context already has the brief
     assert brief_for({**payload, "cwd": "/elsewhere"}, folder) is None
     assert brief_for({**payload, "cwd": "/home/u/proj/.claude/worktrees/fix-1"}, folder) == text
+    assert brief_for({**payload, "cwd": "/home/u/proj-worktrees/fix-2/src"}, folder) == text
     for stdin in ("not json", ""):
         quiet = subprocess.run([sys.executable, "-m", "star_pipeline.cli", "brief", "--dir", str(folder)],
                                input=stdin, capture_output=True, text=True, timeout=60)
