@@ -101,9 +101,11 @@ def _report_parsers(report, sources) -> None:
     for flag in ("--offline", "--no-offline", "--color", "--no-color", "--single-thread"):
         common.add_argument(flag, action="store_true", help=argparse.SUPPRESS)  # ccusage's; nothing to do here
     common.add_argument("-O", action="store_true", dest="offline", help=argparse.SUPPRESS)
-    kinds = report.add_subparsers(dest="report", required=True, metavar="daily|weekly|monthly|session|blocks|projects")
-    for name in ("daily", "weekly", "monthly"):
+    kinds = report.add_subparsers(dest="report", required=True, metavar="daily|weekly|monthly|hourly|session|blocks|projects")
+    for name in ("daily", "weekly", "monthly", "hourly"):
         period = kinds.add_parser(name, parents=[common], help=f"{name} totals")
+        period.add_argument("--by", choices=["project", "branch", "model", "source"],
+                            help="a row per period and project, git branch, model or source")
         period.add_argument("-i", "--instances", action="store_true", help="one table (JSON: one list) per project")
         period.add_argument("--last", type=int, metavar="N",
                             help=f"only the latest N {'days' if name == 'daily' else name[:-2] + 's'} (1: the current one)")

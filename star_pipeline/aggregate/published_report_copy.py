@@ -16,10 +16,12 @@ REPORT_TABLES = {
         "reasoning_output_tokens", "cost_usd",
     ),
     "derived_session_usage": ("source", "session_id", "session_path"),
+    "session_projects": ("source", "session_id", "git_branch"),
 }
 
 
-@asset(key=key("published_report_copy"), group_name=GROUP, deps=[key("fact_token_usage"), key("derived_session_usage")],
+@asset(key=key("published_report_copy"), group_name=GROUP, deps=[key("fact_token_usage"), key("derived_session_usage"),
+                                                                       key("session_projects")],
        pool=WAREHOUSE_POOL, kinds={"duckdb"},
        description="A read-only copy of the tables reports read (<warehouse>.reports.duckdb), so that "
        "`star-pipeline report` answers while a run holds the warehouse.")

@@ -21,7 +21,7 @@ import duckdb
 from star_pipeline.reports.reader import open_for_reading
 from star_pipeline.sources import by_name, with_messages
 
-REPORTS = ("daily", "weekly", "monthly", "session", "blocks", "projects")
+REPORTS = ("daily", "weekly", "monthly", "hourly", "session", "blocks", "projects")
 _DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 
 
@@ -56,6 +56,7 @@ class ReportOptions:
     recent: bool = False
     token_limit: str | None = None
     session_length: float = 5.0
+    by: str | None = None  # daily|weekly|monthly|hourly --by: BY_SQL's keys
     project_ids: tuple[str, ...] | None = None  # what --project matched (resolve_project), set by report_data
 
     @classmethod
@@ -66,7 +67,7 @@ class ReportOptions:
             args.project, args.order, args.breakdown, args.compact, args.no_cost, args.mode,
             getattr(args, "instances", False), getattr(args, "last", None), getattr(args, "session_id", None),
             getattr(args, "active", False), getattr(args, "recent", False), getattr(args, "token_limit", None),
-            getattr(args, "session_length", 5.0),
+            getattr(args, "session_length", 5.0), getattr(args, "by", None),
         )
 
 
@@ -136,6 +137,7 @@ PERIODS = {
     "daily": ("date", "strftime(timezone(?, f.event_ts), '%Y-%m-%d')"),
     "weekly": ("week", "strftime(CAST(timezone(?, f.event_ts) AS DATE) - CAST(dayofweek(timezone(?, f.event_ts)) AS INTEGER), '%Y-%m-%d')"),
     "monthly": ("month", "strftime(timezone(?, f.event_ts), '%Y-%m')"),
+    "hourly": ("hour", "strftime(timezone(?, f.event_ts), '%Y-%m-%d %H:00')"),
 }
 _UTC_DATE = "make_date(f.date_key // 10000, f.date_key // 100 % 100, f.date_key % 100)"
 # In UTC: the label grouped by, and how it is written (None: SQL writes it)
@@ -143,6 +145,7 @@ UTC_PERIODS = {
     "daily": ("f.date_key", lambda key: f"{key // 10000:04d}-{key // 100 % 100:02d}-{key % 100:02d}"),
     "weekly": (f"strftime({_UTC_DATE} - CAST(dayofweek({_UTC_DATE}) AS INTEGER), '%Y-%m-%d')", None),
     "monthly": ("f.date_key // 100", lambda key: f"{key // 100:04d}-{key % 100:02d}"),
+    "hourly": ("strftime(timezone('UTC', f.event_ts), '%Y-%m-%d %H:00')", None),
 }
 
 
@@ -152,7 +155,11 @@ PROJECT_LABEL_SQL = (
     "CASE WHEN f.source = 'claude_code' THEN coalesce(nullif(regexp_extract(s.session_path, "
     r"'([^/]+)/(?:[^/]+/subagents/)?[^/]+\.jsonl$', 1), ''), f.project_id) ELSE f.project_id END"
 )
-WITH_SESSIONS = "aggregate.fact_token_usage f LEFT JOIN aggregate.derived_session_usage s USING (source, session_id)"
+WITH_SESSIONS = ("aggregate.fact_token_usage f LEFT JOIN aggregate.derived_session_usage s USING (source, session_id) "
+                 "LEFT JOIN aggregate.session_projects p USING (source, session_id)")
+# --by: what a period's rows are split by (a session's branch is the one its last line names)
+BY_SQL = {"project": PROJECT_LABEL_SQL, "model": "f.report_model", "source": "f.source",
+          "branch": "coalesce(p.git_branch, '(no branch)')"}
 
 
 def resolve_project(conn, name: str) -> tuple[str, ...]:
@@ -197,6 +204,11 @@ def check_options(options: ReportOptions) -> None:
         raise ReportError(f"--last {options.last}: use 1 or more (1 is the current day, week or month)")
     if not 0 < options.session_length <= 24 * 7:
         raise ReportError(f"--session-length {options.session_length:g}: use hours between 0 and 168 (ccusage: 5)")
+    if options.by is not None and options.by not in BY_SQL:
+        raise ReportError(f"--by {options.by!r}: use one of {', '.join(BY_SQL)} (a subagent's type is not a report "
+                          "dimension yet: `report session` lists each session's calls, subagents included)")
+    if options.by and options.instances:
+        raise ReportError("--by and --instances: pick one (--instances is --by project, one table per project)")
     if options.token_limit is not None and options.token_limit != "max" and not options.token_limit.isdigit():
         raise ReportError(f"--token-limit {options.token_limit!r}: use a number of tokens, or max")
 
@@ -275,7 +287,7 @@ def _rows(conn, sql: str, params: list) -> list[dict]:
 def _grouped(conn, options: ReportOptions, label_sql: str, label_params: list, extra_cols: str = "") -> list[dict]:
     """Token sums per label and model (and per `extra_cols`, which may name the session's project, `s`)."""
     where, params = _filters(options)
-    source = WITH_SESSIONS if "s." in extra_cols else "aggregate.fact_token_usage f"
+    source = WITH_SESSIONS if "s." in extra_cols or "p." in extra_cols else "aggregate.fact_token_usage f"
     return _rows(
         conn,
         f"SELECT {label_sql} AS label, f.report_model AS model{extra_cols}, {TOKEN_SELECT} "
@@ -327,6 +339,8 @@ def _period_report(conn, options: ReportOptions) -> dict:
     label_key, label_sql = PERIODS[options.report]
     label_params = [options.timezone] * label_sql.count("?")
     instance = f", {PROJECT_LABEL_SQL} AS instance" if options.instances else ""
+    if options.by:
+        instance = f", {BY_SQL[options.by]} AS instance"
     if _in_utc(options):
         label_sql, write_label = UTC_PERIODS[options.report]
         rows = _grouped(conn, options, label_sql, [], instance)
@@ -345,6 +359,13 @@ def _period_report(conn, options: ReportOptions) -> dict:
             entries, _ = _entries([row for row in rows if row["instance"] == name], codex, label_key)
             projects[name] = _ordered([{**entry, "project": name} for entry in entries], label_key, options.order)
         return {"projects": projects, "totals": _entries(rows, codex, label_key)[1]}
+    if options.by:  # one row per period and value, the value under the dimension's name
+        split = []
+        for value in sorted({row["instance"] for row in rows}, key=str):
+            entries, _ = _entries([row for row in rows if row["instance"] == value], codex, label_key)
+            split += [{**entry, options.by: value} for entry in entries]
+        split.sort(key=lambda entry: (entry[label_key] or "", str(entry[options.by])), reverse=options.order == "desc")
+        return {options.report: split, "totals": _entries(rows, codex, label_key)[1]}
     entries, totals = _entries(rows, codex, label_key)
     return {options.report: _ordered(entries, label_key, options.order), "totals": totals}
 
@@ -362,6 +383,12 @@ def first_of_latest(report: str, periods: int, timezone_name: str) -> str:
         today = datetime.datetime.now(ZoneInfo(timezone_name)).date()
     except (ZoneInfoNotFoundError, ValueError):
         today = datetime.datetime.now(datetime.timezone.utc).date()
+    if report == "hourly":
+        try:
+            now = datetime.datetime.now(ZoneInfo(timezone_name))
+        except (ZoneInfoNotFoundError, ValueError):
+            now = datetime.datetime.now(datetime.timezone.utc)
+        return (now - datetime.timedelta(hours=periods - 1)).strftime("%Y-%m-%d %H:00")
     if report == "daily":
         return (today - datetime.timedelta(days=periods - 1)).isoformat()
     if report == "weekly":
@@ -524,7 +551,7 @@ def render_table(options: ReportOptions, data: dict) -> str:
                  *([f"{p['totalCost']:.2f}"] if cost else []), (p["lastActivity"] or "")[:16].replace("T", " ")]
                 for p in data["projects"]]
         return _format(header, rows, title="projects", left=2, totals=False)
-    key = {"daily": "date", "weekly": "week", "monthly": "month", "session": "sessionId"}[options.report]
+    key = {"daily": "date", "weekly": "week", "monthly": "month", "hourly": "hour", "session": "sessionId"}[options.report]
     if options.instances:
         return "".join(_usage_table(options, key, entries, _sum_entries(entries), f"{options.report} usage of {name} "
                                     f"({options.timezone})") + "\n" for name, entries in data["projects"].items())
@@ -538,20 +565,23 @@ def _usage_table(options: ReportOptions, key: str, entries: list[dict], totals: 
     columns = ["inputTokens", "outputTokens"] + ([] if options.compact else ["cacheCreationTokens", "cacheReadTokens", "totalTokens"])
     names = {"inputTokens": "Input", "outputTokens": "Output", "cacheCreationTokens": "Cache create",
              "cacheReadTokens": "Cache read", "totalTokens": "Total tokens"}
-    header = [label, "Models", *(names[c] for c in columns), *(["Cost (USD)"] if cost else [])]
+    by = [options.by.capitalize()] if options.by else []
+    header = [label, *by, "Models", *(names[c] for c in columns), *(["Cost (USD)"] if cost else [])]
 
-    def row(first: str, models: str, values: dict, spent) -> list[str]:
-        return [first, models, *(f"{values.get(c, 0):,}" for c in columns), *([f"{spent:.2f}"] if cost else [])]
+    def row(first: str, models: str, values: dict, spent, value: str = "") -> list[str]:
+        return [first, *([value] if by else []), models, *(f"{values.get(c, 0):,}" for c in columns),
+                *([f"{spent:.2f}"] if cost else [])]
 
     rows = []
     for e in entries:
         models = list(e["models"]) if "models" in e else e.get("modelsUsed", [])
-        rows.append(row(e[key], "\n".join(models), e, e.get("costUSD", e.get("totalCost", 0.0))))
+        rows.append(row(e[key], "\n".join(models), e, e.get("costUSD", e.get("totalCost", 0.0)),
+                        str(e.get(options.by, "")) if options.by else ""))
         if options.breakdown:
             for model, part in _model_parts(e):
                 rows.append(row("", f"  └ {model}", part, part.get("cost", part.get("costUSD", 0.0))))
     rows.append(row("Total", "", totals, totals.get("costUSD", totals.get("totalCost", 0.0))))
-    return _format(header, rows, title=title, left=2)
+    return _format(header, rows, title=title, left=3 if by else 2)
 
 
 def _model_parts(entry: dict) -> list[tuple[str, dict]]:

@@ -9,7 +9,7 @@ import pytest
 
 from star_pipeline.aggregate.blocks import HOUR_US, billing_blocks
 from star_pipeline.reports.report import burn_rate_and_projection, first_of_latest, token_limit
-from star_pipeline_tests.reports.test_report import STAR_PIPELINE, report
+from star_pipeline_tests.reports.test_report import STAR_PIPELINE, report, without_costs
 
 # `npx ccusage@20.0.24 claude daily --instances --json --offline -z UTC` over ../shared/corpus/claude:
 # per project, (days, total tokens, total cost rounded to 1e-4 USD).
@@ -144,3 +144,32 @@ def test_an_active_blocks_burn_rate_projection_and_token_limit():
     assert rate == {"tokensPerMinute": 100.0, "tokensPerMinuteForIndicator": 15.0, "costPerHour": 6.0}
     assert projection == {"totalTokens": 2000 + 100 * 270, "totalCost": 2.0 + 0.1 * 270, "remainingMinutes": 270}
     assert token_limit("max", blocks) == 20 and token_limit("5000", blocks) == 5000 and token_limit(None, blocks) is None
+
+
+def test_by_splits_each_period_and_keeps_the_totals(box):
+    everything = as_json(box, "daily", "-j")
+    for dimension in ("model", "source", "project", "branch"):
+        split = as_json(box, "daily", "-j", "--by", dimension)
+        assert without_costs(split["totals"]) == without_costs(everything["totals"]), dimension
+        keys = [(row["date"], row[dimension]) for row in split["daily"]]
+        assert len(keys) == len(set(keys)) and {d for d, _ in keys} == {d["date"] for d in everything["daily"]}
+        assert sum(row["totalTokens"] for row in split["daily"]) == everything["totals"]["totalTokens"]
+    by_model = as_json(box, "daily", "-j", "--by", "model", "--source", "claude_code")["daily"]
+    for day in as_json(box, "daily", "-j", "--source", "claude_code")["daily"]:
+        for part in day["modelBreakdowns"]:
+            row = next(r for r in by_model if (r["date"], r["model"]) == (day["date"], part["modelName"]))
+            assert row["outputTokens"] == part["outputTokens"] and row["cacheReadTokens"] == part["cacheReadTokens"]
+    branches = {row["branch"] for row in as_json(box, "monthly", "-j", "--by", "branch", "--source", "claude_code")["monthly"]}
+    assert branches - {"(no branch)"}  # Claude Code writes the branch on its lines
+    assert "Branch" in report(box, "monthly", "--by", "branch").stdout.splitlines()[2]
+    proc = report(box, "daily", "--by", "agent_type", check=False)
+    assert proc.returncode == 2 and "project" in proc.stderr
+
+
+def test_hourly_adds_up_to_the_daily_report(box):
+    hourly = as_json(box, "hourly", "-j", "-z", "Asia/Kolkata")
+    assert without_costs(hourly["totals"]) == without_costs(as_json(box, "daily", "-j", "-z", "Asia/Kolkata")["totals"])
+    assert all(len(row["hour"]) == 16 and row["hour"].endswith(":00") for row in hourly["hourly"])
+    utc = as_json(box, "hourly", "-j", "-z", "UTC")
+    assert without_costs(utc["totals"]) == without_costs(hourly["totals"])
+    assert [r["hour"] for r in utc["hourly"]] != [r["hour"] for r in hourly["hourly"]]  # half an hour apart
