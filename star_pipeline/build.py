@@ -17,7 +17,6 @@ import time
 from datetime import datetime, timezone
 
 
-
 def step_error(error) -> str:
     """What a failed step says to a user: our own message when the warehouse explained the failure (DuckDB's
     error, the table, what to do), else the exception beneath Dagster's wrappers."""
@@ -73,7 +72,7 @@ def run_build(out=None, force: bool = False) -> int:
     print("star-pipeline build: materializing every layer ...", file=out, flush=True)
     if not force:
         print(f"  why: {'; '.join(reasons)}", file=out, flush=True)
-    # The runs' console logger is at INFO (definitions.py): each step's own progress lines as they happen.
+    # Every job logs at INFO (orchestration/jobs.py, RUN_LOGGING): each step's own progress lines as they happen.
     try:
         outcome = run_pipeline(
             defs,
