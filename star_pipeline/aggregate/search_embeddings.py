@@ -14,6 +14,7 @@ from star_pipeline.aggregate import pricing
 from star_pipeline.aggregate.sql_assets import GROUP, key
 from star_pipeline.storage.embeddings import embed, model_id
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SearchResource, WarehouseResource
+from star_pipeline.storage.warehouse import CATALOG
 
 BATCH = 4096
 SEARCH_TEXT = "concat_ws(chr(10), nullif(message_text, ''), nullif(tool_input, ''), nullif(tool_result, ''))"
@@ -29,29 +30,36 @@ def search_embeddings(context: AssetExecutionContext, warehouse: WarehouseResour
         conn.execute("CREATE TABLE IF NOT EXISTS aggregate.search_embeddings (model VARCHAR NOT NULL, "
                      "text_hash VARCHAR NOT NULL, vector FLOAT[] NOT NULL, pipeline_version VARCHAR, "
                      "PRIMARY KEY (model, text_hash))")
-        conn.execute(f"""
-            CREATE OR REPLACE TEMP TABLE pending_texts AS
+        # The texts without a vector, read as one stream by a second connection while this one writes their
+        # vectors: one pass, instead of a temporary table of every pending text paged by LIMIT/OFFSET (each page
+        # a sort of what is left: quadratic in a first import of distinct text).
+        pending = f"""
             SELECT text_hash, any_value(left(text, 2000)) AS text FROM (
                 SELECT md5({SEARCH_TEXT}) AS text_hash, {SEARCH_TEXT} AS text FROM aggregate.search_documents)
             WHERE text_hash NOT IN (SELECT text_hash FROM aggregate.search_embeddings WHERE model = ?)
-            GROUP BY text_hash ORDER BY text_hash""", [model])
-        total = conn.execute("SELECT count(*) FROM pending_texts").fetchone()[0]
-        context.log.info(f"search_embeddings: {total} new texts to embed with {model}")
+            GROUP BY text_hash"""
+        context.log.info(f"search_embeddings: embedding the texts without a vector of {model}")
         done = 0
-        while done < total:
-            rows = conn.execute("SELECT text_hash, text FROM pending_texts ORDER BY text_hash LIMIT ? OFFSET ?",
-                                [BATCH, done]).fetchall()
-            vectors = embed(search.embedding_model, [text for _, text in rows])
-            batch = pa.table({"model": [model] * len(rows), "text_hash": [h for h, _ in rows],
-                              "vector": pa.array(list(vectors), type=pa.list_(pa.float32())),
-                              "pipeline_version": [version] * len(rows)})
-            conn.register("embedding_batch", batch)
-            conn.execute("INSERT INTO aggregate.search_embeddings SELECT * FROM embedding_batch")
-            conn.unregister("embedding_batch")
-            done += len(rows)
-            context.log.info(f"search_embeddings: {done}/{total} embedded")
+        reader = conn.cursor()  # a new connection to the same instance: it starts in the in-memory catalog
+        try:
+            reader.execute(f"USE {CATALOG}")
+            batches = reader.execute(pending, [model]).to_arrow_reader(BATCH)
+            for texts in batches:
+                hashes = texts.column("text_hash").to_pylist()
+                vectors = embed(search.embedding_model, texts.column("text").to_pylist())
+                batch = pa.table({"model": [model] * len(hashes), "text_hash": hashes,
+                                  "vector": pa.array(list(vectors), type=pa.list_(pa.float32())),
+                                  "pipeline_version": [version] * len(hashes)})
+                conn.register("embedding_batch", batch)
+                conn.execute("INSERT INTO aggregate.search_embeddings SELECT * FROM embedding_batch")
+                conn.unregister("embedding_batch")
+                done += len(hashes)
+                context.log.info(f"search_embeddings: {done} embedded so far")
+        finally:
+            reader.close()
+        context.log.info(f"search_embeddings: {done} new texts embedded with {model}")
         removed = conn.execute(
             f"DELETE FROM aggregate.search_embeddings WHERE model = ? AND text_hash NOT IN "
             f"(SELECT md5({SEARCH_TEXT}) FROM aggregate.search_documents)", [model]).fetchone()[0]
         stored = conn.execute("SELECT count(*) FROM aggregate.search_embeddings WHERE model = ?", [model]).fetchone()[0]
-    return MaterializeResult(metadata={"model": model, "rows_written": total, "removed": removed, "vectors": stored})
+    return MaterializeResult(metadata={"model": model, "rows_written": done, "removed": removed, "vectors": stored})
