@@ -80,8 +80,8 @@ def _parser():
 
 
 def _report_parsers(report, sources) -> None:
-    """`report daily|weekly|monthly|session|blocks|projects`, with ccusage 20.0.24's flags (reports/options.py says
-    what each does here)."""
+    """`report daily|weekly|monthly|hourly|session|blocks|projects`, with ccusage 20.0.24's flags (ReportOptions in
+    reports/report.py says what each does here)."""
     import argparse
 
     common = argparse.ArgumentParser(add_help=False)
@@ -98,9 +98,8 @@ def _report_parsers(report, sources) -> None:
     common.add_argument("--no-cost", action="store_true", help="no cost columns, no cost fields in the JSON")
     common.add_argument("-m", "--mode", choices=["auto", "calculate", "display"], default="auto",
                         help="auto and calculate price every call from its tokens; display is not supported")
-    for flag in ("--offline", "--no-offline", "--color", "--no-color", "--single-thread"):
-        common.add_argument(flag, action="store_true", help=argparse.SUPPRESS)  # ccusage's; nothing to do here
-    common.add_argument("-O", action="store_true", dest="offline", help=argparse.SUPPRESS)
+    for flags in (("-O", "--offline"), ("--no-offline",), ("--color",), ("--no-color",), ("--single-thread",)):
+        common.add_argument(*flags, action="store_true", help=argparse.SUPPRESS)  # ccusage's; nothing to do here
     kinds = report.add_subparsers(dest="report", required=True, metavar="daily|weekly|monthly|hourly|session|blocks|projects")
     for name in ("daily", "weekly", "monthly", "hourly"):
         period = kinds.add_parser(name, parents=[common], help=f"{name} totals")

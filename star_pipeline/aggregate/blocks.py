@@ -24,7 +24,8 @@ def billing_blocks(calls: list[tuple], now: datetime | None = None, block_us: in
     A block starts at the (UTC) hour of its first call and lasts 5 hours (`block_us`: `report blocks
     --session-length`); a call more than that after the block's start, or after the previous call, starts
     a new block. A longer silence adds a gap block from one block length after the last call to the next
-    call. Times in the blocks are UTC datetimes; `first_call` is the time of the block's first call.
+    call. Times in the blocks are UTC datetimes; `first_call` is the time of the block's first call, and
+    `total_tokens` the sum of its four token counts.
     """
     now = now or datetime.now(timezone.utc)
     blocks: list[dict] = []
@@ -34,6 +35,8 @@ def billing_blocks(calls: list[tuple], now: datetime | None = None, block_us: in
         for name in ("start_time", "end_time", "actual_end", "first_call"):
             block[name] = from_epoch_us(block[name])
         block["is_active"] = now - block["actual_end"] < timedelta(microseconds=block_us) and now < block["end_time"]
+        block["total_tokens"] = (block["input_tokens"] + block["output_tokens"] + block["cache_creation_input_tokens"]
+                                 + block["cache_read_input_tokens"])
         blocks.append(block)
 
     for ts, model, i, o, cc, cr, cost in calls:
@@ -48,7 +51,7 @@ def billing_blocks(calls: list[tuple], now: datetime | None = None, block_us: in
                         {"block_id": "gap-" + iso(gap_start), "is_gap": True, "start_time": gap_start,
                          "end_time": from_epoch_us(ts), "actual_end": None, "entries": 0, "input_tokens": 0,
                          "output_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                         "cost_usd": 0.0, "models": [], "is_active": False}
+                         "cost_usd": 0.0, "models": [], "is_active": False, "total_tokens": 0}
                     )
                 current = None
         if current is None:

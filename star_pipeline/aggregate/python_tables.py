@@ -23,8 +23,7 @@ BLOCK_SCHEMA = pa.schema([
 def blocks_table(blocks: list[dict], pipeline_version: str) -> pa.Table:
     rows = {name: [] for name in BLOCK_SCHEMA.names}
     for b in blocks:
-        total = b["input_tokens"] + b["output_tokens"] + b["cache_creation_input_tokens"] + b["cache_read_input_tokens"]
-        values = {**b, "actual_end_time": b["actual_end"], "total_tokens": total, "pipeline_version": pipeline_version}
+        values = {**b, "actual_end_time": b["actual_end"], "pipeline_version": pipeline_version}
         for name in BLOCK_SCHEMA.names:
             rows[name].append(values.get(name))
     return pa.table(rows, schema=BLOCK_SCHEMA)

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = Path(os.environ.get("STAR_PIPELINE_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
 CORPUS = SHARED / "corpus"
 AMPLIFY = SHARED / "tools" / "amplify.py"
 _UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -27,8 +27,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,10 +34,7 @@ from pathlib import Path
 import duckdb
 
 from star_pipeline.bench.generate import generate
-from star_pipeline.bench.measure import BIN, machine_summary, publish, timed, write_config
-
-SHARED = Path(os.environ.get("STAR_PIPELINE_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-CORPUS_MB_PER_COPY = 12.9  # ../shared/corpus/claude/projects, as amplify.py copies it
+from star_pipeline.bench.measure import BIN, SHARED, amplify, machine_summary, publish, timed, write_config
 
 
 def run_build(config: Path) -> tuple[bool, float, int | None, str]:
@@ -154,13 +149,10 @@ def main() -> None:
             shutil.rmtree(work / "hostile-wh", ignore_errors=True)
 
             print(f"real-shaped corpus, {args.real_mb:g} MB ...", flush=True)
-            copies = max(1, round(args.real_mb / CORPUS_MB_PER_COPY))
+            size = amplify(work / "real", args.real_mb, SHARED / "corpus")
             real = work / "real" / ".claude"
-            subprocess.run([sys.executable, str(SHARED / "tools" / "amplify.py"), str(SHARED / "corpus" / "claude" / "projects"),
-                            str(real), str(copies)], check=True, capture_output=True)
-            size = sum(p.stat().st_size for p in real.rglob("*.jsonl")) / 2**20
             ok, elapsed, peak, tail = run_build(write_config(work / "real-wh", claude=[real / "projects"], codex=[], memory_limit=limit))
-            rows.append((f"real-shaped corpus ({size:.0f} MB, amplify.py x{copies}), from empty",
+            rows.append((f"real-shaped corpus ({size:.0f} MB, amplify.py), from empty",
                          "exit 0" if ok else "FAILED", f"{elapsed:.1f} s", mib(peak)))
             if not ok:
                 print(tail)

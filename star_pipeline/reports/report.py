@@ -284,10 +284,12 @@ def _rows(conn, sql: str, params: list) -> list[dict]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def _grouped(conn, options: ReportOptions, label_sql: str, label_params: list, extra_cols: str = "") -> list[dict]:
-    """Token sums per label and model (and per `extra_cols`, which may name the session's project, `s`)."""
+def _grouped(conn, options: ReportOptions, label_sql: str, label_params: list, extra_cols: str = "",
+             with_sessions: bool = False) -> list[dict]:
+    """Token sums per label and model (and per `extra_cols`, which may read the sessions' tables `s` and `p` of
+    WITH_SESSIONS when `with_sessions`)."""
     where, params = _filters(options)
-    source = WITH_SESSIONS if "s." in extra_cols or "p." in extra_cols else "aggregate.fact_token_usage f"
+    source = WITH_SESSIONS if with_sessions else "aggregate.fact_token_usage f"
     return _rows(
         conn,
         f"SELECT {label_sql} AS label, f.report_model AS model{extra_cols}, {TOKEN_SELECT} "
@@ -338,34 +340,32 @@ def _entries(rows: list[dict], codex: bool, label_key: str, extra: dict | None =
 def _period_report(conn, options: ReportOptions) -> dict:
     label_key, label_sql = PERIODS[options.report]
     label_params = [options.timezone] * label_sql.count("?")
-    instance = f", {PROJECT_LABEL_SQL} AS instance" if options.instances else ""
-    if options.by:
-        instance = f", {BY_SQL[options.by]} AS instance"
+    # --instances is a split by project, one list each; --by a split by any BY_SQL dimension, one list in all
+    split_sql = BY_SQL["project"] if options.instances else BY_SQL.get(options.by or "")
+    split = f", {split_sql} AS split" if split_sql else ""
     if _in_utc(options):
         label_sql, write_label = UTC_PERIODS[options.report]
-        rows = _grouped(conn, options, label_sql, [], instance)
+        rows = _grouped(conn, options, label_sql, [], split, with_sessions=bool(split))
         for row in rows:
             if write_label and row["label"] is not None:
                 row["label"] = write_label(row["label"])
     else:
-        rows = _grouped(conn, options, label_sql, label_params, instance)
+        rows = _grouped(conn, options, label_sql, label_params, split, with_sessions=bool(split))
     if options.last:
         first = first_of_latest(options.report, options.last, options.timezone)
         rows = [row for row in rows if row["label"] is not None and row["label"] >= first]
     codex = _codex_shape(options)
-    if options.instances:  # ccusage's --instances: {"projects": {name: [rows, each naming its project]}, "totals"}
-        projects = {}
-        for name in sorted({row["instance"] for row in rows}, key=str):
-            entries, _ = _entries([row for row in rows if row["instance"] == name], codex, label_key)
-            projects[name] = _ordered([{**entry, "project": name} for entry in entries], label_key, options.order)
-        return {"projects": projects, "totals": _entries(rows, codex, label_key)[1]}
-    if options.by:  # one row per period and value, the value under the dimension's name
-        split = []
-        for value in sorted({row["instance"] for row in rows}, key=str):
-            entries, _ = _entries([row for row in rows if row["instance"] == value], codex, label_key)
-            split += [{**entry, options.by: value} for entry in entries]
-        split.sort(key=lambda entry: (entry[label_key] or "", str(entry[options.by])), reverse=options.order == "desc")
-        return {options.report: split, "totals": _entries(rows, codex, label_key)[1]}
+    if split:
+        parts = {value: [{**entry, "project" if options.instances else options.by: value}
+                         for entry in _entries([row for row in rows if row["split"] == value], codex, label_key)[0]]
+                 for value in sorted({row["split"] for row in rows}, key=str)}
+        totals = _entries(rows, codex, label_key)[1]
+        if options.instances:  # ccusage's --instances: {"projects": {name: [rows, each naming its project]}, "totals"}
+            return {"projects": {name: _ordered(entries, label_key, options.order) for name, entries in parts.items()},
+                    "totals": totals}
+        merged = sorted((entry for entries in parts.values() for entry in entries),  # a row per period and value
+                        key=lambda entry: (entry[label_key] or "", str(entry[options.by])), reverse=options.order == "desc")
+        return {options.report: merged, "totals": totals}
     entries, totals = _entries(rows, codex, label_key)
     return {options.report: _ordered(entries, label_key, options.order), "totals": totals}
 
@@ -375,19 +375,16 @@ def _ordered(entries: list[dict], key: str, order: str | None) -> list[dict]:
 
 
 def first_of_latest(report: str, periods: int, timezone_name: str) -> str:
-    """The label of the first of the latest `periods` days, weeks (from Sunday, as the weekly labels) or months
-    (--last; 1 is the current one), in `timezone_name`."""
+    """The label of the first of the latest `periods` hours, days, weeks (from Sunday, as the weekly labels) or
+    months (--last; 1 is the current one), in `timezone_name`."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
-        today = datetime.datetime.now(ZoneInfo(timezone_name)).date()
+        now = datetime.datetime.now(ZoneInfo(timezone_name))
     except (ZoneInfoNotFoundError, ValueError):
-        today = datetime.datetime.now(datetime.timezone.utc).date()
+        now = datetime.datetime.now(datetime.timezone.utc)
+    today = now.date()
     if report == "hourly":
-        try:
-            now = datetime.datetime.now(ZoneInfo(timezone_name))
-        except (ZoneInfoNotFoundError, ValueError):
-            now = datetime.datetime.now(datetime.timezone.utc)
         return (now - datetime.timedelta(hours=periods - 1)).strftime("%Y-%m-%d %H:00")
     if report == "daily":
         return (today - datetime.timedelta(days=periods - 1)).isoformat()
@@ -469,7 +466,7 @@ def _blocks_report(conn, options: ReportOptions) -> dict:
     limit = token_limit(options.token_limit, found)
     blocks = []
     for b in found:
-        total = b["input_tokens"] + b["output_tokens"] + b["cache_creation_input_tokens"] + b["cache_read_input_tokens"]
+        total = b["total_tokens"]
         block = {
             "id": b["block_id"], "startTime": iso(b["start_time"]), "endTime": iso(b["end_time"]),
             "actualEndTime": iso(b["actual_end"]) if b["actual_end"] else None,
@@ -515,12 +512,11 @@ def burn_rate_and_projection(block: dict, total_tokens: int, now: datetime.datet
 
 
 def token_limit(value: str | None, blocks: list[dict]) -> int | None:
-    """--token-limit: a number, or max: the most tokens any finished block used."""
+    """--token-limit: a number, or max: the most tokens any finished block (`billing_blocks`) used."""
     if value is None:
         return None
     if value == "max":
-        totals = [b["input_tokens"] + b["output_tokens"] + b["cache_creation_input_tokens"] + b["cache_read_input_tokens"]
-                  for b in blocks if not b["is_gap"] and not b["is_active"]]
+        totals = [b["total_tokens"] for b in blocks if not b["is_gap"] and not b["is_active"]]
         return max(totals) if totals else None
     return int(value)
 

@@ -112,18 +112,24 @@ def _code() -> str:
     return _digest([sorted(package), installed])
 
 
-def fingerprint(settings) -> dict:
-    """Everything a build reads, per part (see the module's docstring); `files` and `newest` per source
-    are kept for the message and the partial-line rule."""
-    from star_pipeline.storage.brief_files import briefs_dir
-    from star_pipeline.storage.published_copies import published_copy_path, search_copy_path
-
+def source_files(settings) -> dict:
+    """Per source: a digest of its files, their count (for the message) and their modification times (for the
+    partial-line rule; not stored)."""
     sources = {}
     for name, roots in sorted(settings.roots.items()):
         listings = [[str(root), _files_under(root)] for root in roots]
         files = [entry for _, listing in listings for entry in listing]
         sources[name] = {"digest": _digest(listings), "files": len(files),
                          "mtimes_ns": sorted({entry[2] for entry in files if entry[2] >= 0})}
+    return sources
+
+
+def fingerprint(settings, sources: dict | None = None) -> dict:
+    """Everything a build reads, per part (see the module's docstring); `sources` when already listed."""
+    from star_pipeline.storage.brief_files import briefs_dir
+    from star_pipeline.storage.published_copies import published_copy_path, search_copy_path
+
+    sources = source_files(settings) if sources is None else sources
     warehouse = settings.warehouse_path
     briefs = briefs_dir(warehouse)
     try:
@@ -186,12 +192,11 @@ def forget_state(warehouse_path: Path | str) -> None:
 def write_state(settings, before: dict, started_at: float) -> None:
     """Store what a successful build saw: the sources as they were when it started (a line written during
     the build makes the next one run), the rest as the build left it."""
-    after = fingerprint(settings)
+    from star_pipeline.storage.published_copies import fresh_temporary, replace_with
+
     sources = {name: {k: v for k, v in part.items() if k != "mtimes_ns"} for name, part in before["sources"].items()}
-    state = {**after, "sources": sources, "started_at": started_at, "built_at": time.time()}
+    state = {**fingerprint(settings, sources), "started_at": started_at, "built_at": time.time()}
     path = state_path(settings.warehouse_path)
-    temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(state, handle, ensure_ascii=False)
-    os.replace(temporary, path)
+    temporary = fresh_temporary(path)
+    temporary.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+    replace_with(temporary, path)
