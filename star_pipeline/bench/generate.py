@@ -4,7 +4,13 @@ Writes, under `<out>/`:
 - `claude/projects/<slug>/<session>.jsonl`: Claude Code 2.1-style sessions with
   split API messages (one line per content block, placeholder output tokens on
   early lines), progress lines, tool_use/tool_result pairs, and
-  `<session>/subagents/agent-<hex>.jsonl` subagent files;
+  `<session>/subagents/agent-<hex>.jsonl` subagent files. Line sizes follow the
+  real corpus (../shared/corpus, measured 2026-11-30): tool results are ~40% of
+  the bytes with a long tail (median 1.5 KB, a tenth above 8 KB) and a
+  `toolUseResult` copy, re-reading the same project files; thinking blocks are
+  mostly an empty text and a signature; a few prompts paste a log or an image;
+  file-history snapshots and attachments. Only prompts and assistant text are
+  freely written words, as in real transcripts (what search embeds);
 - `codex/sessions/YYYY/MM/DD/rollout-...-<uuid>.jsonl`: Codex envelope rollouts
   with turn_context, function calls and token_count events (re-emitted ones included);
 - `spool/hook-events-YYYY-MM-DD.jsonl`: hook events as `star-pipeline hook` writes them.
@@ -20,14 +26,16 @@ year, not a longer history. That keeps `report daily` the same number of rows at
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+import math
 import random
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 MODELS = ["claude-sonnet-4-6", "claude-opus-4-6", "claude-haiku-4-5-20251001"]
-TOOLS = ["Bash", "Read", "Edit", "Grep", "Glob", "Write"]
+TOOLS = ["Bash", "Read", "Read", "Edit", "Grep", "Glob", "Write"]
 WORDS = ("the of and to in is that for it with as was on be by this are or from at which but not have an they "
          "function return value test build commit file path error module class import data query table").split()
 
@@ -44,24 +52,97 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
+def _lognormal_bytes(rng: random.Random, median: int, p90: int, cap: int) -> int:
+    """A size with the real corpus's long tail: half below `median`, a tenth above `p90`, none above `cap`."""
+    sigma = math.log(p90 / median) / 1.2816  # 1.2816: the standard normal's 90th percentile
+    return max(16, min(cap, int(rng.lognormvariate(math.log(median), sigma))))
+
+
+def _code(rng: random.Random, size: int) -> str:
+    """Source-file-like text of about `size` characters: repeated identifiers and indentation, like a Read result."""
+    out, length, n = [], 0, 0
+    while length < size:
+        n += 1
+        line = f"{n:>6}\t" + rng.choice((
+            f"def {rng.choice(WORDS)}_{rng.randint(0, 40)}(value, table):",
+            f"    return {rng.choice(WORDS)}.query(table, {rng.randint(0, 99)})",
+            f"    if value is None:  # {_text(rng, 4)}",
+            "",
+            f"class {rng.choice(WORDS).title()}{rng.randint(0, 20)}:",
+            f"    {rng.choice(WORDS)} = data[{rng.randint(0, 9)}]",
+        ))
+        out.append(line)
+        length += len(line) + 1
+    return "\n".join(out)
+
+
+def _project_files(rng: random.Random, cwd: str, count: int = 24) -> list[tuple[str, str]]:
+    """A project's files: sessions read the same files again and again, so tool results repeat as in real use."""
+    return [(f"{cwd}/src/mod{i}.py", _code(rng, _lognormal_bytes(rng, 1200, 10000, 80000))) for i in range(count)]
+
+
+def _base64ish(rng: random.Random, size: int) -> str:
+    return base64.b64encode(rng.randbytes(size * 3 // 4)).decode()
+
+
+def _tool_call(rng: random.Random, files: list[tuple[str, str]]) -> tuple[str, dict, str, dict]:
+    """A tool, its input, its result text and the `toolUseResult` copy Claude Code writes beside it."""
+    tool = rng.choice(TOOLS)
+    path, content = rng.choice(files)
+    if tool == "Read":
+        lines = content.count("\n") + 1
+        return tool, {"file_path": path}, content, {"type": "text", "file": {
+            "filePath": path, "content": content, "numLines": lines, "startLine": 1, "totalLines": lines}}
+    if tool in ("Edit", "Write"):
+        old, new = content[:rng.randint(40, 400)], _code(rng, rng.randint(40, 600))
+        tool_input = ({"file_path": path, "old_string": old, "new_string": new, "replace_all": False} if tool == "Edit"
+                      else {"file_path": path, "content": new})
+        result = f"The file {path} has been updated successfully."
+        return tool, tool_input, result, {"filePath": path, "oldString": old, "newString": new, "structuredPatch": [
+            {"oldStart": 1, "oldLines": old.count("\n") + 1, "newStart": 1, "newLines": new.count("\n") + 1,
+             "lines": ["-" + line for line in old.split("\n")] + ["+" + line for line in new.split("\n")]}]}
+    output = (_code(rng, _lognormal_bytes(rng, 900, 9000, 60000)) if tool == "Bash"
+              else "\n".join(p for p, _ in rng.sample(files, min(len(files), rng.randint(1, 12)))))
+    tool_input = ({"command": rng.choice(["pytest -q", "git status", "make build", "ls src"]),
+                   "description": _text(rng, 5)} if tool == "Bash" else {"pattern": rng.choice(WORDS)})
+    return tool, tool_input, output, {"stdout": output, "stderr": "", "interrupted": False, "isImage": False}
+
+
 def claude_session(rng: random.Random, out: Path, slug: str, start: datetime, turns: int,
                    session_id: str | None = None) -> int:
+    """One main session (and sometimes a subagent file) shaped like the real corpus's lines: tool results with
+    a long tail of sizes and a `toolUseResult` copy, thinking blocks that are mostly a signature, progress
+    lines per hook, file-history snapshots, attachments, and now and then a pasted prompt or an image."""
     session_id = session_id or _uuid(rng)
     cwd = "/home/dev/" + slug.split("-")[-1]
+    files = _project_files(random.Random(slug), cwd)  # the same files in every session of the project
     lines: list[dict] = []
     parent = None
     t = start
-    base = {"isSidechain": False, "userType": "external", "cwd": cwd, "sessionId": session_id,
+    base = {"isSidechain": False, "userType": "external", "entrypoint": "cli", "cwd": cwd, "sessionId": session_id,
             "version": "2.1.39", "gitBranch": "main", "slug": "quiet-river"}
     for turn in range(turns):
         t += timedelta(seconds=rng.randint(5, 90))
         user_uuid = _uuid(rng)
+        if turn % 3 == 0:
+            lines.append({"type": "file-history-snapshot", "messageId": user_uuid, "isSnapshotUpdate": False,
+                          "snapshot": {"messageId": user_uuid, "timestamp": _ts(t), "trackedFileBackups": {
+                              path: {"backupFileName": f"{rng.getrandbits(64):016x}@v2", "version": 2,
+                                     "backupTime": _ts(t)} for path, _ in files[:rng.randint(0, 6)]}}})
+        roll = rng.random()
+        if roll < 0.005:  # a screenshot pasted into the prompt
+            content = [{"type": "text", "text": _text(rng, 12)}, {"type": "image", "source": {
+                "type": "base64", "media_type": "image/png", "data": _base64ish(rng, rng.randint(40000, 150000))}}]
+        elif roll < 0.025:  # a pasted log or file
+            content = _text(rng, 8) + "\n" + _code(rng, _lognormal_bytes(rng, 8000, 60000, 190000))
+        else:
+            content = _text(rng, rng.randint(5, 60))
         lines.append({**base, "parentUuid": parent, "type": "user", "uuid": user_uuid, "timestamp": _ts(t),
-                      "message": {"role": "user", "content": _text(rng, rng.randint(5, 60))}})
+                      "message": {"role": "user", "content": content}})
         parent = user_uuid
-        for _ in range(rng.randint(1, 4)):
-            lines.append({**base, "parentUuid": parent, "type": "progress", "uuid": _uuid(rng), "timestamp": _ts(t),
-                          "data": {"type": "hook_progress", "hookEvent": "PreToolUse", "hookName": "PreToolUse:Bash"}})
+        if rng.random() < 0.1:
+            lines.append({**base, "parentUuid": parent, "type": "attachment", "uuid": _uuid(rng), "timestamp": _ts(t),
+                          "attachment": {"type": "task_reminder", "content": [], "itemCount": 0}})
         message_id = f"msg_{rng.getrandbits(64):016x}"
         request_id = f"req_{rng.getrandbits(64):016x}"
         model = rng.choice(MODELS)
@@ -71,11 +152,13 @@ def claude_session(rng: random.Random, out: Path, slug: str, start: datetime, tu
                  "output_tokens": rng.randint(50, 4000), "service_tier": "standard"}
         usage["cache_creation"]["ephemeral_1h_input_tokens"] = usage["cache_creation_input_tokens"]
         tool_id = f"toolu_{rng.getrandbits(80):020x}"
-        tool = rng.choice(TOOLS)
-        blocks = [{"type": "thinking", "thinking": _text(rng, rng.randint(20, 200)), "signature": "sig"},
-                  {"type": "text", "text": _text(rng, rng.randint(10, 150))},
-                  {"type": "tool_use", "id": tool_id, "name": tool,
-                   "input": {"command": "pytest -q"} if tool == "Bash" else {"file_path": f"{cwd}/src/mod{turn % 17}.py"}}]
+        tool, tool_input, result, result_copy = _tool_call(rng, files)
+        thinking = _text(rng, rng.randint(5, 25)) if rng.random() < 0.2 else ""
+        blocks = [{"type": "text", "text": _text(rng, rng.randint(10, 150))},
+                  {"type": "tool_use", "id": tool_id, "name": tool, "input": tool_input}]
+        if rng.random() < 0.3:  # about one call in four thinks first (the real corpus: 293 of 1,093)
+            blocks.insert(0, {"type": "thinking", "thinking": thinking,
+                              "signature": _base64ish(rng, _lognormal_bytes(rng, 1000, 5800, 20000))})
         for index, block in enumerate(blocks):
             t += timedelta(milliseconds=rng.randint(200, 3000))
             line_usage = dict(usage, output_tokens=usage["output_tokens"] if index == len(blocks) - 1 else 1)
@@ -85,13 +168,20 @@ def claude_session(rng: random.Random, out: Path, slug: str, start: datetime, tu
                           "message": {"model": model, "id": message_id, "type": "message", "role": "assistant",
                                       "content": [block], "stop_reason": None, "usage": line_usage}})
             parent = assistant_uuid
+        progress = [{"type": "hook_progress", "hookEvent": event, "hookName": f"{event}:{tool}", "command": "star-pipeline hook"}
+                    for event in ("PreToolUse", "PostToolUse")]
+        if tool == "Bash":  # Claude Code writes the running command's output as it comes
+            progress += [{"type": "bash_progress", "output": _code(rng, rng.randint(50, 400)), "elapsedTimeSeconds": i + 1,
+                          "totalLines": i * 3} for i in range(rng.randint(0, 3))]
+        for data in progress:
+            lines.append({**base, "parentUuid": parent, "type": "progress", "uuid": _uuid(rng), "timestamp": _ts(t),
+                          "parentToolUseID": tool_id, "toolUseID": tool_id, "data": data})
         t += timedelta(seconds=rng.randint(1, 20))
         result_uuid = _uuid(rng)
         lines.append({**base, "parentUuid": parent, "type": "user", "uuid": result_uuid, "timestamp": _ts(t),
                       "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_id,
-                                                               "content": _text(rng, rng.randint(20, 400)),
-                                                               "is_error": rng.random() < 0.05}]},
-                      "toolUseResult": {"stdout": "ok", "stderr": "", "interrupted": False}})
+                                                               "content": result, "is_error": rng.random() < 0.05}]},
+                      "toolUseResult": result_copy})
         parent = result_uuid
     folder = out / "claude" / "projects" / slug
     folder.mkdir(parents=True, exist_ok=True)
@@ -190,7 +280,7 @@ def generate(out: Path, size_mb: float, seed: int = 7, span_days: float = SPAN_D
         elif written["hook_spool"] / share < 0.03:
             written["hook_spool"] += hook_spool(rng, out, start, 500)
         else:
-            written["claude_code"] += claude_session(rng, out, f"-home-dev-proj{index % 12}", start, rng.randint(20, 200))
+            written["claude_code"] += claude_session(rng, out, f"-home-dev-proj{index % 12}", start, rng.randint(10, 120))
         index += 1
     return written
 
