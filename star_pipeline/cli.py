@@ -103,8 +103,9 @@ def _report_parsers(report, sources) -> None:
     kinds = report.add_subparsers(dest="report", required=True, metavar="daily|weekly|monthly|hourly|session|blocks|projects")
     for name in ("daily", "weekly", "monthly", "hourly"):
         period = kinds.add_parser(name, parents=[common], help=f"{name} totals")
-        period.add_argument("--by", choices=["project", "branch", "model", "source"],
-                            help="a row per period and project, git branch, model or source")
+        period.add_argument("--by", choices=["project", "branch", "model", "source", "agent_type"],
+                            help="a row per period and project, git branch, model, source or agent type (main, "
+                                 "compaction, or the subagent's type)")
         period.add_argument("-i", "--instances", action="store_true", help="one table (JSON: one list) per project")
         period.add_argument("--last", type=int, metavar="N",
                             help=f"only the latest N {'days' if name == 'daily' else name[:-2] + 's'} (1: the current one)")

@@ -31,6 +31,11 @@ derived_session_usage = sql_asset(
     "derived_session_usage", [key("fact_token_usage"), normalized("normalized_sessions")],
     "One row per session; subagent and compaction calls in the parent's totals and apart.",
 )
+derived_subagents = sql_asset(
+    "derived_subagents", [normalized("normalized_messages"), normalized("normalized_tool_calls"),
+                          normalized("normalized_hook_events")],
+    "One row per subagent a session started, with its type (from the result naming it, else a hook event).",
+)
 derived_projects = sql_asset(
     "derived_projects", [key("session_projects"), key("derived_session_usage")],
     "One row per project (worktrees folded in, '(unknown)' for sessions without cwd).",
@@ -70,7 +75,8 @@ fact_session_event = sql_asset(
 
 aggregate_assets = [
     published_report_copy,
-    session_projects, dim_model, fact_token_usage, derived_session_usage, derived_projects, derived_daily_usage,
+    session_projects, dim_model, fact_token_usage, derived_session_usage, derived_subagents, derived_projects,
+    derived_daily_usage,
     derived_model_usage, derived_tool_stats, derived_file_activity, derived_blocks, derived_goals_and_attempts,
     dim_project, dim_tool, dim_agent_type, dim_date, dim_time, fact_tool_call, fact_session_event,
     search_documents, search_embeddings, search_postings, published_search_copy, published_briefs,

@@ -11,17 +11,18 @@ from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 # star_pipeline_tests/reports/test_report.py runs every report on the copy alone).
 REPORT_TABLES = {
     "fact_token_usage": (
-        "usage_key", "source", "session_id", "project_id", "report_model", "model_is_fallback", "event_ts", "date_key",
+        "usage_key", "source", "session_id", "agent_id", "is_sidechain", "project_id", "report_model", "model_is_fallback", "event_ts", "date_key",
         "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
         "reasoning_output_tokens", "cost_usd",
     ),
     "derived_session_usage": ("source", "session_id", "session_path"),
     "session_projects": ("source", "session_id", "git_branch"),
+    "derived_subagents": ("source", "session_id", "agent_id", "agent_type"),
 }
 
 
 @asset(key=key("published_report_copy"), group_name=GROUP, deps=[key("fact_token_usage"), key("derived_session_usage"),
-                                                                       key("session_projects")],
+                                                                       key("session_projects"), key("derived_subagents")],
        pool=WAREHOUSE_POOL, kinds={"duckdb"},
        description="A read-only copy of the tables reports read (<warehouse>.reports.duckdb), so that "
        "`star-pipeline report` answers while a run holds the warehouse.")

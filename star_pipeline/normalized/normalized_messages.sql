@@ -42,6 +42,10 @@ WITH contract AS (
         CAST(NULL AS VARCHAR) AS model,
         CAST(NULL AS VARCHAR) AS message_id,
         CAST(NULL AS VARCHAR) AS request_id,
+        -- the subagent a tool result says its call started, and that subagent's type (Claude Code's Task
+        -- and Agent results: toolUseResult.agentId, agentType): what ties a subagent's calls to its type
+        CAST(NULL AS VARCHAR) AS spawned_agent_id,
+        CAST(NULL AS VARCHAR) AS spawned_agent_type,
         CAST(NULL AS BIGINT) AS input_tokens,
         CAST(NULL AS BIGINT) AS output_tokens,
         CAST(NULL AS BIGINT) AS cache_creation_input_tokens,

@@ -156,10 +156,15 @@ PROJECT_LABEL_SQL = (
     r"'([^/]+)/(?:[^/]+/subagents/)?[^/]+\.jsonl$', 1), ''), f.project_id) ELSE f.project_id END"
 )
 WITH_SESSIONS = ("aggregate.fact_token_usage f LEFT JOIN aggregate.derived_session_usage s USING (source, session_id) "
-                 "LEFT JOIN aggregate.session_projects p USING (source, session_id)")
+                 "LEFT JOIN aggregate.session_projects p USING (source, session_id) "
+                 "LEFT JOIN aggregate.derived_subagents a USING (source, session_id, agent_id)")
+# A call's agent type: the main agent's, a compaction's, or the type of the subagent that made it
+AGENT_TYPE_SQL = ("CASE WHEN f.agent_id IS NULL AND NOT f.is_sidechain THEN 'main' "
+                  "WHEN f.agent_id LIKE 'acompact%' THEN 'compaction' "
+                  "ELSE coalesce(a.agent_type, 'subagent (type unknown)') END")
 # --by: what a period's rows are split by (a session's branch is the one its last line names)
 BY_SQL = {"project": PROJECT_LABEL_SQL, "model": "f.report_model", "source": "f.source",
-          "branch": "coalesce(p.git_branch, '(no branch)')"}
+          "branch": "coalesce(p.git_branch, '(no branch)')", "agent_type": AGENT_TYPE_SQL}
 
 
 def resolve_project(conn, name: str) -> tuple[str, ...]:
@@ -205,8 +210,7 @@ def check_options(options: ReportOptions) -> None:
     if not 0 < options.session_length <= 24 * 7:
         raise ReportError(f"--session-length {options.session_length:g}: use hours between 0 and 168 (ccusage: 5)")
     if options.by is not None and options.by not in BY_SQL:
-        raise ReportError(f"--by {options.by!r}: use one of {', '.join(BY_SQL)} (a subagent's type is not a report "
-                          "dimension yet: `report session` lists each session's calls, subagents included)")
+        raise ReportError(f"--by {options.by!r}: use one of {', '.join(BY_SQL)}")
     if options.by and options.instances:
         raise ReportError("--by and --instances: pick one (--instances is --by project, one table per project)")
     if options.token_limit is not None and options.token_limit != "max" and not options.token_limit.isdigit():
@@ -561,7 +565,7 @@ def _usage_table(options: ReportOptions, key: str, entries: list[dict], totals: 
     columns = ["inputTokens", "outputTokens"] + ([] if options.compact else ["cacheCreationTokens", "cacheReadTokens", "totalTokens"])
     names = {"inputTokens": "Input", "outputTokens": "Output", "cacheCreationTokens": "Cache create",
              "cacheReadTokens": "Cache read", "totalTokens": "Total tokens"}
-    by = [options.by.capitalize()] if options.by else []
+    by = [options.by.replace("_", " ").capitalize()] if options.by else []
     header = [label, *by, "Models", *(names[c] for c in columns), *(["Cost (USD)"] if cost else [])]
 
     def row(first: str, models: str, values: dict, spent, value: str = "") -> list[str]:

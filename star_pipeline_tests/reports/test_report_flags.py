@@ -4,11 +4,13 @@ import datetime
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from star_pipeline.aggregate.blocks import HOUR_US, billing_blocks
 from star_pipeline.reports.report import burn_rate_and_projection, first_of_latest, token_limit
+from star_pipeline_tests.conftest import SHARED_CORPUS
 from star_pipeline_tests.reports.test_report import STAR_PIPELINE, report, without_costs
 
 # `npx ccusage@20.0.24 claude daily --instances --json --offline -z UTC` over ../shared/corpus/claude:
@@ -148,7 +150,7 @@ def test_an_active_blocks_burn_rate_projection_and_token_limit():
 
 def test_by_splits_each_period_and_keeps_the_totals(box):
     everything = as_json(box, "daily", "-j")
-    for dimension in ("model", "source", "project", "branch"):
+    for dimension in ("model", "source", "project", "branch", "agent_type"):
         split = as_json(box, "daily", "-j", "--by", dimension)
         assert without_costs(split["totals"]) == without_costs(everything["totals"]), dimension
         keys = [(row["date"], row[dimension]) for row in split["daily"]]
@@ -162,8 +164,49 @@ def test_by_splits_each_period_and_keeps_the_totals(box):
     branches = {row["branch"] for row in as_json(box, "monthly", "-j", "--by", "branch", "--source", "claude_code")["monthly"]}
     assert branches - {"(no branch)"}  # Claude Code writes the branch on its lines
     assert "Branch" in report(box, "monthly", "--by", "branch").stdout.splitlines()[2]
-    proc = report(box, "daily", "--by", "agent_type", check=False)
-    assert proc.returncode == 2 and "project" in proc.stderr
+    proc = report(box, "daily", "--by", "colour", check=False)
+    assert proc.returncode == 2 and "agent_type" in proc.stderr
+
+
+def _first_usage_per_call(path: Path) -> list[dict]:
+    """A transcript's usage objects, the first line of each (message id, request id), as ccusage counts them."""
+    seen, found = set(), []
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        message = record.get("message") if isinstance(record.get("message"), dict) else {}
+        if "usage" in message and (message.get("id"), record.get("requestId")) not in seen:
+            seen.add((message.get("id"), record.get("requestId")))
+            found.append(message["usage"])
+    return found
+
+
+def test_by_agent_type_counts_each_subagents_calls_under_the_type_its_task_result_names(box):
+    """The corpus's Explore subagents, found here from the files alone (each Task result's agentId, and its
+    agentType or, in older versions, the calling Task's subagent_type; then that agent's own file), against the
+    report's Explore rows."""
+    called, named = {}, {}
+    for path in (SHARED_CORPUS / "claude").rglob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            blocks = (record.get("message") or {}).get("content") if isinstance(record.get("message"), dict) else None
+            for block in blocks if isinstance(blocks, list) else []:
+                if block.get("type") == "tool_use" and "subagent_type" in (block.get("input") or {}):
+                    called[block["id"]] = block["input"]["subagent_type"]
+                if block.get("type") == "tool_result" and isinstance(record.get("toolUseResult"), dict):
+                    result = record["toolUseResult"]
+                    if result.get("agentId"):
+                        named[result["agentId"]] = (result.get("agentType"), block["tool_use_id"])
+    explore = {agent for agent, (kind, call) in named.items() if (kind or called.get(call)) == "Explore"}
+    assert any(kind is None for agent, (kind, _) in named.items() if agent in explore)  # the older form is covered
+    usages = [usage for agent in explore for path in (SHARED_CORPUS / "claude").rglob(f"agent-{agent}.jsonl")
+              for usage in _first_usage_per_call(path)]
+    assert len(explore) >= 5 and usages
+    rows = as_json(box, "daily", "-j", "--by", "agent_type", "--source", "claude_code")["daily"]
+    explore_rows = [row for row in rows if row["agent_type"] == "Explore"]
+    assert sum(r["inputTokens"] for r in explore_rows) == sum(u["input_tokens"] for u in usages)
+    assert sum(r["cacheReadTokens"] for r in explore_rows) == sum(u.get("cache_read_input_tokens", 0) for u in usages)
+    assert {"main", "compaction", "general-purpose"} <= {row["agent_type"] for row in rows}
+    assert "Agent_type" not in report(box, "daily", "--by", "agent_type").stdout
 
 
 def test_hourly_adds_up_to_the_daily_report(box):

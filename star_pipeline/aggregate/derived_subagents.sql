@@ -1,0 +1,31 @@
+-- derived_subagents: one row per subagent a session started, with its type, so a call's tokens can be
+-- counted per agent type (`report daily --by agent_type`). The type comes from the tool result that
+-- names the subagent (Claude Code's Task/Agent toolUseResult: agentId, agentType; for results without
+-- agentType, the calling tool_use's subagent_type), else from a SubagentStart/SubagentStop hook event.
+-- Rebuilt whole each run: the result naming a subagent is written after the subagent's own calls.
+WITH from_results AS (
+    SELECT m.source, m.session_id, m.spawned_agent_id AS agent_id,
+        coalesce(m.spawned_agent_type, c.subagent_type) AS agent_type, m.event_ts
+    FROM normalized.normalized_messages m
+    LEFT JOIN normalized.normalized_tool_calls c
+      ON c.source = m.source AND c.call_id = m.tool_blocks[1].call_id AND m.tool_blocks[1].kind = 'result'
+    WHERE m.spawned_agent_id IS NOT NULL
+),
+from_hooks AS (
+    -- the spool holds Claude Code's hook payloads (install-hooks writes Claude Code's settings)
+    SELECT CASE source WHEN 'hook_spool' THEN 'claude_code' ELSE source END AS source, session_id, agent_id, agent_type,
+        received_at AS event_ts
+    FROM normalized.normalized_hook_events
+    WHERE agent_id IS NOT NULL AND agent_type IS NOT NULL
+),
+named AS (
+    SELECT *, 1 AS preference, 'tool_result' AS named_by FROM from_results
+    UNION ALL BY NAME
+    SELECT *, 2 AS preference, 'hook' AS named_by FROM from_hooks
+)
+SELECT source, session_id, agent_id,
+    arg_min(agent_type, (preference, event_ts)) FILTER (WHERE agent_type IS NOT NULL) AS agent_type,
+    arg_min(named_by, (preference, event_ts)) AS named_by,
+    '{pipeline_version}' AS pipeline_version
+FROM named
+GROUP BY source, session_id, agent_id
