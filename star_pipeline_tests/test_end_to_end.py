@@ -131,12 +131,18 @@ def test_dagster_dev_serves_the_graph_and_ingests_new_sessions_by_itself(dagster
         time.sleep(3)
     assert report_totals(dagster_dev["env"]).get("first") == 100, dagster_dev["log"].read_text()[-4000:]
 
-    # A new session file dropped into the watched folder follows.
+    # A new session file dropped into the watched folder follows, in two runs: its ingest, then one run that
+    # classifies with every registered revision and rebuilds the aggregates.
+    assert wait_for(lambda: settled(port), 300, 3)
+    before = {r["runId"] for r in runs(port)}
     (dagster_dev["claude"] / "-home-u-demo" / "second.jsonl").write_text(claude_session("second", "/home/u/demo", 250))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and report_totals(dagster_dev["env"]).get("second") != 250:
         time.sleep(3)
     assert report_totals(dagster_dev["env"]) == {"first": 100, "second": 250}, dagster_dev["log"].read_text()[-4000:]
+    assert wait_for(lambda: settled(port), 300, 3)
+    assert sorted(r["jobName"] for r in runs(port) if r["runId"] not in before) == ["classify_and_rebuild",
+                                                                                  "ingest_and_normalize"]
     failed = graphql(port, '{ runsOrError(filter: {statuses: [FAILURE]}) { ... on Runs { results { runId jobName } } } }')
     assert failed["runsOrError"]["results"] == []
 
@@ -194,20 +200,26 @@ def runs(port: int) -> list[dict]:
     return graphql(port, RUNS_QUERY)["runsOrError"]["results"]
 
 
+def settled(port: int) -> bool:
+    """No run queued or in progress."""
+    return all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs(port))
+
+
 def test_sensor_run_backfill_and_scheduled_job_together_without_lock_errors(dagster_dev):
     """A sensor-triggered ingest, a three-partition classifier backfill and the scheduled job's run, all at once."""
     port = dagster_dev["port"]
-    versions = []
+    revisions = []
     path = dagster_dev["classifiers"] / "session_kinds.yaml"
-    from star_pipeline.classified.rules import classifier_version
+    from star_pipeline.classified.rules import classifier_file_versions
+    from star_pipeline.classified.specs import revision_key
 
     for n in range(3):
         path.write_text(path.read_text() + f"# edit {n}\n")
-        version = classifier_version("session_kinds", path.read_bytes())
-        versions.append(version)
-        done = wait_for(lambda: any(r["status"] == "SUCCESS" and {"key": "dagster/partition", "value": version} in r["tags"]
+        revision = revision_key(classifier_file_versions(dagster_dev["classifiers"]))
+        revisions.append(revision)
+        done = wait_for(lambda: any(r["status"] == "SUCCESS" and {"key": "dagster/partition", "value": revision} in r["tags"]
                                     for r in runs(port)), 240)
-        assert done, f"{version} was not materialized by the classifier sensor"
+        assert done, f"{revision} was not materialized by the classifier sensor"
 
     started = {r["runId"] for r in runs(port)}
     # 1. a sensor-triggered ingest: a session file grows
@@ -216,7 +228,7 @@ def test_sensor_run_backfill_and_scheduled_job_together_without_lock_errors(dags
                                  "timestamp": "2026-05-01T10:01:00.000Z"}) + "\n")
     # 2. a three-partition backfill of a classifier
     backfill = graphql(port, "mutation { launchPartitionBackfill(backfillParams: {assetSelection: "
-                       '[{path: ["classified", "derived_session_kinds"]}], partitionNames: ' + json.dumps(versions) +
+                       '[{path: ["classified", "derived_session_kinds"]}], partitionNames: ' + json.dumps(revisions) +
                        "}) { __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }")
     assert backfill["launchPartitionBackfill"]["__typename"] == "LaunchBackfillSuccess", backfill
     # 3. the job the hourly schedule runs

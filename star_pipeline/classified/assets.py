@@ -1,9 +1,11 @@
-"""Classified assets: one per classifier, partitioned by its versions.
+"""Classified assets: one per classifier, all partitioned by revisions of the classifiers folder.
 
-A run of partition `<classifier>-<hash>` loads that version's YAML (the file if
-it still has that hash, else the copy stored in `meta_classifier_configs` when
-the version was first materialized), classifies the normalized items and
-replaces exactly that version's rows. Incremental classifiers (messages,
+A partition is a revision (`specs.revision_key`: the version `<classifier>-<hash>` of
+each file); a run of one or several revisions classifies with each distinct version
+of its classifier once. A version's YAML is the file if it still has that hash, else
+the copy stored in `meta_classifier_configs` when the version was first materialized
+(a version whose text was lost is skipped with a warning, and fails a run that asked
+for nothing else). Each version replaces exactly its own rows (`classifier_version`). Incremental classifiers (messages,
 secrets) classify only items this version has not seen and keep its earlier
 rows, which equals a full re-run because each item's result depends on that
 item alone. Tool practices classify again the calls named in files with new
@@ -14,7 +16,7 @@ messages (a call's row can change), written by key. Run config
 import dataclasses
 from pathlib import Path
 
-from dagster import AssetExecutionContext, Config, ConfigurableResource, Output, asset
+from dagster import AssetExecutionContext, Config, ConfigurableResource, MetadataValue, Output, asset
 
 from star_pipeline.classified.rules import (
     ClassifierConfigError,
@@ -23,13 +25,13 @@ from star_pipeline.classified.rules import (
     compile_rules,
     parse_classifier,
 )
-from star_pipeline.classified.specs import CLASSIFIERS, ClassifierSpec
+from star_pipeline.classified.specs import CLASSIFIER_REVISIONS, CLASSIFIERS, ClassifierSpec, versions_of
 from star_pipeline.normalized.assets import sql_version as normalized_sql_version
 from star_pipeline.normalized.rebuild_scopes import MESSAGES, call_ids_named_in
 from star_pipeline.storage.watermarks import changed_files, files_in, record_watermarks
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql, sql_file_version
-from star_pipeline.storage.table_writes import SqlQuery
+from star_pipeline.storage.table_writes import PartitionWrites, SqlQuery
 from star_pipeline.storage.warehouse import paths_in, quote_literal, table_exists
 
 SQL_DIR = Path(__file__).parent
@@ -49,6 +51,10 @@ def read_sql(name: str, **placeholders: str) -> str:
     return render_sql(SQL_DIR / f"{name}.sql", placeholders)
 
 
+class VersionTextLost(ClassifierConfigError):
+    """A registered version whose file changed before it was ever materialized: its rules are nowhere."""
+
+
 def load_version(spec: ClassifierSpec, version: str, folder: str, conn) -> ClassifierFile:
     """The classifier file of `version`: on disk if unchanged, else as stored when first materialized."""
     match = VERSION_PATTERN.match(version)
@@ -63,17 +69,10 @@ def load_version(spec: ClassifierSpec, version: str, folder: str, conn) -> Class
     row = conn.execute("SELECT config_text FROM meta_classifier_configs WHERE classifier_version = ?", [version]).fetchone()
     if row:
         return parse_classifier(spec.name, row[0].encode("utf-8"), f"{version} (stored in meta_classifier_configs)")
-    raise ClassifierConfigError(
+    raise VersionTextLost(
         f"classifier version {version}: {Path(folder) / (spec.name + '.yaml')} no longer has this content "
         f"(it is now {current.version if current else 'missing'}), and this version was never materialized, so its "
         "text was not kept. Restore that content to re-run it, or delete the partition."
-    )
-
-
-def remember_version(conn, classifier: ClassifierFile) -> None:
-    conn.execute(
-        "INSERT OR IGNORE INTO meta_classifier_configs VALUES (?, ?, ?, now())",
-        [classifier.version, classifier.name, classifier.text],
     )
 
 
@@ -249,16 +248,29 @@ def classify_query(conn, spec: ClassifierSpec, classifier: ClassifierFile, versi
     return build_query(spec, classifier, version), False
 
 
+def version_write(conn, spec: ClassifierSpec, classifier: ClassifierFile, version: str, full: bool) -> tuple[SqlQuery, bool]:
+    """One version's write (classify_query), with what must commit with it: a pattern classifier's scan
+    progress (it leaves no row where nothing matched), and the version's text in meta_classifier_configs."""
+    query, incremental = classify_query(conn, spec, classifier, version, full)  # validates the rules first
+    bookkeeping = [("INSERT OR IGNORE INTO meta_classifier_configs VALUES (?, ?, ?, now())",
+                    [classifier.version, classifier.name, classifier.text])]
+    if spec.method == "patterns":
+        bookkeeping.append(("INSERT OR REPLACE INTO meta_classifier_progress SELECT ?, source, path, file_version, "
+                            f"max(byte_offset) FROM {spec.items} GROUP BY ALL", [version]))
+    return dataclasses.replace(query, after_write=(*query.after_write, *bookkeeping)), incremental
+
+
 def build_classifier_asset(spec: ClassifierSpec):
     @asset(
         key=spec.key,
         group_name="classified",
-        partitions_def=spec.partitions,
+        partitions_def=CLASSIFIER_REVISIONS,
         deps=[["normalized", table] for table in spec.deps],
         pool=WAREHOUSE_POOL,
         metadata={"write_mode": "replace_partition", "partition_column": "classifier_version"},
         kinds={"duckdb"},
-        description=spec.description + f" Rules: {spec.name}.yaml in the classifiers folder.",
+        description=spec.description + f" Rules: {spec.name}.yaml in the classifiers folder; a partition is a "
+        "revision of that folder, and this table keeps one set of rows per version of the file.",
     )
     def classify(
         context: AssetExecutionContext,
@@ -266,21 +278,23 @@ def build_classifier_asset(spec: ClassifierSpec):
         warehouse: WarehouseResource,
         classifiers: ClassifiersResource,
     ):
-        version = context.partition_key
-        with warehouse.connect() as conn:
-            classifier = load_version(spec, version, classifiers.folder, conn)
-            query, incremental = classify_query(conn, spec, classifier, version, config.full_refresh)  # validates it first
-            remember_version(conn, classifier)
-        context.log.info(f"{version}: {'classifying new items only' if incremental else 'classifying every item'}")
-        yield Output(query)
-        if spec.method == "patterns":
-            # Record how far this version has scanned (it leaves no row where nothing matched), after its rows are committed.
+        """Each distinct version of this classifier in the run's revisions, once: a run over every registered
+        revision (after an ingest) tops up each version with the new items."""
+        writes, lost = [], []
+        for version in versions_of(spec, context.partition_keys):
             with warehouse.connect() as conn:
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta_classifier_progress SELECT ?, source, path, file_version, max(byte_offset) "
-                    f"FROM {spec.items} GROUP BY ALL",
-                    [version],
-                )
+                try:
+                    classifier = load_version(spec, version, classifiers.folder, conn)
+                except VersionTextLost as exc:
+                    lost.append(exc)
+                    context.log.warning(f"{exc} Skipped; `star-pipeline classifiers delete {version}` removes it.")
+                    continue
+                query, incremental = version_write(conn, spec, classifier, version, config.full_refresh)
+            context.log.info(f"{version}: {'classifying new items only' if incremental else 'classifying every item'}")
+            writes.append((version, query))
+        if lost and not writes:
+            raise lost[0]
+        return Output(PartitionWrites(tuple(writes)), metadata={"versions": MetadataValue.json([v for v, _ in writes])})
 
     return classify
 

@@ -8,14 +8,14 @@
   changed calls, in the run that wrote the version, the calls named in the files
   the latest ingest normalized).
 
-A check in a partition's run covers that version; run on its own, every
-version in the table.
+A check in a run of revisions covers the versions that run wrote; run on its
+own, every version in the table.
 """
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
 from star_pipeline.classified.assets import ClassifiersResource, build_query, load_version
-from star_pipeline.classified.specs import CLASSIFIERS, ClassifierSpec
+from star_pipeline.classified.specs import CLASSIFIERS, RANGE_START_TAG, ClassifierSpec
 from star_pipeline.normalized.assets import MESSAGE_MANIFESTS
 from star_pipeline.normalized.rebuild_scopes import call_ids_named_in
 from star_pipeline.storage import check_scope
@@ -25,9 +25,15 @@ from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.warehouse import table_exists
 
 def versions_in_scope(context: AssetCheckExecutionContext, conn, spec: ClassifierSpec) -> list[str]:
-    partition = context.run.tags.get("dagster/partition")
-    if partition:
-        return [partition]
+    """In a run of one or several revisions: the versions of this classifier the run wrote (or, if it wrote
+    none, those its one revision names); run on its own: every version in the table."""
+    tags = context.run.tags
+    if tags.get("dagster/partition") or tags.get(RANGE_START_TAG):
+        written = [r[0] for r in conn.execute(
+            "SELECT DISTINCT partition_key FROM meta_load_log WHERE run_id = ? AND asset_key = ? AND status = 'success' "
+            "ORDER BY 1", [context.run.run_id, spec.key.to_user_string()]).fetchall()]
+        one = spec.version_in(tags.get("dagster/partition") or "")
+        return written or ([one] if one else [])
     if not table_exists(conn, "classified", spec.table):
         return []
     return [r[0] for r in conn.execute(f"SELECT DISTINCT classifier_version FROM classified.{spec.table} ORDER BY 1").fetchall()]

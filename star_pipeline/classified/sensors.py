@@ -1,10 +1,11 @@
-"""The classifier-files sensor: a new or edited classifier file becomes a partition and a run.
+"""The classifier-files sensor: a new or edited classifier file makes a new revision of the folder, which
+becomes a partition of every classified asset, and a run of it.
 
 It reads only the files in the classifiers folder (their bytes give the
-version) and the instance's partitions and runs; it never opens DuckDB. Until a
+versions) and the instance's partitions and runs; it never opens DuckDB. Until a
 first ingest has succeeded there is nothing to classify (`ingested`, from
-orchestration): the sensor then only registers versions, and the after-ingest
-sensor runs them.
+orchestration): the sensor then only registers the revision, and the after-ingest
+sensor's run classifies with it.
 """
 
 from collections.abc import Callable
@@ -22,7 +23,13 @@ from dagster import (
 
 from star_pipeline.classified.rules import classifier_file_versions
 from star_pipeline.raw.sensors import TICK_SECONDS
-from star_pipeline.classified.specs import CLASSIFIERS, unregistered_files, unregistered_message
+from star_pipeline.classified.specs import (
+    CLASSIFIER_REVISIONS,
+    CLASSIFIERS,
+    revision_key,
+    unregistered_files,
+    unregistered_message,
+)
 
 
 def build_classifier_files_sensor(folder: Path, ingested: Callable[[object], bool]):
@@ -31,26 +38,22 @@ def build_classifier_files_sensor(folder: Path, ingested: Callable[[object], boo
         minimum_interval_seconds=TICK_SECONDS,
         default_status=DefaultSensorStatus.RUNNING,
         asset_selection=[spec.key for spec in CLASSIFIERS],
-        description=f"Registers each new version of a classifier file in {folder} as a partition and materializes it.",
+        description=f"Registers each new revision of the classifier files in {folder} as a partition and materializes it.",
     )
     def classifier_files_sensor(context: SensorEvaluationContext):
         versions = classifier_file_versions(folder)
         unregistered = unregistered_files(versions)
         if unregistered:
             context.log.warning(unregistered_message(folder, unregistered))
-        additions, runs = [], []
-        for spec in CLASSIFIERS:
-            version = versions.get(spec.name)
-            if version is None or context.instance.has_dynamic_partition(spec.partitions.name, version):
-                continue
-            additions.append(AddDynamicPartitionsRequest(partitions_def_name=spec.partitions.name, partition_keys=[version]))
-            runs.append(RunRequest(run_key=version, asset_selection=[spec.key], partition_key=version))
-        if not runs:
-            return SkipReason(f"no new classifier version in {folder}")
-        context.log.info(f"new classifier versions: {[r.partition_key for r in runs]}")
+        revision = revision_key(versions)
+        if revision is None or context.instance.has_dynamic_partition(CLASSIFIER_REVISIONS.name, revision):
+            return SkipReason(f"no new revision of the classifiers in {folder}")
+        context.log.info(f"new classifiers revision: {revision}")
+        addition = AddDynamicPartitionsRequest(partitions_def_name=CLASSIFIER_REVISIONS.name, partition_keys=[revision])
+        runs = [RunRequest(run_key=revision, asset_selection=[spec.key for spec in CLASSIFIERS], partition_key=revision)]
         if not ingested(context.instance):
-            context.log.info("no ingest has succeeded yet: versions registered, the after-ingest sensor will run them")
+            context.log.info("no ingest has succeeded yet: revision registered, the after-ingest sensor will run it")
             runs = []
-        return SensorResult(run_requests=runs, dynamic_partitions_requests=additions)
+        return SensorResult(run_requests=runs, dynamic_partitions_requests=[addition])
 
     return classifier_files_sensor

@@ -14,9 +14,21 @@ entry here; the assets and checks follow from these fields.
   in files with new messages, written by key: storage/watermarks.py).
 """
 
+import re
 from dataclasses import dataclass
 
 from dagster import AssetKey, DynamicPartitionsDefinition
+
+CLASSIFIER_REVISIONS = DynamicPartitionsDefinition(name="classifier_revisions")
+"""The partitions of every classified asset: one per revision of the classifiers folder, named by the
+version of each classifier file in it (`revision_key`). One partitions definition for the four assets is
+what lets one run classify with every registered revision and rebuild the aggregates (sequence.py): Dagster
+runs assets of different partitions definitions in separate runs only."""
+REVISION_SEPARATOR = "+"
+# The run tags by which Dagster runs a range of partitions in one run (what a backfill with one run sets)
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+_VERSION = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)-[0-9a-f]{8}$")
 
 METHODS = ("rules", "patterns")
 REFRESHES = ("all", "new_items", "changed_calls")
@@ -51,7 +63,11 @@ class ClassifierSpec:
 
     @property
     def partitions(self) -> DynamicPartitionsDefinition:
-        return DynamicPartitionsDefinition(name=f"{self.name}_version")
+        return CLASSIFIER_REVISIONS
+
+    def version_in(self, revision: str) -> str | None:
+        """This classifier's version in a revision (None: its file was absent from that revision)."""
+        return revision_versions(revision).get(self.name)
 
 
 MESSAGE_KEY = ("source", "path", "file_version", "byte_offset")
@@ -128,3 +144,36 @@ def unregistered_message(folder, names: list[str]) -> str:
     return (f"{folder}: {files} describe no classifier star_pipeline knows (known: "
             f"{', '.join(spec.name for spec in CLASSIFIERS)}); they are ignored. Rename the file, or add its "
             "classifier to star_pipeline/classified/specs.py.")
+
+
+def revision_key(versions: dict[str, str]) -> str | None:
+    """The revision of a classifiers folder from its files' versions (`classifier_file_versions`): the version
+    of each classifier described here, in CLASSIFIERS' order, joined by '+', e.g.
+    `session_kinds-3fa2c1d0+message_kinds-77aa0b12+tool_practices-0c9d8e7f+secret_findings-1b2c3d4e`.
+    None when the folder holds none of them."""
+    known = [versions[spec.name] for spec in CLASSIFIERS if spec.name in versions]
+    return REVISION_SEPARATOR.join(known) or None
+
+
+def revision_versions(revision: str) -> dict[str, str]:
+    """classifier name -> version, of a revision key."""
+    found = {}
+    for version in revision.split(REVISION_SEPARATOR):
+        match = _VERSION.match(version)
+        if match:
+            found[match.group("name")] = version
+    return found
+
+
+def versions_of(spec: ClassifierSpec, revisions: list[str]) -> list[str]:
+    """The distinct versions of one classifier in these revisions, in their order."""
+    return list(dict.fromkeys(v for v in (spec.version_in(r) for r in revisions) if v))
+
+
+def revisions_run(revisions: list[str]) -> dict:
+    """How ONE run covers these registered revisions (in the order they were registered), as keyword
+    arguments of a RunRequest or `execute_in_process`: the only one's partition key, or the range from
+    the first to the last (every revision between them)."""
+    if len(revisions) == 1:
+        return {"partition_key": revisions[0]}
+    return {"tags": {RANGE_START_TAG: revisions[0], RANGE_END_TAG: revisions[-1]}}

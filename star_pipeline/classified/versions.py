@@ -1,9 +1,10 @@
 """`star-pipeline classifiers list|delete`: see and remove classifier versions.
 
 Deleting a version removes its rows from its classified table, its stored
-config text and scan progress (one transaction), then the dynamic partition
-from the Dagster instance in DAGSTER_HOME, so the UI stops offering it.
-Other versions are untouched.
+config text and scan progress (one transaction), then every revision that names
+it (`classifier_revisions` partitions) from the Dagster instance in DAGSTER_HOME,
+so the UI stops offering them and no run classifies with it again. Other
+versions' rows are untouched.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from star_pipeline.classified.rules import VERSION_PATTERN, classifier_file_versions
-from star_pipeline.classified.specs import CLASSIFIERS, unregistered_files, unregistered_message
+from star_pipeline.classified.specs import CLASSIFIER_REVISIONS, CLASSIFIERS, unregistered_files, unregistered_message, versions_of
 
 
 def _instance():
@@ -36,22 +37,23 @@ def list_versions(settings, out=None) -> int:
             if table_exists(conn, "classified", spec.table):
                 rows = dict(conn.execute(
                     f"SELECT classifier_version, count(*) FROM classified.{spec.table} GROUP BY 1").fetchall())
-            registered = set(instance.get_dynamic_partitions(spec.partitions.name)) if instance else set()
+            revisions = instance.get_dynamic_partitions(CLASSIFIER_REVISIONS.name) if instance else []
+            registered = set(versions_of(spec, revisions))
             print(f"{spec.name} (classified.{spec.table}):", file=out)
             for version in sorted(set(rows) | registered | ({current[spec.name]} if spec.name in current else set())):
                 notes = []
                 if version == current.get(spec.name):
                     notes.append("current file")
                 if version in registered:
-                    notes.append("registered partition")
+                    notes.append("in a registered revision")
                 print(f"  {version}  {rows.get(version, 0)} rows  {', '.join(notes)}", file=out)
     unregistered = unregistered_files(current)
     if unregistered:
         print(unregistered_message(settings.classifiers_dir, unregistered), file=out)
     if instance is None:
-        print("(DAGSTER_HOME is not set and `make dev` has not made its own: registered partitions not shown)", file=out)
+        print("(DAGSTER_HOME is not set and `make dev` has not made its own: registered revisions not shown)", file=out)
     else:
-        print(f"(registered partitions from {instance.root_directory})", file=out)
+        print(f"(registered revisions from {instance.root_directory})", file=out)
     return 0
 
 
@@ -74,9 +76,10 @@ def delete_version(settings, version: str, out=None) -> int:
         conn.execute("COMMIT")
     print(f"deleted {deleted} rows of {version} from classified.{spec.table}", file=out)
     instance = _instance()
-    if instance is not None and instance.has_dynamic_partition(spec.partitions.name, version):
-        instance.delete_dynamic_partition(spec.partitions.name, version)
-        print(f"removed partition {version} from {spec.partitions.name} in {instance.root_directory}", file=out)
+    for revision in instance.get_dynamic_partitions(CLASSIFIER_REVISIONS.name) if instance is not None else []:
+        if spec.version_in(revision) == version:
+            instance.delete_dynamic_partition(CLASSIFIER_REVISIONS.name, revision)
+            print(f"removed partition {revision} from {CLASSIFIER_REVISIONS.name} in {instance.root_directory}", file=out)
     if version == classifier_file_versions(settings.classifiers_dir).get(spec.name):
         print(f"note: {version} is the current file's version; the sensor will register it again.", file=out)
     return 0

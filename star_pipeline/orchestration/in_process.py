@@ -1,9 +1,8 @@
 """The whole pipeline in one process, in the order sequence.py gives: `star-pipeline build` and the tests.
 
 1. the ingest job (raw capture and normalization, with their checks);
-2. if it succeeded: every registered version of every classifier, after
-   registering the current version of each classifier file;
-3. the aggregate layer and star schema.
+2. if it succeeded, after registering the classifiers folder's current revision: one run that
+   classifies with every registered revision and rebuilds the aggregate layer and star schema.
 Each job run gets one database instance (`shared_instance`).
 """
 
@@ -55,27 +54,27 @@ def config_for(job, run_config: dict | None) -> dict | None:
     return config
 
 
-def runnable_versions(instance, spec, current: str | None, warehouse_path) -> tuple[list[str], list[str]]:
-    """Registered versions a build can run: the current file's, and any whose text the warehouse stored."""
+def lost_versions(instance, current: dict[str, str], warehouse_path) -> list[str]:
+    """Versions in registered revisions that no run can classify with: neither a current file's nor stored."""
     import duckdb
 
+    from star_pipeline.classified.specs import CLASSIFIER_REVISIONS, revision_versions
     from star_pipeline.storage.warehouse import connect
 
-    registered = instance.get_dynamic_partitions(spec.partitions.name)
     stored: set[str] = set()
     try:
         with connect(warehouse_path, read_only=True) as conn:
             stored = {r[0] for r in conn.execute("SELECT classifier_version FROM meta_classifier_configs").fetchall()}
     except duckdb.Error:
         pass
-    runnable = [v for v in registered if v == current or v in stored]
-    return runnable, [v for v in registered if v not in runnable]
+    registered = {v for r in instance.get_dynamic_partitions(CLASSIFIER_REVISIONS.name) for v in revision_versions(r).values()}
+    return sorted(registered - stored - set(current.values()))
 
 
 def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None = None, log=None) -> PipelineResult:
     from star_pipeline.classified.rules import classifier_file_versions
-    from star_pipeline.classified.specs import CLASSIFIERS, unregistered_files, unregistered_message
-    from star_pipeline.orchestration.jobs import AGGREGATE_JOB, INGEST_JOB, classify_job_name
+    from star_pipeline.classified.specs import CLASSIFIER_REVISIONS, revision_key, revisions_run, unregistered_files, unregistered_message
+    from star_pipeline.orchestration.jobs import AGGREGATE_JOB, INGEST_JOB, REFRESH_JOB
     from star_pipeline.storage.warehouse import shared_instance
 
     log = log or (lambda message: None)
@@ -99,18 +98,16 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
     unregistered = unregistered_files(current)
     if unregistered:
         log(unregistered_message(classifiers_folder, unregistered))
-    for spec in CLASSIFIERS:
-        partitions = spec.partitions.name
-        version = current.get(spec.name)
-        if version and not instance.has_dynamic_partition(partitions, version):
-            instance.add_dynamic_partitions(partitions, [version])
-            log(f"registered classifier version {version}")
-        job = defs.resolve_job_def(classify_job_name(spec.name))
-        runnable, stale = runnable_versions(instance, spec, version, warehouse.database)
-        for skipped in stale:
-            log(f"skipped {skipped}: registered, but neither the current file nor ever materialized "
-                f"(remove it with `star-pipeline classifiers delete {skipped}`)")
-        for registered in runnable:
-            outcome.results.append(execute(job, partition_key=registered))
-    outcome.results.append(execute(defs.resolve_job_def(AGGREGATE_JOB)))
+    revision = revision_key(current)
+    if revision and not instance.has_dynamic_partition(CLASSIFIER_REVISIONS.name, revision):
+        instance.add_dynamic_partitions(CLASSIFIER_REVISIONS.name, [revision])
+        log(f"registered classifiers revision {revision}")
+    for lost in lost_versions(instance, current, warehouse.database):
+        log(f"skipped {lost}: in a registered revision, but neither the current file nor ever materialized "
+            f"(remove it with `star-pipeline classifiers delete {lost}`)")
+    revisions = instance.get_dynamic_partitions(CLASSIFIER_REVISIONS.name)
+    if revisions:
+        outcome.results.append(execute(defs.resolve_job_def(REFRESH_JOB), **revisions_run(revisions)))
+    else:
+        outcome.results.append(execute(defs.resolve_job_def(AGGREGATE_JOB)))
     return outcome

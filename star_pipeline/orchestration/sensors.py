@@ -1,8 +1,8 @@
 """The sensors that keep the warehouse current by themselves (all on by default).
 
 - one per source (raw/sensors.py): a changed file requests an ingest;
-- after each successful ingest: the classifier runs and the aggregate rebuild (`sequence.py`);
-- a new or edited classifier file becomes a partition and a run (classified/sensors.py).
+- after each successful ingest: one run that classifies and rebuilds the aggregates (`sequence.py`);
+- a new or edited classifier file makes a new revision: a partition and a run (classified/sensors.py).
 """
 
 from __future__ import annotations
@@ -10,23 +10,23 @@ from __future__ import annotations
 from dagster import DagsterRunStatus, DefaultSensorStatus, SkipReason, run_status_sensor
 
 from star_pipeline.classified.sensors import build_classifier_files_sensor
-from star_pipeline.orchestration.jobs import AGGREGATE_JOB, INGEST_JOB, classify_job_name
-from star_pipeline.orchestration.sequence import downstream_requests, has_ingested, ingest_pending
+from star_pipeline.orchestration.jobs import AGGREGATE_JOB, INGEST_JOB, REFRESH_JOB
+from star_pipeline.orchestration.sequence import downstream_request, has_ingested, ingest_pending
 from star_pipeline.raw.sensors import TICK_SECONDS, build_source_sensors
 
 
 def build_after_ingest_sensor(jobs: dict):
-    """After each successful ingest: classify with every registered version, then rebuild the aggregates."""
-    from star_pipeline.classified.specs import CLASSIFIERS
-
+    """After each successful ingest: one run that classifies with every registered revision and rebuilds the
+    aggregates."""
     @run_status_sensor(
         name="after_ingest_sensor",
         run_status=DagsterRunStatus.SUCCESS,
         monitored_jobs=[jobs[INGEST_JOB]],
-        request_jobs=[*(jobs[classify_job_name(spec.name)] for spec in CLASSIFIERS), jobs[AGGREGATE_JOB]],
+        request_jobs=[jobs[REFRESH_JOB], jobs[AGGREGATE_JOB]],
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=TICK_SECONDS,
-        description="Classifies new normalized rows with every registered classifier version and rebuilds the aggregates.",
+        description="After each ingest, one run: classifies the new items with every registered revision of the "
+        "classifiers, then rebuilds the aggregates.",
     )
     def after_ingest_sensor(context):
         pending = ingest_pending(context.instance)
@@ -34,7 +34,7 @@ def build_after_ingest_sensor(jobs: dict):
             # Another ingest is on its way (the source sensors often fire together): its success
             # triggers this sensor again, so classify and rebuild once, after the last one.
             return SkipReason(f"ingest run {pending.run_id} is still to finish; downstream runs wait for it")
-        return downstream_requests(context.instance, context.dagster_run.run_id)
+        return downstream_request(context.instance, context.dagster_run.run_id)
 
     return after_ingest_sensor
 

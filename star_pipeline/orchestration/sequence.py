@@ -1,7 +1,8 @@
-"""What runs after what: ingest, then every registered classifier version, then the aggregates.
+"""What runs after what: an ingest run, then ONE run that classifies with every registered revision of
+the classifiers and rebuilds the aggregates (two runs per change, whatever the number of classifiers).
 
 `star-pipeline build` follows it in-process (`run_pipeline`); in `dagster dev` the
-after-ingest sensor requests the same runs (`downstream_requests`), and the schedules
+after-ingest sensor requests the same run (`downstream_request`), and the schedules
 wait for a first ingest (`has_ingested`).
 """
 
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 from dagster import DagsterRunStatus, RunRequest, RunsFilter
 
-from star_pipeline.classified.specs import CLASSIFIERS
-from star_pipeline.orchestration.jobs import AGGREGATE_JOB, INGEST_JOB, classify_job_name
+from star_pipeline.classified.specs import CLASSIFIER_REVISIONS, revisions_run
+from star_pipeline.orchestration.jobs import AGGREGATE_JOB, INGEST_JOB, REFRESH_JOB
 
 
 def has_ingested(instance) -> bool:
@@ -28,12 +29,10 @@ def ingest_pending(instance):
     return runs[0] if runs else None
 
 
-def downstream_requests(instance, after_run_id: str) -> list[RunRequest]:
-    """After an ingest: one run per registered version of every classifier, then the aggregate rebuild."""
-    requests = [
-        RunRequest(run_key=f"{after_run_id}:{version}", job_name=classify_job_name(spec.name), partition_key=version)
-        for spec in CLASSIFIERS
-        for version in instance.get_dynamic_partitions(spec.partitions.name)
-    ]
-    requests.append(RunRequest(run_key=f"{after_run_id}:aggregate", job_name=AGGREGATE_JOB))
-    return requests
+def downstream_request(instance, after_run_id: str) -> RunRequest:
+    """After an ingest: one run over every registered revision of the classifiers and the aggregate layer (the
+    aggregates alone while no revision is registered yet)."""
+    revisions = instance.get_dynamic_partitions(CLASSIFIER_REVISIONS.name)
+    if not revisions:
+        return RunRequest(run_key=f"{after_run_id}:aggregate", job_name=AGGREGATE_JOB)
+    return RunRequest(run_key=f"{after_run_id}:refresh", job_name=REFRESH_JOB, **revisions_run(revisions))

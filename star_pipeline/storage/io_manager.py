@@ -8,7 +8,8 @@ mode and keys come from the asset's metadata:
     metadata={"write_mode": "append", "key_columns": ["path", "file_version", "byte_offset"]}
 
 (`write_mode` defaults to `replace`; `replace_partition` also needs
-`partition_column`). Every materialization gets row count, column schema and a
+`partition_column`, whose value is the run's partition key, or each one a
+`PartitionWrites` output names: one transaction each). Every materialization gets row count, column schema and a
 short preview as metadata. Downstream assets receive a `WarehouseTable`
 (the table's name), and read it with SQL.
 """
@@ -27,7 +28,13 @@ from dagster import (
 )
 
 from star_pipeline.storage.load_log import record_load
-from star_pipeline.storage.table_writes import WarehouseTable, record_table_version, write_settings, write_table
+from star_pipeline.storage.table_writes import (
+    PartitionWrites,
+    WarehouseTable,
+    record_table_version,
+    write_settings,
+    write_table,
+)
 from star_pipeline.storage.warehouse import (
     DEFAULT_MEMORY_LIMIT,
     WarehouseWriteError,
@@ -66,44 +73,53 @@ class WarehouseIOManager(ConfigurableIOManager):
     def handle_output(self, context: OutputContext, obj: object) -> None:
         schema, table = table_for(context.asset_key.path)
         metadata = context.definition_metadata or {}
-        mode = getattr(obj, "write_mode", None) or metadata.get("write_mode", "replace")
         partition_key = context.partition_key if context.has_partition_key else None
+        writes = obj.writes if isinstance(obj, PartitionWrites) else ((partition_key, obj),)
+        if not writes:  # nothing to write in this run (a classifier absent from every revision it ran)
+            context.add_output_metadata({"rows_written": 0})
+            return
+        conn = self._connect()
+        try:
+            rows = sum(self._write(conn, context, schema, table, metadata, key, data) for key, data in writes)
+            context.add_output_metadata(describe_table(conn, schema, table, rows, preview=metadata.get("preview", True)))
+        finally:
+            conn.close()
+
+    def _write(self, conn, context: OutputContext, schema: str, table: str, metadata: dict, partition_key, obj) -> int:
+        """One write and its meta_load_log row, in one transaction; the rows written."""
+        mode = getattr(obj, "write_mode", None) or metadata.get("write_mode", "replace")
         asset_label = context.asset_key.to_user_string()
         run_id = context.run_id
         started_at = datetime.now(timezone.utc)
         key_columns = list(getattr(obj, "key_columns", None) or metadata.get("key_columns", []))
-        conn = self._connect()
-        try:
-            with write_settings(conn, obj, mode, key_columns, self.memory_limit):
-                conn.execute("BEGIN TRANSACTION")
-                try:
-                    rows = write_table(
-                        conn,
-                        schema=schema,
-                        table=table,
-                        data=obj,
-                        mode=mode,
-                        key_columns=key_columns,
-                        partition_column=metadata.get("partition_column"),
-                        partition_key=partition_key,
-                    )
-                    if getattr(obj, "table_version", None):
-                        record_table_version(conn, schema, table, obj.table_version)
-                    for statement, params in getattr(obj, "after_write", ()):
-                        conn.execute(statement, params)
-                    record_load(
-                        conn, run_id=run_id, asset_key=asset_label, partition_key=partition_key, write_mode=mode,
-                        started_at=started_at, completed_at=datetime.now(timezone.utc), rows_written=rows, status="success",
-                    )
-                    conn.execute("COMMIT")
-                except BaseException as exc:
-                    self._after_failure(conn, exc, run_id, asset_label, partition_key, mode, started_at)
-                    if isinstance(exc, Exception) and not isinstance(exc, WarehouseWriteError):
-                        raise write_failure(f"{schema}.{table}", exc, self.memory_limit) from exc
-                    raise
-            context.add_output_metadata(describe_table(conn, schema, table, rows, preview=metadata.get("preview", True)))
-        finally:
-            conn.close()
+        with write_settings(conn, obj, mode, key_columns, self.memory_limit):
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                rows = write_table(
+                    conn,
+                    schema=schema,
+                    table=table,
+                    data=obj,
+                    mode=mode,
+                    key_columns=key_columns,
+                    partition_column=metadata.get("partition_column"),
+                    partition_key=partition_key,
+                )
+                if getattr(obj, "table_version", None):
+                    record_table_version(conn, schema, table, obj.table_version)
+                for statement, params in getattr(obj, "after_write", ()):
+                    conn.execute(statement, params)
+                record_load(
+                    conn, run_id=run_id, asset_key=asset_label, partition_key=partition_key, write_mode=mode,
+                    started_at=started_at, completed_at=datetime.now(timezone.utc), rows_written=rows, status="success",
+                )
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                self._after_failure(conn, exc, run_id, asset_label, partition_key, mode, started_at)
+                if isinstance(exc, Exception) and not isinstance(exc, WarehouseWriteError):
+                    raise write_failure(f"{schema}.{table}", exc, self.memory_limit) from exc
+                raise
+        return rows
 
     @staticmethod
     def _after_failure(conn, exc: BaseException, run_id, asset_label, partition_key, mode, started_at) -> None:

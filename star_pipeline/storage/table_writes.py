@@ -79,6 +79,15 @@ class SqlQuery:
 
 
 @dataclass(frozen=True)
+class PartitionWrites:
+    """Several writes of one output, each under its own `partition_column` value (a classifier revision names
+    one version of each classifier, and a run over several revisions writes each version once). Each
+    (value, data) is written in turn in a transaction of its own, with its own meta_load_log row."""
+
+    writes: tuple[tuple[str, object], ...]
+
+
+@dataclass(frozen=True)
 class ArrowRows:
     """An Arrow table to write, and statements (SQL, params) to run after it in the same transaction."""
 

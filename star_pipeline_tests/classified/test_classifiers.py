@@ -13,6 +13,7 @@ import hashlib
 import json
 import shutil
 from dataclasses import dataclass
+from types import SimpleNamespace
 from pathlib import Path
 
 import duckdb
@@ -93,13 +94,43 @@ def kinds_by_uuid(sandbox: Sandbox, version: str) -> dict[str, str]:
         WHERE k.classifier_version = ? AND m.uuid IS NOT NULL""", [version]))
 
 
+def revision(versions: dict[str, str]) -> str:
+    """A revision of the classifiers folder as a partition key: the files' versions, '+'-joined, in this order."""
+    return "+".join(versions[name] for name in CLASSIFIER_NAMES if name in versions)
+
+
+def current_revision(folder: Path) -> str:
+    return revision({name: file_version(folder / f"{name}.yaml") for name in CLASSIFIER_NAMES})
+
+
+def step_of(classifier: str) -> str:
+    return f"classified__derived_{classifier}"
+
+
 def runs_of(result, classifier: str) -> list:
-    return [r for r in result.results if r.dagster_run.job_name == f"classify_{classifier}"]
+    """The runs of a PipelineResult in which the classifier's step ran."""
+    return [r for r in result.results if any(e.step_key == step_of(classifier) for e in r.all_events)]
 
 
-def partition_runs(result, classifier: str) -> dict[str, bool]:
-    """partition key -> success, for the classify runs of one classifier in a PipelineResult."""
-    return {r.dagster_run.tags["dagster/partition"]: r.success for r in runs_of(result, classifier)}
+def version_runs(result, classifier: str, instance=None) -> dict[str, bool]:
+    """version -> whether the classifier's step succeeded, for each of its versions in the revisions of the
+    runs of a PipelineResult (one revision: the partition tag; several: the registered ones of the range)."""
+    outcomes = {}
+    for run in runs_of(result, classifier):
+        tags = run.dagster_run.tags
+        if "dagster/partition" in tags:
+            revisions = [tags["dagster/partition"]]
+        else:
+            registered = instance.get_dynamic_partitions("classifier_revisions")
+            revisions = registered[registered.index(tags["dagster/asset_partition_range_start"]):
+                                   registered.index(tags["dagster/asset_partition_range_end"]) + 1]
+        failed = any(e.event_type == DagsterEventType.STEP_FAILURE and e.step_key == step_of(classifier)
+                     for e in run.all_events)
+        for key in revisions:
+            for version in key.split("+"):
+                if version.startswith(classifier + "-"):
+                    outcomes[version] = not failed
+    return outcomes
 
 
 def check_outcomes(result, table: str) -> dict[str, bool]:
@@ -383,7 +414,8 @@ def test_two_versions_side_by_side_and_rerun_identical(sandbox, tmp_path):
     v2 = file_version(folder / "message_kinds.yaml")
     assert v2 != v1 and v2.startswith("message_kinds-") and len(v2) == len("message_kinds-") + 8
     second = materialize_all(sandbox, instance=instance)
-    assert partition_runs(second, "message_kinds") == {v1: True, v2: True}
+    assert version_runs(second, "message_kinds", instance) == {v1: True, v2: True}
+    assert [r.dagster_run.job_name for r in second.results] == ["ingest_and_normalize", "classify_and_rebuild"]
 
     both = message_kind_rows(sandbox)
     assert {r[0] for r in both} == {v1, v2}
@@ -394,7 +426,7 @@ def test_two_versions_side_by_side_and_rerun_identical(sandbox, tmp_path):
     assert old == CLAUDE_KINDS
 
     third = materialize_all(sandbox, instance=instance)
-    assert partition_runs(third, "message_kinds") == {v1: True, v2: True}
+    assert version_runs(third, "message_kinds", instance) == {v1: True, v2: True}
     assert message_kind_rows(sandbox) == both  # no duplicates, same kinds
     assert query(sandbox, "SELECT classifier_version, count(*) FROM classified.derived_message_kinds GROUP BY 1 "
                           "ORDER BY 1") == sorted([(v1, len(CLAUDE_KINDS)), (v2, len(CLAUDE_KINDS))])
@@ -412,10 +444,12 @@ def test_old_version_reruns_from_its_stored_text_after_the_file_changed(sandbox,
     assert query(sandbox, "SELECT classifier_name, config_text FROM meta_classifier_configs "
                           "WHERE classifier_version = ?", [v1]) == [("message_kinds", original_text)]
 
+    first_revision = current_revision(folder)
     rename_slash_command(folder)
     # Re-classify every message with the OLD version: its rules can only come from meta_classifier_configs now.
-    job = build_defs(sandbox).resolve_job_def("classify_message_kinds")
-    rerun = job.execute_in_process(instance=instance, partition_key=v1, run_config=FULL_REFRESH, raise_on_error=False)
+    job = build_defs(sandbox).resolve_job_def("classify")
+    rerun = job.execute_in_process(instance=instance, partition_key=first_revision, run_config=FULL_REFRESH,
+                                   raise_on_error=False)
     assert rerun.success
     assert f"{v1}: classifying every item" in [e.user_message for e in instance.all_logs(rerun.run_id)]
     assert message_kind_rows(sandbox, v1) == before
@@ -425,10 +459,13 @@ def test_old_version_reruns_from_its_stored_text_after_the_file_changed(sandbox,
     # A version registered but never materialized cannot be recovered once its file changed: a clear error.
     edit(folder / "message_kinds.yaml", "  - kind: command\n", "  - kind: slash\n")
     lost = file_version(folder / "message_kinds.yaml")
-    instance.add_dynamic_partitions("message_kinds_version", [lost])
+    lost_revision = current_revision(folder)
+    instance.add_dynamic_partitions("classifier_revisions", [lost_revision])
     edit(folder / "message_kinds.yaml", "  - kind: slash\n", "  - kind: slash_cmd\n")
-    failed = job.execute_in_process(instance=instance, partition_key=lost, raise_on_error=False)
+    failed = job.execute_in_process(instance=instance, partition_key=lost_revision, raise_on_error=False)
     assert not failed.success
+    assert version_runs(SimpleNamespace(results=[failed]), "message_kinds") == {lost: False}
+    assert version_runs(SimpleNamespace(results=[failed]), "secret_findings") == {current_version("secret_findings"): True}
     (message,) = user_error_messages(failed)
     assert lost in message and "never materialized" in message and str(folder / "message_kinds.yaml") in message
 
@@ -450,7 +487,7 @@ def test_classifier_files_sensor_registers_each_new_version_once(sandbox, tmp_pa
     assert isinstance(first, SensorResult) and first.run_requests == []
     expected = {name: file_version(folder / f"{name}.yaml") for name in CLASSIFIER_NAMES}
     additions = {(a.partitions_def_name, tuple(a.partition_keys)) for a in first.dynamic_partitions_requests}
-    assert additions == {(f"{name}_version", (version,)) for name, version in expected.items()}
+    assert additions == {("classifier_revisions", (revision(expected),))}
 
     for addition in first.dynamic_partitions_requests:
         instance.add_dynamic_partitions(addition.partitions_def_name, list(addition.partition_keys))
@@ -466,10 +503,11 @@ def test_classifier_files_sensor_registers_each_new_version_once(sandbox, tmp_pa
     assert isinstance(third, SensorResult)
     new_version = file_version(folder / "tool_practices.yaml")
     assert new_version != expected["tool_practices"]
-    assert [(r.partition_key, [k.path for k in r.asset_selection]) for r in third.run_requests] == [
-        (new_version, [["classified", "derived_tool_practices"]])]
+    new_revision = revision({**expected, "tool_practices": new_version})
+    assert [(r.partition_key, sorted(k.path[-1] for k in r.asset_selection)) for r in third.run_requests] == [
+        (new_revision, sorted(f"derived_{name}" for name in CLASSIFIER_NAMES))]
     assert [(a.partitions_def_name, list(a.partition_keys)) for a in third.dynamic_partitions_requests] == [
-        ("tool_practices_version", [new_version])]
+        ("classifier_revisions", [new_revision])]
     assert not sandbox.warehouse.exists() and not sandbox.warehouse.parent.exists()
 
 
@@ -650,12 +688,11 @@ def test_appended_messages_are_classified_incrementally_and_match_a_full_refresh
     assert secrets[0][2] == secrets[2][2]
     new_secrets = snapshot(sandbox, "derived_secret_findings")
 
-    defs = build_defs(sandbox)
-    for job_name, op, version in (("classify_message_kinds", MESSAGE_OP, kinds_v),
-                                  ("classify_secret_findings", SECRET_OP, secrets_v)):
-        refreshed = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, partition_key=version, run_config={"ops": {op: {"config": {"full_refresh": True}}}})
-        assert refreshed.success
+    refreshed = build_defs(sandbox).resolve_job_def("classify").execute_in_process(
+        instance=instance, partition_key=current_revision(DEFAULT_CLASSIFIERS),
+        run_config={"ops": {op: {"config": {"full_refresh": True}} for op in (MESSAGE_OP, SECRET_OP)}})
+    assert refreshed.success
+    for version in (kinds_v, secrets_v):
         assert f"{version}: classifying every item" in [e.user_message for e in instance.all_logs(refreshed.run_id)]
     assert snapshot(sandbox, "derived_message_kinds") == new_kinds
     assert snapshot(sandbox, "derived_secret_findings") == new_secrets
@@ -691,8 +728,9 @@ def test_tool_practices_classify_the_calls_of_changed_files_and_match_a_full_ref
     assert written == [("replace_partition", 1), ("upsert", 2)]
     incremental = snapshot(sandbox, "derived_tool_practices")
 
-    refreshed = build_defs(sandbox).resolve_job_def("classify_tool_practices").execute_in_process(
-        instance=instance, partition_key=version, run_config={"ops": {TOOL_OP: {"config": {"full_refresh": True}}}})
+    refreshed = build_defs(sandbox).resolve_job_def("classify").execute_in_process(
+        instance=instance, partition_key=current_revision(DEFAULT_CLASSIFIERS),
+        run_config={"ops": {TOOL_OP: {"config": {"full_refresh": True}}}})
     assert refreshed.success
     assert f"{version}: classifying every item" in [e.user_message for e in instance.all_logs(refreshed.run_id)]
     assert snapshot(sandbox, "derived_tool_practices") == incremental
@@ -729,11 +767,11 @@ def test_a_malformed_classifier_fails_its_own_run_naming_file_and_rule(sandbox, 
     result = materialize_all(sandbox, raise_on_error=False)
 
     broken = file_version(folder / "message_kinds.yaml")
-    assert partition_runs(result, "message_kinds") == {broken: False}
+    assert version_runs(result, "message_kinds") == {broken: False}
     (message,) = user_error_messages(*runs_of(result, "message_kinds"))
     assert str(folder / "message_kinds.yaml") in message and "rule 4" in message and "'txt'" in message
     for name in ("session_kinds", "tool_practices", "secret_findings"):
-        assert partition_runs(result, name) == {file_version(folder / f"{name}.yaml"): True}
+        assert version_runs(result, name) == {file_version(folder / f"{name}.yaml"): True}
     # every tool call (those of the tools session and the Read of the kinds session) got its family
     assert query(sandbox, "SELECT count(*) FROM classified.derived_tool_practices") == [(len(TOOL_CALLS) + 1,)]
     assert query(sandbox, "SELECT count(*) FROM classified.derived_session_kinds") == [(2,)]
@@ -750,7 +788,7 @@ def test_fixing_a_malformed_classifier_makes_the_next_build_succeed(sandbox, tmp
     assert not materialize_all(sandbox, instance=instance, raise_on_error=False).success
     (folder / "message_kinds.yaml").write_text(pristine)
     fixed = materialize_all(sandbox, instance=instance, raise_on_error=False)
-    runs = partition_runs(fixed, "message_kinds")
+    runs = version_runs(fixed, "message_kinds", instance)
     assert file_version(folder / "message_kinds.yaml") in runs
     assert all(runs.values()), user_error_messages(*runs_of(fixed, "message_kinds"))
 

@@ -66,12 +66,18 @@ def test_classifiers_list_finds_the_dagster_home_make_dev_uses_without_being_tol
     dagster_home.mkdir(parents=True)
     (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     instance = DagsterInstance.from_config(str(dagster_home))
-    instance.add_dynamic_partitions("message_kinds_version", ["message_kinds-0badc0de"])
+    lost_revision = "session_kinds-00000000+message_kinds-0badc0de"
+    instance.add_dynamic_partitions("classifier_revisions", [lost_revision])
     instance.dispose()
     write_session(sandbox)
     materialize_all(sandbox)
     env = {**os.environ, "STAR_PIPELINE_CONFIG": str(sandbox.config_path), "HOME": str(home)}
     env.pop("DAGSTER_HOME", None)
     listed = subprocess.run([STAR_PIPELINE, "classifiers", "list"], capture_output=True, text=True, env=env, check=True)
-    assert "message_kinds-0badc0de  0 rows  registered partition" in listed.stdout
-    assert f"registered partitions from {dagster_home}" in listed.stdout
+    assert "message_kinds-0badc0de  0 rows  in a registered revision" in listed.stdout
+    assert f"registered revisions from {dagster_home}" in listed.stdout
+    # deleting the version removes every revision naming it, so no run classifies with it again
+    deleted = subprocess.run([STAR_PIPELINE, "classifiers", "delete", "message_kinds-0badc0de"], capture_output=True,
+                             text=True, env=env, check=True)
+    assert f"removed partition {lost_revision} from classifier_revisions" in deleted.stdout
+    assert lost_revision not in DagsterInstance.from_config(str(dagster_home)).get_dynamic_partitions("classifier_revisions")

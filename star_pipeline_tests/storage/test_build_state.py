@@ -95,9 +95,9 @@ def test_a_classifier_version_registered_in_dagster_home_makes_a_build(tmp_path,
     settings = built(tmp_path, monkeypatch)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     instance = DagsterInstance.get()
-    instance.add_dynamic_partitions("message_kinds_version", ["message_kinds-aaaa"])
+    instance.add_dynamic_partitions("classifier_revisions", ["message_kinds-aaaaaaaa"])
     write_state(settings, fingerprint(settings), time.time())
     assert reasons(settings) == []
-    instance.add_dynamic_partitions("message_kinds_version", ["message_kinds-bbbb"])
+    instance.add_dynamic_partitions("classifier_revisions", ["message_kinds-bbbbbbbb"])
     instance.dispose()
     assert reasons(settings) == ["the registered classifier versions changed"]
