@@ -14,6 +14,7 @@ import pytest
 from star_pipeline.aggregate.search_postings import WORD_COUNTS_DOC
 from star_pipeline.hook import run_hook
 from star_pipeline.storage.io_manager import PREVIEW_CELL_CHARS
+from star_pipeline.storage.sql_files import sql_file_version
 from star_pipeline.storage.table_docs import (
     NEVER_PREVIEWED,
     PREVIEW_COLUMNS_KEY,
@@ -260,3 +261,28 @@ def test_a_malformed_doc_block_is_refused_naming_the_file_and_line(tmp_path, blo
     with pytest.raises(TableDocError) as refused:
         sql_table_doc(model)
     assert says in str(refused.value)
+
+
+def test_editing_a_description_changes_no_table_version_and_editing_code_does(tmp_path, monkeypatch):
+    """Versions hash the SQL without its comments: a doc edit does not rebuild a table, a code edit does."""
+    from star_pipeline.normalized import source_sql
+
+    contract = source_sql.SQL_DIR / "normalized_messages.sql"
+    copy = tmp_path / "normalized_messages.sql"
+    monkeypatch.setattr(source_sql, "SQL_DIR", tmp_path)
+    text = contract.read_text()
+    copy.write_text(text)
+    shipped = source_sql.table_version("normalized_messages")
+    copy.write_text(text.replace("--   event_ts: when the agent wrote the record",
+                                 "--   event_ts: when the agent wrote the record (UTC)"))
+    assert source_sql.table_version("normalized_messages") == shipped
+    copy.write_text(text.replace("CAST(NULL AS VARCHAR) AS subtype", "CAST(NULL AS VARCHAR) AS sub_type"))
+    assert source_sql.table_version("normalized_messages") != shipped
+
+
+def test_a_double_dash_inside_a_string_is_code(tmp_path):
+    model = tmp_path / "t.sql"
+    model.write_text("SELECT '--a' AS x -- a comment\n")
+    first = sql_file_version(model)
+    model.write_text("SELECT '--b' AS x -- a comment\n")
+    assert sql_file_version(model) != first

@@ -6,6 +6,7 @@ from dagster import asset
 
 from star_pipeline.aggregate.sql_assets import GROUP, documented, key, normalized, read_sql
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
+from star_pipeline.storage.sql_files import sql_code
 from star_pipeline.storage.table_writes import SqlQuery, stored_table_version
 from star_pipeline.storage.warehouse import table_exists
 
@@ -45,7 +46,7 @@ def fact_token_usage(warehouse: WarehouseResource) -> SqlQuery:
     full_sql = read_sql("fact_token_usage", usage_scope="TRUE")
     with warehouse.connect() as conn:
         fingerprint = conn.execute(DIM_MODEL_FINGERPRINT_SQL).fetchone()[0]
-        version = hashlib.sha256(f"{full_sql}\n{fingerprint}".encode()).hexdigest()[:16]
+        version = hashlib.sha256(f"{sql_code(full_sql)}\n{fingerprint}".encode()).hexdigest()[:16]
         if not table_exists(conn, "aggregate", "fact_token_usage") or \
                 stored_table_version(conn, "aggregate", "fact_token_usage") != version:
             return SqlQuery(full_sql, table_version=version)
