@@ -9,7 +9,10 @@
 -- {secret_findings}: classified.derived_secret_findings, or no rows before the classifier first ran.
 --
 -- Columns:
---   source, path, file_version, byte_offset: the message (normalized_messages' key)
+--   source: the agent that wrote the message
+--   path: the transcript file of the message
+--   file_version: that file's version in raw
+--   byte_offset: where the message's line starts; with source, path and file_version its key (normalized_messages)
 --   session_id: the session it is in
 --   agent_id: the subagent that wrote it (NULL in a main session)
 --   event_ts: when it was written

@@ -3,7 +3,10 @@
 -- messages `m`) restricts them to those this version has not classified yet.
 --
 -- Columns (of classified.derived_message_kinds, which classified/assets.py writes from these items):
---   source, path, file_version, byte_offset: the message (normalized_messages' key)
+--   source: the agent that wrote the message
+--   path: the transcript file of the message
+--   file_version: that file's version in raw
+--   byte_offset: where the message's line starts; with source, path and file_version its key (normalized_messages)
 --   classifier_version: the classifier version that wrote the row ('message_kinds-<8 hex of its YAML>'; the partition)
 --   kind: the message's kind: the first matching rule's label (human_prompt, tool_result, slash_command,
 --     assistant_text, assistant_tool_use, compaction_summary ...), else the YAML's default

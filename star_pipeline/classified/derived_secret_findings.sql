@@ -4,7 +4,10 @@
 -- non-empty field.
 --
 -- Columns (of classified.derived_secret_findings, which classified/assets.py writes from these texts):
---   source, path, file_version, byte_offset: the message (normalized_messages' key)
+--   source: the agent that wrote the message
+--   path: the transcript file of the message
+--   file_version: that file's version in raw
+--   byte_offset: where the message's line starts; with source, path and file_version its key (normalized_messages)
 --   field: the text the secret is in: message_text, tool_input or tool_result
 --   kind: the pattern that matched (aws_access_key_id, github_token, private_key_block ...)
 --   occurrence: the match's number among this kind's matches in the field, in text order, from 1

@@ -2,7 +2,8 @@
 -- {scope} (on the sessions `s`) is TRUE: every run classifies every session.
 --
 -- Columns (of classified.derived_session_kinds, which classified/assets.py writes from these items):
---   source, session_key: the session (normalized_sessions' key)
+--   source: the agent of the session
+--   session_key: the session; with source its key (normalized_sessions)
 --   classifier_version: the classifier version that wrote the row ('session_kinds-<8 hex of its YAML>'; the partition)
 --   kind: the session's kind: the first matching rule's label (main, subagent, compaction,
 --     inline_sidechain, resumed_continuation, headless ...), else the YAML's default

@@ -5,7 +5,8 @@
 -- named in files with new messages (classified/assets.py, tool_practices_query).
 --
 -- Columns (of classified.derived_tool_practices, which classified/assets.py writes from these items):
---   source, call_id: the tool call (normalized_tool_calls' key)
+--   source: the agent that made the call
+--   call_id: the tool call; with source its key (normalized_tool_calls)
 --   classifier_version: the classifier version that wrote the row ('tool_practices-<8 hex of its YAML>'; the partition)
 --   family: the call's practice family: the first matching rule's label (discovery, planning, code_review,
 --     commit_workflow, test_run, build, file_read, file_edit, search, web, delegation ...), else the

@@ -51,10 +51,14 @@
 --   cache_read_input_tokens: tokens read from the prompt cache
 --   speed: standard or fast (Claude's fast mode)
 --   service_tier: the API's service tier for the call
---   total_input_tokens, total_cached_input_tokens, total_output_tokens, total_reasoning_output_tokens: Codex
---     token_count: the session's running totals so far (input includes cached input)
---   last_input_tokens, last_cached_input_tokens, last_output_tokens, last_reasoning_output_tokens: Codex
---     token_count: the last API call's counts
+--   total_input_tokens: Codex token_count: the session's input tokens so far, cached input included
+--   total_cached_input_tokens: Codex token_count: the session's cached input tokens so far
+--   total_output_tokens: Codex token_count: the session's output tokens so far, reasoning included
+--   total_reasoning_output_tokens: Codex token_count: the session's reasoning tokens so far
+--   last_input_tokens: Codex token_count: the last API call's input tokens, cached input included
+--   last_cached_input_tokens: Codex token_count: the last API call's cached input tokens
+--   last_output_tokens: Codex token_count: the last API call's output tokens, reasoning included
+--   last_reasoning_output_tokens: Codex token_count: the last API call's reasoning tokens
 --   tool_blocks: the tool calls and results the line carries: call or result, call id, tool, input size,
 --     target path, subagent type, skill, error flag, result size, shell command
 --   api_calls: the API calls the line reports, in the warehouse's token semantics (input without cache

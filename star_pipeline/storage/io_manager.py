@@ -39,7 +39,7 @@ from star_pipeline.storage.warehouse import (
 )
 
 PREVIEW_ROWS = 5
-PREVIEW_CELL_CHARS = 40
+PREVIEW_CELL_CHARS = 44  # a Claude Code transcript's name (a UUID and .jsonl) fits whole, with its slash
 
 
 def table_for(asset_key_path: list[str]) -> tuple[str, str]:
