@@ -5,12 +5,13 @@ import pyarrow as pa
 
 from star_pipeline.aggregate import pricing
 from star_pipeline.aggregate.blocks import CALL_TIME_SQL, billing_blocks
-from star_pipeline.aggregate.python_tables import blocks_table
-from star_pipeline.aggregate.sql_assets import GROUP, key
+from star_pipeline.aggregate.python_tables import BLOCK_DOC, blocks_table
+from star_pipeline.aggregate.sql_assets import GROUP, PIPELINE_VERSION_DOC, key
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
+from star_pipeline.storage.table_docs import table_metadata
 
 @asset(key=key("derived_blocks"), group_name=GROUP, deps=[key("fact_token_usage")], pool=WAREHOUSE_POOL,
-       kinds={"duckdb"}, metadata={"write_mode": "replace"},
+       kinds={"duckdb"}, metadata={"write_mode": "replace", **table_metadata(BLOCK_DOC | PIPELINE_VERSION_DOC)},
        description="5-hour billing blocks computed as ccusage does (Claude Code calls), with gap blocks.")
 def derived_blocks(warehouse: WarehouseResource) -> pa.Table:
     with warehouse.connect() as conn:

@@ -1,4 +1,20 @@
 -- derived_daily_usage: UTC date x source x model (fast calls as <model>-fast).
+--
+-- Columns:
+--   usage_date: the UTC day of the calls
+--   source: the agent (claude_code, codex, ...)
+--   model: the model as reports name it (<model>-fast for fast-mode calls)
+--   api_calls: API calls that day
+--   input_tokens: input tokens, cache reads and writes excluded
+--   output_tokens: output tokens, reasoning included
+--   cache_creation_input_tokens: tokens written to the prompt cache
+--   cache_read_input_tokens: tokens read from the prompt cache
+--   reasoning_output_tokens: the reasoning part of output_tokens
+--   total_tokens: input + output + cache writes + cache reads
+--   cost_usd: the cost in USD of the calls with a known price (NULL when none had one)
+--   has_unpriced_calls: some call had no known price (its cost is NULL)
+--   model_is_fallback: some call's model was assumed, the agent never named it
+-- Preview: usage_date, source, model, api_calls, total_tokens, cost_usd, has_unpriced_calls
 SELECT
     CAST(event_ts AT TIME ZONE 'UTC' AS DATE) AS usage_date, source, report_model AS model,
     count(*) AS api_calls,

@@ -1,4 +1,15 @@
 -- derived_file_activity: files read and edited, per project and session.
+--
+-- Columns:
+--   source: the agent
+--   project_id: the session's project (session_projects; '(unknown)' without one)
+--   session_id: the session
+--   target_path: the file read or edited
+--   reads: Read and NotebookRead calls on it
+--   edits: Edit, MultiEdit, Write, NotebookEdit and apply_patch calls on it
+--   first_touched: the first of those calls' times
+--   last_touched: the last of those calls' times
+-- Preview: target_path, reads, edits, project_id, session_id, last_touched
 SELECT
     c.source, coalesce(sp.project_id, '(unknown)') AS project_id, c.session_id, c.target_path,
     count(*) FILTER (WHERE c.tool_name IN ('Read', 'NotebookRead')) AS reads,

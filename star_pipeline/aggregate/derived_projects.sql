@@ -1,5 +1,20 @@
 -- derived_projects: one row per project (worktrees folded into their repository;
 -- sessions without a cwd under '(unknown)'), every session counted, with usage.
+--
+-- Columns:
+--   project_id: the project: its folder (worktrees folded in), or '(unknown)'
+--   project_key: dimension_key of project_id (dim_project's hash_key)
+--   sessions: its sessions, with or without API calls
+--   first_activity: its first API call's time
+--   last_activity: its last API call's time
+--   api_calls: its API calls
+--   input_tokens: input tokens, cache reads and writes excluded
+--   output_tokens: output tokens, reasoning included
+--   cache_creation_input_tokens: tokens written to the prompt cache
+--   cache_read_input_tokens: tokens read from the prompt cache
+--   total_tokens: input + output + cache writes + cache reads
+--   cost_usd: the cost in USD of the calls with a known price (NULL when none had one)
+-- Preview: project_id, sessions, api_calls, total_tokens, cost_usd, last_activity
 SELECT
     sp.project_id,
     dimension_key([sp.project_id]) AS project_key,

@@ -2,6 +2,28 @@
 -- calls included: subagent and compaction calls count in the parent session's
 -- totals and are also kept apart in their own columns. session_path is the
 -- session's main transcript file (reports derive ccusage's project and session labels from it).
+--
+-- Columns:
+--   source: the agent
+--   session_id: the session; with source the key
+--   project_id: the session's project (session_projects)
+--   first_activity: its first API call's time
+--   last_activity: its last API call's time
+--   api_calls: its API calls, its subagents' and compactions' included
+--   input_tokens: input tokens, cache reads and writes excluded
+--   output_tokens: output tokens, reasoning included
+--   cache_creation_input_tokens: tokens written to the prompt cache
+--   cache_read_input_tokens: tokens read from the prompt cache
+--   reasoning_output_tokens: the reasoning part of output_tokens
+--   total_tokens: input + output + cache writes + cache reads
+--   cost_usd: the cost in USD of the calls with a known price (NULL when none had one)
+--   main_total_tokens: total_tokens of the main conversation's calls
+--   subagent_total_tokens: total_tokens of its subagents' and sidechains' calls
+--   compaction_total_tokens: total_tokens of its compaction agents' calls
+--   subagent_and_compaction_cost_usd: the cost of its subagents', sidechains' and compactions' calls
+--   models: the models it called, as reports name them, sorted
+--   session_path: the session's main transcript file
+-- Preview: session_id, source, project_id, api_calls, total_tokens, cost_usd, last_activity
 SELECT
     f.source, f.session_id, f.project_id,
     min(f.event_ts) AS first_activity, max(f.event_ts) AS last_activity,

@@ -3,6 +3,15 @@
 -- names the subagent (Claude Code's Task/Agent toolUseResult: agentId, agentType; for results without
 -- agentType, the calling tool_use's subagent_type), else from a SubagentStart/SubagentStop hook event.
 -- Rebuilt whole each run: the result naming a subagent is written after the subagent's own calls.
+--
+-- Columns:
+--   source: the agent whose session started the subagent
+--   session_id: the session that started it; with source and agent_id the key
+--   agent_id: the subagent's id (its transcript's agent-<id>.jsonl)
+--   agent_type: its type (Explore, general-purpose, a custom agent ...), NULL when nothing names it
+--   named_by: where the type came from: tool_result or hook
+--   pipeline_version: the pipeline version that built the row
+-- Preview: agent_type, named_by, session_id, agent_id
 WITH from_results AS (
     SELECT m.source, m.session_id, m.spawned_agent_id AS agent_id,
         coalesce(m.spawned_agent_type, c.subagent_type) AS agent_type, m.event_ts

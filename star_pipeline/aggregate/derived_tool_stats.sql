@@ -1,4 +1,16 @@
 -- derived_tool_stats: per tool and project: calls, errors, error rate, p50/p95 duration.
+--
+-- Columns:
+--   source: the agent
+--   tool_name: the tool
+--   project_id: the calls' project (session_projects; '(unknown)' without one)
+--   calls: the tool's calls in the project
+--   errors: those whose result was an error
+--   pending: those without a result yet
+--   error_rate: errors / calls
+--   p50_duration_ms: the median call duration, in milliseconds
+--   p95_duration_ms: the 95th percentile call duration, in milliseconds
+-- Preview: tool_name, project_id, calls, errors, error_rate, p50_duration_ms, p95_duration_ms, source
 SELECT
     c.source, c.tool_name, coalesce(sp.project_id, '(unknown)') AS project_id,
     count(*) AS calls,

@@ -1,4 +1,18 @@
 -- dim_date: every UTC date from the first to the last event in the facts.
+--
+-- Columns:
+--   date_key: the date as YYYYMMDD (the facts' date_key)
+--   calendar_date: the date
+--   year: its year
+--   quarter: its quarter, 1-4
+--   month: its month, 1-12
+--   year_month: 'YYYY-MM'
+--   iso_year: its ISO 8601 year
+--   iso_week: its ISO 8601 week, 1-53
+--   day_of_week: 0 (Sunday) to 6 (Saturday)
+--   day_name: Monday ... Sunday
+--   is_weekend: Saturday or Sunday
+-- Preview: date_key, calendar_date, day_name, iso_week, year_month, is_weekend
 WITH bounds AS (
     SELECT min(d) AS first_day, max(d) AS last_day FROM (
         SELECT CAST(event_ts AT TIME ZONE 'UTC' AS DATE) AS d FROM aggregate.fact_token_usage

@@ -1,5 +1,10 @@
 -- Observations for dim_tool (SCD2): each tool name with the source that uses it, first seen at its first
 -- call (transcripts) or hook event (hooks can name a tool before its transcript line is ingested).
+--
+-- Columns (of aggregate.dim_tool, besides the SCD2 columns storage/scd2.py adds):
+--   tool_name: the tool
+--   source: the agent that used it first
+-- Preview: tool_name, source, effective_from, is_current
 WITH seen AS (
     SELECT tool_name, source, called_at AS seen_at FROM normalized.normalized_tool_calls WHERE tool_name IS NOT NULL
     UNION ALL

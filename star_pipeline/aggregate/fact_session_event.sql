@@ -1,4 +1,27 @@
 -- fact_session_event: one row per hook event (grain: spool path + byte offset).
+--
+-- Columns:
+--   project_key: dim_project's hash_key of the session's project
+--   tool_key: dim_tool's hash_key of the event's tool (NULL: no tool)
+--   agent_type_key: dim_agent_type's hash_key of the event's subagent type (NULL: none)
+--   date_key: the UTC date received, YYYYMMDD (dim_date)
+--   time_key: the UTC minute received, HHMM (dim_time)
+--   session_id: the agent's session
+--   event_name: the hook event (PreToolUse, PostToolUse, SessionStart ...)
+--   tool_name: the tool of a tool event
+--   tool_use_id: the tool call's id
+--   duration_ms: the tool call's duration, where the agent reports it
+--   received_at: when the hook received the event
+--   agent_id: the subagent of a Subagent event
+--   agent_type: the subagent's type
+--   session_source: how a session started (startup, resume, clear, compact)
+--   end_reason: why a session ended
+--   is_interrupt: a tool failure the user caused by interrupting
+--   path: the spool file the event was read from
+--   byte_offset: where its line starts; with path the key
+--   inserted_at: when this row was written
+--   record_source: the table the rows come from (normalized.normalized_hook_events)
+-- Preview: event_name, tool_name, session_id, received_at, duration_ms, date_key
 SELECT
     dimension_key([coalesce(sp.project_id, '(unknown)')]) AS project_key,
     CASE WHEN e.tool_name IS NOT NULL THEN dimension_key([e.tool_name]) END AS tool_key,

@@ -4,8 +4,9 @@ import hashlib
 
 from dagster import asset
 
-from star_pipeline.aggregate.sql_assets import GROUP, key, normalized, read_sql
+from star_pipeline.aggregate.sql_assets import GROUP, documented, key, normalized, read_sql
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
+from star_pipeline.storage.sql_files import sql_code
 from star_pipeline.storage.table_writes import SqlQuery, stored_table_version
 from star_pipeline.storage.warehouse import table_exists
 
@@ -36,7 +37,7 @@ DIM_MODEL_FINGERPRINT_SQL = """
 
 @asset(key=key("fact_token_usage"), group_name=GROUP, pool=WAREHOUSE_POOL, kinds={"duckdb"},
        deps=[normalized("normalized_usage"), key("session_projects"), key("dim_model")],
-       metadata={"write_mode": "replace", "key_columns": ["usage_key"]},
+       metadata={"write_mode": "replace", "key_columns": ["usage_key"], **documented("fact_token_usage")},
        description="Fact: one row per API call with dimension keys, tokens and cost at the price in force at the call's time.")
 def fact_token_usage(warehouse: WarehouseResource) -> SqlQuery:
     """Rebuilt in full when its SQL, the prices (pipeline_version) or dim_model's price history changed;
@@ -45,7 +46,7 @@ def fact_token_usage(warehouse: WarehouseResource) -> SqlQuery:
     full_sql = read_sql("fact_token_usage", usage_scope="TRUE")
     with warehouse.connect() as conn:
         fingerprint = conn.execute(DIM_MODEL_FINGERPRINT_SQL).fetchone()[0]
-        version = hashlib.sha256(f"{full_sql}\n{fingerprint}".encode()).hexdigest()[:16]
+        version = hashlib.sha256(f"{sql_code(full_sql)}\n{fingerprint}".encode()).hexdigest()[:16]
         if not table_exists(conn, "aggregate", "fact_token_usage") or \
                 stored_table_version(conn, "aggregate", "fact_token_usage") != version:
             return SqlQuery(full_sql, table_version=version)

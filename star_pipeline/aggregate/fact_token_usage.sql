@@ -6,6 +6,42 @@
 -- costs {fast_multiplier} times standard. A model without a price gets cost NULL.
 -- {usage_scope} is TRUE on a full build; an incremental run restricts it to the
 -- calls whose usage row or project changed (aggregate/assets.py, fact_token_usage).
+--
+-- Columns:
+--   usage_key: the call (normalized_usage's key)
+--   project_key: dim_project's hash_key of the session's project
+--   model_key: dim_model's hash_key of the model
+--   date_key: the call's UTC date, YYYYMMDD (dim_date)
+--   time_key: the call's UTC minute, HHMM (dim_time)
+--   source: the agent that made the call
+--   session_id: the session it was made in
+--   agent_id: the subagent or compaction agent that made it (NULL in a main session)
+--   message_id: the API message's id, where the agent records one
+--   request_id: the API request's id, where the agent records one
+--   project_id: the session's project (session_projects; '(unknown)' without one)
+--   model: the model called
+--   report_model: the model as reports name it: <model>-fast for fast-mode calls
+--   model_is_fallback: the agent never named its model: a default was assumed
+--   speed: standard or fast
+--   is_sidechain: made in a sidechain (subagent) conversation
+--   event_ts: when the call was made
+--   input_tokens: input tokens, cache reads and writes excluded
+--   output_tokens: output tokens, reasoning included
+--   cache_creation_input_tokens: tokens written to the prompt cache
+--   cache_creation_1h_input_tokens: the part of those written for one hour (priced apart)
+--   cache_read_input_tokens: tokens read from the prompt cache
+--   reasoning_output_tokens: the reasoning part of output_tokens
+--   total_tokens: input + output + cache writes + cache reads
+--   is_long_context: the prompt (input + cache writes + reads) exceeded the model's long-context threshold:
+--     the whole call is priced at the long-context rates
+--   price_found: dim_model had a price for the model at the call's time
+--   cost_usd: the call's cost in USD (NULL without a price)
+--   path: the transcript file of the line the counts were taken from
+--   file_version: that file's version in raw
+--   byte_offset: where that line starts
+--   inserted_at: when this row was written (kept while the call is unchanged)
+--   record_source: the table the rows come from (normalized.normalized_usage)
+-- Preview: report_model, event_ts, total_tokens, cost_usd, project_id, source, session_id, usage_key
 WITH usage AS (
     SELECT u.*,
         u.input_tokens + u.output_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens AS total_tokens,

@@ -1,5 +1,31 @@
 -- fact_tool_call: one row per tool call (grain: source, call_id), with the tokens of
 -- the API response that made the call where known (Claude: same message.id).
+--
+-- Columns:
+--   tool_key: dim_tool's hash_key of the tool
+--   project_key: dim_project's hash_key of the session's project
+--   agent_type_key: dim_agent_type's hash_key of the subagent type a Task/Agent call starts (NULL: none)
+--   date_key: the call's UTC date, YYYYMMDD (dim_date)
+--   time_key: the call's UTC minute, HHMM (dim_time)
+--   source: the agent that made the call
+--   session_id: the session it was made in
+--   agent_id: the subagent that made it (NULL in a main session)
+--   call_id: the call's id; with source the key
+--   tool_name: the tool called
+--   called_at: when the call was made
+--   duration_ms: the time to its result, in milliseconds
+--   status: ok, error, or pending (no result yet)
+--   target_path: the file or folder the call works on
+--   input_size: characters of the call's JSON input
+--   result_size: characters of its result
+--   subagent_type: the subagent type a Task/Agent call starts
+--   skill_name: the skill a Skill call runs
+--   response_output_tokens: output tokens of the API response that made the call
+--   response_total_tokens: total tokens of that response
+--   metadata: input_size, result_size, file_kind and skill_name as one struct
+--   inserted_at: when this row was written
+--   record_source: the table the rows come from (normalized.normalized_tool_calls)
+-- Preview: tool_name, status, duration_ms, called_at, subagent_type, session_id, call_id
 SELECT
     dimension_key([c.tool_name]) AS tool_key,
     dimension_key([coalesce(sp.project_id, '(unknown)')]) AS project_key,

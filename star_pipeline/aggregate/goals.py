@@ -6,17 +6,47 @@ from dagster import AssetOut, Output, multi_asset
 
 from star_pipeline.aggregate import pricing
 from star_pipeline.aggregate.python_tables import goal_components
-from star_pipeline.aggregate.sql_assets import GROUP, key, normalized
+from star_pipeline.aggregate.sql_assets import GROUP, PIPELINE_VERSION_DOC, key, normalized
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
+from star_pipeline.storage.table_docs import TableDoc, table_metadata
+
+GOALS_DOC = TableDoc(
+    {
+        "goal_id": "the goal: '<source>:<session_key>' of its first session by key",
+        "root_source": "the agent of its first attempt",
+        "root_session_id": "the session of its first attempt (in time)",
+        "project_id": "the project of its first attempt",
+        "attempts": "its main sessions",
+        "first_activity": "the first record's time over its attempts",
+        "last_activity": "the last record's time over its attempts",
+        "total_tokens": "total tokens over its attempts (subagents' and compactions' included)",
+        "cost_usd": "cost in USD over its attempts (NULL when none had a known price)",
+    },
+    preview=("goal_id", "attempts", "project_id", "total_tokens", "cost_usd", "last_activity"),
+) | PIPELINE_VERSION_DOC
+ATTEMPTS_DOC = TableDoc(
+    {
+        "goal_id": "the goal the attempt belongs to (derived_goals)",
+        "attempt_number": "1 for the goal's first session in time, then 2, 3 ...",
+        "source": "the agent",
+        "session_id": "the attempt's session",
+        "session_key": "the attempt's session key (normalized_sessions)",
+        "first_activity": "the session's first record's time",
+        "last_activity": "the session's last record's time",
+        "total_tokens": "the session's total tokens (subagents' and compactions' included)",
+        "cost_usd": "the session's cost in USD (NULL without a known price)",
+    },
+    preview=("goal_id", "attempt_number", "session_id", "total_tokens", "cost_usd", "first_activity"),
+) | PIPELINE_VERSION_DOC
 
 @multi_asset(
     name="derived_goals_and_attempts",
     outs={
         "derived_goals": AssetOut(key=key("derived_goals"), group_name=GROUP, kinds={"duckdb"},
-                                  metadata={"write_mode": "replace"},
+                                  metadata={"write_mode": "replace", **table_metadata(GOALS_DOC)},
                                   description="A goal: main sessions chained by resume, summary or compaction links."),
         "derived_attempts": AssetOut(key=key("derived_attempts"), group_name=GROUP, kinds={"duckdb"},
-                                     metadata={"write_mode": "replace"},
+                                     metadata={"write_mode": "replace", **table_metadata(ATTEMPTS_DOC)},
                                      description="An attempt: one main session of a goal, numbered in time order."),
     },
     deps=[normalized("normalized_sessions"), normalized("normalized_session_links"), key("derived_session_usage")],

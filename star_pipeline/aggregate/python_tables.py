@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from star_pipeline.storage.table_docs import TableDoc
+
 BLOCK_SCHEMA = pa.schema([
     ("block_id", pa.string()), ("is_gap", pa.bool_()), ("is_active", pa.bool_()),
     ("start_time", pa.timestamp("us", tz="UTC")), ("end_time", pa.timestamp("us", tz="UTC")),
@@ -18,6 +20,26 @@ BLOCK_SCHEMA = pa.schema([
     ("total_tokens", pa.int64()), ("cost_usd", pa.float64()), ("models", pa.list_(pa.string())),
     ("pipeline_version", pa.string()),
 ])
+BLOCK_DOC = TableDoc(
+    {
+        "block_id": "the block's start as an ISO time (ccusage's id); a gap block's is 'gap-<start>'",
+        "is_gap": "a gap block: a silence longer than a block between two blocks",
+        "is_active": "the block is still open (its last call and now are within the block's length)",
+        "start_time": "the UTC hour of its first call (a gap: one block length after the last call)",
+        "end_time": "start_time + 5 hours (a gap: the next call's time)",
+        "actual_end_time": "its last call's time (NULL for a gap)",
+        "entries": "its API calls",
+        "input_tokens": "input tokens, cache reads and writes excluded",
+        "output_tokens": "output tokens",
+        "cache_creation_input_tokens": "tokens written to the prompt cache",
+        "cache_read_input_tokens": "tokens read from the prompt cache",
+        "total_tokens": "input + output + cache writes + cache reads",
+        "cost_usd": "the calls' cost in USD (calls without a price count 0)",
+        "models": "the models called, in order of first use",
+    },
+    preview=("block_id", "is_gap", "is_active", "entries", "total_tokens", "cost_usd", "models"),
+)
+"""aggregate.derived_blocks' columns; pipeline_version is described in sql_assets.py."""
 
 
 def blocks_table(blocks: list[dict], pipeline_version: str) -> pa.Table:

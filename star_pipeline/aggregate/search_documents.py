@@ -2,7 +2,7 @@
 
 from dagster import AssetKey, asset
 
-from star_pipeline.aggregate.sql_assets import GROUP, key, normalized, read_sql
+from star_pipeline.aggregate.sql_assets import GROUP, documented, key, normalized, read_sql
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.table_writes import SqlQuery
 
@@ -13,7 +13,7 @@ NO_FINDINGS = ("(SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) A
 
 
 @asset(key=key("search_documents"), group_name=GROUP, deps=[normalized("normalized_messages"), SECRET_FINDINGS],
-       pool=WAREHOUSE_POOL, kinds={"duckdb"}, metadata={"write_mode": "replace"},
+       pool=WAREHOUSE_POOL, kinds={"duckdb"}, metadata={"write_mode": "replace", **documented("search_documents")},
        description="The searchable text of every message (prompt or reply, tool inputs, head of tool results), "
        "each secret the secret classifier flagged replaced by [secret:<kind>].")
 def search_documents(warehouse: WarehouseResource) -> SqlQuery:

@@ -7,6 +7,21 @@
 -- A private key's finding marks its BEGIN line only: its block is masked to its END line (or the
 -- end of the text when that is missing), by mask_key_blocks (migration 010).
 -- {secret_findings}: classified.derived_secret_findings, or no rows before the classifier first ran.
+--
+-- Columns:
+--   source: the agent that wrote the message
+--   path: the transcript file of the message
+--   file_version: that file's version in raw
+--   byte_offset: where the message's line starts; with source, path and file_version its key (normalized_messages)
+--   session_id: the session it is in
+--   agent_id: the subagent that wrote it (NULL in a main session)
+--   event_ts: when it was written
+--   role: user, assistant, system or tool
+--   record_type: the line's type as the agent names it
+--   message_text: its prompt or reply text, secrets masked
+--   tool_input: its tool calls' inputs, secrets masked
+--   tool_result: the first 2,000 characters of its tool results, secrets masked
+-- Preview: record_type, role, event_ts, session_id, source, byte_offset
 WITH messages AS (
     SELECT m.source, m.path, m.file_version, m.byte_offset, m.session_id, m.agent_id, m.event_ts, m.role,
            m.record_type, m.message_text, m.tool_input, left(m.tool_result, 2000) AS tool_result

@@ -11,17 +11,24 @@ import pyarrow as pa
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from star_pipeline.aggregate import pricing
-from star_pipeline.aggregate.sql_assets import GROUP, key
+from star_pipeline.aggregate.sql_assets import GROUP, PIPELINE_VERSION_DOC, key
 from star_pipeline.storage.embeddings import embed, model_id
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SearchResource, WarehouseResource
+from star_pipeline.storage.table_docs import TableDoc, table_metadata
 from star_pipeline.storage.warehouse import CATALOG
 
 BATCH = 4096
 SEARCH_TEXT = "concat_ws(chr(10), nullif(message_text, ''), nullif(tool_input, ''), nullif(tool_result, ''))"
+EMBEDDINGS_DOC = TableDoc({
+    "model": "the embedding model's id (search.embedding_model): a model is a version, as a classifier's is",
+    "text_hash": "md5 of the search text (a search_documents row's texts, masked, joined by line breaks)",
+    "vector": "the text's embedding (its first 2,000 characters)",
+}) | PIPELINE_VERSION_DOC
 
 
 @asset(key=key("search_embeddings"), group_name=GROUP, deps=[key("search_documents")], pool=WAREHOUSE_POOL,
-       kinds={"duckdb"}, description="One vector per distinct search text and embedding model (search.embedding_model); "
+       kinds={"duckdb"}, metadata=table_metadata(EMBEDDINGS_DOC),
+       description="One vector per distinct search text and embedding model (search.embedding_model); "
        "only texts without one are embedded.")
 def search_embeddings(context: AssetExecutionContext, warehouse: WarehouseResource, search: SearchResource) -> MaterializeResult:
     model = model_id(search.embedding_model)

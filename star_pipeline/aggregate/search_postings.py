@@ -12,15 +12,27 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from star_pipeline.aggregate import pricing
 from star_pipeline.aggregate.search_embeddings import SEARCH_TEXT
-from star_pipeline.aggregate.sql_assets import GROUP, key
+from star_pipeline.aggregate.sql_assets import GROUP, PIPELINE_VERSION_DOC, key
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.search_words import prepare, words_sql
+from star_pipeline.storage.table_docs import TableDoc, table_metadata
 
 BATCH = 20_000  # texts per statement: a search text is at most some 34,000 characters
+POSTINGS_DOC = TableDoc({
+    "text_hash": "md5 of the search text (a search_documents row's texts, masked, joined by line breaks)",
+    "term": "an index word of the text (storage/search_words.py: split, lower-cased, stemmed)",
+    "tf": "how many times the word is in the text",
+}) | PIPELINE_VERSION_DOC
+WORD_COUNTS_DOC = TableDoc({
+    "text_hash": "md5 of the search text, one row per text indexed",
+    "words": "the text's index words (the BM25 document length)",
+}) | PIPELINE_VERSION_DOC
+"""aggregate.search_word_counts, which search_postings writes beside its own table."""
 
 
 @asset(key=key("search_postings"), group_name=GROUP, deps=[key("search_documents")], pool=WAREHOUSE_POOL,
-       kinds={"duckdb"}, description="The index words (term, count) of every distinct search text, for BM25; only "
+       kinds={"duckdb"}, metadata=table_metadata(POSTINGS_DOC),
+       description="The index words (term, count) of every distinct search text, for BM25; only "
        "texts not seen before are split, and texts gone are dropped (with search_word_counts: words per text).")
 def search_postings(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     version = pricing.pipeline_version()

@@ -4,6 +4,15 @@
 -- folder of worktrees (<repo>-worktrees/<name> or <repo>.worktrees/<name> beside <repo>);
 -- storage/brief_files.py folds a cwd the same way. Sessions with no known cwd belong to the
 -- explicit project '(unknown)', so every token is counted somewhere.
+--
+-- Columns:
+--   source: the agent
+--   session_id: the session; with source the key
+--   project_id: the project: the cwd with worktrees folded into their repository, or '(unknown)'
+--   cwd: the session's working directory (its main file's, else its earliest file's)
+--   repository_url: the repository's remote URL, where the agent records it
+--   git_branch: the last git branch the session recorded
+-- Preview: project_id, session_id, source, git_branch
 WITH cwds AS (
     SELECT source, session_id,
         arg_min(project_cwd, CASE WHEN file_kind = 'main' THEN 0 ELSE 1 END || coalesce(CAST(first_event_ts AS VARCHAR), '')) AS cwd,

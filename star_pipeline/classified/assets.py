@@ -31,6 +31,7 @@ from star_pipeline.normalized.rebuild_scopes import MESSAGES, call_ids_named_in
 from star_pipeline.storage.watermarks import changed_files, files_in, record_watermarks
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql, sql_file_version
+from star_pipeline.storage.table_docs import sql_table_doc, table_metadata
 from star_pipeline.storage.table_writes import PartitionWrites, SqlQuery
 from star_pipeline.storage.warehouse import paths_in, quote_literal, table_exists
 
@@ -267,7 +268,9 @@ def build_classifier_asset(spec: ClassifierSpec):
         partitions_def=CLASSIFIER_REVISIONS,
         deps=[["normalized", table] for table in spec.deps],
         pool=WAREHOUSE_POOL,
-        metadata={"write_mode": "replace_partition", "partition_column": "classifier_version"},
+        # the columns are described in the items file, named after the table
+        metadata={"write_mode": "replace_partition", "partition_column": "classifier_version",
+                  **table_metadata(sql_table_doc(SQL_DIR / f"{spec.table}.sql"))},
         kinds={"duckdb"},
         description=spec.description + f" Rules: {spec.name}.yaml in the classifiers folder; a partition is a "
         "revision of that folder, and this table keeps one set of rows per version of the file.",

@@ -27,6 +27,7 @@ from star_pipeline.raw.tables import ensure_raw_tables
 from star_pipeline.sources import SOURCES, Source
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql, sql_file_version
+from star_pipeline.storage.table_docs import sql_table_doc, table_metadata
 from star_pipeline.storage.table_writes import SqlQuery, stored_table_version
 from star_pipeline.storage.warehouse import paths_in, quote_literal, table_exists
 from star_pipeline.storage.watermarks import rebuild_query
@@ -50,6 +51,11 @@ UNIQUE_KEYS = {
 
 def key(table: str) -> AssetKey:
     return AssetKey(["normalized", table])
+
+
+def documented(table: str) -> dict:
+    """The table's column docs and preview, from its SQL file's leading comments (storage/table_docs.py)."""
+    return table_metadata(sql_table_doc(SQL_DIR / f"{table}.sql"))
 
 
 def read_sql(table: str, **placeholders: str) -> str:
@@ -172,14 +178,14 @@ def incremental_query(conn, table: str, statements: list[str], run_id: str) -> S
             group_name="normalized",
             description="One row per transcript line that is a JSON object (every source with messages): tree links, "
             "time, role, content shape, usage fields, tool blocks, text. Unknown types kept by name.",
-            metadata={"write_mode": "append", "key_columns": LINE_KEY},
+            metadata={"write_mode": "append", "key_columns": LINE_KEY, **documented("normalized_messages")},
             kinds={"duckdb"},
         ),
         "normalized_parse_errors": AssetOut(
             key=key("normalized_parse_errors"),
             group_name="normalized",
             description="Every raw line that could not be parsed, with its raw reference and the reason.",
-            metadata={"write_mode": "append", "key_columns": LINE_KEY},
+            metadata={"write_mode": "append", "key_columns": LINE_KEY, **documented("normalized_parse_errors")},
             kinds={"duckdb"},
         ),
     },
@@ -209,7 +215,7 @@ def normalize_transcript_lines(context: AssetExecutionContext, warehouse: Wareho
     group_name="normalized",
     deps=[lines_key(source) for source in source_sql.sources_of("normalized_hook_events")],
     pool=WAREHOUSE_POOL,
-    metadata={"write_mode": "append", "key_columns": LINE_KEY},
+    metadata={"write_mode": "append", "key_columns": LINE_KEY, **documented("normalized_hook_events")},
     kinds={"duckdb"},
     description="One row per spooled hook payload: event, session, tool, tool_use_id, duration, received_at.",
 )
@@ -232,7 +238,7 @@ def rebuilt_from_messages(table: str, description: str, groups):
         group_name="normalized",
         deps=[key("normalized_messages")],
         pool=WAREHOUSE_POOL,
-        metadata={"write_mode": "replace", "key_columns": UNIQUE_KEYS[table]},
+        metadata={"write_mode": "replace", "key_columns": UNIQUE_KEYS[table], **documented(table)},
         kinds={"duckdb"},
         description=description,
     )

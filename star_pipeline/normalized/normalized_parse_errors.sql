@@ -3,6 +3,18 @@
 -- normalized_messages and normalized_hook_events. {source_lines} selects, per source,
 -- its lines that are no message or event (its `unparsed_where`, star_pipeline/sources/),
 -- read whole; {source_reasons} are the reasons sources give for their own lines.
+--
+-- Columns:
+--   source: the agent whose file holds the line
+--   path: the file the line was read from
+--   file_version: the version of that file in raw
+--   line_number: the line's number in that file version, from 1
+--   byte_offset: where the line starts; with source, path and file_version the key
+--   byte_length: the line's length in bytes
+--   reason: why it could not be parsed (empty line, invalid UTF-8, truncated, not valid JSON ...)
+--   excerpt: the line's first 160 bytes
+--   normalize_run_id: the Dagster run that found the line
+-- Preview: reason, source, line_number, byte_length, file_version, path
 WITH candidates AS (
     {source_lines}
 )

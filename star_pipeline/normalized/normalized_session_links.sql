@@ -7,6 +7,14 @@
 -- change ({session_scope}: see storage/watermarks.py); on a full build every filter is TRUE.
 -- NOT MATERIALIZED: DuckDB would otherwise store these CTEs, every column of every
 -- message, once each (1.1 s at 1 GB; inlined, the whole query takes 0.2 s).
+--
+-- Columns:
+--   source: the agent of both sessions
+--   link_type: subagent, compaction, summary, resume or compact_boundary (see above)
+--   from_session_key: the session the link starts from
+--   to_session_key: the session it points at
+--   via_uuid: the record that makes the link (a summary's leafUuid, a compaction's logicalParentUuid)
+-- Preview: link_type, from_session_key, to_session_key, source
 WITH all_keyed AS NOT MATERIALIZED (
     SELECT * FROM normalized.normalized_messages WHERE session_id IS NOT NULL
 ),

@@ -4,6 +4,25 @@
 -- ':<agent id>' for agent files, plus ':sidechain' for inline sidechains; the
 -- parent of every non-main row is the main session it belongs to. An incremental
 -- run recomputes the sessions of files with new messages ({session_scope}).
+--
+-- Columns:
+--   source: the agent of the session
+--   session_key: the session (see above); with source the key
+--   session_id: the agent's session id (an agent file's main session)
+--   agent_id: the subagent or compaction agent of an agent file
+--   file_kind: main, subagent, compaction or inline_sidechain
+--   parent_session_id: the main session a non-main session belongs to
+--   project_cwd: the working directory of the session's first record that has one
+--   git_branch: the last git branch the session recorded
+--   git_repository_url: the last repository URL the session recorded
+--   entrypoint: how the agent was started, as its first record says
+--   tool_version: the agent's version, as its last record says
+--   first_event_ts: the session's first record's time
+--   last_event_ts: the session's last record's time
+--   record_count: the session's records (normalized messages)
+--   first_path: the first (by name) of the session's files
+--   file_count: the files the session's records are in
+-- Preview: session_key, file_kind, source, first_event_ts, record_count, tool_version, project_cwd
 WITH messages AS (
     SELECT * FROM normalized.normalized_messages WHERE session_id IS NOT NULL AND {session_scope}
 )

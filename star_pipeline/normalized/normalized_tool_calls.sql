@@ -5,6 +5,33 @@
 -- whose file started first, then ended first (copies share timestamps, so event time cannot tell).
 -- A call with no result yet is 'pending'.
 -- An incremental run recomputes only the calls its new messages name (storage/watermarks.py).
+--
+-- Columns:
+--   source: the agent that made the call
+--   session_id: the session it was made in
+--   agent_id: the subagent that made it (NULL in a main session)
+--   file_kind: the kind of file the call is in (main, subagent, compaction, inline_sidechain)
+--   call_id: the call's id (Claude tool_use id, Codex call_id); with source the key
+--   tool_name: the tool called (Read, Edit, Bash, shell, apply_patch ...)
+--   target_path: the file or folder the call works on (a file path input; Bash: the cwd)
+--   input_size: characters of the call's JSON input
+--   subagent_type: the subagent type a Task/Agent call starts
+--   skill_name: the skill a Skill call runs
+--   command: a shell call's command (Claude Bash, Codex shell), for the tool practices
+--   called_at: when the call was made
+--   result_at: when its result came back
+--   duration_ms: result_at - called_at, in milliseconds
+--   is_error: the result says the call failed
+--   result_size: characters of the result
+--   status: ok, error, or pending (no result yet)
+--   path: the transcript file of the call
+--   file_version: that file's version in raw
+--   byte_offset: where the call's line starts
+--   message_id: the API response that made the call (Claude), so facts need not look up the line
+--   result_path: the transcript file of the result
+--   result_file_version: that file's version in raw
+--   result_byte_offset: where the result's line starts
+-- Preview: tool_name, status, duration_ms, call_id, called_at, subagent_type, input_size, result_size
 WITH all_blocks AS (
     SELECT m.source, m.session_id, m.agent_id, m.file_kind, m.event_ts, m.path, m.file_version, m.byte_offset,
            m.message_id, unnest(m.tool_blocks) AS b
@@ -45,7 +72,7 @@ SELECT
     c.b.input_size AS input_size,
     c.b.subagent_type AS subagent_type,
     c.b.skill_name AS skill_name,
-    c.b.command AS command,  -- a shell call's command (Claude Bash, Codex shell), for the tool practices
+    c.b.command AS command,
     c.event_ts AS called_at,
     r.event_ts AS result_at,
     CASE WHEN r.event_ts IS NOT NULL AND c.event_ts IS NOT NULL
@@ -54,7 +81,7 @@ SELECT
     r.b.result_size AS result_size,
     CASE WHEN r.b.call_id IS NULL THEN 'pending' WHEN r.b.is_error THEN 'error' ELSE 'ok' END AS status,
     c.path, c.file_version, c.byte_offset,
-    c.message_id,  -- of the API response that made the call (Claude), so facts need not look up the line
+    c.message_id,
     r.path AS result_path, r.file_version AS result_file_version, r.byte_offset AS result_byte_offset
 FROM calls c
 LEFT JOIN results r ON r.source = c.source AND r.b.call_id = c.b.call_id

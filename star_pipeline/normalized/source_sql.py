@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 
 from star_pipeline.sources import SOURCES, Source
-from star_pipeline.storage.sql_files import render_sql
+from star_pipeline.storage.sql_files import render_sql, sql_code
 from star_pipeline.storage.warehouse import quote_literal
 
 SQL_DIR = Path(__file__).parent
@@ -38,13 +38,14 @@ def sources_of(table: str) -> tuple[Source, ...]:
 
 
 def table_version(table: str) -> str:
-    """The first 12 hex of the sha256 of the table's contract and the source files it reads."""
-    hasher = hashlib.sha256((SQL_DIR / f"{table}.sql").read_bytes())
+    """The first 12 hex of the sha256 of the code (comments left out) of the table's contract and the source
+    files it reads."""
+    hasher = hashlib.sha256(sql_code((SQL_DIR / f"{table}.sql").read_text()).encode())
     part = SOURCE_FILES.get(table)
     for source in sources_of(table):
         hasher.update(source.name.encode())
         if part:
-            hasher.update(source.sql_file(part).read_bytes())
+            hasher.update(sql_code(source.sql_file(part).read_text()).encode())
         else:  # parse errors: the source's own test and reasons
             hasher.update(repr((source.unparsed_where, source.parse_error_reasons)).encode())
     return hasher.hexdigest()[:12]

@@ -24,9 +24,10 @@ from star_pipeline.raw.capture import (
     load_manifest,
     stored_signatures,
 )
-from star_pipeline.raw.tables import ensure_raw_tables
+from star_pipeline.raw.tables import FILES_DOC, LINES_DOC, ensure_raw_tables
 from star_pipeline.sources import SOURCES, Source
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SourceFoldersResource, WarehouseResource
+from star_pipeline.storage.table_docs import table_metadata
 from star_pipeline.storage.table_writes import ArrowRows
 from star_pipeline.storage.warehouse import quote_ident
 
@@ -44,14 +45,14 @@ def build_raw_capture_asset(source: Source):
                 description=f"Every line of every file: {source.description}",
                 # streamed append without a key check: the capture reads each byte once, and
                 # rows left by a run that died before its manifest write are deleted first.
-                metadata={"write_mode": "append", "preview": False},
+                metadata={"write_mode": "append", **table_metadata(LINES_DOC)},
                 kinds={"duckdb"},
             ),
             files_out: AssetOut(
                 key=files_key(source),
                 group_name="raw",
                 description=f"File manifest (size, mtime, consumed offset and sha256, deletions): {source.description}",
-                metadata={"write_mode": "upsert", "key_columns": MANIFEST_KEY},
+                metadata={"write_mode": "upsert", "key_columns": MANIFEST_KEY, **table_metadata(FILES_DOC)},
                 kinds={"duckdb"},
             ),
         },

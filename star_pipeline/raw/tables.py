@@ -12,42 +12,53 @@ a source added later gets them here, so adding an agent needs no migration):
 from __future__ import annotations
 
 from star_pipeline.sources import Source
+from star_pipeline.storage.table_docs import TableDoc
 
-LINES_COLUMNS = """
-    source            VARCHAR NOT NULL,
-    path              VARCHAR NOT NULL,
-    file_version      INTEGER NOT NULL,   -- 1, then +1 each time the consumed prefix changed on disk
-    line_number       BIGINT NOT NULL,    -- 1-based within the file version; a line's parts share it
-    byte_offset       BIGINT NOT NULL,
-    byte_length       BIGINT NOT NULL,    -- length of line_bytes (newline excluded)
-    line_bytes        BLOB NOT NULL,
-    ends_with_newline BOOLEAN NOT NULL,
-    sha256            VARCHAR NOT NULL,   -- of line_bytes
-    ingest_run_id     VARCHAR NOT NULL,
-    ingested_at       TIMESTAMPTZ NOT NULL,
-    part_number       INTEGER DEFAULT 1,  -- a long line's parts: 1..part_count
-    part_count        INTEGER DEFAULT 1
-"""
-
-FILES_COLUMNS = """
-    source            VARCHAR NOT NULL,
-    path              VARCHAR NOT NULL,   -- undecodable bytes of a name written as \\xNN
-    file_version      INTEGER NOT NULL,
-    size_bytes        BIGINT NOT NULL,    -- size on disk when last read
-    mtime             TIMESTAMPTZ NOT NULL,
-    consumed_offset   BIGINT NOT NULL,    -- bytes captured into the lines table
-    consumed_sha256   VARCHAR NOT NULL,   -- sha256 of those bytes
-    line_count        BIGINT NOT NULL,
-    first_seen_at     TIMESTAMPTZ NOT NULL,
-    last_seen_at      TIMESTAMPTZ NOT NULL, -- last run that found the file changed and read it
-    source_deleted_at TIMESTAMPTZ,        -- set when the file vanished from disk; rows are kept
-    superseded_at     TIMESTAMPTZ,        -- set when a later file_version replaced this one
-    last_ingest_run_id VARCHAR NOT NULL,
-    path_bytes        BLOB,               -- the name as the file system has it, when not valid UTF-8
-    inode             BIGINT,
-    ctime             TIMESTAMPTZ,
-    capture_error     VARCHAR             -- why the last run could not read the file; NULL when it could
-"""
+# (name, DuckDB type and constraints, what it is): the tables' DDL and their column docs.
+LINES_COLUMN_SPECS = (
+    ("source", "VARCHAR NOT NULL", "the agent whose file it is (claude_code, codex, hook_spool, ...)"),
+    ("path", "VARCHAR NOT NULL", "the file the line was read from"),
+    ("file_version", "INTEGER NOT NULL", "1, then +1 each time the file's consumed prefix changed on disk"),
+    ("line_number", "BIGINT NOT NULL", "1-based within the file version; a line's parts share it"),
+    ("byte_offset", "BIGINT NOT NULL", "where the row's bytes start in the file version; with source, path and "
+     "file_version the key"),
+    ("byte_length", "BIGINT NOT NULL", "length of line_bytes (newline excluded)"),
+    ("line_bytes", "BLOB NOT NULL", "the bytes as on disk: a line, a part of a long line, or a piece of a "
+     "document or database (raw/documents.py, raw/databases.py)"),
+    ("ends_with_newline", "BOOLEAN NOT NULL", "a newline followed these bytes on disk"),
+    ("sha256", "VARCHAR NOT NULL", "sha256 of line_bytes"),
+    ("ingest_run_id", "VARCHAR NOT NULL", "the Dagster run that captured the row"),
+    ("ingested_at", "TIMESTAMPTZ NOT NULL", "when it was captured"),
+    ("part_number", "INTEGER DEFAULT 1", "a line over 64,000 bytes is kept in parts: this row's part, 1..part_count"),
+    ("part_count", "INTEGER DEFAULT 1", "the number of parts of the row's line"),
+)
+FILES_COLUMN_SPECS = (
+    ("source", "VARCHAR NOT NULL", "the agent whose file it is"),
+    ("path", "VARCHAR NOT NULL", "the file (undecodable bytes of a name written as \\xNN)"),
+    ("file_version", "INTEGER NOT NULL", "1, then +1 each time the consumed prefix changed on disk; with path the key"),
+    ("size_bytes", "BIGINT NOT NULL", "size on disk when last read"),
+    ("mtime", "TIMESTAMPTZ NOT NULL", "modification time on disk when last read"),
+    ("consumed_offset", "BIGINT NOT NULL", "bytes captured into the lines table"),
+    ("consumed_sha256", "VARCHAR NOT NULL", "sha256 of those bytes"),
+    ("line_count", "BIGINT NOT NULL", "lines captured from this file version"),
+    ("first_seen_at", "TIMESTAMPTZ NOT NULL", "the first run that found this file version"),
+    ("last_seen_at", "TIMESTAMPTZ NOT NULL", "the last run that found the file changed and read it"),
+    ("source_deleted_at", "TIMESTAMPTZ", "set when the file vanished from disk; rows are kept"),
+    ("superseded_at", "TIMESTAMPTZ", "set when a later file_version replaced this one"),
+    ("last_ingest_run_id", "VARCHAR NOT NULL", "the Dagster run that last read the file"),
+    ("path_bytes", "BLOB", "the name as the file system has it, when not valid UTF-8"),
+    ("inode", "BIGINT", "the file's inode when last read: with size, mtime and ctime the signature that tells "
+     "an unchanged file (NULL until a run has seen the file since migration 008)"),
+    ("ctime", "TIMESTAMPTZ", "the file's status change time when last read (part of that signature)"),
+    ("capture_error", "VARCHAR", "why the last run could not read the file; NULL when it could"),
+)
+LINES_COLUMNS = ",\n".join(f"    {name} {ddl}" for name, ddl, _ in LINES_COLUMN_SPECS)
+FILES_COLUMNS = ",\n".join(f"    {name} {ddl}" for name, ddl, _ in FILES_COLUMN_SPECS)
+LINES_DOC = TableDoc({name: text for name, _, text in LINES_COLUMN_SPECS},
+                     preview=("path", "file_version", "line_number", "byte_offset", "byte_length", "part_count"))
+FILES_DOC = TableDoc({name: text for name, _, text in FILES_COLUMN_SPECS},
+                     preview=("path", "file_version", "size_bytes", "line_count", "consumed_offset", "last_seen_at",
+                              "source_deleted_at", "capture_error"))
 
 
 def ensure_raw_tables(conn, sources: tuple[Source, ...] | list[Source]) -> None:

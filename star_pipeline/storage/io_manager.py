@@ -9,9 +9,11 @@ mode and keys come from the asset's metadata:
 
 (`write_mode` defaults to `replace`; `replace_partition` also needs
 `partition_column`, whose value is the run's partition key, or each one a
-`PartitionWrites` output names: one transaction each). Every materialization gets row count, column schema and a
-short preview as metadata. Downstream assets receive a `WarehouseTable`
-(the table's name), and read it with SQL.
+`PartitionWrites` output names: one transaction each). Every materialization gets
+row count, column schema (DuckDB's types; the descriptions are the asset's,
+storage/table_docs.py) and a short preview of the columns the table's doc names as
+metadata. Downstream assets receive a `WarehouseTable` (the table's name), and read
+it with SQL.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dagster import (
 )
 
 from star_pipeline.storage.load_log import record_load
+from star_pipeline.storage.table_docs import NEVER_PREVIEWED, PREVIEW_COLUMNS_KEY
 from star_pipeline.storage.table_writes import (
     PartitionWrites,
     WarehouseTable,
@@ -44,12 +47,7 @@ from star_pipeline.storage.warehouse import (
 )
 
 PREVIEW_ROWS = 5
-PREVIEW_CELL_CHARS = 60
-TRANSCRIPT_TEXT_COLUMNS = frozenset(
-    {"line_bytes", "message_text", "tool_input", "tool_result", "tool_blocks", "command", "excerpt", "text"}
-)
-"""Columns that hold what an agent or its user wrote (secrets included): never shown in a preview,
-whatever the table. Dagster keeps previews in its run history, outside the warehouse."""
+PREVIEW_CELL_CHARS = 44  # a Claude Code transcript's name (a UUID and .jsonl) fits whole, with its slash
 
 
 def table_for(asset_key_path: list[str]) -> tuple[str, str]:
@@ -81,7 +79,7 @@ class WarehouseIOManager(ConfigurableIOManager):
         conn = self._connect()
         try:
             rows = sum(self._write(conn, context, schema, table, metadata, key, data) for key, data in writes)
-            context.add_output_metadata(describe_table(conn, schema, table, rows, preview=metadata.get("preview", True)))
+            context.add_output_metadata(describe_table(conn, schema, table, rows, metadata.get(PREVIEW_COLUMNS_KEY)))
         finally:
             conn.close()
 
@@ -146,23 +144,26 @@ class WarehouseIOManager(ConfigurableIOManager):
         return WarehouseTable(schema, table)
 
 
-def describe_table(conn, schema: str, table: str, rows_written: int, preview: bool = True) -> dict:
-    """Row count, column schema and a short preview of a stored table, as Dagster metadata.
+def describe_table(conn, schema: str, table: str, rows_written: int, preview_columns: list[str] | None = None) -> dict:
+    """Row count, column schema (with DuckDB's types) and a short preview of a stored table, as Dagster metadata.
 
-    The preview leaves out TRANSCRIPT_TEXT_COLUMNS; assets whose every row is transcript
-    text (raw lines) set metadata preview=False. So no line text reaches Dagster's event log.
+    The preview shows `preview_columns` (the table's doc names them: the ones that tell its rows apart),
+    in that order, or, for a table without a doc, every column; never a column of NEVER_PREVIEWED nor
+    bytes, so no transcript text reaches Dagster's event log.
     """
     target = f"{quote_ident(schema)}.{quote_ident(table)}"
     columns = conn.execute(f"DESCRIBE {target}").fetchall()
     total = conn.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-    names = [c[0] for c in columns if c[0] not in TRANSCRIPT_TEXT_COLUMNS]
+    shown_ok = {c[0] for c in columns if c[0] not in NEVER_PREVIEWED and "BLOB" not in str(c[1])}
+    wanted = preview_columns if preview_columns is not None else [c[0] for c in columns]
+    names = [name for name in wanted if name in shown_ok]
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    if preview and names:
+    if names:
         shown = ", ".join(quote_ident(name) for name in names)
         for row in conn.execute(f"SELECT {shown} FROM {target} LIMIT {PREVIEW_ROWS}").fetchall():
             lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
     else:
-        lines.append("(no preview: this table holds raw text that may contain secrets)")
+        lines = ["(no preview: this table's doc names no column that may be shown)"]
     return {
         "dagster/row_count": MetadataValue.int(total),
         "rows_written": MetadataValue.int(rows_written),
@@ -174,8 +175,13 @@ def describe_table(conn, schema: str, table: str, rows_written: int, preview: bo
 
 
 def _cell(value: object) -> str:
+    """A value on one short line; a long path keeps its end (the file name), other text its start."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         value = bytes(value).decode("utf-8", errors="replace")
-    text = "" if value is None else str(value)
-    text = text.replace("\n", " ").replace("|", "\\|").replace("\x00", "\\0")
-    return text if len(text) <= PREVIEW_CELL_CHARS else text[: PREVIEW_CELL_CHARS - 1] + "…"
+    text = "" if value is None else str(value).replace("\n", " ")
+    if len(text) > PREVIEW_CELL_CHARS:
+        if text.startswith("/") and " " not in text:
+            text = "…" + text[-(PREVIEW_CELL_CHARS - 1):]
+        else:
+            text = text[: PREVIEW_CELL_CHARS - 1] + "…"
+    return text.replace("|", "\\|").replace("\x00", "\\0")

@@ -9,7 +9,21 @@ writes in one transaction (replace mode), old rows and new at once.
 
 from __future__ import annotations
 
+from star_pipeline.storage.table_docs import TableDoc
 from star_pipeline.storage.warehouse import quote_ident
+
+SCD2_DOC = TableDoc({
+    "hash_key": "dimension_key of the business keys: what the facts' <dimension>_key columns hold",
+    "effective_from": "when this version was first observed (an event time from the layers below)",
+    "effective_to": "when the next version was observed; NULL for the current version",
+    "is_current": "this is the entity's latest version",
+    "hash_diff": "hash_diff of the attributes: versions differ in it",
+    "record_source": "where the observations come from",
+    "created_at": "when this row was written",
+    "session_id": "unused (NULL): kept for the seed design's SCD2 layout",
+    "last_verified_at": "when the history was last rebuilt from the observations",
+})
+"""The columns `scd2_history_sql` adds to a dimension's business keys and attributes."""
 
 
 def scd2_history_sql(

@@ -17,8 +17,17 @@ from pathlib import Path
 
 
 def sql_file_version(path: Path) -> str:
-    """The version of an SQL file's text: the first 12 hex of its sha256 (a table built by other SQL is rebuilt)."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    """The version of an SQL file's code: the first 12 hex of its sha256 (a table built by other SQL is rebuilt).
+
+    Comments are left out: a table's column docs live in them (storage/table_docs.py), and
+    editing a description must not rebuild a gigabyte table.
+    """
+    return hashlib.sha256(sql_code(path.read_text()).encode()).hexdigest()[:12]
+
+
+def sql_code(sql: str) -> str:
+    """The SQL without its `--` comments: what a version of it is computed from."""
+    return "".join(text for text, is_comment in split_comments(sql) if not is_comment)
 
 
 def split_comments(sql: str) -> list[tuple[str, bool]]:
