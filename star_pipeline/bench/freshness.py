@@ -136,7 +136,7 @@ def measure(work: Path, bursts: int, size_mb: float) -> tuple[list[tuple], list[
                  f"{', '.join(map(str, run_counts))})", "", "", "at most 2"))
     notes.append(f"Freshness over {what}, sensor interval {interval} s (make dev's default is 30 s): a new file waits "
                  "up to one interval for the source sensor, then the ingest run, then the after-ingest sensor's tick and "
-                 "its runs (every registered classifier version, the aggregate rebuild).")
+                 "its run (every registered classifier revision, then the aggregate rebuild).")
     return rows, notes
 
 

@@ -1,6 +1,7 @@
 """`make bench`: measure star_pipeline against baselines measured in the same run, and print ratios.
 
-    python -m star_pipeline.bench.run [--size-mb 1024] [--scaling] [--no-real] [--no-search] [--write BENCHMARKS.md]
+    python -m star_pipeline.bench.run [--size-mb 1024] [--scaling] [--no-real] [--no-search] [--no-freshness]
+                                      [--write BENCHMARKS.md]
 
 Two corpora, each measured the same way (`corpus_rows`): the generated one (bench/generate.py) and,
 when ../shared/corpus is present, the real Claude Code transcripts amplified by
@@ -14,7 +15,9 @@ when ../shared/corpus is present, the real Claude Code transcripts amplified by
    warehouse, refresh every layer, vs the same refresh into an empty warehouse.
 5. Scaling (--scaling): full build at 4x the size (the time ratio should stay near 4), and the report
    on that warehouse against the report at 1x (nearly flat) and against ccusage at 4x.
-Then: hook latency (median of 200 `star-pipeline hook` runs vs `python -c pass`), and search
+Then: hook latency (median of 200 `star-pipeline hook` runs vs `python -c pass`), freshness under
+`make dev` (bench/freshness.py: seconds from a new session to `report session`, and the runs each change
+makes; --no-freshness skips it), and search
 (star_pipeline/bench/search.py; --no-search skips it): recall@10 of the labelled queries per mode over
 ../shared/corpus, `star-pipeline search` latency per mode over the amplified corpus vs `grep -rFil`, and
 the cost of indexing one new session.
@@ -97,11 +100,13 @@ def duckdb_baseline(claude_dir: Path) -> tuple[float, int | None]:
     return elapsed, peak
 
 
-def report_latency(config: Path) -> float:
+def report_latency(config: Path, timezone_name: str = "UTC") -> float:
+    """Median of 5 `report daily --json` in a time zone (UTC reads the stored date key; another zone
+    converts every call's time)."""
     env = {**os.environ, "STAR_PIPELINE_CONFIG": str(config)}
     runs = []
     for _ in range(5):
-        elapsed, _, proc = timed([str(BIN / "star-pipeline"), "report", "daily", "--json"], env=env)
+        elapsed, _, proc = timed([str(BIN / "star-pipeline"), "report", "daily", "--json", "-z", timezone_name], env=env)
         runs.append(elapsed)
     return statistics.median(runs)
 
@@ -193,6 +198,9 @@ def corpus_rows(corpus: Corpus, work: Path, size_mb: float, scaling: bool, use_c
     report_s = report_latency(config)
     rows.append((f"{at}: report daily --json", f"{report_s * 1000:.0f} ms", f"ccusage daily {cc_s:.2f} s" if cc_s else "ccusage n/a",
                  fmt_ratio(report_s, cc_s), "< 1/5 of ccusage at 1 GB"))
+    zoned_s = report_latency(config, "America/New_York")
+    rows.append((f"{at}: report daily --json -z America/New_York", f"{zoned_s * 1000:.0f} ms", f"-z UTC {report_s * 1000:.0f} ms",
+                 fmt_ratio(zoned_s, report_s), "fast in any zone"))
     print(f"{label}: incremental refresh ...", flush=True)
     new_size = corpus.add_session(folder)
     incremental_s, _ = build(config)
@@ -238,6 +246,7 @@ def main() -> None:
     parser.add_argument("--no-real", action="store_true", help="skip the amplified real corpus")
     parser.add_argument("--no-search", action="store_true", help="skip the search measurements")
     parser.add_argument("--no-hook", action="store_true", help="skip the hook latency")
+    parser.add_argument("--no-freshness", action="store_true", help="skip freshness under make dev (bench/freshness.py)")
     parser.add_argument("--write", type=Path, help="append the results to this markdown file")
     args = parser.parse_args()
 
@@ -262,6 +271,15 @@ def main() -> None:
             hook_s, bare_s = hook_latency()
             rows.append(("hook, median of 200", f"{hook_s * 1000:.1f} ms", f"python -c pass {bare_s * 1000:.1f} ms",
                          fmt_ratio(hook_s, bare_s), "< 30 ms"))
+
+        if not args.no_freshness:
+            from star_pipeline.bench.freshness import measure as freshness
+
+            print("freshness under make dev ...", flush=True)
+            (work / "freshness").mkdir()
+            fresh_rows, fresh_notes = freshness(work / "freshness", bursts=3, size_mb=20)
+            rows += fresh_rows
+            notes += fresh_notes
 
         if not args.no_search:
             from star_pipeline.bench.search import bench_rows
