@@ -19,8 +19,6 @@ sessions (it finds that line by its fixed prefix, `SESSION_PREFIX`):
 
 from __future__ import annotations
 
-from pathlib import Path
-
 FORMAT = 1
 SESSION_PREFIX = '{"session":'
 PRICE_FIELDS = (
@@ -33,7 +31,11 @@ BLOCK_FIELDS = ("start_us", "first_call_us", "last_call_us", "calls", "input", "
                 "cache_read", "cost", "models")
 
 
-def statusline_file(warehouse_path: Path | str) -> Path:
+def statusline_file(warehouse_path):
+    """The file beside the warehouse (a Path). pathlib is imported here, not above: the statusline never needs
+    it, and importing it would cost more than everything the statusline reads."""
+    from pathlib import Path
+
     return Path(f"{warehouse_path}.statusline.jsonl")
 
 
