@@ -154,10 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         if len(argv) >= 3 and argv[1] == "--spool-dir":
             spool = argv[2]
         return run_hook(spool)
-    if argv[:1] == ["statusline"]:  # Claude Code's status line, run every few hundred ms: standard library only
-        from star_pipeline.statusline import run_statusline
+    if argv[:1] == ["statusline"] and (len(argv) == 1 or (len(argv) == 3 and argv[1] == "--file")):
+        from star_pipeline.statusline import run_statusline  # run every few hundred ms: no argparse, no config
 
-        return run_statusline(argv[2] if len(argv) >= 3 and argv[1] == "--file" else None)
+        return run_statusline(argv[2] if len(argv) == 3 else None)
     if argv[:1] == ["brief"]:  # a SessionStart hook: as fast, as quiet
         from star_pipeline.brief import run_brief
 
@@ -182,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
             statusline = str(statusline_file(settings.warehouse_path)) if args.statusline else None
             return install_hooks(args.settings or default_settings_path(), spool, uninstall=args.uninstall,
                                  briefs=brief, statusline=statusline, force=args.force)
+        if args.command == "statusline":  # --file=PATH and the like, which the fast path above leaves to argparse
+            from star_pipeline.statusline import run_statusline
+
+            return run_statusline(args.file)
         if args.command == "build":
             from star_pipeline.build import run_build
             from star_pipeline.storage.private_files import restrict_tree

@@ -295,3 +295,14 @@ def test_statusline_imports_neither_dagster_nor_duckdb_nor_yaml(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.splitlines()[-1] == "heavy:"
+
+
+def test_help_answers_without_waiting_for_claude_codes_input():
+    proc = subprocess.Popen([STAR_PIPELINE, "statusline", "--help"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert proc.wait(timeout=60) == 0  # stdin stays open: the status line itself would wait on it
+        assert b"--file" in proc.stdout.read()
+    finally:
+        proc.kill()
+        proc.stdin.close()
+        proc.stdout.close()
