@@ -18,7 +18,8 @@ Two reads, no scan of the history, no lock, no process left behind:
 Claude Code calls only, as ccusage's statusline. Today is the system's local day; the block is ccusage's
 (report blocks); the burn rate is the active block's cost per hour from its first call to its last.
 Context: the last main-thread response's input + cache tokens against the window Claude Code reports
-(`context_window.context_window_size`), else 200,000 (Claude's standard window, ccusage's default).
+(`context_window.context_window_size`), else 200,000 (Claude's standard window; ccusage takes the
+model's largest from its price table).
 Standard library only (like `hook`). Never fails Claude Code: whatever goes wrong, it prints a shorter
 line and exits 0; unexpected errors go to statusline-errors.log beside the published file.
 """
