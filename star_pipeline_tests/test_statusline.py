@@ -304,5 +304,6 @@ def test_help_answers_without_waiting_for_claude_codes_input():
         assert b"--file" in proc.stdout.read()
     finally:
         proc.kill()
+        proc.wait()
         proc.stdin.close()
         proc.stdout.close()
