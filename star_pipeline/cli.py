@@ -32,6 +32,15 @@ def _parser():
     install.add_argument("--spool-dir", help="spool folder the hook writes to (default: the config's)")
     install.add_argument("--brief", action="store_true",
                          help="also print a brief of the project's recent work at each session start (SessionStart)")
+    install.add_argument("--statusline", action="store_true",
+                         help="also set Claude Code's status line to `star-pipeline statusline`")
+    install.add_argument("--force", action="store_true",
+                         help="with --statusline: replace a status line that is not star-pipeline's")
+
+    statusline = commands.add_parser(
+        "statusline", help="print Claude Code's status line for the JSON on stdin: session, today and 5-hour block "
+        "cost, burn rate, context (used by Claude Code itself, see install-hooks --statusline)")
+    statusline.add_argument("--file", help="the published <warehouse>.statusline.jsonl (default: the config's)")
 
     brief = commands.add_parser("brief", help="print the project's brief for a SessionStart payload on stdin "
                                 "(used by Claude Code itself, see install-hooks --brief)")
@@ -146,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         if len(argv) >= 3 and argv[1] == "--spool-dir":
             spool = argv[2]
         return run_hook(spool)
+    if argv[:1] == ["statusline"] and (len(argv) == 1 or (len(argv) == 3 and argv[1] == "--file")):
+        from star_pipeline.statusline import run_statusline  # run every few hundred ms: no argparse, no config
+
+        return run_statusline(argv[2] if len(argv) == 3 else None)
     if argv[:1] == ["brief"]:  # a SessionStart hook: as fast, as quiet
         from star_pipeline.brief import run_brief
 
@@ -158,11 +171,22 @@ def main(argv: list[str] | None = None) -> int:
             from star_pipeline.config import load_settings
             from star_pipeline.storage.brief_files import briefs_dir
 
+            from star_pipeline.storage.statusline_file import statusline_file
+
+            if args.force and not args.statusline:
+                print("star-pipeline install-hooks: --force only applies with --statusline (it replaces a status line "
+                      "that is not star-pipeline's)", file=sys.stderr)
+                return 2
             settings = load_settings()
             spool = args.spool_dir or str(settings.hook_spool_dir)
             brief = str(briefs_dir(settings.warehouse_path)) if args.brief else None
+            statusline = str(statusline_file(settings.warehouse_path)) if args.statusline else None
             return install_hooks(args.settings or default_settings_path(), spool, uninstall=args.uninstall,
-                                 briefs=brief)
+                                 briefs=brief, statusline=statusline, force=args.force)
+        if args.command == "statusline":  # --file=PATH and the like, which the fast path above leaves to argparse
+            from star_pipeline.statusline import run_statusline
+
+            return run_statusline(args.file)
         if args.command == "build":
             from star_pipeline.build import run_build
             from star_pipeline.storage.private_files import restrict_tree

@@ -91,19 +91,20 @@ def run_hook(spool_dir: str | None = None, stdin=None) -> int:
         payload = (stdin or sys.stdin.buffer).read()
         append_to_spool(target, spool_line(payload, received_at), received_at)
     except BaseException as exc:  # never fail the agent
-        _log_error(target, received_at, exc)
+        log_error(target, received_at, exc)
     return 0
 
 
-def _log_error(spool_dir: str | None, received_at: str, exc: BaseException) -> None:
-    """Append the error to hook-errors.log in the spool folder, else in ~/.local/share/star_pipeline."""
+def log_error(folder: str | None, received_at: str, exc: BaseException, file_name: str = ERROR_LOG) -> None:
+    """Append the error to `file_name` (hook-errors.log) in `folder` (the spool folder), else in
+    ~/.local/share/star_pipeline; never raises."""
     message = f"{received_at} {type(exc).__name__}: {exc}\n".encode("utf-8", "backslashreplace")
-    for folder in (spool_dir, os.path.expanduser("~/.local/share/star_pipeline")):
-        if not folder:
+    for place in (folder, os.path.expanduser("~/.local/share/star_pipeline")):
+        if not place:
             continue
         try:
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            fd = os.open(os.path.join(folder, ERROR_LOG), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.makedirs(place, mode=0o700, exist_ok=True)
+            fd = os.open(os.path.join(place, file_name), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, message)
             finally:

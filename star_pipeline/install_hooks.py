@@ -8,7 +8,10 @@ atomically with the old file's permissions. Every change is printed.
 
 With `--brief` it also adds `star-pipeline brief --dir <warehouse>.briefs` to SessionStart: Claude Code
 puts that command's output (the project's brief, star_pipeline/brief.py) into the new session's context.
-`--uninstall` removes both.
+With `--statusline` it sets the top-level `statusLine` to `star-pipeline statusline --file
+<warehouse>.statusline.jsonl` (star_pipeline/statusline.py). Settings hold one status line: one that is not
+ours is never replaced silently: the command stops, changing nothing, and names it, unless `--force` is given
+(the backup then keeps the old one). `--uninstall` removes all of ours and leaves anyone else's.
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ MARKER = "star-pipeline"
 
 class SettingsError(RuntimeError):
     """settings.json cannot be read or is not the shape Claude Code uses."""
+
+
+class StatusLineTaken(RuntimeError):
+    """settings.json already has a status line that is not star-pipeline's, and --force was not given."""
 
 
 def default_settings_path() -> Path:
@@ -81,6 +88,37 @@ def _is_ours(hook: object, subcommand: str = "hook") -> bool:
 def brief_command(briefs_dir: str, executable: str | None = None) -> str:
     exe = executable or entry_point()[0]
     return f"{shlex.quote(exe)} brief --dir {shlex.quote(briefs_dir)}"
+
+
+def statusline_command(published_file: str, executable: str | None = None) -> str:
+    exe = executable or entry_point()[0]
+    return f"{shlex.quote(exe)} statusline --file {shlex.quote(published_file)}"
+
+
+def merge_statusline(settings: dict, command: str | None, uninstall: bool = False, force: bool = False) -> list[str]:
+    """Make `statusLine` run `command` (remove ours when uninstalling); return one line per change. Raises
+    StatusLineTaken for a status line of someone else's unless `force`."""
+    current = settings.get("statusLine")
+    ours = _is_ours(current, "statusline")
+    if uninstall:
+        if ours:
+            del settings["statusLine"]
+            return ["removed the star-pipeline status line"]
+        return []
+    if current is not None and not ours:
+        described = current.get("command") if isinstance(current, dict) else None
+        if not force:
+            raise StatusLineTaken(described or json.dumps(current))
+        settings["statusLine"] = {"type": "command", "command": command, "padding": 0}
+        return [f"replaced the status line {described or json.dumps(current)!r} with {command} (the backup keeps it)"]
+    if current is None:
+        settings["statusLine"] = {"type": "command", "command": command, "padding": 0}
+        return [f"set the status line to {command}"]
+    if current.get("command") != command or current.get("type") != "command":
+        previous = current.get("command")
+        current.update({"type": "command", "command": command})
+        return [f"updated the star-pipeline status line: {previous} -> {command}"]
+    return []
 
 
 def merge_hooks(settings: dict, command: str, uninstall: bool = False, brief: str | None = None) -> list[str]:
@@ -144,8 +182,9 @@ def _had_only_ours(group: dict) -> bool:
 
 
 def install_hooks(settings_path: Path, spool_dir: str, uninstall: bool = False, out=None, executable=None,
-                  briefs: str | None = None) -> int:
-    """Add (or remove) the hooks; with `briefs` (the briefs folder) also the SessionStart brief."""
+                  briefs: str | None = None, statusline: str | None = None, force: bool = False) -> int:
+    """Add (or remove) the hooks; with `briefs` (the briefs folder) also the SessionStart brief; with
+    `statusline` (the published statusline file) also the status line (`force`: even over someone else's)."""
     out = out or sys.stdout
     settings_path = Path(settings_path).expanduser()
     try:
@@ -155,6 +194,17 @@ def install_hooks(settings_path: Path, spool_dir: str, uninstall: bool = False, 
             raise SettingsError("the top level is not an object")
         brief = brief_command(briefs, executable) if briefs else None
         changes = merge_hooks(settings, hook_command(spool_dir, executable), uninstall=uninstall, brief=brief)
+        if statusline is not None or uninstall:
+            status = statusline_command(statusline, executable) if statusline else None
+            changes += merge_statusline(settings, status, uninstall=uninstall, force=force)
+    except StatusLineTaken as exc:
+        print(
+            f"{settings_path}: Claude Code already runs another status line ({exc}). Nothing was changed. Pass "
+            "--force to replace it with star-pipeline's (settings.json is backed up first, so the old one can be "
+            "restored), or leave out --statusline.",
+            file=sys.stderr,
+        )
+        return 2
     except (OSError, ValueError, SettingsError) as exc:
         print(
             f"{settings_path}: cannot update Claude Code settings ({exc}). Nothing was changed; "

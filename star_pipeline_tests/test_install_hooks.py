@@ -103,3 +103,62 @@ def test_the_hook_names_the_entry_point_found_on_path_so_a_moved_checkout_keeps_
     assert install_hooks(path, "/spool") == 0
     commands = {h["command"] for groups in json.loads(path.read_text())["hooks"].values() for g in groups for h in g["hooks"]}
     assert commands == {"star-pipeline hook --spool-dir /spool"}  # no path into a checkout
+
+
+STATUSLINE_FILE = "/w/warehouse.duckdb.statusline.jsonl"
+OURS = {"type": "command", "command": f"/opt/bin/star-pipeline statusline --file {STATUSLINE_FILE}", "padding": 0}
+
+
+def test_statusline_is_set_once_and_updated_in_place(tmp_path, capsys):
+    path = tmp_path / "settings.json"
+    assert install_hooks(path, "/spool", executable="/opt/bin/star-pipeline", statusline=STATUSLINE_FILE) == 0
+    assert read(path)["statusLine"] == OURS
+    assert "set the status line" in capsys.readouterr().out
+    before = path.read_bytes()
+    assert install_hooks(path, "/spool", executable="/opt/bin/star-pipeline", statusline=STATUSLINE_FILE) == 0
+    assert path.read_bytes() == before and "nothing changed" in capsys.readouterr().out
+    settings = read(path)  # a setting the user added to our status line survives a moved executable
+    settings["statusLine"]["refreshInterval"] = 5
+    path.write_text(json.dumps(settings))
+    install_hooks(path, "/spool", executable="/new/star-pipeline", statusline=STATUSLINE_FILE)
+    assert read(path)["statusLine"] == {**OURS, "command": f"/new/star-pipeline statusline --file {STATUSLINE_FILE}",
+                                        "refreshInterval": 5}
+    install_hooks(path, "/spool", uninstall=True)
+    assert read(path) == {}
+
+
+def install_cli(path, *flags):
+    return subprocess.run([STAR_PIPELINE, "install-hooks", "--settings", str(path), "--spool-dir", "/s", *flags],
+                          capture_output=True, text=True)
+
+
+def test_someone_elses_statusline_is_never_replaced_silently(sandbox, tmp_path):
+    path = tmp_path / "settings.json"
+    theirs = {"model": "opus", "statusLine": {"type": "command", "command": "npx -y ccusage statusline"}}
+    path.write_text(json.dumps(theirs))
+    proc = install_cli(path, "--statusline")
+    assert proc.returncode == 2
+    assert "npx -y ccusage statusline" in proc.stderr and "--force" in proc.stderr and "Nothing was changed" in proc.stderr
+    assert read(path) == theirs and not list(tmp_path.glob("settings.json.star-pipeline-backup-*"))
+    assert install_cli(path, "--force").returncode == 2  # --force alone says what it is for
+    assert read(path) == theirs
+
+    assert install_hooks(path, "/s", uninstall=True) == 0  # uninstalling leaves their status line
+    assert read(path)["statusLine"] == theirs["statusLine"]
+
+    proc = install_cli(path, "--statusline", "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert "npx -y ccusage statusline" in proc.stdout  # what was replaced is named
+    settings = read(path)
+    assert settings["statusLine"]["command"].endswith(" statusline --file " + str(sandbox.warehouse) + ".statusline.jsonl")
+    backups = sorted(tmp_path.glob("settings.json.star-pipeline-backup-*"))
+    assert read(backups[-1])["statusLine"] == theirs["statusLine"]
+
+
+def test_installed_statusline_command_really_prints_a_line(sandbox, tmp_path):
+    path = tmp_path / "settings.json"
+    assert install_cli(path, "--statusline").returncode == 0
+    command = read(path)["statusLine"]["command"]
+    proc = subprocess.run(command, shell=True, input=b'{"session_id": "s", "model": {"display_name": "Opus"}}',
+                          capture_output=True, check=True)
+    assert proc.stdout.decode().startswith("🤖 Opus | 💰 no star-pipeline data yet")  # nothing built in the sandbox

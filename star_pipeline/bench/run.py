@@ -15,6 +15,9 @@ when ../shared/corpus is present, the real Claude Code transcripts amplified by
    warehouse, refresh every layer, vs the same refresh into an empty warehouse.
 5. Scaling (--scaling): full build at 4x the size (the time ratio should stay near 4), and the report
    on that warehouse against the report at 1x (nearly flat) and against ccusage at 4x.
+6. Statusline latency: `star-pipeline statusline` (median of 50 runs, the command install-hooks --statusline
+   installs) for the corpus's largest session vs ccusage 20.0.24 `statusline --no-cache` (median of 5; without
+   its cache it computes the line, as it must after every new message).
 Then: hook latency (median of 200 `star-pipeline hook` runs vs `python -c pass`), freshness under
 `make dev` (bench/freshness.py: seconds from a new session to `report session`, and the runs each change
 makes; --no-freshness skips it), and search
@@ -111,6 +114,31 @@ def report_latency(config: Path, timezone_name: str = "UTC") -> float:
     return statistics.median(runs)
 
 
+def statusline_latency(config: Path, claude_dir: Path, use_ccusage: bool, runs: int = 50) -> tuple[float, float | None, str]:
+    """Median wall seconds of `star-pipeline statusline` on the built warehouse for the largest main transcript
+    under `claude_dir`/projects, of ccusage's statusline for the same payload (None without ccusage), and our line."""
+    from star_pipeline.config import load_settings
+    from star_pipeline.storage.statusline_file import statusline_file
+
+    published = statusline_file(load_settings(config).warehouse_path)
+    projects = claude_dir / "projects"
+    transcript = max(projects.glob("*/*.jsonl"), key=lambda path: (path.stat().st_size, path))
+    payload = json.dumps({"hook_event_name": "Status", "session_id": transcript.stem, "transcript_path": str(transcript),
+                          "cwd": "/home/dev", "model": {"id": "claude-opus-4-6", "display_name": "Opus"},
+                          "workspace": {"current_dir": "/home/dev", "project_dir": "/home/dev"}}).encode()
+
+    def wall(cmd: list[str], env: dict | None = None) -> tuple[float, str]:  # no /usr/bin/time: ms matter here
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, input=payload, capture_output=True, env=env)
+        return time.perf_counter() - started, proc.stdout.decode().strip()
+
+    ours = [wall([str(BIN / "star-pipeline"), "statusline", "--file", str(published)]) for _ in range(runs)]
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(claude_dir)}
+    theirs = [wall([*CCUSAGE, "statusline", "--no-cache", "--offline"], env)[0] for _ in range(5 if use_ccusage else 0)]
+    return (statistics.median(seconds for seconds, _ in ours), statistics.median(theirs) if theirs else None,
+            ours[-1][1])
+
+
 def hook_latency(runs: int = 200) -> tuple[float, float]:
     spool = Path(tempfile.mkdtemp(prefix="bench-spool-"))
     payload = json.dumps({"session_id": "s", "hook_event_name": "PostToolUse", "tool_name": "Bash"}).encode()
@@ -201,6 +229,11 @@ def corpus_rows(corpus: Corpus, work: Path, size_mb: float, scaling: bool, use_c
     zoned_s = report_latency(config, "America/New_York")
     rows.append((f"{at}: report daily --json -z America/New_York", f"{zoned_s * 1000:.0f} ms", f"-z UTC {report_s * 1000:.0f} ms",
                  fmt_ratio(zoned_s, report_s), "fast in any zone"))
+    print(f"{label}: statusline latency ...", flush=True)
+    line_s, cc_line_s, line = statusline_latency(config, corpus.claude_dir(folder), use_ccusage)
+    rows.append((f"{at}: statusline, median of 50", f"{line_s * 1000:.1f} ms",
+                 f"ccusage statusline --no-cache {cc_line_s * 1000:.0f} ms" if cc_line_s else "ccusage n/a",
+                 fmt_ratio(line_s, cc_line_s), "< 50 ms"))
     print(f"{label}: incremental refresh ...", flush=True)
     new_size = corpus.add_session(folder)
     incremental_s, _ = build(config)
@@ -210,7 +243,8 @@ def corpus_rows(corpus: Corpus, work: Path, size_mb: float, scaling: bool, use_c
     rows.append((f"{at}: incremental, +{new_size / 2**20:.1f} MB session, all layers", f"{incremental_s:.1f} s",
                  f"same refresh on empty warehouse {empty_s:.1f} s", fmt_ratio(incremental_s, empty_s), "< 2x empty"))
     notes = [f"{label} corpus, Claude Code total tokens: star_pipeline {ours_total:,}, ccusage "
-             f"{cc_total if cc_total is None else format(cc_total, ',')} (the baselines read the same data)."]
+             f"{cc_total if cc_total is None else format(cc_total, ',')} (the baselines read the same data).",
+             f"{label} corpus, our status line for its largest session: `{line}`"]
     for used in (folder, work / f"{label}-main", empty, work / f"{label}-empty"):
         shutil.rmtree(used, ignore_errors=True)
 

@@ -6,7 +6,8 @@ a fingerprint of everything a build reads with the one the last successful build
 `<warehouse>.build-state.json` (owner-only); when they are equal it says so and stops. The fingerprint
 (standard library only: no duckdb, no dagster) covers
 - per source, every file under its folders (relative path, size, modification time);
-- the warehouse file and its published copies (a sensor run of `dagster dev`, a deleted copy);
+- the warehouse file and its published copies, the statusline's file included (a sensor run of `dagster dev`,
+  a deleted copy);
 - the configuration file, the classifier files and the classifier versions registered in DAGSTER_HOME;
 - the installed code: the star_pipeline package's files and the folders on sys.path (an upgraded
   package, such as new prices);
@@ -128,6 +129,7 @@ def fingerprint(settings, sources: dict | None = None) -> dict:
     """Everything a build reads, per part (see the module's docstring); `sources` when already listed."""
     from star_pipeline.storage.brief_files import briefs_dir
     from star_pipeline.storage.published_copies import published_copy_path, search_copy_path
+    from star_pipeline.storage.statusline_file import statusline_file
 
     sources = source_files(settings) if sources is None else sources
     warehouse = settings.warehouse_path
@@ -140,7 +142,7 @@ def fingerprint(settings, sources: dict | None = None) -> dict:
         "version": STATE_VERSION,
         "sources": sources,
         "warehouse": [_stat(warehouse), _stat(published_copy_path(warehouse)), _stat(search_copy_path(warehouse)),
-                      _digest(_files_under(briefs)) if briefs.exists() else None],
+                      _digest(_files_under(briefs)) if briefs.exists() else None, _stat(statusline_file(warehouse))],
         "config": [str(settings.config_path), config],
         "classifiers": _digest([(name, hashlib.sha256((settings.classifiers_dir / name).read_bytes()).hexdigest())
                                 for name, *_ in _files_under(settings.classifiers_dir)]),

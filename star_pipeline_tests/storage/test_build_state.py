@@ -69,6 +69,9 @@ def test_the_warehouse_a_copy_the_config_or_a_classifier_changing_makes_a_build(
     settings = built(tmp_path, monkeypatch)
     (tmp_path / "w.duckdb.reports.duckdb").write_bytes(b"copy")  # a copy that was not there
     assert reasons(settings) == ["the warehouse or its published copies changed"]
+    settings = built(tmp_path / "s", monkeypatch)
+    (tmp_path / "s" / "w.duckdb.statusline.jsonl").write_bytes(b"{}\n")  # the statusline's file, written by dagster dev
+    assert reasons(settings) == ["the warehouse or its published copies changed"]
     settings = built(tmp_path / "c", monkeypatch)
     (tmp_path / "c" / "classifiers" / "kinds.yaml").write_text("rules: [x]\n")
     (tmp_path / "c" / "config.yaml").write_text("warehouse:\n  path: other.duckdb\n")
