@@ -14,6 +14,10 @@ from star_pipeline.orchestration.jobs import AGGREGATE_JOB, INGEST_JOB, REFRESH_
 from star_pipeline.orchestration.sequence import downstream_request, has_ingested, ingest_pending
 from star_pipeline.raw.sensors import TICK_SECONDS, build_source_sensors
 
+# The after-ingest sensor looks every 10 s (or the source sensors' interval, when shorter): it reads only
+# the instance's run records, and each tick it waits is time a new session waits for the reports.
+AFTER_INGEST_TICK_SECONDS = min(TICK_SECONDS, 10)
+
 
 def build_after_ingest_sensor(jobs: dict):
     """After each successful ingest: one run that classifies with every registered revision and rebuilds the
@@ -24,7 +28,7 @@ def build_after_ingest_sensor(jobs: dict):
         monitored_jobs=[jobs[INGEST_JOB]],
         request_jobs=[jobs[REFRESH_JOB], jobs[AGGREGATE_JOB]],
         default_status=DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=TICK_SECONDS,
+        minimum_interval_seconds=AFTER_INGEST_TICK_SECONDS,
         description="After each ingest, one run: classifies the new items with every registered revision of the "
         "classifiers, then rebuilds the aggregates.",
     )
