@@ -17,7 +17,7 @@ import os
 from dagster import MaterializeResult, MetadataValue, asset
 
 from star_pipeline.aggregate.search_embeddings import SEARCH_TEXT
-from star_pipeline.aggregate.sql_assets import GROUP, key
+from star_pipeline.aggregate.sql_assets import GROUP, key, normalized
 from star_pipeline.storage.embeddings import model_id
 from star_pipeline.storage.published_copies import fresh_temporary, replace_with, search_copy_path
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SearchResource, WarehouseResource
@@ -79,15 +79,29 @@ HISTORY_TABLES = {
     "file_activity": """
         SELECT source, project_id AS project, session_id, target_path, reads, edits, first_touched, last_touched
         FROM aggregate.derived_file_activity""",
+    # How sessions continue one another (the dashboard's session page): a session that starts with copies of
+    # another's records was resumed from it ('resume'; a summary line naming another session's message:
+    # 'summary'), and each compaction inside a session, at its time (no text: ids, kinds and times only).
+    "session_links": """
+        SELECT l.source, l.link_type, l.from_session_key AS session_id, l.to_session_key AS other_session_id,
+            CAST(NULL AS TIMESTAMPTZ) AS happened_at
+        FROM normalized.normalized_session_links l
+        WHERE l.link_type IN ('resume', 'summary')
+          AND (l.source, l.from_session_key) IN (SELECT (source, session_id) FROM aggregate.session_projects)
+          AND (l.source, l.to_session_key) IN (SELECT (source, session_id) FROM aggregate.session_projects)
+        UNION ALL
+        SELECT source, 'compaction', session_id, NULL, event_ts
+        FROM normalized.normalized_messages WHERE record_type = 'system' AND subtype = 'compact_boundary'""",
 }
 
 
 @asset(key=key("published_search_copy"), group_name=GROUP,
        deps=[key("search_documents"), key("search_embeddings"), key("search_postings"), key("session_projects"), key("fact_tool_call"),
-             key("fact_token_usage"), key("derived_session_usage"), key("derived_file_activity")], pool=WAREHOUSE_POOL,
+             key("fact_token_usage"), key("derived_session_usage"), key("derived_file_activity"),
+             normalized("normalized_session_links")], pool=WAREHOUSE_POOL,
        kinds={"duckdb"}, description="The read-only copy search and the MCP server read (<warehouse>.search.duckdb): "
        "masked texts, their vectors, a BM25 full-text index and the history tables (sessions, tool calls, API calls, "
-       "files), rebuilt whole after every rebuild.")
+       "files, links between sessions), rebuilt whole after every rebuild.")
 def published_search_copy(warehouse: WarehouseResource, search: SearchResource) -> MaterializeResult:
     target = search_copy_path(warehouse.database)
     temporary = fresh_temporary(target)
