@@ -25,6 +25,12 @@ from star_pipeline.storage.search_words import prepare
 from star_pipeline.storage.warehouse import quote_literal
 
 
+# A call's target path, taken from its input (file_path, path ...), is hidden when a flagged secret was in it: when
+# the call's masked input holds a [secret:...] and no longer holds the path. (A shell call's target is its working
+# folder, not in its input: it is hidden too when its command held a secret. Better hidden than leaked.)
+SECRET_PATH = "[secret]"
+TARGET_MASKED = "(contains(i.tool_input, '[secret:') AND NOT contains(i.tool_input, c.target_path))"
+
 # The history tables of the copy (search/history.py reads them), each one query over the warehouse. Texts
 # (first prompts, call inputs, error examples) are taken from search_documents, which is masked; a call whose
 # message is not there (a copy search keeps elsewhere) has no text rather than an unmasked one.
@@ -60,9 +66,10 @@ HISTORY_TABLES = {
         LEFT JOIN activity a USING (source, session_id)
         LEFT JOIN calls c USING (source, session_id)
         LEFT JOIN prompts f USING (source, session_id)""",
-    "tool_calls": """
+    "tool_calls": f"""
         SELECT c.source, c.session_id, c.agent_id, c.call_id, c.tool_name, c.called_at, c.duration_ms, c.status,
-            c.target_path, c.subagent_type, coalesce(p.project_id, '(unknown)') AS project,
+            CASE WHEN {TARGET_MASKED} THEN '{SECRET_PATH}' ELSE c.target_path END AS target_path, c.subagent_type,
+            coalesce(p.project_id, '(unknown)') AS project,
             left(i.tool_input, 300) AS input_head,
             CASE WHEN c.status = 'error' THEN left(r.tool_result, 500) END AS error_head
         FROM normalized.normalized_tool_calls c
@@ -76,9 +83,16 @@ HISTORY_TABLES = {
         SELECT source, session_id, agent_id, event_ts, report_model AS model, input_tokens, output_tokens,
             cache_creation_input_tokens, cache_read_input_tokens, reasoning_output_tokens, total_tokens, cost_usd
         FROM aggregate.fact_token_usage""",
-    "file_activity": """
-        SELECT source, project_id AS project, session_id, target_path, reads, edits, first_touched, last_touched
-        FROM aggregate.derived_file_activity""",
+    "file_activity": f"""
+        SELECT f.source, f.project_id AS project, f.session_id,
+            CASE WHEN m.session_id IS NOT NULL THEN '{SECRET_PATH}' ELSE f.target_path END AS target_path,
+            f.reads, f.edits, f.first_touched, f.last_touched
+        FROM aggregate.derived_file_activity f
+        LEFT JOIN (SELECT DISTINCT c.source, c.session_id, c.target_path FROM normalized.normalized_tool_calls c
+                   JOIN aggregate.search_documents i
+                     ON i.source = c.source AND i.path = c.path AND i.file_version = c.file_version
+                    AND i.byte_offset = c.byte_offset
+                   WHERE {TARGET_MASKED}) m USING (source, session_id, target_path)""",
     # How sessions continue one another (the dashboard's session page): a session that starts with copies of
     # another's records was resumed from it ('resume'; a summary line naming another session's message:
     # 'summary'), and each compaction inside a session, at its time (no text: ids, kinds and times only).
