@@ -123,6 +123,12 @@ def fact_filters(options: ReportOptions) -> tuple[str, list]:
     for flag, value, operator in (("--since", options.since, ">="), ("--until", options.until, "<=")):
         if value:
             day = parse_date(value, flag)
+            if not utc:
+                # A day anywhere (UTC-12 to UTC+14) lies within the UTC days before and after it: that bound on the
+                # integer date_key first, so only those days' calls are converted to the zone (all of them were)
+                bound = datetime.date.fromisoformat(day) + datetime.timedelta(days=-1 if operator == ">=" else 1)
+                where.append(f"f.date_key {operator} CAST(? AS INTEGER)")
+                params.append(bound.strftime("%Y%m%d"))
             where.append(f"{local_date} {operator} " + ("CAST(? AS INTEGER)" if utc else "CAST(? AS DATE)"))
             params += [day.replace("-", "")] if utc else [options.timezone, day]
     if options.project:

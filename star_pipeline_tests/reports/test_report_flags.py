@@ -204,3 +204,26 @@ def test_the_active_block_read_from_the_last_silence_equals_the_one_of_every_cal
     short = report_data(conn, ReportOptions("blocks", session_length=0.1), "w")["blocks"]
     assert [b for b in short if b["isActive"]] == [] and short
     assert report_data(conn, ReportOptions("blocks", active=True, session_length=0.1), "w")["blocks"] == []
+
+
+@pytest.mark.parametrize("zone, flag, day, found", [
+    ("Pacific/Kiritimati", "since", "2026-03-02", True),  # UTC+14: 11:00 UTC on 1 March is 01:00 on 2 March there
+    ("Pacific/Kiritimati", "until", "2026-03-01", False),
+    ("Etc/GMT+12", "until", "2026-02-28", True),  # UTC-12: 23:00 on 28 February there
+    ("Etc/GMT+12", "since", "2026-03-01", False),
+])
+def test_a_date_range_in_a_far_time_zone_takes_the_calls_of_its_own_days(zone, flag, day, found):
+    """--since and --until name days in --timezone; the UTC day of a call may be the day before or after."""
+    import duckdb
+
+    from star_pipeline.reports.report import ReportOptions, report_data
+
+    conn = duckdb.connect()
+    conn.execute("CREATE SCHEMA aggregate")
+    conn.execute("""CREATE TABLE aggregate.fact_token_usage AS SELECT 'k' AS usage_key, 'claude_code' AS source,
+        's' AS session_id, '/p' AS project_id, 'm' AS report_model, false AS model_is_fallback,
+        TIMESTAMPTZ '2026-03-01 11:00:00+00' AS event_ts, 20260301 AS date_key, 10::BIGINT AS input_tokens,
+        5::BIGINT AS output_tokens, 0::BIGINT AS cache_creation_input_tokens, 0::BIGINT AS cache_read_input_tokens,
+        0::BIGINT AS reasoning_output_tokens, 0.5::DOUBLE AS cost_usd""")
+    days = report_data(conn, ReportOptions("daily", timezone=zone, **{flag: day}), "w")["daily"]
+    assert [d["date"] for d in days] == ([day] if found else [])
