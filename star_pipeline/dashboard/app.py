@@ -92,7 +92,7 @@ def create_app(warehouse_path: Path | str, allowed_hosts: list[str] | None = Non
 
         published = copies.published_at("reports")
         response = templates.TemplateResponse(request, template, {
-            "filters": filters, "sources": sources, "when": when, "link": link, "quote": quote,
+            "filters": filters, "sources": sources, "when": when, "link": link,
             "session_url": lambda source, session_id: link(f"/sessions/{quote(source, safe='')}/{quote(session_id, safe='')}"),
             "published": datetime.datetime.fromtimestamp(published, zoneinfo.ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M UTC")
             if published else None,
@@ -172,7 +172,7 @@ def create_app(warehouse_path: Path | str, allowed_hosts: list[str] | None = Non
         Route("/", page("overview.html", overview)),
         Route("/projects", page("projects.html", projects)),
         Route("/sessions", page("sessions.html", sessions)),
-        Route("/sessions/{source}/{session_id}", page("session.html", session)),
+        Route("/sessions/{source}/{session_id:path}", page("session.html", session)),  # an id may hold a slash
         Route("/tools", page("tools.html", tools)),
         Route("/files", page("file.html", files)),
         Route("/search", page("search.html", search)),

@@ -93,8 +93,9 @@ def overview(reports, filters: Filters, stack: str = "model") -> dict:
     def data(options: ReportOptions) -> dict:
         return report_data(reports, replace(options, project_ids=ids), "the report copy")
 
-    daily = data(filters.options("daily"))
-    split = data(filters.options("daily", by=stack))["daily"]
+    # `report daily --by model|source`: its totals are `report daily`'s (each call is in one row of the split)
+    daily = data(filters.options("daily", by=stack))
+    split = daily["daily"]
     days = sorted({row["date"] for row in split})
     values = sorted({str(row[stack]) for row in split}, key=lambda v: -sum(_cost(r) for r in split if str(r[stack]) == v))
     cells = {(row["date"], str(row[stack])): row for row in split}
@@ -119,7 +120,7 @@ def overview(reports, filters: Filters, stack: str = "model") -> dict:
     top = sorted(projects, key=lambda p: (-p["totalCost"], p["project"]))[:TOP_PROJECTS]
     blocks = data(filters.options("blocks", dated=False, active=True))["blocks"]
     return {
-        "total": {"cost": _cost(daily["totals"]), "tokens": daily["totals"]["totalTokens"], "days": len(daily["daily"]),
+        "total": {"cost": _cost(daily["totals"]), "tokens": daily["totals"]["totalTokens"], "days": len(days),
                   "unpriced": daily["totals"].get("unpricedModels", [])},
         "this_week": _week(by_week.get(this_week_start), this_week_start),
         "last_week": _week(by_week.get(last_week_start), last_week_start),
@@ -307,14 +308,11 @@ def session_detail(history, source: str, session_id: str, page: int = 1) -> dict
         entry["error"] = one_line(entry["error"], 500)
     subagents = _subagents(entries)
     main = [e for e in entries if e["agent_id"] is None or e["agent_id"] not in subagents]
-    # a subagent with no call found that started it is shown where it started, as an entry of its own
-    for agent in subagents.values():
-        if agent["parent_call_id"] is None:
-            main.append({"ts": agent["first_ts"], "entry": "subagent", "agent_id": agent["agent_id"]})
-    main.sort(key=lambda e: (e["ts"] is None, e["ts"] or datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)))
-    for at in compactions:
-        if at is not None:
-            main.append({"ts": at, "entry": "compaction"})
+    # a subagent with no call found that started it is shown where it started, as an entry of its own; so is each
+    # compaction (sorted in by time: a stable sort keeps the entries' own order)
+    main += [{"ts": agent["first_ts"], "entry": "subagent", "agent_id": agent["agent_id"]}
+             for agent in subagents.values() if agent["parent_call_id"] is None]
+    main += [{"ts": at, "entry": "compaction"} for at in compactions if at is not None]
     main.sort(key=lambda e: (e["ts"] is None, e["ts"] or datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)))
     pages = max(1, -(-len(main) // TIMELINE_PER_PAGE))
     shown = main[(page - 1) * TIMELINE_PER_PAGE: page * TIMELINE_PER_PAGE]

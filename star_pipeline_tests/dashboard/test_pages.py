@@ -114,8 +114,8 @@ def test_overview_figures_are_the_reports(copies):
     reports, _ = copies
     data = pages.overview(reports, pages.Filters())
     daily = report(reports, "daily")
-    assert data["total"]["cost"] == daily["totals"]["totalCost"] > 0
-    assert data["total"]["tokens"] == daily["totals"]["totalTokens"]
+    assert data["total"]["cost"] == pytest.approx(daily["totals"]["totalCost"], abs=1e-12) and data["total"]["cost"] > 0
+    assert data["total"]["tokens"] == daily["totals"]["totalTokens"] and data["total"]["days"] == len(daily["daily"])
     assert data["this_week"]["cost"] == report(reports, "weekly", last=1)["totals"]["totalCost"] > 0  # RECENT's call
     active = report(reports, "blocks", active=True)["blocks"]
     assert data["block"] is not None and data["block"] == active[0] and data["block"]["entries"] == 1
@@ -136,7 +136,8 @@ def test_overview_filters_narrow_every_figure(copies):
     reports, _ = copies
     march = pages.Filters(since="2026-03-01", until="20260301")
     data = pages.overview(reports, march)
-    assert data["total"]["cost"] == report(reports, "daily", since="2026-03-01", until="2026-03-01")["totals"]["totalCost"]
+    assert data["total"]["cost"] == pytest.approx(
+        report(reports, "daily", since="2026-03-01", until="2026-03-01")["totals"]["totalCost"], abs=1e-12)
     assert data["per_day"]["days"] == ["2026-03-01"]
     codex = pages.overview(reports, pages.Filters(source="codex"))
     assert codex["total"]["tokens"] == report(reports, "daily", source="codex")["totals"]["totalTokens"] > 0
@@ -286,7 +287,9 @@ def test_the_overviews_figures_are_in_its_html(client, box):
     finally:
         reports.close()
     html = client.get("/").text
-    assert f'id="total-cost" data-value="{expected["totalCost"]}">${expected["totalCost"]:,.2f}<' in html
+    shown = float(html.split('id="total-cost" data-value="')[1].split('"')[0])
+    assert shown == pytest.approx(expected["totalCost"], abs=1e-12)
+    assert f'id="total-cost" data-value="{shown}">${expected["totalCost"]:,.2f}<' in html
     assert f'id="total-tokens" data-value="{expected["totalTokens"]}">{expected["totalTokens"]:,}<' in html
     assert 'id="block-cost"' in html and 'src="/static/plotly.min.js"' in html
     script = client.get("/static/plotly.min.js")
