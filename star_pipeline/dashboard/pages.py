@@ -52,6 +52,14 @@ class Filters:
         return ReportOptions(report, **{**fields, **changes})
 
     def check(self) -> None:
+        """Raise PageError naming the URL's parameter for a date that is not one or a source that does not exist."""
+        from star_pipeline.reports.report import parse_date
+        from star_pipeline.sources import with_messages
+
+        parse_date(self.since, "since", PageError), parse_date(self.until, "until", PageError)
+        names = [s.name for s in with_messages()]
+        if self.source is not None and self.source not in names:
+            raise PageError(f"source {self.source!r}: not a source; use one of {', '.join(names)}")
         check_options(self.options("daily"))
 
     def as_query(self) -> dict[str, str]:
@@ -61,7 +69,13 @@ class Filters:
 
 def project_ids(reports, filters: Filters) -> tuple[str, ...] | None:
     """The project paths the project filter names (None: every project)."""
-    return resolve_project(reports, filters.project) if filters.project else None
+    if not filters.project:
+        return None
+    try:
+        return resolve_project(reports, filters.project)
+    except ReportError:
+        raise PageError(f"project {filters.project!r}: no such project; the Projects page lists them all (by name; "
+                        "a project's path or its last part work too)") from None
 
 
 def _records(conn, sql: str, params: list) -> list[dict]:

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from star_pipeline.dashboard import figures, pages
 from star_pipeline.dashboard.app import create_app
 from star_pipeline.reports.reader import READER_CONFIG
-from star_pipeline.reports.report import ReportError, ReportOptions, report_data
+from star_pipeline.reports.report import ReportOptions, report_data
 from star_pipeline.storage.extensions import load_extension
 from star_pipeline.storage.published_copies import published_copy_path, search_copy_path
 from star_pipeline_tests.builders import (CODEX_SESSION, SLUG, assistant, claude, codex_file, cx, session_file,
@@ -145,7 +145,7 @@ def test_overview_filters_narrow_every_figure(copies):
     project = pages.overview(reports, pages.Filters(project="proj"))
     assert project["total"]["tokens"] == report(reports, "daily", project="proj", project_ids=("/home/u/proj",))[
         "totals"]["totalTokens"]
-    with pytest.raises(ReportError, match="no such project"):
+    with pytest.raises(pages.PageError, match="project 'nowhere': no such project"):
         pages.overview(reports, pages.Filters(project="nowhere"))
     with pytest.raises(pages.PageError, match="stack 'day'"):
         pages.overview(reports, pages.Filters(), stack="day")
@@ -300,9 +300,10 @@ def test_the_overviews_figures_are_in_its_html(client, box):
 
 def test_bad_input_gets_a_page_that_says_what_to_pass(client):
     for path, status, message in [
-        ("/?since=yesterday", 400, "--since &#39;yesterday&#39;: not a date"),
-        ("/sessions?source=vim", 400, "--source &#39;vim&#39;: not a source"),
-        ("/?project=nowhere", 400, "--project &#39;nowhere&#39;: no such project"),
+        ("/?since=yesterday", 400, "since &#39;yesterday&#39;: not a date; use YYYYMMDD or YYYY-MM-DD"),
+        ("/sessions?until=2026-02-30", 400, "until &#39;2026-02-30&#39;: not a date"),
+        ("/sessions?source=vim", 400, "source &#39;vim&#39;: not a source; use one of claude_code, codex"),
+        ("/?project=nowhere", 400, "project &#39;nowhere&#39;: no such project; the Projects page lists them"),
         ("/sessions?sort=cost%3B+DROP", 400, "sort &#39;cost; DROP&#39;: use one of"),
         ("/?tz=Mars%2FOlympus", 400, "tz &#39;Mars/Olympus&#39;: not a time zone"),
         ("/sessions/claude_code/nope", 404, "no claude_code session &#39;nope&#39;"),
