@@ -152,8 +152,9 @@ def _week(entry: dict | None, start: str) -> dict:
 
 # -- Projects -------------------------------------------------------------------------------------------------
 def projects(reports, history, filters: Filters) -> dict:
-    """Per project (as `report projects` names them): sessions, tokens, cost, its models, its git branches (sessions,
-    tokens, cost each) and its tools (calls and failures: those of its sessions with usage in the range)."""
+    """Per project (as `report projects` names them): sessions, tokens, cost, its models, its tools (calls and
+    failures: those of its sessions with usage in the range), and per git branch the same (a session's branch is
+    the one its last line names)."""
     ids = project_ids(reports, filters)
     options = replace(filters.options("projects"), project_ids=ids)
     listed = report_data(reports, options, "the report copy")["projects"]
@@ -163,28 +164,33 @@ def projects(reports, history, filters: Filters) -> dict:
         SELECT {PROJECT_LABEL_SQL} AS project, coalesce(p.git_branch, '(no branch)') AS branch, f.report_model AS model,
             f.source, f.session_id, {TOKEN_SELECT}
         FROM {WITH_SESSIONS} WHERE {where} GROUP BY ALL""", params)
-    label_of = {(r["source"], r["session_id"]): r["project"] for r in parts}  # for the sessions' tool calls
+    # each session's project and branch, for its tool calls
+    session_of = {(r["source"], r["session_id"]): (r["project"], r["branch"]) for r in parts}
     models: dict[tuple[str, str], dict] = {}
     branches: dict[tuple[str, str], dict] = {}
     for part in parts:
         for table, key in ((models, (part["project"], part["model"])), (branches, (part["project"], part["branch"]))):
             row = table.setdefault(key, {"project": part["project"], "model": part["model"], "branch": part["branch"],
-                                         "sessions": set(), "input": 0, "output": 0, "cache_creation": 0,
-                                         "cache_read": 0, "cost": 0.0, "unpriced": False})
+                                         "sessions": set(), "models": set(), "input": 0, "output": 0,
+                                         "cache_creation": 0, "cache_read": 0, "cost": 0.0, "unpriced": False})
             row["sessions"].add((part["source"], part["session_id"]))
+            row["models"].add(part["model"])
             for name in ("input", "output", "cache_creation", "cache_read", "cost"):
                 row[name] += part[name]
             row["unpriced"] = row["unpriced"] or part["unpriced"]
     call_where, call_params = _history_filters(filters, ids, "called_at")
-    tools: dict[str, dict[str, dict]] = {}
+    tools: dict[str, dict[str, dict]] = {}  # per project, and per (project, branch)
     for t in _records(history, f"""
             SELECT source, session_id, tool_name AS tool, count(*) AS calls,
                 count(*) FILTER (WHERE status = 'error') AS errors
             FROM tool_calls WHERE {call_where} GROUP BY ALL""", call_params):
-        label = label_of.get((t["source"], t["session_id"]))
-        counts = tools.setdefault(label, {}).setdefault(t["tool"], {"tool": t["tool"], "calls": 0, "errors": 0})
-        counts["calls"] += t["calls"]
-        counts["errors"] += t["errors"]
+        project_branch = session_of.get((t["source"], t["session_id"]))
+        if project_branch is None:  # a session without usage in the range
+            continue
+        for key in (project_branch[0], project_branch):
+            counts = tools.setdefault(key, {}).setdefault(t["tool"], {"tool": t["tool"], "calls": 0, "errors": 0})
+            counts["calls"] += t["calls"]
+            counts["errors"] += t["errors"]
     result = []
     for p in sorted(listed, key=lambda p: (-p["totalCost"], p["project"])):
         name = p["project"]
@@ -194,11 +200,16 @@ def projects(reports, history, filters: Filters) -> dict:
             "tokens": p["totalTokens"], "cost": p["totalCost"], "last_activity": p["lastActivity"],
             "models": [_usage(m, model=m["model"]) for m in sorted(models.values(), key=lambda m: (-m["cost"], m["model"]))
                        if m["project"] == name],
-            "branches": [_usage(b, branch=b["branch"], sessions=len(b["sessions"]))
+            "branches": [_usage(b, branch=b["branch"], sessions=len(b["sessions"]), models=sorted(b["models"]),
+                                tools=_by_calls(tools.get((name, b["branch"]), {})))
                          for b in sorted(branches.values(), key=lambda b: (-b["cost"], b["branch"])) if b["project"] == name],
-            "tools": sorted(tool_counts.values(), key=lambda t: (-t["calls"], t["tool"])),
+            "tools": _by_calls(tool_counts),
         })
     return {"projects": result}
+
+
+def _by_calls(tools: dict[str, dict]) -> list[dict]:
+    return sorted(tools.values(), key=lambda t: (-t["calls"], t["tool"]))
 
 
 def _usage(row: dict, **fields) -> dict:

@@ -39,7 +39,7 @@ def recent(record: dict, minutes_ago: float) -> dict:
 def write_history(sandbox) -> None:
     """WORK (/home/u/proj, 2026-03-01): a prompt holding a key, an edit of src/app.py, a failing shell call whose
     output holds the key, a Task call whose subagent fetches a page, a compaction; RESUMED: a resume of WORK the
-    next day, reading src/app.py and a file whose name is the key; RECENT: one call minutes ago; a Codex session in
+    next day on the branch billing, reading src/app.py and a file whose name is the key; RECENT: one call minutes ago; a Codex session in
     /home/u/proj on 2026-03-01."""
     edit = assistant(WORK, 1, "msg_d1", "req_d1", usage(3, 20, cr=1000), content=[
         {"type": "text", "text": "I will edit the exporter."},
@@ -63,15 +63,16 @@ def write_history(sandbox) -> None:
             tool_use("toolu_fetch", "WebFetch", url="https://example.com/csv", prompt="spec")]),
         user(WORK, 80, [tool_result("toolu_fetch", "commas")], sidechain=True, agent_id=AGENT),
     ])
+    billing = {"gitBranch": "billing"}
     write_jsonl(session_file(sandbox, RESUMED), [
         {**edit, "sessionId": RESUMED},  # a resumed session starts with copies of the earlier one's records
-        user(RESUMED, 86400, "Now rename the billing module"),
-        assistant(RESUMED, 86401, "msg_d5", "req_d5", usage(3, 20, cr=5000), content=[
+        user(RESUMED, 86400, "Now rename the billing module", **billing),
+        assistant(RESUMED, 86401, "msg_d5", "req_d5", usage(3, 20, cr=5000), **billing, content=[
             tool_use("toolu_read", "Read", file_path="/home/u/proj/src/app.py")]),
-        user(RESUMED, 86402, [tool_result("toolu_read", "def export(): ...")]),
-        assistant(RESUMED, 86403, "msg_d7", "req_d7", usage(3, 20), content=[
+        user(RESUMED, 86402, [tool_result("toolu_read", "def export(): ...")], **billing),
+        assistant(RESUMED, 86403, "msg_d7", "req_d7", usage(3, 20), **billing, content=[
             tool_use("toolu_read_key", "Read", file_path=f"/home/u/proj/keys/{AWS_KEY}.json")]),
-        user(RESUMED, 86404, [tool_result("toolu_read_key", "{}")]),
+        user(RESUMED, 86404, [tool_result("toolu_read_key", "{}")], **billing),
     ])
     write_jsonl(session_file(sandbox, RECENT), [
         recent(user(RECENT, 0, "What changed today?"), 12),
@@ -173,10 +174,14 @@ def test_projects_split_the_reports_project_cost_by_model_and_branch(copies):
         assert sum(b["cost"] for b in project["branches"]) == pytest.approx(project["cost"])
         assert sum(b["tokens"] for b in project["branches"]) == project["tokens"]
     claude = next(p for p in data if p["project"] == SLUG)
-    assert [b["branch"] for b in claude["branches"]] == ["main"] and claude["branches"][0]["sessions"] == 3
+    branches = {b["branch"]: b for b in claude["branches"]}
+    assert (branches["main"]["sessions"], branches["billing"]["sessions"]) == (2, 1)  # WORK and RECENT; RESUMED
     tools = {t["tool"]: t for t in claude["tools"]}
     assert (tools["Bash"]["calls"], tools["Bash"]["errors"]) == (1, 1)
     assert {"Edit", "Task", "WebFetch", "Read"} <= set(tools)
+    assert branches["billing"]["tools"] == [{"tool": "Read", "calls": 2, "errors": 0}]
+    assert {t["tool"] for t in branches["main"]["tools"]} == {"Edit", "Bash", "Task", "WebFetch"}
+    assert branches["main"]["models"] == branches["billing"]["models"] == ["claude-opus-4-6"]
 
 
 def test_sessions_list_sorts_filters_and_masks(copies):
