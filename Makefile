@@ -29,6 +29,7 @@ $(DAGSTER_HOME)/dagster.yaml: instance/dagster.yaml
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	chmod -R go-rwx $(DAGSTER_HOME)
 	@echo "star_pipeline: Dagster on http://127.0.0.1:$(PORT); reports: .venv/bin/star-pipeline report daily"
+	@echo "star_pipeline: dashboard of what the agents did: .venv/bin/star-pipeline serve (then http://127.0.0.1:8484)"
 	umask 077 && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/dg dev --host 127.0.0.1 --port $(PORT)
 
 test: install

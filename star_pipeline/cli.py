@@ -73,6 +73,14 @@ def _parser():
     delete_model = embedding_commands.add_parser("delete", help="delete one model's vectors")
     delete_model.add_argument("model", help="e.g. sentence-transformers:all-MiniLM-L6-v2 (as `embeddings list` prints it)")
 
+    serve = commands.add_parser("serve", help="a local web dashboard (cost, projects, sessions, tools, search); "
+                                "reads the published copies only")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8484, help="port (default 8484)")
+    serve.add_argument("--allow-network", action="store_true",
+                       help="allow a --host other than loopback (anyone reaching it can read your sessions)")
+    serve.add_argument("-z", "--timezone", help="IANA time zone for dates (default: the system's; ?tz= in a page's URL)")
+
     commands.add_parser("mcp", help="serve the history to an agent over MCP (stdio); reads the published copies only")
     install_mcp = commands.add_parser("install-mcp", help="register `star-pipeline mcp` for Claude Code and Codex")
     install_mcp.add_argument("--claude-config", help="Claude Code's user config (default: ~/.claude.json)")
@@ -214,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.embeddings_command == "list":
                 return list_models(load_settings())
             return delete_model(load_settings(), args.model)
+        if args.command == "serve":
+            from star_pipeline.config import load_settings
+            from star_pipeline.dashboard.server import run_serve
+
+            return run_serve(load_settings().warehouse_path, args.host, args.port, args.allow_network, args.timezone)
         if args.command == "mcp":
             from star_pipeline.config import load_settings
             from star_pipeline.search.mcp_server import run_mcp
@@ -240,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
             from star_pipeline.reports.report import ReportError
             from star_pipeline.search.query import SearchError
             from star_pipeline.storage.embeddings import EmbeddingModelError
+            from star_pipeline.dashboard.server import ServeError
 
-            known = known + (ReportError, SearchError, EmbeddingModelError)
+            known = known + (ReportError, SearchError, EmbeddingModelError, ServeError)
         except ImportError:
             pass
         try:

@@ -1,5 +1,6 @@
 """The package carries everything it runs on: a wheel holds every SQL file, migration and default
-configuration of the tree, so `pip install .` works without the checkout."""
+configuration of the tree, and the dashboard's templates, style sheet and script, so `pip install .` works
+without the checkout."""
 
 import subprocess
 import sys
@@ -18,7 +19,9 @@ def test_the_wheel_holds_every_sql_migration_and_default_file(tmp_path):
     (wheel,) = tmp_path.glob("star_pipeline-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
     package = REPO_ROOT / "star_pipeline"
-    data = {str(p.relative_to(REPO_ROOT)) for pattern in ("*.sql", "*.yaml") for p in package.rglob(pattern)}
+    data = {str(p.relative_to(REPO_ROOT)) for pattern in ("*.sql", "*.yaml", "*.html", "*.css", "*.js")
+            for p in package.rglob(pattern)}
     assert {"star_pipeline/migrations/001_meta.sql", "star_pipeline/defaults/star_pipeline.yaml",
-            "star_pipeline/defaults/classifiers/message_kinds.yaml", "star_pipeline/sources/codex/usage.sql"} <= data
+            "star_pipeline/defaults/classifiers/message_kinds.yaml", "star_pipeline/sources/codex/usage.sql",
+            "star_pipeline/dashboard/templates/session.html", "star_pipeline/dashboard/static/dashboard.js"} <= data
     assert data <= shipped, sorted(data - shipped)

@@ -17,13 +17,19 @@ import os
 from dagster import MaterializeResult, MetadataValue, asset
 
 from star_pipeline.aggregate.search_embeddings import SEARCH_TEXT
-from star_pipeline.aggregate.sql_assets import GROUP, key
+from star_pipeline.aggregate.sql_assets import GROUP, key, normalized
 from star_pipeline.storage.embeddings import model_id
 from star_pipeline.storage.published_copies import fresh_temporary, replace_with, search_copy_path
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SearchResource, WarehouseResource
 from star_pipeline.storage.search_words import prepare
 from star_pipeline.storage.warehouse import quote_literal
 
+
+# A call's target path, taken from its input (file_path, path ...), is hidden when a flagged secret was in it: when
+# the call's masked input holds a [secret:...] and no longer holds the path. (A shell call's target is its working
+# folder, not in its input: it is hidden too when its command held a secret. Better hidden than leaked.)
+SECRET_PATH = "[secret]"
+TARGET_MASKED = "(contains(i.tool_input, '[secret:') AND NOT contains(i.tool_input, c.target_path))"
 
 # The history tables of the copy (search/history.py reads them), each one query over the warehouse. Texts
 # (first prompts, call inputs, error examples) are taken from search_documents, which is masked; a call whose
@@ -60,9 +66,10 @@ HISTORY_TABLES = {
         LEFT JOIN activity a USING (source, session_id)
         LEFT JOIN calls c USING (source, session_id)
         LEFT JOIN prompts f USING (source, session_id)""",
-    "tool_calls": """
+    "tool_calls": f"""
         SELECT c.source, c.session_id, c.agent_id, c.call_id, c.tool_name, c.called_at, c.duration_ms, c.status,
-            c.target_path, c.subagent_type, coalesce(p.project_id, '(unknown)') AS project,
+            CASE WHEN {TARGET_MASKED} THEN '{SECRET_PATH}' ELSE c.target_path END AS target_path, c.subagent_type,
+            coalesce(p.project_id, '(unknown)') AS project,
             left(i.tool_input, 300) AS input_head,
             CASE WHEN c.status = 'error' THEN left(r.tool_result, 500) END AS error_head
         FROM normalized.normalized_tool_calls c
@@ -76,18 +83,39 @@ HISTORY_TABLES = {
         SELECT source, session_id, agent_id, event_ts, report_model AS model, input_tokens, output_tokens,
             cache_creation_input_tokens, cache_read_input_tokens, reasoning_output_tokens, total_tokens, cost_usd
         FROM aggregate.fact_token_usage""",
-    "file_activity": """
-        SELECT source, project_id AS project, session_id, target_path, reads, edits, first_touched, last_touched
-        FROM aggregate.derived_file_activity""",
+    "file_activity": f"""
+        SELECT f.source, f.project_id AS project, f.session_id,
+            CASE WHEN m.session_id IS NOT NULL THEN '{SECRET_PATH}' ELSE f.target_path END AS target_path,
+            f.reads, f.edits, f.first_touched, f.last_touched
+        FROM aggregate.derived_file_activity f
+        LEFT JOIN (SELECT DISTINCT c.source, c.session_id, c.target_path FROM normalized.normalized_tool_calls c
+                   JOIN aggregate.search_documents i
+                     ON i.source = c.source AND i.path = c.path AND i.file_version = c.file_version
+                    AND i.byte_offset = c.byte_offset
+                   WHERE {TARGET_MASKED}) m USING (source, session_id, target_path)""",
+    # How sessions continue one another (the dashboard's session page): a session that starts with copies of
+    # another's records was resumed from it ('resume'; a summary line naming another session's message:
+    # 'summary'), and each compaction inside a session, at its time (no text: ids, kinds and times only).
+    "session_links": """
+        SELECT l.source, l.link_type, l.from_session_key AS session_id, l.to_session_key AS other_session_id,
+            CAST(NULL AS TIMESTAMPTZ) AS happened_at
+        FROM normalized.normalized_session_links l
+        WHERE l.link_type IN ('resume', 'summary')
+          AND (l.source, l.from_session_key) IN (SELECT (source, session_id) FROM aggregate.session_projects)
+          AND (l.source, l.to_session_key) IN (SELECT (source, session_id) FROM aggregate.session_projects)
+        UNION ALL
+        SELECT source, 'compaction', session_id, NULL, event_ts
+        FROM normalized.normalized_messages WHERE record_type = 'system' AND subtype = 'compact_boundary'""",
 }
 
 
 @asset(key=key("published_search_copy"), group_name=GROUP,
        deps=[key("search_documents"), key("search_embeddings"), key("search_postings"), key("session_projects"), key("fact_tool_call"),
-             key("fact_token_usage"), key("derived_session_usage"), key("derived_file_activity")], pool=WAREHOUSE_POOL,
+             key("fact_token_usage"), key("derived_session_usage"), key("derived_file_activity"),
+             normalized("normalized_session_links")], pool=WAREHOUSE_POOL,
        kinds={"duckdb"}, description="The read-only copy search and the MCP server read (<warehouse>.search.duckdb): "
        "masked texts, their vectors, a BM25 full-text index and the history tables (sessions, tool calls, API calls, "
-       "files), rebuilt whole after every rebuild.")
+       "files, links between sessions), rebuilt whole after every rebuild.")
 def published_search_copy(warehouse: WarehouseResource, search: SearchResource) -> MaterializeResult:
     target = search_copy_path(warehouse.database)
     temporary = fresh_temporary(target)

@@ -216,3 +216,57 @@ def test_hourly_adds_up_to_the_daily_report(box):
     utc = as_json(box, "hourly", "-j", "-z", "UTC")
     assert without_costs(utc["totals"]) == without_costs(hourly["totals"])
     assert [r["hour"] for r in utc["hourly"]] != [r["hour"] for r in hourly["hourly"]]  # half an hour apart
+
+
+def test_the_active_block_read_from_the_last_silence_equals_the_one_of_every_call():
+    """`blocks --active` reads the calls from the first after the latest silence longer than a block; its block
+    must be the one the whole history gives, also when activity ran through several blocks without a silence."""
+    import duckdb
+
+    from star_pipeline.reports.report import ReportOptions, report_data
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    conn = duckdb.connect()
+    conn.execute("CREATE SCHEMA aggregate")
+    conn.execute("""CREATE TABLE aggregate.fact_token_usage (usage_key VARCHAR, source VARCHAR, session_id VARCHAR,
+        project_id VARCHAR, report_model VARCHAR, model_is_fallback BOOLEAN, event_ts TIMESTAMPTZ, date_key INTEGER,
+        input_tokens BIGINT, output_tokens BIGINT, cache_creation_input_tokens BIGINT, cache_read_input_tokens BIGINT,
+        reasoning_output_tokens BIGINT, cost_usd DOUBLE)""")
+    # two days ago a lone call (then a silence), then a call every 40 minutes for 13 hours up to 10 minutes ago:
+    # blocks roll over at 5 hours without any silence, so the active block starts at neither chain's first call
+    times = [now - datetime.timedelta(days=2)] + [now - datetime.timedelta(minutes=10 + 40 * k) for k in range(20)]
+    for n, ts in enumerate(sorted(times)):
+        conn.execute("INSERT INTO aggregate.fact_token_usage VALUES (?, 'claude_code', 's', '/p', 'm', false, ?, 0, "
+                     "10, 5, 0, 100, 0, 0.25)", [f"k{n}", ts])
+    full = [b for b in report_data(conn, ReportOptions("blocks"), "w")["blocks"] if b["isActive"]]
+    active = report_data(conn, ReportOptions("blocks", active=True), "w")["blocks"]
+    assert len(full) == 1 and active == full
+    chain_start = min(times[1:]).astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H")
+    assert active[0]["entries"] < 20 and active[0]["startTime"][:13] > chain_start
+    # with 6-minute blocks the last call (10 minutes ago) is in none: no block is active either way
+    short = report_data(conn, ReportOptions("blocks", session_length=0.1), "w")["blocks"]
+    assert [b for b in short if b["isActive"]] == [] and short
+    assert report_data(conn, ReportOptions("blocks", active=True, session_length=0.1), "w")["blocks"] == []
+
+
+@pytest.mark.parametrize("zone, flag, day, found", [
+    ("Pacific/Kiritimati", "since", "2026-03-02", True),  # UTC+14: 11:00 UTC on 1 March is 01:00 on 2 March there
+    ("Pacific/Kiritimati", "until", "2026-03-01", False),
+    ("Etc/GMT+12", "until", "2026-02-28", True),  # UTC-12: 23:00 on 28 February there
+    ("Etc/GMT+12", "since", "2026-03-01", False),
+])
+def test_a_date_range_in_a_far_time_zone_takes_the_calls_of_its_own_days(zone, flag, day, found):
+    """--since and --until name days in --timezone; the UTC day of a call may be the day before or after."""
+    import duckdb
+
+    from star_pipeline.reports.report import ReportOptions, report_data
+
+    conn = duckdb.connect()
+    conn.execute("CREATE SCHEMA aggregate")
+    conn.execute("""CREATE TABLE aggregate.fact_token_usage AS SELECT 'k' AS usage_key, 'claude_code' AS source,
+        's' AS session_id, '/p' AS project_id, 'm' AS report_model, false AS model_is_fallback,
+        TIMESTAMPTZ '2026-03-01 11:00:00+00' AS event_ts, 20260301 AS date_key, 10::BIGINT AS input_tokens,
+        5::BIGINT AS output_tokens, 0::BIGINT AS cache_creation_input_tokens, 0::BIGINT AS cache_read_input_tokens,
+        0::BIGINT AS reasoning_output_tokens, 0.5::DOUBLE AS cost_usd""")
+    days = report_data(conn, ReportOptions("daily", timezone=zone, **{flag: day}), "w")["daily"]
+    assert [d["date"] for d in days] == ([day] if found else [])
