@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -122,7 +123,9 @@ def statusline_latency(config: Path, claude_dir: Path, use_ccusage: bool, runs: 
 
     published = statusline_file(load_settings(config).warehouse_path)
     projects = claude_dir / "projects"
-    transcript = max(projects.glob("*/*.jsonl"), key=lambda path: (path.stat().st_size, path))
+    # amplified copies nest the projects one folder deeper than Claude Code does: any main transcript under it
+    mains = [path for path in projects.rglob("*.jsonl") if "subagents" not in path.parts]
+    transcript = max(mains, key=lambda path: (path.stat().st_size, path))
     payload = json.dumps({"hook_event_name": "Status", "session_id": transcript.stem, "transcript_path": str(transcript),
                           "cwd": "/home/dev", "model": {"id": "claude-opus-4-6", "display_name": "Opus"},
                           "workspace": {"current_dir": "/home/dev", "project_dir": "/home/dev"}}).encode()
@@ -296,7 +299,11 @@ def main() -> None:
             else:
                 notes.append(f"The real corpus was skipped: {CORPUS / 'claude' / 'projects'} or {AMPLIFY} is absent.")
         for corpus in corpora:
-            corpus_table, corpus_notes = corpus_rows(corpus, work, args.size_mb, args.scaling, use_ccusage)
+            try:
+                corpus_table, corpus_notes = corpus_rows(corpus, work, args.size_mb, args.scaling, use_ccusage)
+            except Exception as exc:  # the other measurements still run and are written
+                traceback.print_exc()
+                corpus_table, corpus_notes = [], [f"The {corpus.label} corpus's measurements stopped: {exc!r}."]
             rows += corpus_table
             notes += corpus_notes
 
