@@ -10,15 +10,19 @@
 --   agent_id: the subagent's id (its transcript's agent-<id>.jsonl)
 --   agent_type: its type (Explore, general-purpose, a custom agent ...), NULL when nothing names it
 --   named_by: where the type came from: tool_result or hook
+--   spawned_by_call_id: the tool call whose result names the subagent (the Task or Agent call that started it)
 --   pipeline_version: the pipeline version that built the row
 -- Preview: agent_type, named_by, session_id, agent_id
-WITH from_results AS (
-    SELECT m.source, m.session_id, m.spawned_agent_id AS agent_id,
-        coalesce(m.spawned_agent_type, c.subagent_type) AS agent_type, m.event_ts
+WITH results AS (
+    SELECT m.*, list_filter(m.tool_blocks, b -> b.kind = 'result')[1].call_id AS result_call_id
     FROM normalized.normalized_messages m
-    LEFT JOIN normalized.normalized_tool_calls c
-      ON c.source = m.source AND c.call_id = m.tool_blocks[1].call_id AND m.tool_blocks[1].kind = 'result'
     WHERE m.spawned_agent_id IS NOT NULL
+),
+from_results AS (
+    SELECT r.source, r.session_id, r.spawned_agent_id AS agent_id,
+        coalesce(r.spawned_agent_type, c.subagent_type) AS agent_type, r.result_call_id AS spawned_by_call_id, r.event_ts
+    FROM results r
+    LEFT JOIN normalized.normalized_tool_calls c ON c.source = r.source AND c.call_id = r.result_call_id
 ),
 from_hooks AS (
     -- the spool holds Claude Code's hook payloads (install-hooks writes Claude Code's settings)
@@ -35,6 +39,7 @@ named AS (
 SELECT source, session_id, agent_id,
     arg_min(agent_type, (preference, event_ts)) FILTER (WHERE agent_type IS NOT NULL) AS agent_type,
     arg_min(named_by, (preference, event_ts)) AS named_by,
+    arg_min(spawned_by_call_id, (preference, event_ts)) FILTER (WHERE spawned_by_call_id IS NOT NULL) AS spawned_by_call_id,
     '{pipeline_version}' AS pipeline_version
 FROM named
 GROUP BY source, session_id, agent_id

@@ -93,6 +93,9 @@ HISTORY_TABLES = {
                      ON i.source = c.source AND i.path = c.path AND i.file_version = c.file_version
                     AND i.byte_offset = c.byte_offset
                    WHERE {TARGET_MASKED}) m USING (source, session_id, target_path)""",
+    # Each subagent a session started, its type and the call that started it (the dashboard nests its entries there)
+    "subagents": """
+        SELECT source, session_id, agent_id, agent_type, spawned_by_call_id FROM aggregate.derived_subagents""",
     # How sessions continue one another (the dashboard's session page): a session that starts with copies of
     # another's records was resumed from it ('resume'; a summary line naming another session's message:
     # 'summary'), and each compaction inside a session, at its time (no text: ids, kinds and times only).
@@ -112,10 +115,10 @@ HISTORY_TABLES = {
 @asset(key=key("published_search_copy"), group_name=GROUP,
        deps=[key("search_documents"), key("search_embeddings"), key("search_postings"), key("session_projects"), key("fact_tool_call"),
              key("fact_token_usage"), key("derived_session_usage"), key("derived_file_activity"),
-             normalized("normalized_session_links")], pool=WAREHOUSE_POOL,
+             key("derived_subagents"), normalized("normalized_session_links")], pool=WAREHOUSE_POOL,
        kinds={"duckdb"}, description="The read-only copy search and the MCP server read (<warehouse>.search.duckdb): "
        "masked texts, their vectors, a BM25 full-text index and the history tables (sessions, tool calls, API calls, "
-       "files, links between sessions), rebuilt whole after every rebuild.")
+       "files, subagents, links between sessions), rebuilt whole after every rebuild.")
 def published_search_copy(warehouse: WarehouseResource, search: SearchResource) -> MaterializeResult:
     target = search_copy_path(warehouse.database)
     temporary = fresh_temporary(target)

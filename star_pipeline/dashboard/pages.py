@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, replace
 
+import duckdb
+
 from star_pipeline.reports.report import (PROJECT_LABEL_SQL, TOKEN_SELECT, WITH_SESSIONS, ReportError, ReportOptions,
                                           check_options, fact_filters, first_of_latest, report_data, resolve_project)
 from star_pipeline.search.history import resolve_session
@@ -331,7 +333,12 @@ def session_detail(history, source: str, session_id: str, page: int = 1) -> dict
         if entry["entry"] != "message":
             entry["text"] = one_line(entry["text"], 300)
         entry["error"] = one_line(entry["error"], 500)
-    subagents = _subagents(entries)
+    try:
+        named = {row["agent_id"]: row for row in _records(history, """
+            SELECT agent_id, agent_type, spawned_by_call_id FROM subagents WHERE source = ? AND session_id = ?""", key)}
+    except duckdb.CatalogException:  # a copy published before it had the table: times alone place subagents
+        named = {}
+    subagents = _subagents(entries, named)
     main = [e for e in entries if e["agent_id"] is None or e["agent_id"] not in subagents]
     # a subagent with no call found that started it is shown where it started, as an entry of its own; so is each
     # compaction (sorted in by time: a stable sort keeps the entries' own order)
@@ -352,11 +359,14 @@ def session_detail(history, source: str, session_id: str, page: int = 1) -> dict
             "pages": pages}
 
 
-def _subagents(entries: list[dict]) -> dict[str, dict]:
+def _subagents(entries: list[dict], named: dict[str, dict] | None = None) -> dict[str, dict]:
     """The session's subagents (entries with an agent id), each with its entries, figures and the call that started
-    it: the call whose id is the agent's (Kimi names a subagent by its call), else the latest call of the main agent
-    that started before the subagent's first entry and ended after its last (a Task or Agent call waits for it),
-    preferring calls that name a subagent type."""
+    it: the call whose result names it (`named`: the copy's subagents table, from Claude Code's Task and Agent
+    results), else the call whose id is the agent's (Kimi names a subagent by its call), else the latest call of
+    the main agent that started before the subagent's first entry and ended after its last (a Task or Agent call
+    waits for it), preferring calls that name a subagent type. Parallel subagents need the first: their calls'
+    times overlap."""
+    named = named or {}
     agents: dict[str, dict] = {}
     for entry in entries:
         if entry["agent_id"] is None:
@@ -378,17 +388,21 @@ def _subagents(entries: list[dict]) -> dict[str, dict]:
             agent["tokens"] += entry["total_tokens"] or 0
     calls = [e for e in entries if e["entry"] == "tool_call" and e["agent_id"] is None and e["ts"] is not None]
     taken: set[str] = set()
+    # a call whose result names a subagent is that subagent's, never a guess for another
+    named_calls = {row["spawned_by_call_id"] for row in named.values() if row.get("spawned_by_call_id")}
+    unnamed_calls = [c for c in calls if c["call_id"] not in named_calls]
     for agent in sorted(agents.values(), key=lambda a: (a["first_ts"] is None, a["first_ts"] or 0)):
-        by_id = next((c for c in calls if c["call_id"] == agent["agent_id"]), None)
+        spawned_by = (named.get(agent["agent_id"]) or {}).get("spawned_by_call_id")
+        by_id = next((c for c in calls if c["call_id"] in (spawned_by, agent["agent_id"])), None)
         if by_id is None and agent["first_ts"] is not None and not agent["compaction"]:
-            spans = [c for c in calls if c["call_id"] not in taken and c["ts"] <= agent["first_ts"]
+            spans = [c for c in unnamed_calls if c["call_id"] not in taken and c["ts"] <= agent["first_ts"]
                      and (c["duration_ms"] is None
                           or c["ts"] + datetime.timedelta(milliseconds=c["duration_ms"]) >= agent["last_ts"])]
             spans.sort(key=lambda c: (c["subagent_type"] is not None, c["ts"]))
             by_id = spans[-1] if spans else None
         if by_id is not None:
             agent["parent_call_id"] = by_id["call_id"]
-            agent["subagent_type"] = by_id["subagent_type"]
+            agent["subagent_type"] = (named.get(agent["agent_id"]) or {}).get("agent_type") or by_id["subagent_type"]
             taken.add(by_id["call_id"])
     return agents
 
