@@ -14,10 +14,11 @@ entry here; the assets and checks follow from these fields.
   in files with new messages, written by key: storage/watermarks.py).
 """
 
-import re
 from dataclasses import dataclass
 
 from dagster import AssetKey, DynamicPartitionsDefinition
+
+from star_pipeline.classified.rules import VERSION_PATTERN
 
 CLASSIFIER_REVISIONS = DynamicPartitionsDefinition(name="classifier_revisions")
 """The partitions of every classified asset: one per revision of the classifiers folder, named by the
@@ -28,7 +29,6 @@ REVISION_SEPARATOR = "+"
 # The run tags by which Dagster runs a range of partitions in one run (what a backfill with one run sets)
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-_VERSION = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)-[0-9a-f]{8}$")
 
 METHODS = ("rules", "patterns")
 REFRESHES = ("all", "new_items", "changed_calls")
@@ -60,10 +60,6 @@ class ClassifierSpec:
     @property
     def key(self) -> AssetKey:
         return AssetKey(["classified", self.table])
-
-    @property
-    def partitions(self) -> DynamicPartitionsDefinition:
-        return CLASSIFIER_REVISIONS
 
     def version_in(self, revision: str) -> str | None:
         """This classifier's version in a revision (None: its file was absent from that revision)."""
@@ -159,7 +155,7 @@ def revision_versions(revision: str) -> dict[str, str]:
     """classifier name -> version, of a revision key."""
     found = {}
     for version in revision.split(REVISION_SEPARATOR):
-        match = _VERSION.match(version)
+        match = VERSION_PATTERN.match(version)
         if match:
             found[match.group("name")] = version
     return found
