@@ -19,7 +19,7 @@ from dagster import MaterializeResult, MetadataValue, asset
 from star_pipeline.aggregate.sql_assets import GROUP, key
 from star_pipeline.sources import SOURCES, by_name
 from star_pipeline.storage.brief_files import BRIEF_SUFFIX, brief_file, briefs_dir
-from star_pipeline.storage.published_copies import search_copy_path
+from star_pipeline.storage.published_copies import publish_text, search_copy_path
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 
 RECENT_SESSIONS = 5
@@ -107,9 +107,7 @@ def write_briefs(folder: Path, briefs: dict[str, str]) -> int:
         for project, text in briefs.items():
             target = brief_file(folder, project)
             wanted.add(target.name)
-            temporary = target.with_name(target.name + ".tmp")
-            temporary.write_text(text, encoding="utf-8")
-            os.replace(temporary, target)
+            publish_text(target, text)
         for stale in folder.iterdir():
             if stale.name not in wanted and (stale.suffix == BRIEF_SUFFIX or stale.name.endswith(".tmp")):
                 stale.unlink()

@@ -11,16 +11,13 @@ and the prices to cost new calls with.
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-
 from dagster import MaterializeResult, MetadataValue, asset
 
 from star_pipeline.aggregate import pricing
 from star_pipeline.aggregate.blocks import BLOCK_US, CALL_TIME_SQL, EPOCH, billing_blocks
 from star_pipeline.aggregate.sql_assets import GROUP, key
-from star_pipeline.storage.published_copies import fresh_temporary, replace_with
+from star_pipeline.storage.published_copies import publish_text
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.statusline_file import FORMAT, QUARTER_US, call_key, statusline_file
 
@@ -123,17 +120,6 @@ def statusline_lines(conn) -> list[str]:
     return [json.dumps(line, separators=(",", ":")) for line in (header, *_sessions(conn))]
 
 
-def write_statusline_file(target: Path, lines: list[str]) -> None:
-    """Write the file whole beside `target` and rename it into place, owner-only."""
-    temporary = fresh_temporary(target)
-    old_umask = os.umask(0o077)
-    try:
-        temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    finally:
-        os.umask(old_umask)
-    replace_with(temporary, target)
-
-
 @asset(key=key("published_statusline"), group_name=GROUP, deps=[key("fact_token_usage"), key("dim_model")],
        pool=WAREHOUSE_POOL, kinds={"python"},
        description="What `star-pipeline statusline` reads besides the session's transcript "
@@ -143,6 +129,6 @@ def published_statusline(warehouse: WarehouseResource) -> MaterializeResult:
     with warehouse.connect() as conn:
         lines = statusline_lines(conn)
     target = statusline_file(warehouse.database)
-    write_statusline_file(target, lines)
+    publish_text(target, "\n".join(lines) + "\n")
     return MaterializeResult(metadata={"path": MetadataValue.path(str(target)), "sessions": len(lines) - 1,
                                        "bytes": target.stat().st_size})

@@ -194,11 +194,8 @@ def forget_state(warehouse_path: Path | str) -> None:
 def write_state(settings, before: dict, started_at: float) -> None:
     """Store what a successful build saw: the sources as they were when it started (a line written during
     the build makes the next one run), the rest as the build left it."""
-    from star_pipeline.storage.published_copies import fresh_temporary, replace_with
+    from star_pipeline.storage.published_copies import publish_text
 
     sources = {name: {k: v for k, v in part.items() if k != "mtimes_ns"} for name, part in before["sources"].items()}
     state = {**fingerprint(settings, sources), "started_at": started_at, "built_at": time.time()}
-    path = state_path(settings.warehouse_path)
-    temporary = fresh_temporary(path)
-    temporary.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-    replace_with(temporary, path)
+    publish_text(state_path(settings.warehouse_path), json.dumps(state, ensure_ascii=False))

@@ -39,6 +39,18 @@ def fresh_temporary(target: Path) -> Path:
     return temporary
 
 
+def publish_text(target: Path, text: str) -> None:
+    """Write a small text file whole beside `target` under umask 077 and rename it into place: a reader never
+    sees half of it, and no other user ever can (the statusline's file, a brief, the build state)."""
+    temporary = fresh_temporary(target)
+    old_umask = os.umask(0o077)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+    finally:
+        os.umask(old_umask)
+    replace_with(temporary, target)
+
+
 def publish(conn, warehouse_path: Path | str, tables: dict[str, tuple[str, ...]]) -> Path:
     """Copy `tables` (aggregate table -> its columns) from the open warehouse connection into the published copy."""
     target = published_copy_path(warehouse_path)
