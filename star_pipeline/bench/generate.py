@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 import math
 import random
@@ -76,9 +77,12 @@ def _code(rng: random.Random, size: int) -> str:
     return "\n".join(out)
 
 
-def _project_files(rng: random.Random, cwd: str, count: int = 24) -> list[tuple[str, str]]:
-    """A project's files: sessions read the same files again and again, so tool results repeat as in real use."""
-    return [(f"{cwd}/src/mod{i}.py", _code(rng, _lognormal_bytes(rng, 1200, 10000, 80000))) for i in range(count)]
+@functools.lru_cache(maxsize=None)
+def _project_files(slug: str, cwd: str, count: int = 24) -> tuple[tuple[str, str], ...]:
+    """A project's files, made once per project (seeded by its slug): sessions read the same files again and
+    again, so tool results repeat as in real use."""
+    rng = random.Random(slug)
+    return tuple((f"{cwd}/src/mod{i}.py", _code(rng, _lognormal_bytes(rng, 1200, 10000, 80000))) for i in range(count))
 
 
 def _base64ish(rng: random.Random, size: int) -> str:
@@ -115,7 +119,7 @@ def claude_session(rng: random.Random, out: Path, slug: str, start: datetime, tu
     lines per hook, file-history snapshots, attachments, and now and then a pasted prompt or an image."""
     session_id = session_id or _uuid(rng)
     cwd = "/home/dev/" + slug.split("-")[-1]
-    files = _project_files(random.Random(slug), cwd)  # the same files in every session of the project
+    files = _project_files(slug, cwd)  # the same files in every session of the project
     lines: list[dict] = []
     parent = None
     t = start
