@@ -207,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             from star_pipeline.config import load_settings
             from star_pipeline.reports.report import ReportOptions, run_report
 
-            return run_report(ReportOptions.from_args(args), load_settings().warehouse_path)
+            settings = load_settings()
+            return run_report(ReportOptions.from_args(args), settings.warehouse_path, lake=settings.lake)
         if args.command == "search":
             from star_pipeline.config import load_settings
             from star_pipeline.search.query import SearchOptions, run_search

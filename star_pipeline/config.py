@@ -60,6 +60,22 @@ class Settings:
     partial_line_quiet_seconds: float
     classifiers_dir: Path
     embedding_model: str = "wordllama"  # search: the model that embeds texts (storage/embeddings.py)
+    # warehouse.kind: ducklake (storage/lake.py): the lake's catalog and data folder; "" for the single file
+    lake_catalog: str = ""
+    lake_data_path: str = ""
+
+    @property
+    def lake(self):
+        """The DuckLake this configuration names (storage/lake.py's LakeLocation), or None for the single file."""
+        if not self.lake_catalog:
+            return None
+        from star_pipeline.storage.lake import LakeLocation
+
+        return LakeLocation(self.lake_catalog, self.lake_data_path)
+
+    def connect_options(self) -> dict:
+        """What `storage.warehouse.connect(settings.warehouse_path, ...)` needs beside the path."""
+        return {"lock_timeout_seconds": self.lock_timeout_seconds, "lake": self.lake}
 
     @property
     def hook_spool_dir(self) -> Path:
@@ -72,7 +88,10 @@ class Settings:
 REQUIRED = object()
 _SCHEMA: dict = {
     "warehouse": {
+        "kind": (str, "duckdb"),
         "path": (str, REQUIRED),
+        "catalog": (str, None),
+        "data_path": (str, None),
         "lock_timeout_seconds": ((int, float), 60),
         "memory_limit": (str, AUTO_MEMORY_LIMIT),
     },
@@ -138,6 +157,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
             f"{config_path}: 'classified.classifiers_dir' is {classifiers_dir}, which is not a folder. Point it at the "
             f"folder of classifier YAML files (the defaults are in {DEFAULT_CLASSIFIERS_DIR}), or remove the key."
         )
+    lake_catalog, lake_data_path = lake_settings(values, config_path, one_path)
     return Settings(
         config_path=config_path.resolve(),
         warehouse_path=one_path("warehouse.path"),
@@ -147,7 +167,50 @@ def load_settings(path: Path | str | None = None) -> Settings:
         partial_line_quiet_seconds=float(values["raw.partial_line_quiet_seconds"]),
         classifiers_dir=classifiers_dir,
         embedding_model=values["search.embedding_model"],
+        lake_catalog=lake_catalog,
+        lake_data_path=lake_data_path,
     )
+
+
+WAREHOUSE_KINDS = ("duckdb", "ducklake")
+
+
+def lake_settings(values: dict, config_path: Path, one_path) -> tuple[str, str]:
+    """(catalog, data_path) of `warehouse.kind: ducklake`, or ("", "") for the single DuckDB file.
+
+    The catalog is `postgres:<libpq connection string>` (a team), `sqlite:<file>`, or a DuckDB catalog file
+    (one machine); a file path is resolved like every other path here. The data path is a folder (resolved,
+    ending in "/") or an `s3://` URL, kept as written.
+    """
+    kind, catalog, data_path = values["warehouse.kind"], values["warehouse.catalog"], values["warehouse.data_path"]
+    if kind not in WAREHOUSE_KINDS:
+        raise ConfigError(f"{config_path}: 'warehouse.kind' must be one of {', '.join(WAREHOUSE_KINDS)}, got {kind!r}.")
+    if kind == "duckdb":
+        for key, value in (("warehouse.catalog", catalog), ("warehouse.data_path", data_path)):
+            if value:
+                raise ConfigError(f"{config_path}: '{key}' is only for 'warehouse.kind: ducklake'; set the kind, "
+                                  "or remove the key.")
+        return "", ""
+    for key, value, example in (("warehouse.catalog", catalog, "postgres:dbname=star_pipeline host=db.example"),
+                                ("warehouse.data_path", data_path, "/srv/team-lake/")):
+        if not value:
+            raise ConfigError(f"{config_path}: 'warehouse.kind: ducklake' needs '{key}' (for example {example!r}).")
+    from star_pipeline.storage.lake import POSTGRES_PREFIX, SQLITE_PREFIX, catalog_password_problem
+
+    problem = catalog_password_problem(catalog)
+    if problem:
+        raise ConfigError(f"{config_path}: 'warehouse.catalog' {problem}")
+    if catalog.startswith(SQLITE_PREFIX):
+        catalog = SQLITE_PREFIX + str(one_path_of(catalog.removeprefix(SQLITE_PREFIX), config_path, "warehouse.catalog"))
+    elif not catalog.startswith(POSTGRES_PREFIX):
+        catalog = str(one_path("warehouse.catalog"))
+    if not data_path.startswith("s3://"):
+        data_path = str(one_path("warehouse.data_path")).rstrip("/") + "/"
+    return catalog, data_path
+
+
+def one_path_of(value: str, config_path: Path, key: str) -> Path:
+    return _absolute(_expand(value, config_path, key), config_path.resolve().parent)
 
 
 def source_roots(values: dict, config_path: Path, base: Path, one_path) -> dict[str, tuple[Path, ...]]:

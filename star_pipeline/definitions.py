@@ -28,6 +28,7 @@ from star_pipeline.storage.resources import SearchResource, SourceFoldersResourc
 
 def build_definitions(settings: Settings) -> Definitions:
     database = str(settings.warehouse_path)
+    lake = {"lake_catalog": settings.lake_catalog, "lake_data_path": settings.lake_data_path}
     jobs = build_jobs()
     normalized_keys = [key for a in normalized_assets for key in a.keys]
     return Definitions(
@@ -44,11 +45,13 @@ def build_definitions(settings: Settings) -> Definitions:
                 database=database,
                 lock_timeout_seconds=settings.lock_timeout_seconds,
                 memory_limit=settings.memory_limit,
+                **lake,
             ),
             "warehouse": WarehouseResource(
                 database=database,
                 lock_timeout_seconds=settings.lock_timeout_seconds,
                 memory_limit=settings.memory_limit,
+                **lake,
             ),
             "source_folders": SourceFoldersResource(
                 roots={name: [str(p) for p in roots] for name, roots in settings.roots.items()},

@@ -193,3 +193,26 @@ def corpus_warehouse(tmp_path_factory):
 
 
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A PostgreSQL cluster for the DuckLake tests (star_pipeline/bench/local_postgres.py), started once per session.
+    Skipped when PostgreSQL is not installed, except under CI (CI=true), where that is a failure."""
+    from star_pipeline.bench import local_postgres
+
+    try:
+        cluster = local_postgres.start()
+    except local_postgres.PostgresUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_catalog(postgres_cluster, request) -> str:
+    """A `warehouse.catalog` string naming a new, empty database of the session's cluster."""
+    name = "lake_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    return postgres_cluster.create_database(f"{name}_{os.getpid()}_{int(time.monotonic() * 1000) % 100000}")

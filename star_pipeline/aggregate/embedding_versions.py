@@ -16,7 +16,7 @@ from star_pipeline.storage.warehouse import connect, table_exists
 def list_models(settings, out=None) -> int:
     out = out or sys.stdout
     current = model_id(settings.embedding_model)
-    with connect(settings.warehouse_path, lock_timeout_seconds=settings.lock_timeout_seconds) as conn:
+    with connect(settings.warehouse_path, **settings.connect_options()) as conn:
         rows = dict(conn.execute("SELECT model, count(*) FROM aggregate.search_embeddings GROUP BY model").fetchall()
                     if table_exists(conn, "aggregate", "search_embeddings") else [])
     for model in sorted(set(rows) | {current}):
@@ -27,7 +27,7 @@ def list_models(settings, out=None) -> int:
 
 def delete_model(settings, model: str, out=None) -> int:
     out = out or sys.stdout
-    with connect(settings.warehouse_path, lock_timeout_seconds=settings.lock_timeout_seconds) as conn:
+    with connect(settings.warehouse_path, **settings.connect_options()) as conn:
         known = (conn.execute("SELECT DISTINCT model FROM aggregate.search_embeddings ORDER BY 1").fetchall()
                  if table_exists(conn, "aggregate", "search_embeddings") else [])
         if model not in [row[0] for row in known]:

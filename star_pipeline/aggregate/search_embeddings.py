@@ -35,8 +35,8 @@ def search_embeddings(context: AssetExecutionContext, warehouse: WarehouseResour
     version = pricing.pipeline_version()  # the pipeline that embedded a text, as every aggregate row carries it
     with warehouse.connect() as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS aggregate.search_embeddings (model VARCHAR NOT NULL, "
-                     "text_hash VARCHAR NOT NULL, vector FLOAT[] NOT NULL, pipeline_version VARCHAR, "
-                     "PRIMARY KEY (model, text_hash))")
+                     "text_hash VARCHAR NOT NULL, vector FLOAT[] NOT NULL, pipeline_version VARCHAR)")
+        # one row per (model, text_hash): only texts without a vector are inserted (no PRIMARY KEY: a DuckLake has none)
         # The texts without a vector, read as one stream by a second connection while this one writes their
         # vectors: one pass, instead of a temporary table of every pending text paged by LIMIT/OFFSET (each page
         # a sort of what is left: quadratic in a first import of distinct text).

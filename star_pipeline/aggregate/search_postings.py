@@ -40,7 +40,7 @@ def search_postings(context: AssetExecutionContext, warehouse: WarehouseResource
         prepare(conn)
         conn.execute("CREATE TABLE IF NOT EXISTS aggregate.search_postings (text_hash VARCHAR NOT NULL, "
                      "term VARCHAR NOT NULL, tf INTEGER NOT NULL, pipeline_version VARCHAR)")
-        conn.execute("CREATE TABLE IF NOT EXISTS aggregate.search_word_counts (text_hash VARCHAR PRIMARY KEY, "
+        conn.execute("CREATE TABLE IF NOT EXISTS aggregate.search_word_counts (text_hash VARCHAR NOT NULL, "
                      "words INTEGER NOT NULL, pipeline_version VARCHAR)")
         conn.execute(f"""
             CREATE OR REPLACE TEMP TABLE pending_texts AS

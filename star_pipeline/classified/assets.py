@@ -253,11 +253,18 @@ def version_write(conn, spec: ClassifierSpec, classifier: ClassifierFile, versio
     """One version's write (classify_query), with what must commit with it: a pattern classifier's scan
     progress (it leaves no row where nothing matched), and the version's text in meta_classifier_configs."""
     query, incremental = classify_query(conn, spec, classifier, version, full)  # validates the rules first
-    bookkeeping = [("INSERT OR IGNORE INTO meta_classifier_configs VALUES (?, ?, ?, now())",
-                    [classifier.version, classifier.name, classifier.text])]
+    # Written without INSERT OR IGNORE/REPLACE, which need a key constraint a DuckLake cannot have.
+    bookkeeping = [("INSERT INTO meta_classifier_configs SELECT ?, ?, ?, now() WHERE NOT EXISTS "
+                    "(SELECT 1 FROM meta_classifier_configs WHERE classifier_version = ?)",
+                    [classifier.version, classifier.name, classifier.text, classifier.version])]
     if spec.method == "patterns":
-        bookkeeping.append(("INSERT OR REPLACE INTO meta_classifier_progress SELECT ?, source, path, file_version, "
-                            f"max(byte_offset) FROM {spec.items} GROUP BY ALL", [version]))
+        bookkeeping.append((
+            "MERGE INTO meta_classifier_progress p USING (SELECT ? AS classifier_version, source, path, file_version, "
+            f"max(byte_offset) AS scanned_through_offset FROM {spec.items} GROUP BY ALL) s "
+            "ON p.classifier_version = s.classifier_version AND p.source = s.source AND p.path = s.path "
+            "AND p.file_version = s.file_version "
+            "WHEN MATCHED THEN UPDATE SET scanned_through_offset = s.scanned_through_offset "
+            "WHEN NOT MATCHED THEN INSERT BY NAME", [version]))
     return dataclasses.replace(query, after_write=(*query.after_write, *bookkeeping)), incremental
 
 

@@ -31,7 +31,7 @@ def list_versions(settings, out=None) -> int:
     out = out or sys.stdout
     current = classifier_file_versions(settings.classifiers_dir)
     instance = _instance()
-    with connect(settings.warehouse_path, lock_timeout_seconds=settings.lock_timeout_seconds) as conn:
+    with connect(settings.warehouse_path, **settings.connect_options()) as conn:
         for spec in CLASSIFIERS:
             rows = {}
             if table_exists(conn, "classified", spec.table):
@@ -66,7 +66,7 @@ def delete_version(settings, version: str, out=None) -> int:
     if spec is None:
         print(f"star-pipeline: {version!r} is not a classifier version (<classifier>-<8 hex>); see `star-pipeline classifiers list`.", file=sys.stderr)
         return 2
-    with connect(settings.warehouse_path, lock_timeout_seconds=settings.lock_timeout_seconds) as conn:
+    with connect(settings.warehouse_path, **settings.connect_options()) as conn:
         conn.execute("BEGIN TRANSACTION")
         deleted = 0
         if table_exists(conn, "classified", spec.table):

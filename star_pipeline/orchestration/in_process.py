@@ -54,7 +54,7 @@ def config_for(job, run_config: dict | None) -> dict | None:
     return config
 
 
-def lost_versions(instance, current: dict[str, str], warehouse_path) -> list[str]:
+def lost_versions(instance, current: dict[str, str], warehouse_path, lake=None) -> list[str]:
     """Versions in registered revisions that no run can classify with: neither a current file's nor stored."""
     import duckdb
 
@@ -63,7 +63,7 @@ def lost_versions(instance, current: dict[str, str], warehouse_path) -> list[str
 
     stored: set[str] = set()
     try:
-        with connect(warehouse_path, read_only=True) as conn:
+        with connect(warehouse_path, read_only=True, lake=lake) as conn:
             stored = {r[0] for r in conn.execute("SELECT classifier_version FROM meta_classifier_configs").fetchall()}
     except duckdb.Error:
         pass
@@ -84,7 +84,7 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
         # One database instance per job run (see shared_instance): no re-open per step, and
         # what DuckDB kept in memory during one job is given back before the next.
         with shared_instance(warehouse.database, lock_timeout_seconds=warehouse.lock_timeout_seconds,
-                             config=warehouse.duckdb_config()):
+                             config=warehouse.duckdb_config(), lake=warehouse.lake()):
             return job.execute_in_process(instance=instance, raise_on_error=False, run_config=config_for(job, run_config),
                                           **kwargs)
 
@@ -102,7 +102,7 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
     if revision and not instance.has_dynamic_partition(CLASSIFIER_REVISIONS.name, revision):
         instance.add_dynamic_partitions(CLASSIFIER_REVISIONS.name, [revision])
         log(f"registered classifiers revision {revision}")
-    for lost in lost_versions(instance, current, warehouse.database):
+    for lost in lost_versions(instance, current, warehouse.database, warehouse.lake()):
         log(f"skipped {lost}: in a registered revision, but neither the current file nor ever materialized "
             f"(remove it with `star-pipeline classifiers delete {lost}`)")
     revisions = instance.get_dynamic_partitions(CLASSIFIER_REVISIONS.name)

@@ -64,7 +64,7 @@ FILES_DOC = TableDoc({name: text for name, _, text in FILES_COLUMN_SPECS},
 def ensure_raw_tables(conn, sources: tuple[Source, ...] | list[Source]) -> None:
     """Create the raw tables of `sources` that do not exist yet (cheap when they all do)."""
     existing = {row[0] for row in conn.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'").fetchall()}
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'raw'").fetchall()}
     for source in sources:
         for table, columns in ((f"{source.name}_lines", LINES_COLUMNS), (f"{source.name}_files", FILES_COLUMNS)):
             if table not in existing:

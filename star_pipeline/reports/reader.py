@@ -27,8 +27,14 @@ def _utc(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return conn
 
 
-def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0) -> tuple[duckdb.DuckDBPyConnection, str]:
-    """A read-only connection and a sentence naming what it reads."""
+def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0, lake=None) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A read-only connection and a sentence naming what it reads.
+
+    On a DuckLake (`lake`, storage/lake.py) this machine's published copy is read when the build made one
+    (a local file: no catalog round trips); else the lake itself, read-only (readers never wait on writers).
+    """
+    if lake is not None:
+        return _open_lake_for_reading(warehouse_path, lake)
     if not warehouse_path.exists():
         raise FileNotFoundError(
             f"{warehouse_path}: no warehouse yet. Build it first: `star-pipeline build` (or materialize in dagster dev)."
@@ -57,3 +63,12 @@ def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0) -> tuple[d
         f"{warehouse_path}: held by {holder} for more than {wait_seconds:g} s and no published copy exists yet "
         f"({copy} is written after each aggregate rebuild). Try again when the run finishes."
     )
+
+
+def _open_lake_for_reading(warehouse_path: Path, lake) -> tuple[duckdb.DuckDBPyConnection, str]:
+    from star_pipeline.storage.warehouse import open_connection
+
+    copy = published_copy_path(warehouse_path)
+    if copy.exists():
+        return _utc(duckdb.connect(str(copy), read_only=True, config=READER_CONFIG)), f"read {copy}"
+    return open_connection(warehouse_path, read_only=True, lake=lake), f"read {lake.label}"

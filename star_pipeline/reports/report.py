@@ -250,10 +250,10 @@ def report_data(conn: duckdb.DuckDBPyConnection, options: ReportOptions, warehou
         ) from None
 
 
-def run_report(options: ReportOptions, warehouse_path, out=None, err=None) -> int:
+def run_report(options: ReportOptions, warehouse_path, out=None, err=None, lake=None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     check_options(options)
-    conn, provenance = open_for_reading(warehouse_path)
+    conn, provenance = open_for_reading(warehouse_path, lake=lake)
     try:
         data = report_data(conn, options, warehouse_path)
     finally:

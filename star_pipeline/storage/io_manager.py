@@ -29,6 +29,7 @@ from dagster import (
     TableSchema,
 )
 
+from star_pipeline.storage.lake import lake_location
 from star_pipeline.storage.load_log import record_load
 from star_pipeline.storage.table_docs import NEVER_PREVIEWED, PREVIEW_COLUMNS_KEY
 from star_pipeline.storage.table_writes import (
@@ -62,10 +63,13 @@ class WarehouseIOManager(ConfigurableIOManager):
     database: str
     lock_timeout_seconds: float = 60.0
     memory_limit: str = DEFAULT_MEMORY_LIMIT
+    lake_catalog: str = ""  # warehouse.kind: ducklake (storage/lake.py); "" for the single file
+    lake_data_path: str = ""
 
     def _connect(self):
         return open_connection(
-            self.database, lock_timeout_seconds=self.lock_timeout_seconds, config={"memory_limit": self.memory_limit}
+            self.database, lock_timeout_seconds=self.lock_timeout_seconds, config={"memory_limit": self.memory_limit},
+            lake=lake_location(self.lake_catalog, self.lake_data_path),
         )
 
     def handle_output(self, context: OutputContext, obj: object) -> None:

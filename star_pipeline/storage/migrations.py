@@ -5,6 +5,11 @@ together with its row in `meta_schema_version` (version, name, sha256 of the
 file). A migration that was applied and has since been edited or deleted is
 refused with an error: the warehouse's schema would no longer match the files,
 and silently re-running or skipping it could lose data.
+
+A DuckLake has no PRIMARY KEY or UNIQUE constraints: there, each file is applied
+`without_keys` (its key clauses removed; the checksum stays the file's). The
+tables and columns come out the same; what the keys enforced, the code that
+writes those tables keeps true (one row per key: DELETE then INSERT).
 """
 
 from __future__ import annotations
@@ -18,6 +23,13 @@ import duckdb
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"  # star_pipeline/migrations, in the package
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+_TABLE_KEY = re.compile(r",\s*(?:PRIMARY\s+KEY|UNIQUE)\s*\([^)]*\)", re.IGNORECASE)  # `, PRIMARY KEY (a, b)`
+_COLUMN_KEY = re.compile(r"\s+(?:PRIMARY\s+KEY|UNIQUE)\b", re.IGNORECASE)  # `name VARCHAR PRIMARY KEY`
+
+
+def without_key_constraints(sql: str) -> str:
+    """`sql` with its PRIMARY KEY and UNIQUE clauses removed (for a DuckLake, which has neither)."""
+    return _COLUMN_KEY.sub("", _TABLE_KEY.sub("", sql))
 
 
 class MigrationError(RuntimeError):
@@ -47,14 +59,19 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 
 def apply_migrations(
-    conn: duckdb.DuckDBPyConnection, directory: Path = MIGRATIONS_DIR, database_label: str = "the warehouse"
+    conn: duckdb.DuckDBPyConnection, directory: Path = MIGRATIONS_DIR, database_label: str = "the warehouse",
+    without_keys: bool = False,
 ) -> list[str]:
-    """Apply pending migrations; return the names applied. Refuses edited or missing applied ones."""
-    conn.execute(
+    """Apply pending migrations; return the names applied. Refuses edited or missing applied ones.
+
+    `without_keys`: apply them without PRIMARY KEY/UNIQUE clauses (a DuckLake; the caller serializes
+    migrations across machines, storage/lake.py)."""
+    adapt = without_key_constraints if without_keys else (lambda sql: sql)
+    conn.execute(adapt(
         "CREATE TABLE IF NOT EXISTS meta_schema_version ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL,"
         " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-    )
+    ))
     applied = {row[0]: (row[1], row[2]) for row in conn.execute("SELECT version, name, checksum FROM meta_schema_version").fetchall()}
     files = {m.version: m for m in discover(directory)}
     for version, (name, checksum) in sorted(applied.items()):
@@ -75,7 +92,7 @@ def apply_migrations(
         migration = files[version]
         conn.execute("BEGIN TRANSACTION")
         try:
-            conn.execute(migration.sql)
+            conn.execute(adapt(migration.sql))
             conn.execute(
                 "INSERT INTO meta_schema_version (version, name, checksum) VALUES (?, ?, ?)",
                 [migration.version, migration.name, migration.checksum],

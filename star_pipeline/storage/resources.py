@@ -9,6 +9,7 @@ import duckdb
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
+from star_pipeline.storage.lake import lake_location
 from star_pipeline.storage.warehouse import DEFAULT_MEMORY_LIMIT, open_connection
 
 # Every asset and check that opens the warehouse joins this pool; dagster.yaml
@@ -17,13 +18,20 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 
 
 class WarehouseResource(DuckDBResource):
-    """The one DuckDB warehouse file. Use `connect()`: it waits for the lock, applies migrations and always closes."""
+    """The one DuckDB warehouse file, or the DuckLake `lake_catalog` names (`database` then anchors this machine's
+    spill folder). Use `connect()`: it waits for the lock, applies migrations and always closes."""
 
     lock_timeout_seconds: float = 60.0
     memory_limit: str = DEFAULT_MEMORY_LIMIT
+    lake_catalog: str = ""
+    lake_data_path: str = ""
 
     def duckdb_config(self) -> dict:
         return {"memory_limit": self.memory_limit, **self.connection_config}
+
+    def lake(self):
+        """The DuckLake this resource names (storage/lake.py), or None for the single file."""
+        return lake_location(self.lake_catalog, self.lake_data_path)
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -32,6 +40,7 @@ class WarehouseResource(DuckDBResource):
             read_only=read_only,
             lock_timeout_seconds=self.lock_timeout_seconds,
             config=self.duckdb_config(),
+            lake=self.lake(),
         )
         try:
             yield conn

@@ -215,8 +215,11 @@ def stored_table_version(conn: duckdb.DuckDBPyConnection, schema: str, table: st
 
 
 def record_table_version(conn: duckdb.DuckDBPyConnection, schema: str, table: str, version: str) -> None:
+    # MERGE, not INSERT OR REPLACE: a DuckLake has no key constraint to replace by.
     conn.execute(
-        "INSERT OR REPLACE INTO meta_table_versions (table_name, version, updated_at) VALUES (?, ?, now())",
+        "MERGE INTO meta_table_versions t USING (SELECT ? AS table_name, ? AS version) s "
+        "ON t.table_name = s.table_name WHEN MATCHED THEN UPDATE SET version = s.version, updated_at = now() "
+        "WHEN NOT MATCHED THEN INSERT (table_name, version, updated_at) VALUES (s.table_name, s.version, now())",
         [f"{schema}.{table}", version],
     )
 

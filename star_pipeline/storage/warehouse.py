@@ -16,8 +16,12 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+
+if TYPE_CHECKING:
+    from star_pipeline.storage.lake import LakeLocation
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
 
@@ -130,6 +134,7 @@ def open_connection(
     read_only: bool = False,
     lock_timeout_seconds: float = 60.0,
     config: dict | None = None,
+    lake: LakeLocation | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Connect to the warehouse, waiting up to `lock_timeout_seconds` for a lock held elsewhere.
 
@@ -137,17 +142,21 @@ def open_connection(
     that is created with mode 0700. A writable connection spills into the private
     `spill_folder`; a read-only one does not spill at all (it reads, and another reader
     may share the file). Pending migrations are applied on every writable connection.
+    With `lake` (warehouse.kind: ducklake), the warehouse is that DuckLake (storage/lake.py)
+    and `path` only anchors this machine's own files: the spill folder and published copies.
     """
     path = Path(path)
     shared = _SHARED.get(os.path.abspath(path))
     if shared is not None:
         conn = shared.cursor()  # a connection of its own to the database instance the build keeps open
-        return _prepare(conn, path, read_only)
+        return _prepare(conn, path, read_only, lake)
     config = dict(config or {})
     spill = None
     if str(path) != ":memory:":
         spill = _private_folders(path)
         config["temp_directory"] = "" if read_only else str(spill)
+    if lake is not None:
+        return _open_lake(path, lake, read_only, lock_timeout_seconds, config, spill)
     deadline = time.monotonic() + lock_timeout_seconds
     delay = 0.05
     while True:
@@ -175,6 +184,29 @@ def open_connection(
     return _prepare(conn, path, read_only)
 
 
+def _open_lake(path: Path, lake: LakeLocation, read_only: bool, lock_timeout_seconds: float, config: dict,
+               spill: Path | None) -> duckdb.DuckDBPyConnection:
+    """`open_connection` for a DuckLake: attach (and, writable, initialize and migrate) under the catalog lock."""
+    from star_pipeline.storage.lake import INIT_LOCK, attach_lake, catalog_lock, lake_error
+    from star_pipeline.storage.private_files import owner_only_umask
+
+    # DuckLake writes Parquet files at every INSERT, long after the ATTACH: the umask must hold throughout.
+    owner_only_umask()
+    if read_only:
+        try:
+            return _prepare(attach_lake(lake, True, config), path, True, lake)
+        except duckdb.Error as exc:
+            raise lake_error(lake, exc) from None
+    with catalog_lock(lake, INIT_LOCK, lock_timeout_seconds, "creating or migrating the lake"):
+        try:
+            conn = attach_lake(lake, False, config)
+        except duckdb.Error as exc:
+            raise lake_error(lake, exc) from None
+        if spill is not None:
+            _empty(spill)
+        return _prepare(conn, path, False, lake)
+
+
 def _attach(path: Path, read_only: bool, config: dict) -> duckdb.DuckDBPyConnection:
     """A DuckDB instance with the warehouse file attached as CATALOG (":memory:": a database in memory)."""
     if str(path) == ":memory:":
@@ -189,21 +221,25 @@ def _attach(path: Path, read_only: bool, config: dict) -> duckdb.DuckDBPyConnect
     return conn
 
 
-def _prepare(conn: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _prepare(conn: duckdb.DuckDBPyConnection, path: Path, read_only: bool,
+             lake: LakeLocation | None = None) -> duckdb.DuckDBPyConnection:
     """Per-connection setup: the warehouse as default catalog, UTC, owner-only files, pending migrations."""
     try:
-        if str(path) != ":memory:":
+        if str(path) != ":memory:" or lake is not None:
             conn.execute(f"USE {CATALOG}")  # also for a cursor of a shared instance: it starts in "memory"
         # UTC sessions: dates and hours derived from timestamps never depend on the machine's zone
         conn.execute("SET TimeZone = 'UTC'")
-        if str(path) != ":memory:":
+        if str(path) != ":memory:" and lake is None:
             for candidate in (path, Path(f"{path}.wal")):
                 if candidate.exists() and (candidate.stat().st_mode & 0o077):
                     candidate.chmod(0o600)
         if not read_only:  # cheap when nothing is pending: one small query and a few file hashes
             from star_pipeline.storage.migrations import apply_migrations
 
-            apply_migrations(conn, database_label=str(path))
+            if lake is None:
+                apply_migrations(conn, database_label=str(path))
+            else:  # no PRIMARY KEY or UNIQUE in a DuckLake
+                apply_migrations(conn, database_label=lake.label, without_keys=True)
     except BaseException:
         conn.close()
         raise
@@ -285,6 +321,8 @@ def paths_in(column: str, paths: list[str]) -> str:
 def table_exists(conn, schema: str, table: str) -> bool:
     return bool(
         conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+            # current_database(): a DuckLake's own catalog tables are attached too, in another database
+            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+            "AND table_schema = ? AND table_name = ?", [schema, table]
         ).fetchone()[0]
     )

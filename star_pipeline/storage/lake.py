@@ -1,0 +1,169 @@
+"""The team warehouse on DuckLake (`warehouse.kind: ducklake`): attaching it, initializing it once, and the
+catalog-wide lock that serializes what two machines must not do at the same time.
+
+A DuckLake keeps its catalog in PostgreSQL (many machines), or in a DuckDB or SQLite file (one machine), and its
+rows in Parquet files under `data_path`. It is attached under the same name as the single file (`CATALOG`),
+so every query, asset and check runs unchanged; `open_connection` is the only caller. What differs, measured in
+docs/design/ducklake-study.md:
+- the extensions come from their pinned pip packages, and postgres_scanner must be LOADed before the ATTACH (or
+  DuckDB tries to download it);
+- the first ATTACH of an empty PostgreSQL catalog creates its tables, and two machines doing it at once fail (2
+  of 3 in every round measured), as do two machines applying the same migration: both run under the catalog
+  lock (a PostgreSQL transaction-level advisory lock, released by PostgreSQL when its holder dies);
+- no PRIMARY KEY or UNIQUE (migrations are applied without them, storage/migrations.py), no ATTACH row group
+  option (a persisted lake option instead);
+- files it writes take the process's umask: a lake connection sets the owner-only umask for the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import duckdb
+
+from star_pipeline.storage.warehouse import CATALOG, ROW_GROUP_ROWS, WarehouseLockedError, quote_literal
+
+POSTGRES_PREFIX = "postgres:"
+SQLITE_PREFIX = "sqlite:"
+
+# The advisory lock keys (two int4s) star_pipeline takes in a PostgreSQL catalog's database: the first names
+# the project (a stable hash), the second what is locked.
+LOCK_CLASS = zlib.crc32(b"star_pipeline") & 0x7FFFFFFF
+INIT_LOCK = 1
+"""Attaching an empty catalog and applying migrations: one machine at a time."""
+DERIVED_WRITER_LOCK = 2
+"""Writing the derived layers (normalized, classified, aggregate): one machine at a time (the elected writer)."""
+
+LAKE_OPTIONS = {
+    # What a writable connection's ROW_GROUP_SIZE does for the single file (warehouse.ROW_GROUP_ROWS).
+    "parquet_row_group_size": str(ROW_GROUP_ROWS),
+    # Maintenance (CHECKPOINT) removes files of expired snapshots and orphan files only once they are this
+    # old. A shorter time deleted the Parquet file of another machine's open write, and that committed write
+    # could no longer be read (the study's section 3): no write takes a day.
+    "expire_older_than": "1 day",
+    "delete_older_than": "1 day",
+}
+
+_PASSWORD = re.compile(r"(?i)\bpassword\s*=")
+
+
+@dataclass(frozen=True)
+class LakeLocation:
+    """Where a DuckLake warehouse lives: its catalog (`postgres:<libpq string>`, `sqlite:<file>` or a DuckDB
+    file) and the folder (or `s3://` URL) of its Parquet files."""
+
+    catalog: str
+    data_path: str
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.catalog.startswith(POSTGRES_PREFIX)
+
+    @property
+    def label(self) -> str:
+        """How messages name the lake: never with a password (the config refuses one, but libpq strings from
+        elsewhere may hold one)."""
+        catalog = re.sub(r"(?i)(password\s*=\s*)(\S+)", r"\1***", self.catalog)
+        return f"the DuckLake {catalog} (data in {self.data_path})"
+
+
+def lake_location(catalog: str, data_path: str) -> LakeLocation | None:
+    """The resources' and I/O manager's two strings as a LakeLocation; None ("" catalog) for the single file."""
+    return LakeLocation(catalog, data_path) if catalog else None
+
+
+def catalog_password_problem(catalog: str) -> str | None:
+    """Why a catalog string must not be in the config file, or None."""
+    if catalog.startswith(POSTGRES_PREFIX) and _PASSWORD.search(catalog):
+        return ("holds a password. Leave it out of the file and give it to libpq instead: the PGPASSWORD "
+                "environment variable, a ~/.pgpass file (PGPASSFILE) or a service file (PGSERVICE).")
+    return None
+
+
+def _load_extensions(conn: duckdb.DuckDBPyConnection, lake: LakeLocation) -> None:
+    from star_pipeline.storage.extensions import load_extension
+
+    load_extension(conn, "ducklake")
+    if lake.is_postgres:
+        load_extension(conn, "postgres_scanner")
+    elif lake.catalog.startswith(SQLITE_PREFIX):
+        load_extension(conn, "sqlite_scanner")
+    if lake.data_path.startswith("s3://"):
+        load_extension(conn, "httpfs")
+
+
+def attach_lake(lake: LakeLocation, read_only: bool, config: dict) -> duckdb.DuckDBPyConnection:
+    """A DuckDB instance with the lake attached as CATALOG; a new lake gets its options (LAKE_OPTIONS)."""
+    conn = duckdb.connect(":memory:", config=config)
+    try:
+        _load_extensions(conn, lake)
+        options = [f"DATA_PATH {quote_literal(lake.data_path)}"] + (["READ_ONLY"] if read_only else [])
+        conn.execute(f"ATTACH {quote_literal('ducklake:' + lake.catalog)} AS {CATALOG} ({', '.join(options)})")
+        if not read_only:
+            current = dict(conn.execute(f"SELECT option_name, value FROM {CATALOG}.options()").fetchall())
+            for name, value in LAKE_OPTIONS.items():
+                if current.get(name) != value:
+                    conn.execute(f"CALL {CATALOG}.set_option(?, ?)", [name, value])
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class LakeAttachError(RuntimeError):
+    """The lake's catalog or data folder could not be opened."""
+
+
+def lake_error(lake: LakeLocation, exc: Exception) -> RuntimeError:
+    """A clear error for a lake DuckDB could not attach: its own message, the lake, and what to do."""
+    detail = str(exc).strip().split("\n")[0]
+    if lake.is_postgres:
+        advice = ("Check that PostgreSQL is running and reachable with that connection string (host, port, "
+                  "dbname, user; the password from PGPASSWORD or ~/.pgpass), then run again.")
+    else:
+        advice = "Check that the catalog file and the data folder exist and are writable by you, then run again."
+    return LakeAttachError(f"cannot open {lake.label}: {detail}. Nothing was written. {advice}")
+
+
+@contextlib.contextmanager
+def catalog_lock(lake: LakeLocation, what: int, timeout_seconds: float, doing: str) -> Iterator[None]:
+    """Hold the PostgreSQL catalog's advisory lock `what` for the duration (other catalogs: no-op).
+
+    A transaction-level lock, taken through a connection of its own: PostgreSQL releases it when the
+    transaction ends or its holder dies (a session-level lock taken through DuckDB's postgres extension was
+    not held: the study's section 5.5). Waits up to `timeout_seconds`, then fails naming what it waited for.
+    A DuckDB-file catalog needs none: its file lock already admits one process at a time.
+    """
+    if not lake.is_postgres:
+        yield
+        return
+    from star_pipeline.storage.extensions import load_extension
+
+    side = duckdb.connect(":memory:")
+    try:
+        load_extension(side, "postgres_scanner")
+        dsn = lake.catalog.removeprefix(POSTGRES_PREFIX)
+        side.execute(f"ATTACH {quote_literal(dsn)} AS lock_db (TYPE postgres)")
+        side.execute("BEGIN TRANSACTION")
+        side.execute("SELECT 1 FROM postgres_query('lock_db', 'SELECT 1')").fetchall()  # opens the PG transaction
+        deadline = time.monotonic() + timeout_seconds
+        delay = 0.05
+        while not side.execute(
+            f"SELECT * FROM postgres_query('lock_db', 'SELECT pg_try_advisory_xact_lock({LOCK_CLASS}, {int(what)})')"
+        ).fetchone()[0]:
+            if time.monotonic() >= deadline:
+                raise WarehouseLockedError(
+                    f"{lake.label}: another machine or process is {doing}, and did not finish within "
+                    f"{timeout_seconds:g} s. Nothing was written. Wait for it (or stop it), then run again; raise "
+                    "warehouse.lock_timeout_seconds in the config to wait longer."
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        yield
+    finally:
+        side.close()  # ends the transaction: PostgreSQL releases the lock

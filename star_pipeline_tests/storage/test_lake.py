@@ -1,0 +1,193 @@
+"""warehouse.kind: ducklake (storage/lake.py): the same pipeline on a DuckLake gives the same warehouse as on the
+single file; a PostgreSQL catalog is initialized once however many machines connect at once; the catalog lock
+admits one holder and is released when its holder dies; the lake's files are the owner's only."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from star_pipeline.config import ConfigError, load_settings
+from star_pipeline.storage.lake import INIT_LOCK, LakeLocation, catalog_lock
+from star_pipeline.storage.migrations import discover, without_key_constraints
+from star_pipeline.storage.warehouse import WarehouseLockedError, connect
+from star_pipeline_tests.builders import assistant, tool_result, tool_use, usage, user, write_jsonl
+from star_pipeline_tests.conftest import Sandbox, materialize_all, use_sandbox
+
+
+def lake_config(box: Sandbox, catalog: str, data_path, **folders) -> None:
+    box.root.mkdir(parents=True, exist_ok=True)
+    box.write_config(**folders)
+    text = box.config_path.read_text().replace(
+        "warehouse:\n", f"warehouse:\n  kind: ducklake\n  catalog: {json.dumps(catalog)}\n  data_path: {data_path}\n", 1)
+    box.config_path.write_text(text)
+
+
+def write_sessions(box: Sandbox) -> None:
+    """Two Claude Code sessions with tool calls, an error and a resumed copy of one call's usage."""
+    folder = box.claude_root / "-home-u-proj"
+    for n, session in enumerate(("s-one", "s-two")):
+        write_jsonl(folder / f"{session}.jsonl", [
+            user(session, 10 + n, "Please fix the failing test."),
+            assistant(session, 11 + n, f"m{n}a", f"r{n}a", usage(10, 5, 200, 1000),
+                      content=[tool_use(f"c{n}", "Read", file_path="/home/u/proj/app.py")]),
+            user(session, 12 + n, [tool_result(f"c{n}", "no such file", is_error=True)]),
+            assistant(session, 13 + n, f"m{n}b", f"r{n}b", usage(3, 40, 0, 1200)),
+        ])
+
+
+def table_contents(conn) -> dict[str, list]:
+    """Every table of the warehouse (schema.table) with its columns' names and types, and its rows sorted (columns
+    whose values differ per build by design, such as load times and the secret salt, left out)."""
+    volatile = {"loaded_at", "captured_at", "first_seen_at", "last_seen_at", "updated_at", "applied_at",
+                "first_materialized_at", "salt", "fingerprint", "built_at", "published_at", "materialized_at",
+                # an embedding differs in its last bits with the batch it was computed in
+                "vector"}
+    tables = conn.execute("SELECT table_schema, table_name FROM information_schema.tables WHERE "
+                          "table_catalog = current_database() AND table_type = 'BASE TABLE' ORDER BY 1, 2").fetchall()
+    out = {}
+    for schema, table in tables:
+        columns = conn.execute(f'DESCRIBE "{schema}"."{table}"').fetchall()
+        kept = [c[0] for c in columns
+                if c[0] not in volatile and not c[0].endswith("run_id") and "time" not in c[1].lower()]
+        selected = ", ".join(f'"{c}"' for c in kept) or "count(*)"
+        rows = conn.execute(f'SELECT {selected} FROM "{schema}"."{table}"').fetchall()
+        out[f"{schema}.{table}"] = ([(c[0], c[1]) for c in columns], sorted(repr(rounded(row)) for row in rows))
+    return out
+
+
+def rounded(value):
+    """Floats to 5 significant digits: sums and embeddings computed in another order differ in their last bits."""
+    if isinstance(value, float):
+        return float(f"{value:.5g}")
+    if isinstance(value, (list, tuple)):
+        return [rounded(v) for v in value]
+    return value
+
+
+def report_json(box: Sandbox, *args: str) -> dict:
+    result = subprocess.run([sys.executable, "-m", "star_pipeline.cli", "report", *args, "--json"], capture_output=True,
+                            text=True, env={**os.environ, "STAR_PIPELINE_CONFIG": str(box.config_path)})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def built(box: Sandbox, monkeypatch, write=True) -> Sandbox:
+    use_sandbox(box, monkeypatch)
+    if write:
+        write_sessions(box)
+    assert materialize_all(box).success
+    return box
+
+
+def test_a_build_on_a_ducklake_gives_the_single_files_warehouse(tmp_path, monkeypatch):
+    file_box = Sandbox(tmp_path / "file")
+    file_box.root.mkdir()
+    file_box.write_config()
+    built(file_box, monkeypatch)
+    file_box_settings = load_settings(file_box.config_path)
+    lake_box = Sandbox(tmp_path / "lake")
+    lake_config(lake_box, str(tmp_path / "lake" / "catalog.ducklake"), tmp_path / "lake" / "data",
+                claude_roots=[file_box.claude_root])  # the same transcripts, at the same paths
+    built(lake_box, monkeypatch, write=False)
+    lake_settings = load_settings(lake_box.config_path)
+    assert lake_settings.lake == LakeLocation(str(tmp_path / "lake" / "catalog.ducklake"), f"{tmp_path}/lake/data/")
+
+    with connect(file_box_settings.warehouse_path, read_only=True) as conn:
+        expected = table_contents(conn)
+    with connect(lake_settings.warehouse_path, read_only=True, lake=lake_settings.lake) as conn:
+        got = table_contents(conn)
+    assert sorted(got) == sorted(expected)
+    for table in expected:
+        assert got[table] == expected[table], table
+    # what the user sees: the same report, from this machine's published copy of the lake
+    lake_totals = report_json(lake_box, "daily")["totals"]
+    assert {k: rounded(v) for k, v in lake_totals.items()} == {k: rounded(v) for k, v in report_json(file_box, "daily")["totals"].items()}
+    assert lake_totals["totalTokens"] == 2 * (10 + 5 + 200 + 1000) + 2 * (3 + 40 + 1200)
+    # every file the lake wrote is the owner's only
+    data = tmp_path / "lake" / "data"
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in data.rglob("*")}
+    assert modes and modes <= {0o600, 0o700}, sorted(oct(m) for m in modes)
+
+
+def test_migrations_without_keys_keep_every_table_and_column():
+    for migration in discover():
+        stripped = without_key_constraints(migration.sql)
+        assert "PRIMARY KEY" not in stripped.upper() and "UNIQUE" not in stripped.upper(), migration.name
+    table = "CREATE TABLE t (\n    a VARCHAR PRIMARY KEY,   -- the key\n    b INTEGER NOT NULL,\n    PRIMARY KEY (a, b)\n);"
+    assert without_key_constraints(table) == "CREATE TABLE t (\n    a VARCHAR,   -- the key\n    b INTEGER NOT NULL\n);"
+
+
+@pytest.mark.parametrize("yaml, message", [
+    ("  kind: lake\n", "'warehouse.kind' must be one of duckdb, ducklake"),
+    ("  kind: ducklake\n  data_path: /tmp/x\n", "'warehouse.kind: ducklake' needs 'warehouse.catalog'"),
+    ("  kind: ducklake\n  catalog: 'postgres:dbname=x'\n", "needs 'warehouse.data_path'"),
+    ("  catalog: 'postgres:dbname=x'\n", "'warehouse.catalog' is only for 'warehouse.kind: ducklake'"),
+    ("  kind: ducklake\n  catalog: 'postgres:dbname=x password=hunter2'\n  data_path: /tmp/x\n", "holds a password"),
+])
+def test_a_malformed_lake_configuration_names_the_key(sandbox, yaml, message):
+    text = sandbox.config_path.read_text().replace("warehouse:\n", "warehouse:\n" + yaml, 1)
+    sandbox.config_path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(sandbox.config_path)
+    assert message in str(caught.value) and str(sandbox.config_path) in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+FIRST_CONNECT = textwrap.dedent("""\
+    import sys, time
+    from star_pipeline.storage.lake import LakeLocation
+    from star_pipeline.storage.warehouse import connect
+    lake = LakeLocation(sys.argv[1], sys.argv[2])
+    while time.time() < float(sys.argv[4]):
+        time.sleep(0.005)
+    with connect(sys.argv[3], lake=lake, lock_timeout_seconds=60) as conn:
+        print(conn.execute("SELECT count(*) FROM meta_schema_version").fetchone()[0])
+""")
+
+
+def test_machines_connecting_to_a_new_postgres_lake_at_once_all_succeed(postgres_catalog, tmp_path):
+    start = time.time() + 3  # every process has loaded its imports by then
+    procs = [subprocess.Popen([sys.executable, "-c", FIRST_CONNECT, postgres_catalog, f"{tmp_path}/data/",
+                               str(tmp_path / f"machine{i}" / "local.duckdb"), str(start)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(3)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err[-800:] for _, err in outputs]
+    migrations = len(discover())
+    assert [int(out) for out, _ in outputs] == [migrations] * 3  # each migration applied once, by one of them
+
+
+HOLDER = textwrap.dedent("""\
+    import pathlib, sys, time
+    from star_pipeline.storage.lake import INIT_LOCK, LakeLocation, catalog_lock
+    with catalog_lock(LakeLocation(sys.argv[1], "/unused/"), INIT_LOCK, 5, "testing"):
+        pathlib.Path(sys.argv[2]).touch()
+        time.sleep(120)
+""")
+
+
+def test_the_catalog_lock_admits_one_holder_and_is_released_when_it_dies(postgres_catalog, tmp_path):
+    lake = LakeLocation(postgres_catalog, f"{tmp_path}/data/")
+    ready = tmp_path / "held"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, postgres_catalog, str(ready)])
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert holder.poll() is None and time.monotonic() < deadline, "the holder did not take the lock"
+            time.sleep(0.05)
+        with pytest.raises(WarehouseLockedError) as caught:
+            with catalog_lock(lake, INIT_LOCK, 1, "creating or migrating the lake"):
+                pass
+        assert "another machine or process is creating or migrating the lake" in str(caught.value)
+    finally:
+        holder.kill()  # SIGKILL: no chance to release anything itself
+        holder.wait()
+    with catalog_lock(lake, INIT_LOCK, 10, "creating or migrating the lake"):
+        pass  # PostgreSQL released the dead holder's lock
