@@ -45,20 +45,24 @@ def nothing_new_message(stored: dict, now: dict) -> str:
             f"{files or 'none'}. `star-pipeline build --force` runs every step anyway.")
 
 
-def run_build(out=None, force: bool = False) -> int:
+def run_build(out=None, force: bool = False, raw_only: bool = False) -> int:
+    """`star-pipeline build`; `raw_only`: capture this machine's raw lines and stop (a team member's machine on a
+    DuckLake; the elected writer rebuilds the layers above). A raw-only build always runs (a capture that finds
+    nothing new is quick) and leaves the record of the last full build alone."""
     out = out or sys.stdout
     from star_pipeline.config import load_settings
     from star_pipeline.storage.build_state import changes, fingerprint, forget_state, read_state, write_state
 
     settings = load_settings()
-    before = fingerprint(settings)
-    if not force:
+    before = None if raw_only else fingerprint(settings)
+    if not force and not raw_only:
         stored = read_state(settings.warehouse_path)
         reasons = changes(stored, before, settings.partial_line_quiet_seconds)
         if not reasons:
             print(nothing_new_message(stored, before), file=out, flush=True)
             return 0
-    forget_state(settings.warehouse_path)
+    if not raw_only:
+        forget_state(settings.warehouse_path)
     started_at = time.time()
 
     from dagster import DagsterEventType, DagsterInstance
@@ -69,8 +73,9 @@ def run_build(out=None, force: bool = False) -> int:
 
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     started = time.monotonic()
-    print("star-pipeline build: materializing every layer ...", file=out, flush=True)
-    if not force:
+    print(f"star-pipeline build: {'capturing raw lines only' if raw_only else 'materializing every layer'} ...",
+          file=out, flush=True)
+    if not force and not raw_only:
         print(f"  why: {'; '.join(reasons)}", file=out, flush=True)
     # Every job logs at INFO (orchestration/jobs.py, RUN_LOGGING): each step's own progress lines as they happen.
     try:
@@ -79,6 +84,7 @@ def run_build(out=None, force: bool = False) -> int:
             instance,
             settings.classifiers_dir,
             log=lambda message: print(f"  {message}", file=out, flush=True),
+            raw_only=raw_only,
         )
     except (WarehouseLockedError, WarehouseFileError) as exc:
         print(f"star-pipeline build: FAILED: {exc}", file=out, flush=True)
@@ -110,7 +116,7 @@ def run_build(out=None, force: bool = False) -> int:
     elapsed = time.monotonic() - started
     ok = outcome.success and not failed_checks
     print(f"star-pipeline build: {'done' if ok else 'FAILED'} in {elapsed:.1f} s", file=out, flush=True)
-    if ok:
+    if ok and not raw_only:
         instance.dispose()  # its run storage is final before the state records the registered versions
         write_state(settings, before, started_at)
     return 0 if ok else 1

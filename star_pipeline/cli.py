@@ -50,6 +50,9 @@ def _parser():
                                 "(stops at once when nothing changed since the last successful build)")
     build.add_argument("--force", action="store_true",
                        help="run every step even when nothing changed since the last successful build")
+    build.add_argument("--raw-only", action="store_true",
+                       help="capture this machine's new lines into the raw layer and stop: a team member's machine on "
+                       "a DuckLake (warehouse.kind: ducklake), where one elected writer rebuilds the layers above")
 
     report = commands.add_parser(
         "report", help="token and cost reports (ccusage 20's flags and --json); reads the warehouse, no dagster"
@@ -202,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             if os.environ.get("DAGSTER_HOME"):
                 restrict_tree(os.environ["DAGSTER_HOME"])  # run history written before umask 077 was set
 
-            return run_build(force=args.force)
+            return run_build(force=args.force, raw_only=args.raw_only)
         if args.command == "report":
             from star_pipeline.config import load_settings
             from star_pipeline.reports.report import ReportOptions, run_report

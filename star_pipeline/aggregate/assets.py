@@ -17,6 +17,7 @@ from star_pipeline.aggregate.published_report_copy import published_report_copy
 from star_pipeline.aggregate.published_briefs import published_briefs
 from star_pipeline.aggregate.published_statusline import published_statusline
 from star_pipeline.aggregate.search_copy import published_search_copy
+from star_pipeline.aggregate.warehouse_maintenance import build_warehouse_maintenance
 from star_pipeline.aggregate.search_postings import search_postings
 from star_pipeline.aggregate.search_documents import search_documents
 from star_pipeline.aggregate.search_embeddings import search_embeddings
@@ -83,3 +84,5 @@ aggregate_assets = [
     search_documents, search_embeddings, search_postings, published_search_copy, published_briefs,
     published_statusline,
 ]
+# last: after every other aggregate asset has written
+aggregate_assets.append(build_warehouse_maintenance([k for a in aggregate_assets for k in a.keys]))

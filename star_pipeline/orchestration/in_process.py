@@ -71,10 +71,13 @@ def lost_versions(instance, current: dict[str, str], warehouse_path, lake=None) 
     return sorted(registered - stored - set(current.values()))
 
 
-def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None = None, log=None) -> PipelineResult:
+def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None = None, log=None,
+                 raw_only: bool = False) -> PipelineResult:
+    """Ingest, then classify and rebuild; `raw_only`: capture this machine's raw lines and stop (a team
+    member's machine on a DuckLake, which leaves the layers above to the elected writer)."""
     from star_pipeline.classified.rules import classifier_file_versions
     from star_pipeline.classified.specs import CLASSIFIER_REVISIONS, revision_key, revisions_run, unregistered_files, unregistered_message
-    from star_pipeline.orchestration.jobs import AGGREGATE_JOB, INGEST_JOB, REFRESH_JOB
+    from star_pipeline.orchestration.jobs import AGGREGATE_JOB, CAPTURE_JOB, INGEST_JOB, REFRESH_JOB
     from star_pipeline.storage.warehouse import shared_instance
 
     log = log or (lambda message: None)
@@ -89,6 +92,9 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
                                           **kwargs)
 
     outcome = PipelineResult()
+    if raw_only:
+        outcome.results.append(execute(defs.resolve_job_def(CAPTURE_JOB)))
+        return outcome
     ingest = execute(defs.resolve_job_def(INGEST_JOB))
     outcome.results.append(ingest)
     if not ingest.success:

@@ -7,6 +7,8 @@ from dagster import AssetSelection, define_asset_job
 
 from star_pipeline.storage.load_log import failure_hook_for_warehouse
 
+# Raw capture alone: a team member's machine on a DuckLake (`star-pipeline build --raw-only`).
+CAPTURE_JOB = "capture_raw"
 # Raw capture and normalization: every unpartitioned asset below the classified layer.
 INGEST_JOB = "ingest_and_normalize"
 # The classified layer, for one revision of the classifiers folder or a range of them.
@@ -30,6 +32,9 @@ def build_jobs() -> dict:
     jobs = [
         define_asset_job(INGEST_JOB, selection=AssetSelection.groups("raw", "normalized"), hooks=record_failures,
                          config=RUN_LOGGING, description="Capture new source lines and normalize them."),
+        define_asset_job(CAPTURE_JOB, selection=AssetSelection.groups("raw"), hooks=record_failures,
+                         config=RUN_LOGGING, description="Capture this machine's new source lines, and nothing above "
+                         "(a team member's machine; the elected writer rebuilds the other layers)."),
         define_asset_job(CLASSIFY_JOB, selection=AssetSelection.groups("classified"), hooks=record_failures,
                          config=RUN_LOGGING, description="Classify with the classifier versions of the run's revisions."),
         define_asset_job(REFRESH_JOB, selection=AssetSelection.groups("classified", "aggregate"), hooks=record_failures,

@@ -26,6 +26,7 @@ from star_pipeline.raw.capture import (
 )
 from star_pipeline.raw.tables import FILES_DOC, LINES_DOC, ensure_raw_tables
 from star_pipeline.sources import SOURCES, Source
+from star_pipeline.storage.lake import retry_on_conflict
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SourceFoldersResource, WarehouseResource
 from star_pipeline.storage.table_docs import table_metadata
 from star_pipeline.storage.table_writes import ArrowRows
@@ -62,16 +63,21 @@ def build_raw_capture_asset(source: Source):
     def raw_capture(context: AssetExecutionContext, warehouse: WarehouseResource, source_folders: SourceFoldersResource):
         lines_table = f"raw.{quote_ident(source.name + '_lines')}"
         files_table = f"raw.{quote_ident(source.name + '_files')}"
-        with warehouse.connect() as conn:
-            ensure_raw_tables(conn, [source])
-            dropped = drop_rows_beyond_manifest(conn, lines_table, files_table)
-            if dropped:
-                context.log.warning(
-                    f"{source.name}: deleted {dropped} stored lines that no manifest row covers (left by a run that "
-                    "died between its two writes); their bytes are read again now."
-                )
-            previous = load_manifest(conn, files_table)
-            stored = stored_signatures(conn, lines_table) if source.captures != {"lines"} else None
+        def prepare():
+            # on a DuckLake several machines capture at once: a new source's tables made by two of them, or a
+            # recovery's delete beside another's insert, conflict at commit and are tried again (storage/lake.py)
+            with warehouse.connect(derived=False) as conn:
+                ensure_raw_tables(conn, [source])
+                dropped = drop_rows_beyond_manifest(conn, lines_table, files_table)
+                if dropped:
+                    context.log.warning(
+                        f"{source.name}: deleted {dropped} stored lines that no manifest row covers (left by a run "
+                        "that died between its two writes); their bytes are read again now."
+                    )
+                return (load_manifest(conn, files_table),
+                        stored_signatures(conn, lines_table) if source.captures != {"lines"} else None)
+
+        previous, stored = retry_on_conflict(prepare, log=context.log.warning)
         roots = source_folders.roots[source.name]
         found = discover_files(roots, source.files)
         missing_roots = found.missing_roots

@@ -283,7 +283,7 @@ def build_raw_check(source: Source):
     )
     def raw_lines_match_files(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
         # Within a materialization run, check what that run touched (possibly nothing); run alone, check everything.
-        with warehouse.connect() as conn:
+        with warehouse.connect(derived=False) as conn:
             in_run = wrote_in_run(conn, context.run.run_id, lines_key(source).to_user_string())
             scope = context.run.run_id if in_run else None
             problems = verify_source(conn, source, scope)

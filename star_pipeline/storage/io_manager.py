@@ -18,6 +18,7 @@ it with SQL.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime, timezone
 
 from dagster import (
@@ -29,13 +30,14 @@ from dagster import (
     TableSchema,
 )
 
-from star_pipeline.storage.lake import lake_location
+from star_pipeline.storage.lake import derived_writer_lock, lake_location, retry_on_conflict
 from star_pipeline.storage.load_log import record_load
 from star_pipeline.storage.table_docs import NEVER_PREVIEWED, PREVIEW_COLUMNS_KEY
 from star_pipeline.storage.table_writes import (
     PartitionWrites,
     WarehouseTable,
     record_table_version,
+    replayable,
     write_settings,
     write_table,
 )
@@ -66,10 +68,13 @@ class WarehouseIOManager(ConfigurableIOManager):
     lake_catalog: str = ""  # warehouse.kind: ducklake (storage/lake.py); "" for the single file
     lake_data_path: str = ""
 
+    def _lake(self):
+        return lake_location(self.lake_catalog, self.lake_data_path)
+
     def _connect(self):
         return open_connection(
             self.database, lock_timeout_seconds=self.lock_timeout_seconds, config={"memory_limit": self.memory_limit},
-            lake=lake_location(self.lake_catalog, self.lake_data_path),
+            lake=self._lake(),
         )
 
     def handle_output(self, context: OutputContext, obj: object) -> None:
@@ -80,12 +85,25 @@ class WarehouseIOManager(ConfigurableIOManager):
         if not writes:  # nothing to write in this run (a classifier absent from every revision it ran)
             context.add_output_metadata({"rows_written": 0})
             return
-        conn = self._connect()
-        try:
-            rows = sum(self._write(conn, context, schema, table, metadata, key, data) for key, data in writes)
-            context.add_output_metadata(describe_table(conn, schema, table, rows, metadata.get(PREVIEW_COLUMNS_KEY)))
-        finally:
-            conn.close()
+        # above raw, on a PostgreSQL lake: one machine at a time (storage/lake.py)
+        lock = derived_writer_lock(self._lake(), self.lock_timeout_seconds) if schema != "raw" else nullcontext()
+        with lock:
+            conn = self._connect()
+            try:
+                rows = sum(self._write_replaying(conn, context, schema, table, metadata, key, data)
+                           for key, data in writes)
+                context.add_output_metadata(describe_table(conn, schema, table, rows, metadata.get(PREVIEW_COLUMNS_KEY)))
+            finally:
+                conn.close()
+
+    def _write_replaying(self, conn, context: OutputContext, schema: str, table: str, metadata: dict, partition_key,
+                         obj) -> int:
+        """`_write`, tried again when a DuckLake commit lost to another machine's write of the same table (the
+        raw manifests of several machines), unless its rows were a stream this attempt consumed."""
+        if not replayable(obj):
+            return self._write(conn, context, schema, table, metadata, partition_key, obj)
+        return retry_on_conflict(lambda: self._write(conn, context, schema, table, metadata, partition_key, obj),
+                                 log=context.log.warning)
 
     def _write(self, conn, context: OutputContext, schema: str, table: str, metadata: dict, partition_key, obj) -> int:
         """One write and its meta_load_log row, in one transaction; the rows written."""

@@ -130,26 +130,56 @@ def lake_error(lake: LakeLocation, exc: Exception) -> RuntimeError:
     return LakeAttachError(f"cannot open {lake.label}: {detail}. Nothing was written. {advice}")
 
 
-@contextlib.contextmanager
-def catalog_lock(lake: LakeLocation, what: int, timeout_seconds: float, doing: str) -> Iterator[None]:
-    """Hold the PostgreSQL catalog's advisory lock `what` for the duration (other catalogs: no-op).
+# Per (catalog, lock): this process's connection to the catalog's PostgreSQL, kept for the next lock (loading
+# the postgres extension into a new DuckDB instance takes a few tenths of a second; a lock then takes
+# milliseconds), and how many nested holders the lock has in this process.
+_SIDE: dict[tuple[str, int], duckdb.DuckDBPyConnection] = {}
+_DEPTH: dict[tuple[str, int], int] = {}
 
-    A transaction-level lock, taken through a connection of its own: PostgreSQL releases it when the
-    transaction ends or its holder dies (a session-level lock taken through DuckDB's postgres extension was
-    not held: the study's section 5.5). Waits up to `timeout_seconds`, then fails naming what it waited for.
-    A DuckDB-file catalog needs none: its file lock already admits one process at a time.
+
+def _side_connection(lake: LakeLocation, what: int) -> duckdb.DuckDBPyConnection:
+    key = (lake.catalog, what)
+    if key not in _SIDE:
+        from star_pipeline.storage.extensions import load_extension
+
+        side = duckdb.connect(":memory:")
+        try:
+            load_extension(side, "postgres_scanner")
+            side.execute(f"ATTACH {quote_literal(lake.catalog.removeprefix(POSTGRES_PREFIX))} AS lock_db (TYPE postgres)")
+        except BaseException:
+            side.close()
+            raise
+        _SIDE[key] = side
+    return _SIDE[key]
+
+
+@contextlib.contextmanager
+def catalog_lock(lake: LakeLocation | None, what: int, timeout_seconds: float, doing: str) -> Iterator[None]:
+    """Hold the PostgreSQL catalog's advisory lock `what` for the duration (the single file and other catalogs:
+    no-op; a DuckDB-file catalog's own file lock already admits one process at a time).
+
+    A transaction-level lock: PostgreSQL releases it when the transaction ends or its holder dies (a
+    session-level one taken through DuckDB's postgres extension was not held: the study's section 5.5).
+    Waits up to `timeout_seconds`, then fails naming what it waited for. Re-entrant within a process.
     """
-    if not lake.is_postgres:
+    if lake is None or not lake.is_postgres:
         yield
         return
-    from star_pipeline.storage.extensions import load_extension
-
-    side = duckdb.connect(":memory:")
+    key = (lake.catalog, what)
+    if _DEPTH.get(key):
+        _DEPTH[key] += 1
+        try:
+            yield
+        finally:
+            _DEPTH[key] -= 1
+        return
     try:
-        load_extension(side, "postgres_scanner")
-        dsn = lake.catalog.removeprefix(POSTGRES_PREFIX)
-        side.execute(f"ATTACH {quote_literal(dsn)} AS lock_db (TYPE postgres)")
+        side = _side_connection(lake, what)
         side.execute("BEGIN TRANSACTION")
+    except duckdb.Error as exc:
+        _SIDE.pop(key, None)
+        raise lake_error(lake, exc) from None
+    try:
         side.execute("SELECT 1 FROM postgres_query('lock_db', 'SELECT 1')").fetchall()  # opens the PG transaction
         deadline = time.monotonic() + timeout_seconds
         delay = 0.05
@@ -164,6 +194,54 @@ def catalog_lock(lake: LakeLocation, what: int, timeout_seconds: float, doing: s
                 )
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+        _DEPTH[key] = 1
         yield
     finally:
-        side.close()  # ends the transaction: PostgreSQL releases the lock
+        _DEPTH.pop(key, None)
+        try:
+            side.execute("ROLLBACK")  # ends the PostgreSQL transaction: the lock is released
+        except duckdb.Error:
+            _SIDE.pop(key, None)
+            side.close()
+
+
+def derived_writer_lock(lake: LakeLocation | None, timeout_seconds: float):
+    """Held while a step writes a layer above raw: on a PostgreSQL lake, one machine at a time rebuilds them.
+
+    Machines capture their own raw lines at any time (inserts do not conflict); the normalized, classified and
+    aggregate tables are written by one step at a time across the team, as the pool of one does within one
+    Dagster instance. A second writer's step waits up to `timeout_seconds`, then fails naming what it waited
+    for; a holder that dies releases it.
+    """
+    return catalog_lock(lake, DERIVED_WRITER_LOCK, timeout_seconds,
+                        "rebuilding the derived layers (only one machine may at a time: the elected writer)")
+
+
+CONFLICT_ATTEMPTS = 6
+"""How often a write that conflicted with another machine's is tried (waits of 0.2, 0.4 ... 3.2 s between)."""
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """A DuckLake commit that lost to another machine's concurrent write of the same table (it changed nothing)."""
+    return isinstance(exc, duckdb.Error) and "Transaction conflict" in str(exc)
+
+
+def retry_on_conflict(write, *, attempts: int = CONFLICT_ATTEMPTS, log=None):
+    """`write()` again while it fails with a DuckLake transaction conflict; its result.
+
+    DuckLake detects conflicts per table: another machine's manifest upsert, or its creation of the same new raw
+    table, makes this one's commit fail although both wanted compatible changes. The failed transaction wrote
+    nothing, so trying again is safe for any write that can be replayed (never a consumed stream).
+    """
+    delay = 0.2
+    for attempt in range(1, attempts + 1):
+        try:
+            return write()
+        except Exception as exc:
+            if not is_conflict(exc) or attempt == attempts:
+                raise
+            if log is not None:
+                log(f"another machine wrote the same table at the same time; trying again ({attempt}/{attempts - 1})")
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")

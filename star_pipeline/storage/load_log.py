@@ -59,7 +59,7 @@ def failure_hook_for_warehouse():
         error = context.op_exception
         now = datetime.now(timezone.utc)
         try:
-            with context.resources.warehouse.connect() as conn:
+            with context.resources.warehouse.connect(derived=False) as conn:
                 record_load(
                     conn, run_id=context.run_id, asset_key=context.op.name, partition_key=None, write_mode=None,
                     started_at=now, completed_at=now, rows_written=0, status="failure",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from contextlib import nullcontext
 from collections.abc import Iterator
 
 import duckdb
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
-from star_pipeline.storage.lake import lake_location
+from star_pipeline.storage.lake import derived_writer_lock, lake_location
 from star_pipeline.storage.warehouse import DEFAULT_MEMORY_LIMIT, open_connection
 
 # Every asset and check that opens the warehouse joins this pool; dagster.yaml
@@ -34,18 +35,22 @@ class WarehouseResource(DuckDBResource):
         return lake_location(self.lake_catalog, self.lake_data_path)
 
     @contextlib.contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        conn = open_connection(
-            self.database,
-            read_only=read_only,
-            lock_timeout_seconds=self.lock_timeout_seconds,
-            config=self.duckdb_config(),
-            lake=self.lake(),
-        )
-        try:
-            yield conn
-        finally:
-            conn.close()
+    def connect(self, read_only: bool = False, derived: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        """`derived=False` for the raw layer's own steps: on a DuckLake, every machine captures its raw lines,
+        and only the elected writer writes the layers above (storage/lake.py)."""
+        lock = derived_writer_lock(self.lake(), self.lock_timeout_seconds) if derived and not read_only else nullcontext()
+        with lock:
+            conn = open_connection(
+                self.database,
+                read_only=read_only,
+                lock_timeout_seconds=self.lock_timeout_seconds,
+                config=self.duckdb_config(),
+                lake=self.lake(),
+            )
+            try:
+                yield conn
+            finally:
+                conn.close()
 
     @contextlib.contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -151,6 +151,11 @@ def _stream_append(conn: duckdb.DuckDBPyConnection, target: str, reader) -> int:
         conn.unregister(_SOURCE)
 
 
+def replayable(data: object) -> bool:
+    """Whether writing `data` again gives the same rows: not a stream of record batches, which a write consumes."""
+    return not _is_arrow_stream(getattr(data, "table", data))
+
+
 def is_streamed_append(data: object, mode: str, key_columns) -> bool:
     """`write_table` streams `data` straight into the table (an Arrow record batch reader, appended without keys)."""
     return mode == "append" and not key_columns and _is_arrow_stream(data)

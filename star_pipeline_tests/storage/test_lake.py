@@ -20,6 +20,7 @@ from star_pipeline.storage.migrations import discover, without_key_constraints
 from star_pipeline.storage.warehouse import WarehouseLockedError, connect
 from star_pipeline_tests.builders import assistant, tool_result, tool_use, usage, user, write_jsonl
 from star_pipeline_tests.conftest import Sandbox, materialize_all, use_sandbox
+from star_pipeline_tests.test_build import STAR_PIPELINE
 
 
 def lake_config(box: Sandbox, catalog: str, data_path, **folders) -> None:
@@ -191,3 +192,78 @@ def test_the_catalog_lock_admits_one_holder_and_is_released_when_it_dies(postgre
         holder.wait()
     with catalog_lock(lake, INIT_LOCK, 10, "creating or migrating the lake"):
         pass  # PostgreSQL released the dead holder's lock
+
+
+WRITER = textwrap.dedent("""\
+    import pathlib, sys, time
+    from star_pipeline.storage.lake import LakeLocation, derived_writer_lock
+    with derived_writer_lock(LakeLocation(sys.argv[1], "/unused/"), 5):
+        pathlib.Path(sys.argv[2]).touch()
+        time.sleep(120)
+""")
+
+
+def star_pipeline(box: Sandbox, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "STAR_PIPELINE_CONFIG": str(box.config_path)}
+    env.pop("DAGSTER_HOME", None)
+    return subprocess.run([STAR_PIPELINE, *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_a_machine_captures_while_another_is_the_writer_then_the_writer_rebuilds(postgres_catalog, tmp_path,
+                                                                                 monkeypatch):
+    box = Sandbox(tmp_path / "member")
+    lake_config(box, postgres_catalog, tmp_path / "lake-data")
+    use_sandbox(box, monkeypatch)
+    write_sessions(box)
+    ready = tmp_path / "writer-holds"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, postgres_catalog, str(ready)])
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert writer.poll() is None and time.monotonic() < deadline, "the writer did not take the lock"
+            time.sleep(0.05)
+        # a team member's machine: its raw lines land although another process is the writer
+        member = star_pipeline(box, "build", "--raw-only")
+        assert member.returncode == 0, member.stdout[-3000:]
+        settings = load_settings(box.config_path)
+        with connect(settings.warehouse_path, read_only=True, lake=settings.lake) as conn:
+            assert conn.execute("SELECT count(*) FROM raw.claude_code_lines").fetchone()[0] == 8
+            assert conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = "
+                                "current_database() AND table_schema = 'normalized'").fetchone()[0] == 0
+        # a second writer waits for the lock, then says who holds it; the raw capture before it still ran
+        second = star_pipeline(box, "build")
+        assert second.returncode == 1
+        assert "another machine or process is rebuilding the derived layers" in second.stdout, second.stdout[-3000:]
+    finally:
+        writer.kill()
+        writer.wait()
+    writer_build = star_pipeline(box, "build")  # the writer is gone: this machine may rebuild now
+    assert writer_build.returncode == 0, writer_build.stdout[-3000:]
+    assert "materialized aggregate/warehouse_maintenance" in writer_build.stdout
+    assert report_json(box, "daily")["totals"]["totalTokens"] == 2 * (10 + 5 + 200 + 1000) + 2 * (3 + 40 + 1200)
+
+
+def test_a_conflicting_commit_is_tried_again_and_other_errors_are_not():
+    import duckdb
+
+    from star_pipeline.storage.lake import retry_on_conflict
+
+    calls = []
+
+    def conflicts_twice():
+        calls.append(1)
+        if len(calls) <= 2:
+            raise duckdb.TransactionException("Failed to commit DuckLake transaction. | Transaction conflict - "
+                                              "attempting to delete from table with index \"3\"")
+        return "written"
+
+    assert retry_on_conflict(conflicts_twice) == "written" and len(calls) == 3
+    calls.clear()
+
+    def fails():
+        calls.append(1)
+        raise duckdb.ConstraintException("NOT NULL constraint failed")
+
+    with pytest.raises(duckdb.ConstraintException):
+        retry_on_conflict(fails)
+    assert len(calls) == 1
