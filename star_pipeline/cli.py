@@ -54,6 +54,11 @@ def _parser():
                        help="capture this machine's new lines into the raw layer and stop: a team member's machine on "
                        "a DuckLake (warehouse.kind: ducklake), where one elected writer rebuilds the layers above")
 
+    migrate = commands.add_parser(
+        "migrate-to-ducklake", help="copy a single-file warehouse's raw layer into the DuckLake the config names "
+        "(warehouse.kind: ducklake), rebuild the other layers there, and compare the counts")
+    migrate.add_argument("--from", dest="source", help="the old warehouse file (default: the config's warehouse.path)")
+
     report = commands.add_parser(
         "report", help="token and cost reports (ccusage 20's flags and --json); reads the warehouse, no dagster"
     )
@@ -206,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
                 restrict_tree(os.environ["DAGSTER_HOME"])  # run history written before umask 077 was set
 
             return run_build(force=args.force, raw_only=args.raw_only)
+        if args.command == "migrate-to-ducklake":
+            from star_pipeline.migrate_to_ducklake import run_migration
+
+            return run_migration(args.source)
         if args.command == "report":
             from star_pipeline.config import load_settings
             from star_pipeline.reports.report import ReportOptions, run_report
@@ -263,10 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             pass
         try:
+            from star_pipeline.storage.lake import LakeAttachError
             from star_pipeline.storage.migrations import MigrationError
             from star_pipeline.storage.warehouse import WarehouseFileError, WarehouseLockedError
 
-            known = known + (MigrationError, WarehouseFileError, WarehouseLockedError)
+            known = known + (MigrationError, WarehouseFileError, WarehouseLockedError, LakeAttachError)
         except ImportError:
             pass
         if isinstance(exc, known):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -267,3 +268,29 @@ def test_a_conflicting_commit_is_tried_again_and_other_errors_are_not():
     with pytest.raises(duckdb.ConstraintException):
         retry_on_conflict(fails)
     assert len(calls) == 1
+
+
+def test_a_single_file_warehouse_migrates_into_a_lake_once(postgres_catalog, tmp_path, monkeypatch):
+    box = Sandbox(tmp_path / "laptop")
+    box.root.mkdir()
+    box.write_config()
+    built(box, monkeypatch)
+    before = report_json(box, "daily")["totals"]
+    # the same configuration, now naming a lake; warehouse.path stays the old file, which is the source
+    lake_config(box, postgres_catalog, tmp_path / "lake-data")
+    migrated = star_pipeline(box, "migrate-to-ducklake")
+    assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
+    assert "raw layer copied and verified" in migrated.stdout
+    # the rebuild read no transcript byte again: every line came from the old file
+    assert re.search(r"claude_code: read \d+ files \(0 new, 0 rewritten, 0 deleted\), captured 0 lines",
+                     migrated.stdout + migrated.stderr)
+    assert {k: rounded(v) for k, v in report_json(box, "daily")["totals"].items()} == \
+        {k: rounded(v) for k, v in before.items()}
+    settings = load_settings(box.config_path)
+    with connect(settings.warehouse_path, read_only=True, lake=settings.lake) as conn:
+        lines = conn.execute("SELECT count(*) FROM raw.claude_code_lines").fetchone()[0]
+    assert lines == 8
+    again = star_pipeline(box, "migrate-to-ducklake")
+    assert again.returncode == 1 and "the lake already holds raw lines" in again.stdout
+    with connect(settings.warehouse_path, read_only=True, lake=settings.lake) as conn:
+        assert conn.execute("SELECT count(*) FROM raw.claude_code_lines").fetchone()[0] == lines  # nothing doubled
