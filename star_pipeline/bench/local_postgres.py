@@ -84,3 +84,32 @@ def start() -> LocalPostgres:
         shutil.rmtree(folder, ignore_errors=True)
         raise PostgresUnavailable(f"PostgreSQL did not start: {exc.stderr.strip() or exc.stdout.strip()}") from None
     return cluster
+
+
+def main() -> int:
+    """`python -m star_pipeline.bench.local_postgres [database]`: a throwaway cluster for trying a team lake on
+    one machine (README, "A team warehouse"); prints the `warehouse.catalog` value, and stops and removes the
+    cluster, lake catalog included, on Ctrl-C."""
+    import sys
+    import time
+
+    database = sys.argv[1] if len(sys.argv) > 1 else "star_pipeline"
+    try:
+        cluster = start()
+    except PostgresUnavailable as exc:
+        print(f"local_postgres: {exc}", file=sys.stderr)
+        return 1
+    try:
+        catalog = cluster.create_database(database)
+        print(f"PostgreSQL is running in {cluster.folder} (unix socket only; removed on Ctrl-C).")
+        print(f'warehouse.catalog: "{catalog}"', flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

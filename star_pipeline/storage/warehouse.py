@@ -156,7 +156,7 @@ def open_connection(
         spill = _private_folders(path)
         config["temp_directory"] = "" if read_only else str(spill)
     if lake is not None:
-        return _open_lake(path, lake, read_only, lock_timeout_seconds, config, spill)
+        return _open_lake(path, lake, read_only, lock_timeout_seconds, config)
     deadline = time.monotonic() + lock_timeout_seconds
     delay = 0.05
     while True:
@@ -184,27 +184,72 @@ def open_connection(
     return _prepare(conn, path, read_only)
 
 
-def _open_lake(path: Path, lake: LakeLocation, read_only: bool, lock_timeout_seconds: float, config: dict,
-               spill: Path | None) -> duckdb.DuckDBPyConnection:
-    """`open_connection` for a DuckLake: attach (and, writable, initialize and migrate) under the catalog lock."""
+# Writable DuckLake instances this process keeps, by (warehouse path, catalog, data path): see _open_lake.
+_LAKES: dict[tuple[str, str, str], duckdb.DuckDBPyConnection] = {}
+
+
+def _open_lake(path: Path, lake: LakeLocation, read_only: bool, lock_timeout_seconds: float,
+               config: dict) -> duckdb.DuckDBPyConnection:
+    """`open_connection` for a DuckLake: attach (and, writable, initialize and migrate) under the catalog lock.
+
+    With a PostgreSQL catalog a writable instance is kept for the process and each caller gets a cursor of it:
+    loading the extensions and attaching takes about a second, once per step otherwise (a `dagster dev` run is
+    one process), and such a lake holds no lock that other processes wait for meanwhile. A DuckDB-file
+    catalog is locked by the instance that attached it, as the single file is: it is attached per use.
+    Several processes of one machine may write a lake at once, so each spills into a folder of its own.
+    """
     from star_pipeline.storage.lake import INIT_LOCK, attach_lake, catalog_lock, lake_error
     from star_pipeline.storage.private_files import owner_only_umask
 
     # DuckLake writes Parquet files at every INSERT, long after the ATTACH: the umask must hold throughout.
     owner_only_umask()
+    key = (os.path.abspath(path), lake.catalog, lake.data_path)
+    if key in _LAKES:  # also for a reader: a DuckDB-file catalog cannot be attached twice in one process
+        return _prepare(_LAKES[key].cursor(), path, read_only, lake)
+    deadline = time.monotonic() + lock_timeout_seconds
+
+    def attach(writable: bool) -> duckdb.DuckDBPyConnection:
+        delay = 0.05
+        while True:
+            try:
+                return attach_lake(lake, not writable, config)
+            except duckdb.Error as exc:
+                # a DuckDB-file catalog admits one process at a time, as the single file does: wait for it
+                if "Conflicting lock" not in str(exc):
+                    raise lake_error(lake, exc) from None
+                if time.monotonic() >= deadline:
+                    raise WarehouseLockedError(
+                        f"{lake.label}: the catalog file is locked by {describe_lock_holder(str(exc))}, and it was not "
+                        f"released within {lock_timeout_seconds:g} s. Nothing was written. A DuckDB-file catalog "
+                        "serves one process at a time; wait for that one, or use a PostgreSQL catalog.") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
     if read_only:
-        try:
-            return _prepare(attach_lake(lake, True, config), path, True, lake)
-        except duckdb.Error as exc:
-            raise lake_error(lake, exc) from None
+        return _prepare(attach(False), path, True, lake)
+    if config.get("temp_directory"):
+        config["temp_directory"] = str(_process_spill_folder(Path(config["temp_directory"])))
     with catalog_lock(lake, INIT_LOCK, lock_timeout_seconds, "creating or migrating the lake"):
+        conn = _prepare(attach(True), path, False, lake)
+    if not lake.is_postgres:  # a file catalog's lock is held while the instance lives: give it back after each use
+        return conn
+    _LAKES[key] = conn
+    return _prepare(conn.cursor(), path, False, lake)
+
+
+def _process_spill_folder(spill: Path) -> Path:
+    """`spill`/pid-<this process> (0700, emptied), after removing the folders of processes that are gone."""
+    for folder in spill.glob("pid-*"):
         try:
-            conn = attach_lake(lake, False, config)
-        except duckdb.Error as exc:
-            raise lake_error(lake, exc) from None
-        if spill is not None:
-            _empty(spill)
-        return _prepare(conn, path, False, lake)
+            os.kill(int(folder.name.removeprefix("pid-")), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, PermissionError):
+            pass  # not ours to judge: another user's process, or not a pid
+    own = spill / f"pid-{os.getpid()}"
+    own.mkdir(mode=0o700, exist_ok=True)
+    _empty(own)
+    return own
 
 
 def _attach(path: Path, read_only: bool, config: dict) -> duckdb.DuckDBPyConnection:
