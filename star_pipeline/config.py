@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from star_pipeline.machine import MACHINE_ID_PATTERN, default_machine_id
 
 # The defaults ship inside the package (star_pipeline/defaults/), so an installed copy needs no checkout.
 DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
@@ -60,6 +62,8 @@ class Settings:
     partial_line_quiet_seconds: float
     classifiers_dir: Path
     embedding_model: str = "wordllama"  # search: the model that embeds texts (storage/embeddings.py)
+    # machine.id: written on every raw row and manifest row this machine captures (default: the host name)
+    machine_id: str = field(default_factory=default_machine_id)
 
     @property
     def hook_spool_dir(self) -> Path:
@@ -85,6 +89,9 @@ _SCHEMA: dict = {
     },
     "search": {
         "embedding_model": (str, "wordllama"),
+    },
+    "machine": {
+        "id": (str, None),
     },
 }
 
@@ -139,6 +146,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
             f"folder of classifier YAML files (the defaults are in {DEFAULT_CLASSIFIERS_DIR}), or remove the key."
         )
     return Settings(
+        machine_id=machine_id(values["machine.id"], config_path),
         config_path=config_path.resolve(),
         warehouse_path=one_path("warehouse.path"),
         lock_timeout_seconds=float(values["warehouse.lock_timeout_seconds"]),
@@ -148,6 +156,18 @@ def load_settings(path: Path | str | None = None) -> Settings:
         classifiers_dir=classifiers_dir,
         embedding_model=values["search.embedding_model"],
     )
+
+
+def machine_id(value: str | None, config_path: Path) -> str:
+    """`machine.id` checked (letters, digits, `.`, `_`, `-`), or this host's name when unset."""
+    if value is None:
+        return default_machine_id()
+    if not MACHINE_ID_PATTERN.fullmatch(value):
+        raise ConfigError(
+            f"{config_path}: 'machine.id' must be a non-empty name of letters, digits, '.', '_' or '-' "
+            f"(it names this machine in the warehouse), got {value!r}. Remove the key to use the host name."
+        )
+    return value
 
 
 def source_roots(values: dict, config_path: Path, base: Path, one_path) -> dict[str, tuple[Path, ...]]:

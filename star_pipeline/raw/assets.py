@@ -1,6 +1,8 @@
 """Raw capture assets: one multi-asset per source writes `raw.<source>_lines`
 (append-only; a line is identified by path, file_version, byte_offset) and
-`raw.<source>_files` (the manifest, upserted by path and file_version).
+`raw.<source>_files` (the manifest, upserted by machine_id, path and file_version).
+Every row carries the machine that captured it (`machine.id`): each machine reads,
+and recovers, only its own rows.
 
 The lines output is an Arrow record batch reader that reads the files while
 the I/O manager streams it into the table; the manifest output is yielded
@@ -18,6 +20,7 @@ from star_pipeline.raw.asset_keys import files_key, lines_key
 from star_pipeline.raw.capture import (
     MANIFEST_KEY,
     Capture,
+    claim_unowned_rows,
     PieceCapture,
     discover_files,
     drop_rows_beyond_manifest,
@@ -64,14 +67,17 @@ def build_raw_capture_asset(source: Source):
         files_table = f"raw.{quote_ident(source.name + '_files')}"
         with warehouse.connect() as conn:
             ensure_raw_tables(conn, [source])
-            dropped = drop_rows_beyond_manifest(conn, lines_table, files_table)
+            machine = source_folders.machine_id
+            if claim_unowned_rows(conn, lines_table, files_table, machine):
+                context.log.info(f"{source.name}: rows stored before machine ids existed now belong to {machine}")
+            dropped = drop_rows_beyond_manifest(conn, lines_table, files_table, machine)
             if dropped:
                 context.log.warning(
                     f"{source.name}: deleted {dropped} stored lines that no manifest row covers (left by a run that "
                     "died between its two writes); their bytes are read again now."
                 )
-            previous = load_manifest(conn, files_table)
-            stored = stored_signatures(conn, lines_table) if source.captures != {"lines"} else None
+            previous = load_manifest(conn, files_table, machine)
+            stored = stored_signatures(conn, lines_table, machine) if source.captures != {"lines"} else None
         roots = source_folders.roots[source.name]
         found = discover_files(roots, source.files)
         missing_roots = found.missing_roots
@@ -89,6 +95,7 @@ def build_raw_capture_asset(source: Source):
             quiet_seconds=source_folders.partial_line_quiet_seconds,
             log=context.log,
             lines_table=lines_table,
+            machine_id=machine,
         )
         if source.captures != {"lines"}:
             capture = PieceCapture(pointers=source.split, tables=source.database_tables, stored=stored, **run)
