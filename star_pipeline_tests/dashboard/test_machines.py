@@ -10,11 +10,14 @@ from star_pipeline.dashboard.app import create_app
 from star_pipeline.reports.reader import READER_CONFIG
 from star_pipeline.storage.extensions import load_extension
 from star_pipeline.storage.published_copies import published_copy_path, search_copy_path
-from star_pipeline_tests.reports.test_machines import S1, S2, S3, team  # noqa: F401 (the fixture)
+from star_pipeline_tests.reports import test_machines as two_machines
+from star_pipeline_tests.reports.test_machines import S1, S2, S3
+
+team = two_machines.team  # the fixture: the warehouse of laptop-a and laptop-b
 
 
 @pytest.fixture
-def copies(team):  # noqa: F811
+def copies(team):
     reports = duckdb.connect(str(published_copy_path(team.warehouse)), read_only=True, config=READER_CONFIG)
     history = duckdb.connect(str(search_copy_path(team.warehouse)), read_only=True, config=READER_CONFIG)
     load_extension(history, "fts")
@@ -36,7 +39,7 @@ def test_the_machine_filter_narrows_the_figures_and_the_sessions(copies):
     assert [h["session_id"] for h in hits] == [S2]
 
 
-def test_the_machine_filter_is_kept_in_every_link(team):  # noqa: F811
+def test_the_machine_filter_is_kept_in_every_link(team):
     client = TestClient(create_app(team.warehouse, timezone="UTC"), base_url="http://127.0.0.1")
     html = client.get("/sessions?machine=laptop-b").text
     assert f"/sessions/claude_code/{S2}" in html and S1 not in html and S3 not in html
