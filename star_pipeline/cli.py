@@ -72,6 +72,7 @@ def _parser():
                         help="BM25 words, embeddings, or both fused (default)")
     search.add_argument("--project", help="project path (or its last part)")
     search.add_argument("--source", choices=[s.name for s in with_messages()], help="one source only")
+    search.add_argument("--machine", metavar="NAME", help="one machine's sessions only (its machine.id)")
     search.add_argument("--since", help="first date, YYYYMMDD or YYYY-MM-DD (UTC, inclusive)")
     search.add_argument("--until", help="last date, YYYYMMDD or YYYY-MM-DD (UTC, inclusive)")
 
@@ -117,6 +118,8 @@ def _report_parsers(report, sources) -> None:
     common.add_argument("--source", choices=[s.name for s in sources], help="one source only")
     common.add_argument("-p", "--project", help="a project as `report projects` lists it: its path, last part or "
                         "Claude Code folder name")
+    common.add_argument("--machine", nargs="?", const="", metavar="NAME",
+                        help="a row per machine (its machine.id); with NAME, that machine's rows only")
     common.add_argument("-o", "--order", choices=["asc", "desc"], help="oldest first (asc, default) or newest first")
     common.add_argument("-b", "--breakdown", action="store_true", help="a row per model under each row of the table")
     common.add_argument("--compact", action="store_true", help="fewer columns, for narrow terminals")
@@ -128,9 +131,9 @@ def _report_parsers(report, sources) -> None:
     kinds = report.add_subparsers(dest="report", required=True, metavar="daily|weekly|monthly|hourly|session|blocks|projects")
     for name in ("daily", "weekly", "monthly", "hourly"):
         period = kinds.add_parser(name, parents=[common], help=f"{name} totals")
-        period.add_argument("--by", choices=["project", "branch", "model", "source", "agent_type"],
-                            help="a row per period and project, git branch, model, source or agent type (main, "
-                                 "compaction, or the subagent's type)")
+        period.add_argument("--by", choices=["project", "branch", "model", "source", "agent_type", "machine"],
+                            help="a row per period and project, git branch, model, source, agent type (main, "
+                                 "compaction, or the subagent's type) or machine")
         period.add_argument("-i", "--instances", action="store_true", help="one table (JSON: one list) per project")
         period.add_argument("--last", type=int, metavar="N",
                             help=f"only the latest N {'days' if name == 'daily' else name[:-2] + 's'} (1: the current one)")
@@ -226,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             from star_pipeline.search.query import SearchOptions, run_search
 
             options = SearchOptions(args.query, args.json, args.limit, args.mode, args.project, args.source,
-                                    args.since, args.until)
+                                    args.since, args.until, args.machine)
             return run_search(options, load_settings().warehouse_path)
         if args.command == "embeddings":
             from star_pipeline.aggregate.embedding_versions import delete_model, list_models

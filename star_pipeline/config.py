@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from star_pipeline.machine import MACHINE_ID_PATTERN, default_machine_id
 
 # The defaults ship inside the package (star_pipeline/defaults/), so an installed copy needs no checkout.
 DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
@@ -76,6 +78,8 @@ class Settings:
     def connect_options(self) -> dict:
         """What `storage.warehouse.connect(settings.warehouse_path, ...)` needs beside the path."""
         return {"lock_timeout_seconds": self.lock_timeout_seconds, "lake": self.lake}
+    # machine.id: written on every raw row and manifest row this machine captures (default: the host name)
+    machine_id: str = field(default_factory=default_machine_id)
 
     @property
     def hook_spool_dir(self) -> Path:
@@ -104,6 +108,9 @@ _SCHEMA: dict = {
     },
     "search": {
         "embedding_model": (str, "wordllama"),
+    },
+    "machine": {
+        "id": (str, None),
     },
 }
 
@@ -159,6 +166,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
         )
     lake_catalog, lake_data_path = lake_settings(values, config_path, one_path)
     return Settings(
+        machine_id=machine_id(values["machine.id"], config_path),
         config_path=config_path.resolve(),
         warehouse_path=one_path("warehouse.path"),
         lock_timeout_seconds=float(values["warehouse.lock_timeout_seconds"]),
@@ -211,6 +219,16 @@ def lake_settings(values: dict, config_path: Path, one_path) -> tuple[str, str]:
 
 def one_path_of(value: str, config_path: Path, key: str) -> Path:
     return _absolute(_expand(value, config_path, key), config_path.resolve().parent)
+def machine_id(value: str | None, config_path: Path) -> str:
+    """`machine.id` checked (letters, digits, `.`, `_`, `-`), or this host's name when unset."""
+    if value is None:
+        return default_machine_id()
+    if not MACHINE_ID_PATTERN.fullmatch(value):
+        raise ConfigError(
+            f"{config_path}: 'machine.id' must be a non-empty name of letters, digits, '.', '_' or '-' "
+            f"(it names this machine in the warehouse), got {value!r}. Remove the key to use the host name."
+        )
+    return value
 
 
 def source_roots(values: dict, config_path: Path, base: Path, one_path) -> dict[str, tuple[Path, ...]]:

@@ -55,6 +55,7 @@ def build_definitions(settings: Settings) -> Definitions:
             ),
             "source_folders": SourceFoldersResource(
                 roots={name: [str(p) for p in roots] for name, roots in settings.roots.items()},
+                machine_id=settings.machine_id,
                 partial_line_quiet_seconds=settings.partial_line_quiet_seconds,
             ),
             "classifiers": ClassifiersResource(folder=str(settings.classifiers_dir)),

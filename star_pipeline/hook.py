@@ -4,7 +4,7 @@ Claude Code runs the hook synchronously on every tool call, so this path
 imports only the standard library (no dagster, no duckdb, no yaml when the
 spool folder is given on the command line, as `install-hooks` does).
 
-Each call appends ONE line to `<spool_dir>/hook-events-YYYY-MM-DD.jsonl`
+Each call appends ONE line to `<spool_dir>/hook-events-<host>-YYYY-MM-DD.jsonl`
 (UTC date), under an exclusive lock, with O_APPEND, in a single write:
 
     {"received_at":"2026-11-21T22:55:40.123456Z","payload":<the payload as received>}
@@ -16,6 +16,13 @@ string under "payload_text". The spool is never truncated or rewritten: the
 raw layer ingests it incrementally. Files and folder are owner-only (0600/0700).
 Errors go to `<spool_dir>/hook-errors.log` (or, when the spool folder itself is
 unusable, `~/.local/share/star_pipeline/hook-errors.log`); the exit code is always 0.
+
+`<host>` is the host name as `machine.id` defaults to it (star_pipeline/machine.py), read
+without loading the config: in a team warehouse the spool of each machine then has paths
+of its own. The normalized layer reads one machine's lines per path (a transcript synced
+to two machines is one session), so two machines' spools must never share a path, as
+they would with a date alone in the name and the same home folder. A configured
+`machine.id` changes nothing here: the host name is unique per machine all the same.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ import json
 import os
 import sys
 import time
+
+from star_pipeline.machine import default_machine_id
 
 SPOOL_ENV_VAR = "STAR_PIPELINE_SPOOL_DIR"
 ERROR_LOG = "hook-errors.log"
@@ -56,11 +65,16 @@ def spool_line(payload: bytes, received_at: str) -> bytes:
     return line.encode("utf-8") + b"\n"
 
 
+def spool_file_name(received_at: str, host: str | None = None) -> str:
+    """`hook-events-<host>-YYYY-MM-DD.jsonl`: one file per machine and UTC day (see the module docstring)."""
+    return f"hook-events-{host or default_machine_id()}-{received_at[:10]}.jsonl"
+
+
 def append_to_spool(spool_dir: str, line: bytes, received_at: str) -> str:
     import fcntl
 
     os.makedirs(spool_dir, mode=0o700, exist_ok=True)
-    path = os.path.join(spool_dir, f"hook-events-{received_at[:10]}.jsonl")
+    path = os.path.join(spool_dir, spool_file_name(received_at))
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -75,6 +75,11 @@ def test_variables_and_tilde_expand(monkeypatch, tmp_path):
         (MINIMAL.replace("w.duckdb", "w.duckdb\n  lock_timeout_seconds: -1"), "'warehouse.lock_timeout_seconds' must be 0 or more"),
         (MINIMAL + "raw:\n  partial_line_quiet_seconds: -5\n", "'raw.partial_line_quiet_seconds' must be 0 or more"),
         (MINIMAL + "classified:\n  classifiers_dir: no_such_folder\n", "'classified.classifiers_dir' is"),
+        (MINIMAL + "machine:\n  id: ''\n", "'machine.id' must be a non-empty name"),
+        (MINIMAL + "machine:\n  id: anna laptop\n", "'machine.id' must be a non-empty name"),
+        (MINIMAL + "machine:\n  id: ci/runner\n", "'machine.id' must be a non-empty name"),
+        (MINIMAL + "machine:\n  id: 7\n", "'machine.id' must be str"),
+        (MINIMAL + "machine:\n  name: x\n", "unknown key 'machine.name'"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path, monkeypatch, text, fragment):
@@ -92,6 +97,16 @@ def test_memory_limit_defaults_to_a_quarter_of_the_machine_within_1_and_4_gib(tm
     assert auto_memory_limit(64 << 30) == "4096MiB"
     given = load_settings(write(tmp_path, MINIMAL.replace("w.duckdb", "w.duckdb\n  memory_limit: 1.5GiB")))
     assert given.memory_limit == "1.5GiB"
+
+
+def test_machine_id_defaults_to_the_host_name(tmp_path, monkeypatch):
+    import socket
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "build-box.example")
+    assert load_settings(write(tmp_path, MINIMAL)).machine_id == "build-box.example"
+    assert load_settings(write(tmp_path, MINIMAL + "machine:\n  id: laptop_anna-2\n")).machine_id == "laptop_anna-2"
+    monkeypatch.setattr(socket, "gethostname", lambda: "Anna's MacBook")  # not a valid id: made one
+    assert load_settings(write(tmp_path, MINIMAL)).machine_id == "Anna-s-MacBook"
 
 
 def test_missing_config_file_says_what_to_do(tmp_path):

@@ -29,7 +29,10 @@ def test_payload_is_spooled_verbatim_with_received_at(tmp_path):
     assert line.endswith(payload + b"}\n")
     record = json.loads(line)
     assert record["payload"]["tool_name"] == "Bash" and record["received_at"].endswith("Z")
-    assert path.name == f"hook-events-{record['received_at'][:10]}.jsonl"
+    from star_pipeline.machine import default_machine_id
+
+    # the machine's name (machine.id's default) in the file name: two machines' spools never share a path
+    assert path.name == f"hook-events-{default_machine_id()}-{record['received_at'][:10]}.jsonl"
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert os.stat(tmp_path / "spool").st_mode & 0o777 == 0o700
 

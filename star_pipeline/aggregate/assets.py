@@ -62,6 +62,10 @@ dim_agent_type = scd2_asset(
     "dim_agent_type", [normalized("normalized_tool_calls"), normalized("normalized_hook_events")], ["agent_type"],
     ["first_seen_in"], "SCD2: subagent types (Task/Agent calls, SubagentStart hooks).",
 )
+dim_machine = sql_asset(
+    "dim_machine", [key("session_projects"), normalized("normalized_sessions")],
+    "The machines whose agents' sessions are in the warehouse (machine.id): first and last seen, sessions.",
+)
 dim_date = sql_asset("dim_date", [key("fact_token_usage"), normalized("normalized_tool_calls"),
                                   normalized("normalized_hook_events")], "Every UTC date the facts span.")
 dim_time = sql_asset("dim_time", [], "Every minute of the day (HHMM).")
@@ -80,7 +84,7 @@ aggregate_assets = [
     session_projects, dim_model, fact_token_usage, derived_session_usage, derived_subagents, derived_projects,
     derived_daily_usage,
     derived_model_usage, derived_tool_stats, derived_file_activity, derived_blocks, derived_goals_and_attempts,
-    dim_project, dim_tool, dim_agent_type, dim_date, dim_time, fact_tool_call, fact_session_event,
+    dim_project, dim_tool, dim_agent_type, dim_machine, dim_date, dim_time, fact_tool_call, fact_session_event,
     search_documents, search_embeddings, search_postings, published_search_copy, published_briefs,
     published_statusline,
 ]

@@ -45,12 +45,13 @@ def token_sums_agree(warehouse: WarehouseResource) -> AssetCheckResult:
 
 
 @asset_check(asset=key("fact_tool_call"), name="facts_have_no_orphan_keys", blocking=True, pool=WAREHOUSE_POOL,
-             additional_deps=[key("dim_project"), key("dim_model"), key("fact_token_usage"), key("dim_tool"), key("dim_date"),
+             additional_deps=[key("dim_project"), key("dim_model"), key("dim_machine"), key("fact_token_usage"), key("dim_tool"), key("dim_date"),
                               key("fact_session_event")],
              description="Every fact key exists in its dimension; every fact row traces to its normalized row.")
 def facts_have_no_orphan_keys(warehouse: WarehouseResource) -> AssetCheckResult:
     queries = {
         "usage_project_key": "SELECT count(*) FROM aggregate.fact_token_usage f ANTI JOIN aggregate.dim_project d ON d.hash_key = f.project_key",
+        "usage_machine_key": "SELECT count(*) FROM aggregate.fact_token_usage f ANTI JOIN aggregate.dim_machine d ON d.hash_key = f.machine_key",
         "usage_model_key": "SELECT count(*) FROM aggregate.fact_token_usage f ANTI JOIN aggregate.dim_model d ON d.hash_key = f.model_key",
         "usage_date_key": "SELECT count(*) FROM aggregate.fact_token_usage f ANTI JOIN aggregate.dim_date d ON d.date_key = f.date_key WHERE f.date_key IS NOT NULL",
         "usage_to_normalized": "SELECT count(*) FROM aggregate.fact_token_usage f ANTI JOIN normalized.normalized_usage u ON u.usage_key = f.usage_key",

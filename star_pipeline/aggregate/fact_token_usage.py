@@ -17,14 +17,16 @@ USAGE_COLUMNS = (
     "cache_creation_1h_input_tokens", "cache_read_input_tokens", "reasoning_output_tokens", "path", "file_version",
     "byte_offset",
 )
-# The calls whose fact differs from what the usage row and the session's project now say (or that have no fact).
+# The calls whose fact differs from what the usage row and the session's project and machine now say (or that
+# have no fact).
 CHANGED_CALLS_SQL = f"""
     SELECT usage_key FROM (
-        SELECT u.usage_key, hash({", ".join("u." + c for c in USAGE_COLUMNS)}, coalesce(sp.project_id, '(unknown)')) AS h
+        SELECT u.usage_key, hash({", ".join("u." + c for c in USAGE_COLUMNS)}, coalesce(sp.project_id, '(unknown)'),
+                                 coalesce(sp.machine_id, '(unknown)')) AS h
         FROM normalized.normalized_usage u
         LEFT JOIN aggregate.session_projects sp ON sp.source = u.source AND sp.session_id = u.session_id
     ) n FULL OUTER JOIN (
-        SELECT usage_key, hash({", ".join(USAGE_COLUMNS)}, project_id) AS h FROM aggregate.fact_token_usage
+        SELECT usage_key, hash({", ".join(USAGE_COLUMNS)}, project_id, machine_id) AS h FROM aggregate.fact_token_usage
     ) f USING (usage_key)
     WHERE n.h IS DISTINCT FROM f.h"""
 # What else a fact's cost depends on: the price history it is priced at.

@@ -11,6 +11,7 @@
 --   usage_key: the call (normalized_usage's key)
 --   project_key: dim_project's hash_key of the session's project
 --   model_key: dim_model's hash_key of the model
+--   machine_key: dim_machine's hash_key of the machine whose lines made the session
 --   date_key: the call's UTC date, YYYYMMDD (dim_date)
 --   time_key: the call's UTC minute, HHMM (dim_time)
 --   source: the agent that made the call
@@ -19,6 +20,7 @@
 --   message_id: the API message's id, where the agent records one
 --   request_id: the API request's id, where the agent records one
 --   project_id: the session's project (session_projects; '(unknown)' without one)
+--   machine_id: the machine whose lines made the session (session_projects; '(unknown)' without one)
 --   model: the model called
 --   report_model: the model as reports name it: <model>-fast for fast-mode calls
 --   model_is_fallback: the agent never named its model: a default was assumed
@@ -50,7 +52,7 @@ WITH usage AS (
     WHERE {usage_scope}
 ),
 session_projects AS (
-    SELECT source, session_id, project_id FROM aggregate.session_projects
+    SELECT source, session_id, project_id, machine_id FROM aggregate.session_projects
 ),
 priced AS (
     SELECT u.*, m.hash_key AS model_key, m.input_price, m.output_price, m.cache_read_price, m.cache_write_price,
@@ -66,6 +68,7 @@ SELECT
     p.usage_key,
     dimension_key([coalesce(sp.project_id, '(unknown)')]) AS project_key,
     dimension_key([p.model]) AS model_key,
+    dimension_key([coalesce(sp.machine_id, '(unknown)')]) AS machine_key,
     CAST(strftime(p.event_ts AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER) AS date_key,
     CAST(strftime(p.event_ts AT TIME ZONE 'UTC', '%H%M') AS INTEGER) AS time_key,
     p.source,
@@ -74,6 +77,7 @@ SELECT
     p.message_id,
     p.request_id,
     coalesce(sp.project_id, '(unknown)') AS project_id,
+    coalesce(sp.machine_id, '(unknown)') AS machine_id,
     p.model,
     CASE WHEN p.speed = 'fast' THEN p.model || '-fast' ELSE p.model END AS report_model,
     p.model_is_fallback,

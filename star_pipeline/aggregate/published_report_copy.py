@@ -11,7 +11,7 @@ from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 # star_pipeline_tests/reports/test_report.py runs every report on the copy alone).
 REPORT_TABLES = {
     "fact_token_usage": (
-        "usage_key", "source", "session_id", "agent_id", "is_sidechain", "project_id", "report_model", "model_is_fallback", "event_ts", "date_key",
+        "usage_key", "source", "session_id", "agent_id", "is_sidechain", "project_id", "machine_id", "report_model", "model_is_fallback", "event_ts", "date_key",
         "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
         "reasoning_output_tokens", "cost_usd",
     ),

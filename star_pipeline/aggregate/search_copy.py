@@ -54,7 +54,7 @@ HISTORY_TABLES = {
             SELECT source, session_id, min(event_ts) AS first_activity, max(event_ts) AS last_activity, count(*) AS messages
             FROM aggregate.search_documents GROUP BY ALL
         )
-        SELECT p.source, p.session_id, p.project_id AS project, p.git_branch,
+        SELECT p.source, p.session_id, p.project_id AS project, p.machine_id AS machine, p.git_branch,
             least(a.first_activity, u.first_activity) AS first_activity,
             greatest(a.last_activity, u.last_activity) AS last_activity,
             coalesce(a.messages, 0) AS messages, coalesce(u.api_calls, 0) AS api_calls,
@@ -140,7 +140,8 @@ def _write_copy(warehouse: WarehouseResource, temporary, model: str, setting: st
             conn.execute(f"""
                 CREATE TABLE search_copy.documents AS
                 SELECT CAST(row_number() OVER (ORDER BY d.event_ts, d.path, d.byte_offset) AS BIGINT) AS doc_id,
-                    d.source, d.session_id, d.agent_id, coalesce(p.project_id, '(unknown)') AS project, d.event_ts, d.role,
+                    d.source, d.session_id, d.agent_id, coalesce(p.project_id, '(unknown)') AS project,
+                    coalesce(p.machine_id, '(unknown)') AS machine, d.event_ts, d.role,
                     d.record_type, {SEARCH_TEXT} AS text, md5({SEARCH_TEXT}) AS text_hash,
                     left(nullif(d.message_text, ''), 1000) AS prose,  -- the prompt or reply alone, for timelines
                     coalesce(w.words, 0) AS words  -- its number of index words (BM25's document length)

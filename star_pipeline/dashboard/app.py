@@ -3,7 +3,7 @@
 Every page is whole HTML with its figures in it (a page reads without JavaScript); the charts are Plotly
 figures drawn by plotly.js, served from the installed `plotly` package like the page's own CSS and script:
 nothing is fetched from elsewhere, and the Content-Security-Policy says so to the browser. Filters (dates, source,
-project, time zone) live in the URL, so a view can be bookmarked and every link keeps them.
+project, machine, time zone) live in the URL, so a view can be bookmarked and every link keeps them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import zoneinfo
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+import duckdb
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -65,7 +66,7 @@ def create_app(warehouse_path: Path | str, allowed_hosts: list[str] | None = Non
     def filters_of(request: Request) -> pages.Filters:
         q = request.query_params
         filters = pages.Filters(q.get("since") or None, q.get("until") or None, q.get("source") or None,
-                                q.get("project") or None, q.get("tz") or default_timezone)
+                                q.get("project") or None, q.get("tz") or default_timezone, q.get("machine") or None)
         filters.check()
         try:
             zoneinfo.ZoneInfo(filters.timezone)
@@ -91,8 +92,14 @@ def create_app(warehouse_path: Path | str, allowed_hosts: list[str] | None = Non
             return url_path + ("?" + urlencode(query) if query else "")
 
         published = copies.published_at("reports")
+        try:
+            machines = pages.machines(copies.reports())
+        except (CopyMissingError, duckdb.Error):  # nothing published yet (the error page says so): no choices
+            machines = []
+        if filters and filters.machine and filters.machine not in machines:
+            machines.append(filters.machine)
         response = templates.TemplateResponse(request, template, {
-            "filters": filters, "sources": sources, "when": when, "link": link,
+            "filters": filters, "sources": sources, "machines": machines, "when": when, "link": link,
             "session_url": lambda source, session_id: link(f"/sessions/{quote(source, safe='')}/{quote(session_id, safe='')}"),
             "published": datetime.datetime.fromtimestamp(published, zoneinfo.ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M UTC")
             if published else None,

@@ -38,19 +38,21 @@ class NotFoundError(PageError):
 @dataclass(frozen=True)
 class Filters:
     """The filters every page keeps in its URL: a date range (inclusive, in `timezone`), a source, a project
-    (as `report --project` takes it: its path, last part or Claude Code folder name)."""
+    (as `report --project` takes it: its path, last part or Claude Code folder name), a machine (its machine.id,
+    as `report --machine NAME`)."""
 
     since: str | None = None
     until: str | None = None
     source: str | None = None
     project: str | None = None
     timezone: str = "UTC"
+    machine: str | None = None
 
     def options(self, report: str, dated: bool = True, **changes) -> ReportOptions:
         """The report options of these filters (`dated=False`: without the date range, for figures the clock
         defines: this week, the current block)."""
         fields = {"since": self.since if dated else None, "until": self.until if dated else None,
-                  "timezone": self.timezone, "source": self.source, "project": self.project}
+                  "timezone": self.timezone, "source": self.source, "project": self.project, "machine": self.machine}
         return ReportOptions(report, **{**fields, **changes})
 
     def check(self) -> None:
@@ -66,7 +68,14 @@ class Filters:
 
     def as_query(self) -> dict[str, str]:
         return {name: value for name, value in (("since", self.since), ("until", self.until), ("source", self.source),
-                                                ("project", self.project), ("tz", self.timezone)) if value}
+                                                ("project", self.project), ("machine", self.machine),
+                                                ("tz", self.timezone)) if value}
+
+
+def machines(reports) -> list[str]:
+    """The machines whose calls the report copy holds (the machine filter's choices), busiest first."""
+    return [row[0] for row in reports.execute(
+        "SELECT machine_id FROM aggregate.fact_token_usage GROUP BY 1 ORDER BY count(*) DESC, 1").fetchall()]
 
 
 def project_ids(reports, filters: Filters) -> tuple[str, ...] | None:
@@ -221,13 +230,18 @@ def _usage(row: dict, **fields) -> dict:
 
 def _history_filters(filters: Filters, ids: tuple[str, ...] | None, time_column: str, until_column: str | None = None,
                      table: str = "") -> tuple[str, list]:
-    """The filters as a WHERE clause over a history table of the search copy: the source, the project paths, and
-    the dates of `time_column` (a range over `time_column`..`until_column` when given: a session overlapping it)."""
+    """The filters as a WHERE clause over a history table of the search copy: the source, the project paths, the
+    machine (its sessions', from the sessions table), and the dates of `time_column` (a range over
+    `time_column`..`until_column` when given: a session overlapping it)."""
     prefix = f"{table}." if table else ""
     where, params = ["TRUE"], []
     if filters.source:
         where.append(f"{prefix}source = ?")
         params.append(filters.source)
+    if filters.machine:
+        where.append(f"{prefix}source || ':' || {prefix}session_id IN "
+                     "(SELECT source || ':' || session_id FROM sessions WHERE machine = ?)")
+        params.append(filters.machine)
     if ids is not None:
         where.append(f"{prefix}project IN (SELECT unnest(CAST(? AS VARCHAR[])))")
         params.append(list(ids))
@@ -268,7 +282,7 @@ def sessions(history, filters: Filters, ids: tuple[str, ...] | None, sort: str =
         f"SELECT count(*), coalesce(sum(cost_usd), 0), coalesce(sum(tool_calls), 0), coalesce(sum(tool_errors), 0) "
         f"FROM sessions WHERE {where}", params).fetchone()
     rows = _records(history, f"""
-        SELECT source, session_id, project, git_branch, first_activity, last_activity, first_prompt, models,
+        SELECT source, session_id, project, machine, git_branch, first_activity, last_activity, first_prompt, models,
             cost_usd, total_tokens, api_calls, messages, tool_calls, tool_errors
         FROM sessions WHERE {where}
         ORDER BY {SESSION_SORTS[sort]} {order.upper()} NULLS LAST, first_activity DESC NULLS LAST, session_id
@@ -288,7 +302,7 @@ def session_detail(history, source: str, session_id: str, page: int = 1) -> dict
     if page < 1:
         raise PageError(f"page {page}: use 1 or more")
     rows = _records(history, """
-        SELECT source, session_id, project, git_branch, first_activity, last_activity, messages, api_calls,
+        SELECT source, session_id, project, machine, git_branch, first_activity, last_activity, messages, api_calls,
             total_tokens, cost_usd, models, tool_calls, tool_errors, first_prompt
         FROM sessions WHERE source = ? AND session_id = ?""", [source, session_id])
     if not rows:
@@ -473,4 +487,4 @@ def search_hits(history, query: str, mode: str, filters: Filters, ids: tuple[str
         raise PageError(f"mode {mode!r}: use one of {', '.join(MODES)}")
     project = ids[0] if ids and len(ids) == 1 else filters.project
     return search(history, SearchOptions(query, limit=limit, mode=mode, project=project, source=filters.source,
-                                         since=filters.since, until=filters.until))
+                                         since=filters.since, until=filters.until, machine=filters.machine))

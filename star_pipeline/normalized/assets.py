@@ -12,8 +12,14 @@ links) are computed from normalized_messages in DuckDB: in full on a first or
 changed-SQL build, else per group (call, session) named in the files with new
 messages, from all of the group's lines (storage/watermarks.py, rebuild_scopes.py).
 That is what makes split API messages arriving in two ingest runs converge to one row.
+
+Machines: the per-line tables read one machine's lines per path (raw/line_parts.py
+`read_machines`: the smallest machine id that has it) and record it (`machine_id`). When a
+machine with a smaller id captures a path later, the path's rows are replaced by that
+machine's lines in the same write (`switched_paths`), so a synced copy is never counted twice.
 """
 
+import hashlib
 from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, AssetOut, Output, asset, multi_asset
@@ -22,7 +28,7 @@ from star_pipeline.config import size_in_bytes
 from star_pipeline.normalized import source_sql
 from star_pipeline.normalized.rebuild_scopes import session_links_scope, sessions_scope, tool_calls_scope
 from star_pipeline.raw.asset_keys import lines_key
-from star_pipeline.raw.line_parts import batch_bytes, line_batches, whole_lines
+from star_pipeline.raw.line_parts import batch_bytes, line_batches, read_machine, read_machines, whole_lines
 from star_pipeline.raw.tables import ensure_raw_tables
 from star_pipeline.sources import SOURCES, Source
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
@@ -63,9 +69,15 @@ def read_sql(table: str, **placeholders: str) -> str:
     return render_sql(SQL_DIR / f"{table}.sql", placeholders)
 
 
+STAMPED_COLUMNS = "machine_id, normalize_run_id"
+"""The columns `incremental_query` adds to every row of a per-line table: part of those tables' version."""
+
+
 def sql_version(table: str) -> str:
     """The version of a table's SQL: its file's, and the source files it reads (source_sql.table_version)."""
-    if table in source_sql.SOURCE_FILES or table == "normalized_parse_errors":
+    if UNIQUE_KEYS.get(table) == LINE_KEY:
+        return hashlib.sha256(f"{source_sql.table_version(table)}|{STAMPED_COLUMNS}".encode()).hexdigest()[:12]
+    if table in source_sql.SOURCE_FILES:
         return source_sql.table_version(table)
     return sql_file_version(SQL_DIR / f"{table}.sql")
 
@@ -92,7 +104,7 @@ def pending_paths_sql(source: Source) -> str:
                 SELECT path, file_version FROM normalized.normalized_parse_errors WHERE source = {name}
             ) GROUP BY ALL
         ) n USING (path, file_version)
-        WHERE coalesce(n.n, 0) <> f.line_count"""
+        WHERE {read_machine(source.name, "f")} AND coalesce(n.n, 0) <> f.line_count"""
 
 
 def pending_paths(conn, source: Source) -> list[str] | None:
@@ -102,7 +114,33 @@ def pending_paths(conn, source: Source) -> list[str] | None:
     return [row[0] for row in conn.execute(pending_paths_sql(source)).fetchall()]
 
 
-def not_yet_in(conn, table: str, source: Source, pending: list[str] | None) -> str:
+def switched_paths(conn, source: Source) -> list[str]:
+    """Paths of `source` whose normalized rows (its line table's or parse errors') are another machine's than
+    the one now read for the path: a machine with a smaller id captured the path since. Their rows are
+    replaced. Free when one machine wrote every file of the source."""
+    tables = (source.line_table, "normalized_parse_errors")
+    if not all(table_exists(conn, "normalized", t) and "machine_id" in table_columns(conn, t) for t in tables):
+        return []
+    machines = conn.execute(f"SELECT count(DISTINCT machine_id) FROM {source.files_table}").fetchone()[0]
+    if machines < 2:
+        return []
+    name = quote_literal(source.name)
+    stored = " UNION ALL ".join(
+        f"SELECT DISTINCT path, machine_id FROM normalized.{t} WHERE source = {name}" for t in tables)
+    return [row[0] for row in conn.execute(
+        f"SELECT DISTINCT n.path FROM ({stored}) n JOIN {read_machines(source.name)} m USING (path) "
+        "WHERE n.machine_id IS DISTINCT FROM m.machine_id ORDER BY 1"
+    ).fetchall()]
+
+
+def table_columns(conn, table: str) -> set[str]:
+    return {row[0] for row in conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_schema = 'normalized' AND table_name = ?",
+        [table]).fetchall()}
+
+
+def not_yet_in(conn, table: str, source: Source, pending: list[str] | None, switched: list[str] = ()) -> str:
     """SQL predicate on raw row `r`: not already normalized into `normalized.<table>` (TRUE on a full build).
 
     `pending` is `pending_paths(conn, source)`, computed once per source for every table it serves.
@@ -110,6 +148,7 @@ def not_yet_in(conn, table: str, source: Source, pending: list[str] | None) -> s
     constants: DuckDB skips the row groups outside it, so the SQL file's JSON work and the
     line text are read for the new lines only, not for every line of the pending files' table.
     Lines are matched by line number, which all parts of a long line share.
+    The `switched` paths' lines are all new (their stored rows, another machine's, go: `replaced_rows`).
     """
     if needs_full_build(conn, table):
         return "TRUE"
@@ -119,17 +158,27 @@ def not_yet_in(conn, table: str, source: Source, pending: list[str] | None) -> s
     )
     if pending is None:
         return not_stored
-    if not pending:
+    if not pending and not switched:
         return "FALSE"
     # constants, not a subquery: else DuckDB runs the SQL file's JSON tests on every raw line first
-    new_rows = f"{paths_in('r.path', pending)} AND {not_stored}"
+    new_rows = f"{paths_in('r.path', pending)} AND {not_stored}" if pending else "FALSE"
+    if switched:
+        new_rows = f"({paths_in('r.path', list(switched))} OR ({new_rows}))"
     first, last = conn.execute(f"SELECT min(r.rowid), max(r.rowid) FROM {source.lines_table} r WHERE {new_rows}").fetchone()
     if first is None:
         return "FALSE"
     return f"r.rowid BETWEEN {int(first)} AND {int(last)} AND {new_rows}"
 
 
-def lines_sql(conn, table: str, sources: tuple[Source, ...], pending: dict, budget_bytes: int) -> list[dict[str, str]]:
+def replaced_rows(conn, table: str, switched: dict[str, list[str]]) -> str | None:
+    """SQL predicate on `normalized.<table>`'s rows: those of the switched paths (None: none, or a full build)."""
+    terms = [f"(source = {quote_literal(name)} AND {paths_in('path', paths)})" for name, paths in sorted(switched.items())
+             if paths]
+    return " OR ".join(terms) if terms and not needs_full_build(conn, table) else None
+
+
+def lines_sql(conn, table: str, sources: tuple[Source, ...], pending: dict, budget_bytes: int,
+              switched: dict[str, list[str]] | None = None) -> list[dict[str, str]]:
     """Per statement of a per-line table's write: each source's raw lines to read (source name -> relation).
 
     Each source's new lines (`not_yet_in`) are read whole (`whole_lines`), at most `budget_bytes`
@@ -139,7 +188,7 @@ def lines_sql(conn, table: str, sources: tuple[Source, ...], pending: dict, budg
     """
     statements = []
     for source in sources:
-        new = not_yet_in(conn, table, source, pending[source.name])
+        new = not_yet_in(conn, table, source, pending[source.name], (switched or {}).get(source.name, []))
         if new == "FALSE":
             continue
         for batch in line_batches(conn, source.name, new, budget_bytes):
@@ -152,20 +201,32 @@ def statement_bytes(warehouse: WarehouseResource) -> int:
     return batch_bytes(size_in_bytes(warehouse.memory_limit))
 
 
-def incremental_query(conn, table: str, statements: list[str], run_id: str) -> SqlQuery:
-    """Append the new rows, or replace the table when its SQL changed; stamps each row with the run id.
+def with_machine(sql: str, sources) -> str:
+    """`sql`'s rows (source, path ...) with the machine whose lines of the path were read (`read_machines`)."""
+    machines = " UNION ALL ".join(
+        f"SELECT {quote_literal(s)} AS source, path, machine_id FROM {read_machines(s)}" for s in sorted(sources))
+    return (f"SELECT s.*, m.machine_id FROM ({sql}) s "
+            f"LEFT JOIN ({machines}) m ON m.source = s.source AND m.path = s.path")
 
-    `statements` are SELECTs whose rows together are the new rows (more than one when the work
-    is cut to bound memory: `lines_sql`). Rows are stored in any order (each carries its line key;
-    every reader orders or groups).
+
+def incremental_query(conn, table: str, statements: list[tuple[str, dict]], run_id: str,
+                      switched: dict[str, list[str]] | None = None) -> SqlQuery:
+    """Append the new rows, or replace the table when its SQL changed; stamps each row with its machine and the
+    run id. The stored rows of `switched` paths go in the same write (`replaced_rows`).
+
+    `statements` are SELECTs, each with the lines it read (`lines_sql`), whose rows together are the new rows
+    (more than one when the work is cut to bound memory). Rows are stored in any order (each carries its line
+    key; every reader orders or groups).
     """
-    stamped = [f"SELECT *, CAST(? AS VARCHAR) AS normalize_run_id FROM ({sql})" for sql in statements]
+    stamped = [f"SELECT *, CAST(? AS VARCHAR) AS normalize_run_id FROM ({with_machine(sql, lines)})"
+               for sql, lines in statements]
     return SqlQuery(
         stamped[0],
         [run_id],
         write_mode="replace" if needs_full_build(conn, table) else None,
         table_version=sql_version(table),
         any_row_order=True,
+        also_delete=replaced_rows(conn, table, switched or {}),
         more=tuple((sql, [run_id]) for sql in stamped[1:]),
     )
 
@@ -198,14 +259,16 @@ def normalize_transcript_lines(context: AssetExecutionContext, warehouse: Wareho
     with warehouse.connect() as conn:
         ensure_raw_tables(conn, SOURCES)  # a source added since the warehouse was made has no lines yet
         pending = {source.name: pending_paths(conn, source) for source in SOURCES}
+        switched = {source.name: switched_paths(conn, source) for source in SOURCES}
         budget = statement_bytes(warehouse)
         with_messages = source_sql.sources_of("normalized_messages")
-        messages_sql = [source_sql.messages_sql(lines)
-                        for lines in lines_sql(conn, "normalized_messages", with_messages, pending, budget)]
-        errors_sql = [source_sql.parse_errors_sql(lines)
-                      for lines in lines_sql(conn, "normalized_parse_errors", SOURCES, pending, budget)]
-        messages = incremental_query(conn, "normalized_messages", messages_sql, run_id)
-        errors = incremental_query(conn, "normalized_parse_errors", errors_sql, run_id)
+        messages_sql = [(source_sql.messages_sql(lines), lines) for lines in lines_sql(
+            conn, "normalized_messages", with_messages, pending, budget, switched)]
+        errors_sql = [(source_sql.parse_errors_sql(lines), lines) for lines in lines_sql(
+            conn, "normalized_parse_errors", SOURCES, pending, budget, switched)]
+        messages = incremental_query(conn, "normalized_messages", messages_sql, run_id,
+                                     {s.name: switched[s.name] for s in with_messages})
+        errors = incremental_query(conn, "normalized_parse_errors", errors_sql, run_id, switched)
     yield Output(messages, output_name="normalized_messages")
     yield Output(errors, output_name="normalized_parse_errors")
 
@@ -224,9 +287,10 @@ def normalized_hook_events(context: AssetExecutionContext, warehouse: WarehouseR
     with warehouse.connect() as conn:
         ensure_raw_tables(conn, sources)
         pending = {source.name: pending_paths(conn, source) for source in sources}
-        sql = [source_sql.hook_events_sql(lines) for lines in lines_sql(
-            conn, "normalized_hook_events", sources, pending, statement_bytes(warehouse))]
-        return incremental_query(conn, "normalized_hook_events", sql, context.run.run_id)
+        switched = {source.name: switched_paths(conn, source) for source in sources}
+        sql = [(source_sql.hook_events_sql(lines), lines) for lines in lines_sql(
+            conn, "normalized_hook_events", sources, pending, statement_bytes(warehouse), switched)]
+        return incremental_query(conn, "normalized_hook_events", sql, context.run.run_id, switched)
 
 
 def rebuilt_from_messages(table: str, description: str, groups):

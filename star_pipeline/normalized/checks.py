@@ -11,7 +11,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue,
 
 from star_pipeline.normalized import source_sql
 from star_pipeline.normalized.assets import LINE_KEY, MESSAGE_MANIFESTS, UNIQUE_KEYS, key, statement_bytes
-from star_pipeline.raw.line_parts import line_batches, whole_lines
+from star_pipeline.raw.line_parts import line_batches, read_machine, whole_lines
 from star_pipeline.storage.warehouse import quote_literal
 from star_pipeline.storage import check_scope
 from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files, describe_scope
@@ -36,10 +36,11 @@ def _touched_paths(conn, run_id: str) -> str:
 def line_keys_sql(files: str) -> str:
     """CTEs raw_rows and normalized_rows: the line keys of the files `files` selects (source, path),
     raw lines (a long line's first part) of every source with messages on one side, messages and
-    parse errors on the other."""
+    parse errors on the other. Raw lines are those of the machine read for each path (raw/line_parts.py)."""
     raw_rows = " UNION ALL ".join(
-        f"SELECT {quote_literal(s.name)} AS source, path, file_version, byte_offset FROM {s.lines_table} "
-        f"WHERE path IN (SELECT path FROM {files} WHERE source = {quote_literal(s.name)}) AND part_number = 1"
+        f"SELECT {quote_literal(s.name)} AS source, path, file_version, byte_offset FROM {s.lines_table} r "
+        f"WHERE path IN (SELECT path FROM {files} WHERE source = {quote_literal(s.name)}) AND part_number = 1 "
+        f"AND {read_machine(s.name)}"
         for s in source_sql.sources_of("normalized_messages")
     )
     return f"""
@@ -84,7 +85,7 @@ def messages_rebuild_identity(context: AssetCheckExecutionContext, warehouse: Wa
             WITH rebuilt AS (SELECT * FROM _rebuilt),
             stored AS (
                 SELECT source, path, file_version, byte_offset, hash(m) AS row_hash
-                FROM (SELECT * EXCLUDE (normalize_run_id) FROM {MESSAGES}
+                FROM (SELECT * EXCLUDE (normalize_run_id, machine_id) FROM {MESSAGES}
                       WHERE (source, path) IN (SELECT source, path FROM {CHECK_FILES})) m
             )
             SELECT count(*) FILTER (WHERE r.row_hash IS NOT NULL AND r.row_hash IS DISTINCT FROM s.row_hash),

@@ -26,6 +26,7 @@
 --   is_interrupt: a tool failure (PostToolUseFailure) the user caused by interrupting
 --   error: a tool failure's error text (first 16,000 characters)
 --   payload_size: characters of the hook's JSON payload
+--   machine_id: the machine whose copy of the file was read (one per path: raw/line_parts.py)
 --   normalize_run_id: the Dagster run that normalized the line
 -- Preview: event_name, tool_name, session_id, received_at, duration_ms, line_number
 WITH contract AS (

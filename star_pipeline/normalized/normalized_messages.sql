@@ -72,6 +72,7 @@
 --   tool_result: the tool results' text (first 16,000 characters)
 --   session_key: the session the line belongs to: session_id, plus ':<agent id>' in agent files, plus
 --     ':sidechain' for inline sidechain turns
+--   machine_id: the machine whose copy of the file was read (one per path: raw/line_parts.py)
 --   normalize_run_id: the Dagster run that normalized the line
 -- Preview: record_type, role, content_kind, file_kind, session_key, event_ts, line_number, model
 WITH contract AS (

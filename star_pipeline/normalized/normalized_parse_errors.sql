@@ -13,6 +13,7 @@
 --   byte_length: the line's length in bytes
 --   reason: why it could not be parsed (empty line, invalid UTF-8, truncated, not valid JSON ...)
 --   excerpt: the line's first 160 bytes
+--   machine_id: the machine whose copy of the file was read (one per path: raw/line_parts.py)
 --   normalize_run_id: the Dagster run that found the line
 -- Preview: reason, source, line_number, byte_length, file_version, path
 WITH candidates AS (

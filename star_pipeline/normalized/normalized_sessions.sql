@@ -22,6 +22,8 @@
 --   record_count: the session's records (normalized messages)
 --   first_path: the first (by name) of the session's files
 --   file_count: the files the session's records are in
+--   machine_id: the machine whose lines made the session (that of its first file; a path captured on
+--     several machines is read from one: raw/line_parts.py)
 -- Preview: session_key, file_kind, source, first_event_ts, record_count, tool_version, project_cwd
 WITH messages AS (
     SELECT * FROM normalized.normalized_messages WHERE session_id IS NOT NULL AND {session_scope}
@@ -42,6 +44,7 @@ SELECT
     max(event_ts) AS last_event_ts,
     count(*) AS record_count,
     min(path) AS first_path,
-    count(DISTINCT path) AS file_count
+    count(DISTINCT path) AS file_count,
+    arg_min(machine_id, path) AS machine_id
 FROM messages
 GROUP BY source, session_key, session_id, file_kind

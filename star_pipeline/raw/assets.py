@@ -1,6 +1,8 @@
 """Raw capture assets: one multi-asset per source writes `raw.<source>_lines`
 (append-only; a line is identified by path, file_version, byte_offset) and
-`raw.<source>_files` (the manifest, upserted by path and file_version).
+`raw.<source>_files` (the manifest, upserted by machine_id, path and file_version).
+Every row carries the machine that captured it (`machine.id`): each machine reads,
+and recovers, only its own rows.
 
 The lines output is an Arrow record batch reader that reads the files while
 the I/O manager streams it into the table; the manifest output is yielded
@@ -18,6 +20,7 @@ from star_pipeline.raw.asset_keys import files_key, lines_key
 from star_pipeline.raw.capture import (
     MANIFEST_KEY,
     Capture,
+    claim_unowned_rows,
     PieceCapture,
     discover_files,
     drop_rows_beyond_manifest,
@@ -63,19 +66,23 @@ def build_raw_capture_asset(source: Source):
     def raw_capture(context: AssetExecutionContext, warehouse: WarehouseResource, source_folders: SourceFoldersResource):
         lines_table = f"raw.{quote_ident(source.name + '_lines')}"
         files_table = f"raw.{quote_ident(source.name + '_files')}"
+        machine = source_folders.machine_id
+
         def prepare():
             # on a DuckLake several machines capture at once: a new source's tables made by two of them, or a
             # recovery's delete beside another's insert, conflict at commit and are tried again (storage/lake.py)
             with warehouse.connect(derived=False) as conn:
                 ensure_raw_tables(conn, [source])
-                dropped = drop_rows_beyond_manifest(conn, lines_table, files_table)
+                if claim_unowned_rows(conn, lines_table, files_table, machine):
+                    context.log.info(f"{source.name}: rows stored before machine ids existed now belong to {machine}")
+                dropped = drop_rows_beyond_manifest(conn, lines_table, files_table, machine)
                 if dropped:
                     context.log.warning(
                         f"{source.name}: deleted {dropped} stored lines that no manifest row covers (left by a run "
                         "that died between its two writes); their bytes are read again now."
                     )
-                return (load_manifest(conn, files_table),
-                        stored_signatures(conn, lines_table) if source.captures != {"lines"} else None)
+                return (load_manifest(conn, files_table, machine),
+                        stored_signatures(conn, lines_table, machine) if source.captures != {"lines"} else None)
 
         previous, stored = retry_on_conflict(prepare, log=context.log.warning)
         roots = source_folders.roots[source.name]
@@ -95,6 +102,7 @@ def build_raw_capture_asset(source: Source):
             quiet_seconds=source_folders.partial_line_quiet_seconds,
             log=context.log,
             lines_table=lines_table,
+            machine_id=machine,
         )
         if source.captures != {"lines"}:
             capture = PieceCapture(pointers=source.split, tables=source.database_tables, stored=stored, **run)

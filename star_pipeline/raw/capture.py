@@ -73,6 +73,7 @@ LINE_SCHEMA = pa.schema(
         ("ingested_at", pa.timestamp("us", tz="UTC")),
         ("part_number", pa.int32()),
         ("part_count", pa.int32()),
+        ("machine_id", pa.string()),
     ]
 )
 
@@ -95,9 +96,12 @@ MANIFEST_SCHEMA = pa.schema(
         ("inode", pa.int64()),
         ("ctime", pa.timestamp("us", tz="UTC")),
         ("capture_error", pa.string()),
+        ("machine_id", pa.string()),
     ]
 )
-MANIFEST_KEY = ["path", "file_version"]
+# A path is unique per machine, not globally: each machine's manifest rows are its own (several machines may
+# write one team warehouse, and a path such as ~/.claude/projects/x/<uuid>.jsonl exists on each).
+MANIFEST_KEY = ["machine_id", "path", "file_version"]
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
@@ -122,6 +126,7 @@ class FileState:
     inode: int | None = None
     ctime: datetime | None = None
     capture_error: str | None = None
+    machine_id: str | None = None
 
     @property
     def disk_path(self) -> str:
@@ -291,8 +296,10 @@ class Capture:
         quiet_seconds: float,
         log: logging.Logger | None = None,
         lines_table: str = "lines",
+        machine_id: str,
     ) -> None:
         self.source = source
+        self.machine_id = machine_id
         self.files_on_disk = files_on_disk
         self.previous = previous
         self.run_id = run_id
@@ -321,15 +328,15 @@ class Capture:
         return tuple(
             (
                 f"UPDATE {self.lines_table} SET ends_with_newline = true "
-                "WHERE path = ? AND file_version = ? AND line_number = ? AND part_number = part_count",
-                [path, version, line_number],
+                "WHERE machine_id = ? AND path = ? AND file_version = ? AND line_number = ? AND part_number = part_count",
+                [self.machine_id, path, version, line_number],
             )
             for path, version, line_number in self.newlines_completed
         )
 
     # -- internals --------------------------------------------------------
     def _batches(self) -> Iterator[pa.RecordBatch]:
-        builder = _BatchBuilder(self.source, self.run_id, self.now)
+        builder = _BatchBuilder(self.source, self.run_id, self.now, self.machine_id)
         for path in sorted(set(self.files_on_disk) | set(self.previous)):
             disk = self.files_on_disk.get(path)
             prev = self.previous.get(path)
@@ -486,6 +493,7 @@ class Capture:
                 inode=st.st_ino,
                 ctime=ctime_of(st),
                 capture_error=error,
+                machine_id=self.machine_id,
             )
         )
 
@@ -595,21 +603,22 @@ class PieceCapture(Capture):
                 first_seen_at=prev.first_seen_at if prev is not None else self.now, last_seen_at=self.now,
                 source_deleted_at=None, superseded_at=None, last_ingest_run_id=self.run_id,
                 path_bytes=os.fsencode(disk.disk_path) if disk.disk_path != path else None,
-                inode=st.st_ino, ctime=ctime_of(st), capture_error=None,
+                inode=st.st_ino, ctime=ctime_of(st), capture_error=None, machine_id=self.machine_id,
             )
         )
 
 
-def stored_signatures(conn, lines_sql: str) -> dict[str, dict[int, tuple[str, ...]]]:
-    """Per path, the signature (its parts' sha256) of the latest stored piece at each position."""
+def stored_signatures(conn, lines_sql: str, machine_id: str) -> dict[str, dict[int, tuple[str, ...]]]:
+    """Per path of machine `machine_id`, the signature (its parts' sha256) of the latest stored piece at each position."""
     rows = conn.execute(
         f"""
         WITH pieces AS (
             SELECT path, file_version, line_number, list(sha256 ORDER BY byte_offset) AS signature
-            FROM {lines_sql} GROUP BY ALL
+            FROM {lines_sql} WHERE machine_id = ? GROUP BY ALL
         )
         SELECT path, line_number, arg_max(signature, file_version) FROM pieces GROUP BY ALL
-        """
+        """,
+        [machine_id],
     ).fetchall()
     stored: dict[str, dict[int, tuple[str, ...]]] = {}
     for path, position, signature in rows:
@@ -620,8 +629,8 @@ def stored_signatures(conn, lines_sql: str) -> dict[str, dict[int, tuple[str, ..
 class _BatchBuilder:
     """Accumulates line rows and emits Arrow record batches of bounded size."""
 
-    def __init__(self, source: str, run_id: str, now: datetime) -> None:
-        self.source, self.run_id, self.now = source, run_id, now
+    def __init__(self, source: str, run_id: str, now: datetime, machine_id: str) -> None:
+        self.source, self.run_id, self.now, self.machine_id = source, run_id, now, machine_id
         self._reset()
 
     def _reset(self) -> None:
@@ -698,16 +707,20 @@ class _BatchBuilder:
                 pa.array([self.now] * n, pa.timestamp("us", tz="UTC")),
                 pa.array(self.part_numbers, pa.int32()),
                 pa.array(self.part_counts, pa.int32()),
+                pa.array([self.machine_id] * n, pa.string()),
             ],
             schema=LINE_SCHEMA,
         )
         self._reset()
 
 
-def load_manifest(conn, table_sql: str) -> dict[str, FileState]:
-    """The latest version of every file in a manifest table (superseded only if a run died mid-rewrite)."""
+def load_manifest(conn, table_sql: str, machine_id: str) -> dict[str, FileState]:
+    """The latest version of every file of machine `machine_id` in a manifest table (superseded only if a run
+    died mid-rewrite). Another machine's rows for the same path are not this machine's file."""
     cursor = conn.execute(
-        f"SELECT {', '.join(MANIFEST_SCHEMA.names)} FROM {table_sql} QUALIFY file_version = max(file_version) OVER (PARTITION BY path)"
+        f"SELECT {', '.join(MANIFEST_SCHEMA.names)} FROM {table_sql} WHERE machine_id = ? "
+        "QUALIFY file_version = max(file_version) OVER (PARTITION BY path)",
+        [machine_id],
     )
     states: dict[str, FileState] = {}
     for row in cursor.fetchall():
@@ -721,23 +734,48 @@ def load_manifest(conn, table_sql: str) -> dict[str, FileState]:
     return states
 
 
-def drop_rows_beyond_manifest(conn, lines_sql: str, files_sql: str) -> int:
-    """Delete stored lines the manifest does not cover; returns how many rows.
+def drop_rows_beyond_manifest(conn, lines_sql: str, files_sql: str, machine_id: str) -> int:
+    """Delete machine `machine_id`'s stored lines its manifest does not cover; returns how many rows.
 
     Lines and manifest are two writes. A run that died between them left
     lines its manifest never recorded; the next run reads those bytes again,
     so the orphans go first (a half-written line among them may come back
     complete). Cheap when nothing died: the stored lines (first parts) and the
     manifest's line counts agree, and only those two counts are read.
+
+    Counts and deletion are this machine's only: in a team warehouse another
+    machine may have committed its lines and not yet its manifest, and deleting
+    those would lose them for good (its manifest then says they were read).
     """
-    stored = conn.execute(f"SELECT count(*) FROM {lines_sql} WHERE part_number = 1").fetchone()[0]
-    expected = conn.execute(f"SELECT coalesce(sum(line_count), 0) FROM {files_sql}").fetchone()[0]
+    stored = conn.execute(f"SELECT count(*) FROM {lines_sql} WHERE part_number = 1 AND machine_id = ?",
+                          [machine_id]).fetchone()[0]
+    expected = conn.execute(f"SELECT coalesce(sum(line_count), 0) FROM {files_sql} WHERE machine_id = ?",
+                            [machine_id]).fetchone()[0]
     if stored == expected:
         return 0
     return conn.execute(
         f"""
-        DELETE FROM {lines_sql} l WHERE NOT EXISTS (
+        DELETE FROM {lines_sql} l WHERE l.machine_id = ? AND NOT EXISTS (
             SELECT 1 FROM {files_sql} f
-            WHERE f.path = l.path AND f.file_version = l.file_version AND l.byte_offset < f.consumed_offset)
-        """
+            WHERE f.machine_id = l.machine_id AND f.path = l.path AND f.file_version = l.file_version
+              AND l.byte_offset < f.consumed_offset)
+        """,
+        [machine_id],
     ).fetchone()[0]
+
+
+def claim_unowned_rows(conn, lines_sql: str, files_sql: str, machine_id: str) -> bool:
+    """Give rows stored before machine ids existed (machine_id NULL, migration 011) to `machine_id`, this
+    machine: a warehouse file had one machine. Returns whether there were any. Cheap once done (two probes)."""
+    probe = "SELECT 1 FROM {} WHERE machine_id IS NULL LIMIT 1"
+    if not any(conn.execute(probe.format(t)).fetchone() for t in (files_sql, lines_sql)):
+        return False
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for table in (files_sql, lines_sql):
+            conn.execute(f"UPDATE {table} SET machine_id = ? WHERE machine_id IS NULL", [machine_id])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return True

@@ -19,6 +19,10 @@ since the capture, or unreadable now, is listed, not failed; so is a file the
 capture could not read (`capture_error`, with what was stored of it before).
 A long line's parts count as one line and hash as its bytes.
 Cost follows the touched files, not the warehouse.
+
+Each machine's rows are checked against its own manifest (a path is unique per
+machine); only this machine's (`machine.id`) are compared with the disk, since
+the others' files are on their machines.
 """
 
 
@@ -35,8 +39,8 @@ from star_pipeline.raw.documents import stored_document
 from star_pipeline.raw.asset_keys import files_key, lines_key
 from star_pipeline.sources import SOURCES, Source
 from star_pipeline.storage.load_log import wrote_in_run
-from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
-from star_pipeline.storage.warehouse import quote_ident
+from star_pipeline.storage.resources import WAREHOUSE_POOL, SourceFoldersResource, WarehouseResource
+from star_pipeline.storage.warehouse import quote_ident, quote_literal
 
 DIGEST_BATCH_ROWS = 8192
 
@@ -44,23 +48,41 @@ DIGEST_BATCH_ROWS = 8192
 PROBLEM_KINDS = ("warehouse_mismatch", "disk_mismatch", "changed_since_capture", "unreadable")
 
 
-def verify_source(conn, source: Source, run_id: str | None) -> dict:
+class Tables:
+    """One machine's raw tables of a source, as SQL relations, and whether its files are on this machine's disk."""
+
+    def __init__(self, source: Source, machine_id: str, on_disk: bool) -> None:
+        machine = quote_literal(machine_id)
+        self.lines = f"(SELECT * FROM raw.{quote_ident(source.name + '_lines')} WHERE machine_id = {machine})"
+        self.files = f"(SELECT * FROM raw.{quote_ident(source.name + '_files')} WHERE machine_id = {machine})"
+        self.on_disk = on_disk
+        self.prefix = "" if on_disk else f"[{machine_id}] "
+
+
+def verify_source(conn, source: Source, run_id: str | None, machine_id: str) -> dict:
     """Compare manifest, stored rows and disk, each file as it was captured (`Source.files`); returns lists
-    of problems by kind and the number of files checked. `run_id`: only the files that run touched."""
+    of problems by kind and the number of files checked. `run_id`: only the files that run touched (this
+    machine's); else every machine's, and this machine's (`machine_id`) with its disk."""
     problems: dict = {kind: [] for kind in PROBLEM_KINDS}
     problems["files_checked"] = 0
-    for capture, verify in (("lines", verify_lines), ("documents", verify_documents), ("database", verify_databases)):
-        if capture in source.captures:
-            found = verify(conn, source, run_id)
-            for kind in PROBLEM_KINDS:
-                problems[kind] += found[kind]
-            problems["files_checked"] += found["files_checked"]
+    files_table = f"raw.{quote_ident(source.name + '_files')}"
+    machines = [machine_id] if run_id else sorted(
+        {row[0] for row in conn.execute(f"SELECT DISTINCT machine_id FROM {files_table}").fetchall()} | {machine_id},
+        key=str)
+    for machine in machines:
+        tables = Tables(source, machine, on_disk=machine == machine_id)
+        for capture, verify in (("lines", verify_lines), ("documents", verify_documents), ("database", verify_databases)):
+            if capture in source.captures:
+                found = verify(conn, source, run_id, tables)
+                for kind in PROBLEM_KINDS:
+                    problems[kind] += found[kind]
+                problems["files_checked"] += found["files_checked"]
     return problems
 
 
-def _current_versions(conn, source: Source, run_id: str | None, capture: str) -> list[tuple]:
+def _current_versions(conn, source: Source, run_id: str | None, capture: str, tables: Tables) -> list[tuple]:
     """The manifest's current version of each file captured as `capture` (those `run_id` touched)."""
-    files_table = f"raw.{quote_ident(source.name + '_files')}"
+    files_table = tables.files
     where, params = ("AND f.last_ingest_run_id = ?", [run_id]) if run_id else ("", [])
     rows = conn.execute(
         f"""
@@ -92,34 +114,34 @@ def _compare_with_disk(problems: dict, label: str, disk_path: str, sha: str, siz
             problems["disk_mismatch"].append(f"{label}: the file on disk hashes to {disk_sha[:12]}")
 
 
-def verify_documents(conn, source: Source, run_id: str | None) -> dict:
+def verify_documents(conn, source: Source, run_id: str | None, tables: Tables) -> dict:
     """Files captured as documents (raw/documents.py): each current version, rebuilt from its latest stored
     skeleton and elements, has the manifest's sha256, and so does the file when unchanged."""
-    lines_table = f"raw.{quote_ident(source.name + '_lines')}"
+    lines_table = tables.lines
 
     def stored_sha(path: str, version: int) -> str:
         return hashlib.sha256(stored_document(conn, lines_table, path, version)).hexdigest()
 
-    return _verify_pieces(conn, source, run_id, "documents", stored_sha, lambda p: _hash_prefix(p, os.stat(p).st_size))
+    return _verify_pieces(conn, source, run_id, "documents", stored_sha, lambda p: _hash_prefix(p, os.stat(p).st_size),
+                          tables)
 
 
-def verify_databases(conn, source: Source, run_id: str | None) -> dict:
+def verify_databases(conn, source: Source, run_id: str | None, tables: Tables) -> dict:
     """Files captured as databases (raw/databases.py): the content digest of each current version, rebuilt
     from the latest stored piece at each position, is the manifest's, and so is the database's on disk
     when it has not changed since."""
-    lines_table = f"raw.{quote_ident(source.name + '_lines')}"
     return _verify_pieces(conn, source, run_id, "database",
-                          lambda path, version: stored_database_digest(conn, lines_table, path, version),
-                          lambda p: database_digest(p, source.database_tables))
+                          lambda path, version: stored_database_digest(conn, tables.lines, path, version),
+                          lambda p: database_digest(p, source.database_tables), tables)
 
 
-def _verify_pieces(conn, source: Source, run_id: str | None, capture: str, stored_sha, disk_sha) -> dict:
+def _verify_pieces(conn, source: Source, run_id: str | None, capture: str, stored_sha, disk_sha, tables: Tables) -> dict:
     """The files of one piece capture: `stored_sha(path, version)` rebuilds a version's digest from its pieces
     (ValueError: they do not fit), `disk_sha(path)` computes it from the file now; both must be the manifest's."""
-    manifest = _current_versions(conn, source, run_id, capture)
+    manifest = _current_versions(conn, source, run_id, capture, tables)
     problems: dict = {kind: [] for kind in PROBLEM_KINDS}
     for path, version, sha, size, mtime, deleted, path_bytes, error in manifest:
-        label = f"{path}#v{version}"
+        label = f"{tables.prefix}{path}#v{version}"
         if error:
             problems["unreadable"].append(f"{label}: the capture could not read it ({error}); the next run tries again")
         try:
@@ -130,18 +152,17 @@ def _verify_pieces(conn, source: Source, run_id: str | None, capture: str, store
         if rebuilt != sha:
             problems["warehouse_mismatch"].append(f"{label}: its stored pieces do not rebuild the manifest's digest")
             continue
-        if not deleted:
+        if not deleted and tables.on_disk:
             disk_path = os.fsdecode(bytes(path_bytes)) if path_bytes is not None else path
             _compare_with_disk(problems, label, disk_path, sha, size, mtime, error, disk_sha)
     problems["files_checked"] = len(manifest)
     return problems
 
 
-def verify_lines(conn, source: Source, run_id: str | None) -> dict:
+def verify_lines(conn, source: Source, run_id: str | None, tables: Tables) -> dict:
     """Files captured as appended lines: every version's stored lines hash to its consumed prefix, and the
     current one's prefix on disk is unchanged."""
-    lines_table = f"raw.{quote_ident(source.name + '_lines')}"
-    files_table = f"raw.{quote_ident(source.name + '_files')}"
+    lines_table, files_table = tables.lines, tables.files
     where, params = ("WHERE f.last_ingest_run_id = ?", [run_id]) if run_id else ("", [])
     manifest = conn.execute(
         f"""
@@ -161,7 +182,7 @@ def verify_lines(conn, source: Source, run_id: str | None) -> dict:
     stored = stored_digests(conn, lines_table, paths_sql, params)
     problems: dict[str, list] = {kind: [] for kind in PROBLEM_KINDS}
     for path, version, line_count, consumed, sha, size, mtime, deleted, superseded, path_bytes, error in manifest:
-        label = f"{path}#v{version}"
+        label = f"{tables.prefix}{path}#v{version}"
         if error:
             problems["unreadable"].append(f"{label}: the capture could not read it ({error}); the next run tries again")
         n, nbytes, stored_sha = stored.get((path, version), (0, 0, EMPTY_SHA256))
@@ -171,7 +192,7 @@ def verify_lines(conn, source: Source, run_id: str | None) -> dict:
         if stored_sha != sha:
             problems["warehouse_mismatch"].append(f"{label}: stored rows do not hash to the manifest's consumed_sha256")
             continue
-        if deleted or superseded:
+        if deleted or superseded or not tables.on_disk:
             continue
         disk_path = os.fsdecode(bytes(path_bytes)) if path_bytes is not None else path
         try:
@@ -281,12 +302,13 @@ def build_raw_check(source: Source):
         additional_deps=[files_key(source)],
         description="Stored lines reproduce every touched file's consumed bytes, and those match the disk.",
     )
-    def raw_lines_match_files(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
+    def raw_lines_match_files(context: AssetCheckExecutionContext, warehouse: WarehouseResource,
+                              source_folders: SourceFoldersResource) -> AssetCheckResult:
         # Within a materialization run, check what that run touched (possibly nothing); run alone, check everything.
         with warehouse.connect(derived=False) as conn:
             in_run = wrote_in_run(conn, context.run.run_id, lines_key(source).to_user_string())
             scope = context.run.run_id if in_run else None
-            problems = verify_source(conn, source, scope)
+            problems = verify_source(conn, source, scope, source_folders.machine_id)
         failed = problems["warehouse_mismatch"] + problems["disk_mismatch"]
         return AssetCheckResult(
             passed=not failed,

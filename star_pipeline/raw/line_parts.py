@@ -7,6 +7,11 @@ complete bytes: whole lines as stored, long lines reassembled. Parsing lines in
 SQL holds many times their bytes in memory, so a caller that may read a lot of
 them cuts its work into rowid ranges of a bounded size (`line_batches`), one
 statement each.
+
+Both read ONE machine's lines per path (`read_machine`): in a team warehouse a
+transcript path captured on several machines is one session file (agents name
+files by session id, so the same path on two machines is a synced copy), and
+reading every copy would count its tokens twice. Raw keeps every machine's lines.
 """
 
 from __future__ import annotations
@@ -31,6 +36,24 @@ def lines_table(source: str) -> str:
     return f"raw.{quote_ident(source + '_lines')}"
 
 
+def files_table(source: str) -> str:
+    return f"raw.{quote_ident(source + '_files')}"
+
+
+def read_machines(source: str) -> str:
+    """SQL relation (path, machine_id): per path of `raw.<source>_files`, the machine whose lines the layers
+    above read: the lexically smallest machine id that has the path (deterministic, and the same on every
+    machine). Before migration 011's rows are claimed, machine_id is NULL, and NULL is read."""
+    return f"(SELECT path, min(machine_id) AS machine_id FROM {files_table(source)} GROUP BY path)"
+
+
+def read_machine(source: str, alias: str = "r") -> str:
+    """SQL predicate on a row `alias` of `raw.<source>_lines` or `_files`: of the machine `read_machines` names
+    for its path."""
+    return (f"{alias}.machine_id IS NOT DISTINCT FROM "
+            f"(SELECT min(g.machine_id) FROM {files_table(source)} g WHERE g.path = {alias}.path)")
+
+
 def whole_lines(source: str, where: str = "TRUE", parts_where: str | None = None) -> str:
     """An SQL relation of the lines of `raw.<source>_lines` that `where` selects, one row per line:
     path, file_version, line_number, byte_offset, byte_length, line_bytes, ends_with_newline.
@@ -43,6 +66,7 @@ def whole_lines(source: str, where: str = "TRUE", parts_where: str | None = None
     """
     table = lines_table(source)
     parts_where = where if parts_where is None else parts_where
+    where, parts_where = f"{read_machine(source)} AND ({where})", f"{read_machine(source)} AND ({parts_where})"
     return f"""(
         SELECT r.path, r.file_version, r.line_number, r.byte_offset, r.byte_length, r.line_bytes, r.ends_with_newline
         FROM {table} r WHERE r.part_count = 1 AND ({where})
@@ -70,6 +94,7 @@ def line_batches(conn, source: str, where: str, budget_bytes: int) -> list[str]:
     One range ("TRUE") when everything fits one budget: an incremental run's usual case. Ranges
     start at a line's first part, so no line is cut in two (its parts are consecutive rows).
     """
+    where = f"{read_machine(source)} AND ({where})"
     total = conn.execute(f"SELECT coalesce(sum(r.byte_length), 0) FROM {lines_table(source)} r WHERE {where}").fetchone()[0]
     if total <= budget_bytes:
         return ["TRUE"]

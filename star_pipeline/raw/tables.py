@@ -31,6 +31,7 @@ LINES_COLUMN_SPECS = (
     ("ingested_at", "TIMESTAMPTZ NOT NULL", "when it was captured"),
     ("part_number", "INTEGER DEFAULT 1", "a line over 64,000 bytes is kept in parts: this row's part, 1..part_count"),
     ("part_count", "INTEGER DEFAULT 1", "the number of parts of the row's line"),
+    ("machine_id", "VARCHAR", "the machine whose agent wrote the file (machine.id); a path is unique per machine"),
 )
 FILES_COLUMN_SPECS = (
     ("source", "VARCHAR NOT NULL", "the agent whose file it is"),
@@ -51,6 +52,7 @@ FILES_COLUMN_SPECS = (
      "an unchanged file (NULL until a run has seen the file since migration 008)"),
     ("ctime", "TIMESTAMPTZ", "the file's status change time when last read (part of that signature)"),
     ("capture_error", "VARCHAR", "why the last run could not read the file; NULL when it could"),
+    ("machine_id", "VARCHAR", "the machine whose agent wrote the file (machine.id); with path and file_version the key"),
 )
 LINES_COLUMNS = ",\n".join(f"    {name} {ddl}" for name, ddl, _ in LINES_COLUMN_SPECS)
 FILES_COLUMNS = ",\n".join(f"    {name} {ddl}" for name, ddl, _ in FILES_COLUMN_SPECS)
@@ -61,12 +63,24 @@ FILES_DOC = TableDoc({name: text for name, _, text in FILES_COLUMN_SPECS},
                               "source_deleted_at", "capture_error"))
 
 
+ADDED_COLUMNS = (("machine_id", "VARCHAR"),)
+"""Columns added to the raw tables after sources created their own: a table created before gets them
+(migration 011 adds them to the tables migrations made)."""
+
+
 def ensure_raw_tables(conn, sources: tuple[Source, ...] | list[Source]) -> None:
-    """Create the raw tables of `sources` that do not exist yet (cheap when they all do)."""
-    existing = {row[0] for row in conn.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'raw'").fetchall()}
+    """Create the raw tables of `sources` that do not exist yet, and add the ADDED_COLUMNS an older one lacks
+    (cheap when all is there: one catalog query)."""
+    existing: dict[str, set[str]] = {}
+    for table, column in conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = 'raw'").fetchall():
+        existing.setdefault(table, set()).add(column)
     for source in sources:
         for table, columns in ((f"{source.name}_lines", LINES_COLUMNS), (f"{source.name}_files", FILES_COLUMNS)):
             if table not in existing:
                 conn.execute("CREATE SCHEMA IF NOT EXISTS raw")
                 conn.execute(f'CREATE TABLE IF NOT EXISTS raw."{table}" ({columns})')
+                continue
+            for column, ddl in ADDED_COLUMNS:
+                if column not in existing[table]:
+                    conn.execute(f'ALTER TABLE raw."{table}" ADD COLUMN {column} {ddl}')

@@ -56,12 +56,21 @@ class ReportOptions:
     recent: bool = False
     token_limit: str | None = None
     session_length: float = 5.0
-    by: str | None = None  # daily|weekly|monthly|hourly --by: BY_SQL's keys
+    by: str | None = None  # daily|weekly|monthly|hourly --by: BY_SQL's keys; --machine: "machine" in every report
+    machine: str | None = None  # --machine NAME: that machine's rows only (machine.id as the warehouse has it)
     project_ids: tuple[str, ...] | None = None  # what --project matched (resolve_project), set by report_data
 
     @classmethod
     def from_args(cls, args) -> "ReportOptions":
-        """From `star-pipeline report`'s parsed arguments; the time zone defaults to the system's, as in ccusage."""
+        """From `star-pipeline report`'s parsed arguments; the time zone defaults to the system's, as in ccusage.
+        `--machine` (no value, parsed as "") splits every report by machine; `--machine NAME` also keeps NAME's rows
+        only, so the machine shows either way (a column, and `machine` in the JSON)."""
+        machine = getattr(args, "machine", None)
+        if machine is not None:
+            if getattr(args, "by", None) not in (None, "machine"):
+                raise ReportError(f"--by {args.by} and --machine: pick one (--machine is --by machine)")
+            options = cls.from_args(argparse_namespace(args, machine=None))
+            return replace(options, by="machine", machine=machine or None)
         return cls(
             args.report, args.json, args.since, args.until, args.timezone or system_timezone(), args.source,
             args.project, args.order, args.breakdown, args.compact, args.no_cost, args.mode,
@@ -69,6 +78,13 @@ class ReportOptions:
             getattr(args, "active", False), getattr(args, "recent", False), getattr(args, "token_limit", None),
             getattr(args, "session_length", 5.0), getattr(args, "by", None),
         )
+
+
+def argparse_namespace(args, **changes):
+    """A copy of parsed arguments `args` with `changes`."""
+    import argparse
+
+    return argparse.Namespace(**{**vars(args), **changes})
 
 
 def system_timezone() -> str:
@@ -137,6 +153,9 @@ def fact_filters(options: ReportOptions) -> tuple[str, list]:
     if options.session_id:
         where.append("f.session_id = ?")
         params.append(options.session_id)
+    if options.machine:
+        where.append("f.machine_id = ?")
+        params.append(options.machine)
     return " AND ".join(where), params
 
 
@@ -172,7 +191,16 @@ AGENT_TYPE_SQL = ("CASE WHEN f.agent_id IS NULL AND NOT f.is_sidechain THEN 'mai
                   "ELSE coalesce(a.agent_type, 'subagent (type unknown)') END")
 # --by: what a period's rows are split by (a session's branch is the one its last line names)
 BY_SQL = {"project": PROJECT_LABEL_SQL, "model": "f.report_model", "source": "f.source",
-          "branch": "coalesce(p.git_branch, '(no branch)')", "agent_type": AGENT_TYPE_SQL}
+          "branch": "coalesce(p.git_branch, '(no branch)')", "agent_type": AGENT_TYPE_SQL, "machine": "f.machine_id"}
+
+
+def check_machine(conn, name: str) -> None:
+    """ReportError naming the machines there are when `--machine NAME` names none of them."""
+    known = [row[0] for row in conn.execute(
+        "SELECT machine_id FROM aggregate.fact_token_usage GROUP BY 1 ORDER BY max(event_ts) DESC NULLS LAST").fetchall()]
+    if name not in known:
+        raise ReportError(f"--machine {name!r}: no calls from such a machine. `star-pipeline report daily --machine` "
+                          f"shows every machine; the machines: {', '.join(map(str, known)) or '(none yet)'}")
 
 
 def resolve_project(conn, name: str) -> tuple[str, ...]:
@@ -234,6 +262,8 @@ def report_data(conn: duckdb.DuckDBPyConnection, options: ReportOptions, warehou
     try:
         if options.project and options.project_ids is None:
             options = replace(options, project_ids=resolve_project(conn, options.project))
+        if options.machine:
+            check_machine(conn, options.machine)
         if options.report in PERIODS:
             data = _period_report(conn, options)
         elif options.report == "session":
@@ -413,7 +443,8 @@ def _session_report(conn, options: ReportOptions) -> dict:
     details = _rows(
         conn,
         "SELECT f.source || ':' || f.session_id AS label, min(f.event_ts) AS first_ts, max(f.event_ts) AS last_ts, "
-        "any_value(s.session_path) AS session_path, any_value(f.project_id) AS project_id "
+        "any_value(s.session_path) AS session_path, any_value(f.project_id) AS project_id, "
+        "any_value(f.machine_id) AS machine_id "
         "FROM aggregate.fact_token_usage f LEFT JOIN aggregate.derived_session_usage s USING (source, session_id) "
         f"WHERE {where} GROUP BY ALL",
         params,
@@ -422,6 +453,8 @@ def _session_report(conn, options: ReportOptions) -> dict:
     for d in details:
         session_id = d["label"].split(":", 1)[1]
         info = {"lastActivity": _iso(d["last_ts"])}
+        if options.by == "machine":
+            info["machine"] = d["machine_id"]
         path = d["session_path"] or ""
         if codex:
             match = re.search(r"(\d{4}/\d{2}/\d{2})/(rollout-[^/]+)\.jsonl$", path)
@@ -451,9 +484,10 @@ def _projects_report(conn, options: ReportOptions) -> dict:
     rows = _rows(conn, f"""
         SELECT {PROJECT_LABEL_SQL} AS project, list(DISTINCT f.project_id ORDER BY f.project_id) AS paths,
             list(DISTINCT f.source ORDER BY f.source) AS sources, count(DISTINCT f.source || ':' || f.session_id) AS sessions,
-            {TOKEN_SELECT}, max(f.event_ts) AS last_ts
+            list(DISTINCT f.machine_id ORDER BY f.machine_id) AS machines, {TOKEN_SELECT}, max(f.event_ts) AS last_ts
         FROM {WITH_SESSIONS} WHERE {where} GROUP BY ALL ORDER BY last_ts DESC NULLS LAST, project""", params)
     projects = [{"project": r["project"], "paths": r["paths"], "sources": r["sources"], "sessions": r["sessions"],
+                 **({"machines": r["machines"]} if options.by == "machine" else {}),
                  **_tokens(r, False), "totalCost": r["cost"], "lastActivity": _iso(r["last_ts"])} for r in rows]
     if options.order == "asc":
         projects.reverse()
@@ -464,6 +498,20 @@ RECENT_DAYS = 3  # blocks --recent, as ccusage
 
 
 def _blocks_report(conn, options: ReportOptions) -> dict:
+    """The billing blocks of the calls the options select; with --machine, each machine's own blocks (each
+    machine's agents have their own 5-hour windows), each naming its machine, in time order."""
+    if options.by != "machine":
+        return _machine_blocks(conn, options)
+    where, params = fact_filters(options)
+    machines = [row[0] for row in conn.execute(
+        f"SELECT DISTINCT f.machine_id FROM aggregate.fact_token_usage f WHERE {where} ORDER BY 1", params).fetchall()]
+    blocks = [{**block, "machine": machine} for machine in machines
+              for block in _machine_blocks(conn, replace(options, machine=machine))["blocks"]]
+    blocks.sort(key=lambda b: (b["startTime"], b["machine"]), reverse=options.order == "desc")
+    return {"blocks": blocks}
+
+
+def _machine_blocks(conn, options: ReportOptions) -> dict:
     from star_pipeline.aggregate.blocks import CALL_TIME_SQL, HOUR_US, billing_blocks, from_epoch_us, iso
 
     where, params = fact_filters(options)
@@ -565,21 +613,27 @@ def render_table(options: ReportOptions, data: dict) -> str:
     row, per-model rows with --breakdown, fewer columns with --compact, none of cost with --no-cost."""
     cost = not options.no_cost
     if options.report == "blocks":
-        header = ["Block start", "Status", "Calls", "Models", "Total tokens", *(["Cost (USD)"] if cost else [])]
-        rows = [[b["startTime"][:16].replace("T", " "), "gap" if b["isGap"] else ("ACTIVE" if b["isActive"] else ""),
+        machine = ["Machine"] if options.by == "machine" else []
+        header = ["Block start", *machine, "Status", "Calls", "Models", "Total tokens", *(["Cost (USD)"] if cost else [])]
+        rows = [[b["startTime"][:16].replace("T", " "), *([b["machine"]] if machine else []),
+                 "gap" if b["isGap"] else ("ACTIVE" if b["isActive"] else ""),
                  str(b["entries"]), "\n".join(b["models"]), f"{b['totalTokens']:,}",
                  *([f"{b['costUSD']:.2f}"] if cost else [])] for b in data["blocks"]]
-        rows.append(["Total", "", str(sum(b["entries"] for b in data["blocks"])), "",
+        rows.append(["Total", *([""] if machine else []), "", str(sum(b["entries"] for b in data["blocks"])), "",
                      f"{sum(b['totalTokens'] for b in data['blocks']):,}",
                      *([f"{sum(b['costUSD'] for b in data['blocks']):.2f}"] if cost else [])])
         notes = [_active_note(b) for b in data["blocks"] if b["isActive"] and b.get("burnRate")]
-        return _format(header, rows, title=f"{options.session_length:g}-hour blocks (UTC)", left=4) + "".join(notes)
+        return _format(header, rows, title=f"{options.session_length:g}-hour blocks (UTC)", left=4 + len(machine)) \
+            + "".join(notes)
     if options.report == "projects":
-        header = ["Project", "Paths", "Sessions", "Total tokens", *(["Cost (USD)"] if cost else []), "Last activity"]
-        rows = [[p["project"], "\n".join(p["paths"]), str(p["sessions"]), f"{p['totalTokens']:,}",
+        machines = ["Machines"] if options.by == "machine" else []
+        header = ["Project", "Paths", *machines, "Sessions", "Total tokens", *(["Cost (USD)"] if cost else []),
+                  "Last activity"]
+        rows = [[p["project"], "\n".join(p["paths"]), *(["\n".join(p["machines"])] if machines else []),
+                 str(p["sessions"]), f"{p['totalTokens']:,}",
                  *([f"{p['totalCost']:.2f}"] if cost else []), (p["lastActivity"] or "")[:16].replace("T", " ")]
                 for p in data["projects"]]
-        return _format(header, rows, title="projects", left=2, totals=False)
+        return _format(header, rows, title="projects", left=2 + len(machines), totals=False)
     key = {"daily": "date", "weekly": "week", "monthly": "month", "hourly": "hour", "session": "sessionId"}[options.report]
     if options.instances:
         return "".join(_usage_table(options, key, entries, _sum_entries(entries), f"{options.report} usage of {name} "

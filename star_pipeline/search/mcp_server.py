@@ -33,6 +33,7 @@ READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotent
 Limit = Annotated[int, Field(ge=1, le=history.MAX_LIMIT, description="most rows to return")]
 Day = Annotated[str | None, Field(description="a UTC date, YYYYMMDD or YYYY-MM-DD (inclusive)")]
 Project = Annotated[str | None, Field(description="project path, or its last part (e.g. 'my-repo')")]
+Machine = Annotated[str | None, Field(description="one machine only: its machine.id (a team warehouse holds several)")]
 
 
 def bounded(answer: dict[str, Any]) -> dict[str, Any]:
@@ -83,11 +84,12 @@ def build_server(warehouse: Path) -> MCPServer:
         source: Annotated[str | None, Field(description="one agent: claude_code, codex, gemini, ...")] = None,
         since: Day = None,
         until: Day = None,
+        machine: Machine = None,
     ) -> dict[str, Any]:
         """Find past sessions by words (BM25) and meaning (embeddings), best first, one hit per session: its id,
-        agent, project, time, a snippet around the match, and the command that resumes it. Use session_timeline
-        on a hit's session_id to read what happened."""
-        options = SearchOptions(query, True, limit, mode, project, source, since, until)
+        agent, project, machine, time, a snippet around the match, and the command that resumes it. Use
+        session_timeline on a hit's session_id to read what happened."""
+        options = SearchOptions(query, True, limit, mode, project, source, since, until, machine)
         return _history_call(warehouse, lambda conn: {"hits": search(conn, options)})
 
     @server.tool(annotations=READ_ONLY)
@@ -98,10 +100,14 @@ def build_server(warehouse: Path) -> MCPServer:
         source: Annotated[str | None, Field(description="one agent: claude_code, codex, gemini, ...")] = None,
         project: Project = None,
         timezone: Annotated[str, Field(description="time zone of the dates, e.g. Europe/Berlin")] = "UTC",
+        machine: Machine = None,
+        per_machine: Annotated[bool, Field(description="a row per machine (each row names its machine)")] = False,
     ) -> dict[str, Any]:
         """Tokens and cost in USD per day, week, month, session or 5-hour block: the same JSON as
-        `star-pipeline report <report> --json` (ccusage's shape). Narrow it with since/until on long histories."""
-        options = ReportOptions(report, True, since, until, timezone, source, project)
+        `star-pipeline report <report> --json` (ccusage's shape); with machine or per_machine, as `--machine`.
+        Narrow it with since/until on long histories."""
+        options = ReportOptions(report, True, since, until, timezone, source, project,
+                                by="machine" if machine or per_machine else None, machine=machine)
         try:
             check_options(options)
         except ReportError as exc:

@@ -44,6 +44,7 @@ class SearchOptions:
     source: str | None = None
     since: str | None = None
     until: str | None = None
+    machine: str | None = None  # one machine's sessions (its machine.id)
 
 
 def parse_date(value: str | None, flag: str) -> str | None:
@@ -55,6 +56,9 @@ def _filters(options: SearchOptions) -> tuple[str, list]:
     if options.source:
         where.append("d.source = ?")
         params.append(options.source)
+    if options.machine:
+        where.append("d.machine = ?")
+        params.append(options.machine)
     if options.project:
         where.append("(d.project = ? OR d.project LIKE '%/' || ?)")
         params += [options.project.rstrip("/"), options.project.rstrip("/")]
@@ -123,7 +127,7 @@ def search(conn, options: SearchOptions) -> list[dict]:
     if not candidates:
         return []
     rows = {row[0]: row for row in conn.execute(
-        "SELECT doc_id, source, session_id, project, event_ts, role, text FROM documents WHERE doc_id IN "
+        "SELECT doc_id, source, session_id, project, event_ts, role, text, machine FROM documents WHERE doc_id IN "
         "(SELECT unnest(CAST(? AS BIGINT[])))", [candidates]).fetchall()}
     # A hit is a session: each ranking becomes a ranking of sessions (by their best message in it), and those
     # are fused, so a session that both rankings find, by different messages, rises as it should. The
@@ -141,9 +145,9 @@ def search(conn, options: SearchOptions) -> list[dict]:
             scores[session] = scores.get(session, 0.0) + 1.0 / (RRF_K + rank)
     hits = []
     for session in sorted(scores, key=lambda key: (-scores[key], best[key]))[: options.limit]:
-        doc_id, source, session_id, project, event_ts, role, text = rows[best[session]]
+        doc_id, source, session_id, project, event_ts, role, text, machine = rows[best[session]]
         hits.append({
-            "session_id": session_id, "source": source, "project": project,
+            "session_id": session_id, "source": source, "project": project, "machine": machine,
             "timestamp": event_ts.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z") if event_ts else None,
             "role": role, "snippet": snippet(text or "", options.query), "score": round(scores[session], 6),
             "resume": resume_command(source, session_id),
@@ -216,7 +220,8 @@ def run_search(options: SearchOptions, warehouse_path: Path, out=None, err=None)
     lines = []
     for n, hit in enumerate(hits, start=1):
         when = (hit["timestamp"] or "")[:16].replace("T", " ")
-        lines.append(f"{n:>2}. {when}  {hit['source']}  {hit['project']}  {hit['role'] or '-'}  score {hit['score']:.4f}")
+        lines.append(f"{n:>2}. {when}  {hit['source']}  {hit['project']}  {hit['machine']}  {hit['role'] or '-'}  "
+                     f"score {hit['score']:.4f}")
         lines.append(f"    {highlight(hit['snippet'], options.query, bold, plain)}")
         lines.append(f"    {hit['resume'] or 'session ' + hit['session_id']}")
     out.write("\n".join(lines) + "\n")

@@ -60,9 +60,11 @@ class WarehouseResource(DuckDBResource):
 
 
 class SourceFoldersResource(ConfigurableResource):
-    """Where the agents write: per source name (star_pipeline/sources), the folders its files are in."""
+    """Where the agents write: per source name (star_pipeline/sources), the folders its files are in, and
+    `machine_id` (`machine.id`), the machine they are on: the raw capture writes it on every row."""
 
     roots: dict[str, list[str]]
+    machine_id: str
     partial_line_quiet_seconds: float = 600.0
 
 

@@ -53,8 +53,8 @@ class SqlQuery:
     `meta_table_versions` in the same transaction. `reads_target=False` says the
     SELECT does not read the table it writes, so `replace_partition` may delete
     the partition and insert the rows directly instead of staging them first.
-    `also_delete` (upsert only) is a predicate on the target's rows: those rows go
-    too, for groups whose keys may change. `after_write` statements (SQL, params)
+    `also_delete` (upsert and append) is a predicate on the target's rows: those rows go
+    too, for groups whose keys may change (append: before the rows are inserted). `after_write` statements (SQL, params)
     run in the same transaction once the rows are written (bookkeeping that must
     commit with them). `key_columns` overrides the asset's metadata for this write.
     `any_row_order=True` says no reader depends on the order rows are stored in: DuckDB
@@ -296,6 +296,8 @@ def _write_staged(conn, schema: str, table: str, target: str, data, mode: str, k
         if dupes:
             raise ValueError(f"{target}: the output has {dupes} rows whose key {list(key_columns)} repeats.")
     if mode == "append":
+        if isinstance(data, SqlQuery) and data.also_delete:
+            conn.execute(f"DELETE FROM {target} WHERE {data.also_delete}")
         where = f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {key_match})" if key_columns else ""
         return conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_STAGE} s{where}").fetchone()[0]
     if mode == "upsert":

@@ -27,8 +27,9 @@ def folded_by_sql() -> dict:
     conn.execute("CREATE SCHEMA normalized")
     conn.execute("CREATE TABLE normalized.normalized_sessions (source VARCHAR, session_id VARCHAR, file_kind VARCHAR, "
                  "project_cwd VARCHAR, first_event_ts TIMESTAMPTZ, last_event_ts TIMESTAMPTZ, "
-                 "git_repository_url VARCHAR, git_branch VARCHAR)")
-    conn.executemany("INSERT INTO normalized.normalized_sessions VALUES ('claude_code', ?, 'main', ?, NULL, NULL, NULL, NULL)",
+                 "git_repository_url VARCHAR, git_branch VARCHAR, machine_id VARCHAR)")
+    conn.executemany("INSERT INTO normalized.normalized_sessions VALUES ('claude_code', ?, 'main', ?, NULL, NULL, NULL, NULL, "
+                     "'laptop')",
                      [[cwd, cwd] for cwd in FOLDED])
     sql = render_sql(SESSION_PROJECTS, {"pipeline_version": "test"})
     return dict(conn.execute(f"SELECT session_id, project_id FROM ({sql})").fetchall())
