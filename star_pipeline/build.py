@@ -48,12 +48,14 @@ def nothing_new_message(stored: dict, now: dict) -> str:
 def run_build(out=None, force: bool = False, raw_only: bool = False) -> int:
     """`star-pipeline build`; `raw_only`: capture this machine's raw lines and stop (a team member's machine on a
     DuckLake; the elected writer rebuilds the layers above). A raw-only build always runs (a capture that finds
-    nothing new is quick) and leaves the record of the last full build alone."""
+    nothing new is quick) and leaves the record of the last full build alone. A `machine.role: raw-only` machine
+    always builds raw only."""
     out = out or sys.stdout
     from star_pipeline.config import load_settings
     from star_pipeline.storage.build_state import changes, fingerprint, forget_state, read_state, write_state
 
     settings = load_settings()
+    raw_only = raw_only or settings.machine_role == "raw-only"
     before = None if raw_only else fingerprint(settings)
     if not force and not raw_only:
         stored = read_state(settings.warehouse_path)

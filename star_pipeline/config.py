@@ -80,6 +80,9 @@ class Settings:
         return {"lock_timeout_seconds": self.lock_timeout_seconds, "lake": self.lake}
     # machine.id: written on every raw row and manifest row this machine captures (default: the host name)
     machine_id: str = field(default_factory=default_machine_id)
+    # machine.role: "writer" (rebuilds every layer) or "raw-only" (a team member's machine on a DuckLake:
+    # captures its own raw lines; its sensors start only capture runs and it has no schedules)
+    machine_role: str = "writer"
 
     @property
     def hook_spool_dir(self) -> Path:
@@ -111,6 +114,7 @@ _SCHEMA: dict = {
     },
     "machine": {
         "id": (str, None),
+        "role": (str, "writer"),
     },
 }
 
@@ -167,6 +171,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
     lake_catalog, lake_data_path = lake_settings(values, config_path, one_path)
     return Settings(
         machine_id=machine_id(values["machine.id"], config_path),
+        machine_role=machine_role(values["machine.role"], config_path),
         config_path=config_path.resolve(),
         warehouse_path=one_path("warehouse.path"),
         lock_timeout_seconds=float(values["warehouse.lock_timeout_seconds"]),
@@ -219,6 +224,17 @@ def lake_settings(values: dict, config_path: Path, one_path) -> tuple[str, str]:
 
 def one_path_of(value: str, config_path: Path, key: str) -> Path:
     return _absolute(_expand(value, config_path, key), config_path.resolve().parent)
+MACHINE_ROLES = ("writer", "raw-only")
+
+
+def machine_role(value: str, config_path: Path) -> str:
+    if value not in MACHINE_ROLES:
+        raise ConfigError(f"{config_path}: 'machine.role' must be one of {', '.join(MACHINE_ROLES)}, got {value!r}. "
+                          "writer rebuilds every layer; raw-only (a team member's machine on a DuckLake) captures "
+                          "its own lines and leaves the rest to the writer.")
+    return value
+
+
 def machine_id(value: str | None, config_path: Path) -> str:
     """`machine.id` checked (letters, digits, `.`, `_`, `-`), or this host's name when unset."""
     if value is None:

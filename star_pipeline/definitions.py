@@ -35,7 +35,7 @@ def build_definitions(settings: Settings) -> Definitions:
         assets=[*raw_capture_assets, *normalized_assets, *classified_assets, *aggregate_assets],
         asset_checks=[*raw_checks, *normalized_checks, *classified_checks, *aggregate_checks],
         jobs=list(jobs.values()),
-        schedules=build_schedules(),
+        schedules=build_schedules() if settings.machine_role == "writer" else [],
         # One process per run, steps in order: starting a process per step costs seconds each on small
         # machines, and the single-writer pool serializes warehouse steps anyway.
         executor=in_process_executor,

@@ -120,3 +120,11 @@ def test_missing_source_folders_are_not_errors(sandbox):
     result = materialize_all(sandbox)
     assert result.success
     assert query(sandbox, "SELECT count(*) FROM raw.claude_code_lines") == [(0,)]
+
+
+def test_an_unknown_machine_role_is_refused_naming_the_key(sandbox):
+    from star_pipeline.config import ConfigError, load_settings
+
+    sandbox.config_path.write_text(sandbox.config_path.read_text() + "machine:\n  role: reader\n")
+    with pytest.raises(ConfigError, match="'machine.role' must be one of writer, raw-only, got 'reader'"):
+        load_settings(sandbox.config_path)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from star_pipeline.sources import SOURCES
 from star_pipeline_tests.conftest import REPO_ROOT, build_defs
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.txt"
@@ -77,3 +78,17 @@ def test_dagster_yaml_limits_pools_to_one():
 
     config = yaml.safe_load((REPO_ROOT / "instance" / "dagster.yaml").read_text())
     assert config["concurrency"]["pools"]["default_limit"] == 1
+
+
+def test_a_raw_only_machine_only_captures(sandbox):
+    """machine.role: raw-only (a team member's machine on a DuckLake): its sensors start capture runs of its own
+    files and nothing else; no schedule rebuilds anything there."""
+    writer = build_defs(sandbox)
+    assert {s.name for s in writer.schedules} == {"hourly_aggregate_rebuild", "nightly_invariant_sweep"}
+    assert "after_ingest_sensor" in {s.name for s in writer.sensors}
+    sandbox.config_path.write_text(sandbox.config_path.read_text() + "machine:\n  id: laptop-b\n  role: raw-only\n")
+    member = build_defs(sandbox)
+    assert list(member.schedules) == []
+    names = {s.name for s in member.sensors}
+    assert names == {f"{source.name}_files_sensor" for source in SOURCES}
+    assert {s.job_name for s in member.sensors} == {"capture_raw"}

@@ -3,6 +3,7 @@
 - one per source (raw/sensors.py): a changed file requests an ingest;
 - after each successful ingest: one run that classifies and rebuilds the aggregates (`sequence.py`);
 - a new or edited classifier file makes a new revision: a partition and a run (classified/sensors.py).
+On a `machine.role: raw-only` machine only the first, and its runs capture raw lines only (`capture_raw`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dagster import DagsterRunStatus, DefaultSensorStatus, SkipReason, run_status_sensor
 
 from star_pipeline.classified.sensors import build_classifier_files_sensor
-from star_pipeline.orchestration.jobs import AGGREGATE_JOB, INGEST_JOB, REFRESH_JOB
+from star_pipeline.orchestration.jobs import AGGREGATE_JOB, CAPTURE_JOB, INGEST_JOB, REFRESH_JOB
 from star_pipeline.orchestration.sequence import downstream_request, has_ingested, ingest_pending
 from star_pipeline.raw.sensors import TICK_SECONDS, build_source_sensors
 
@@ -44,6 +45,9 @@ def build_after_ingest_sensor(jobs: dict):
 
 
 def build_sensors(settings, jobs: dict, normalized_keys: list) -> list:
+    if getattr(settings, "machine_role", "writer") == "raw-only":
+        # a team member's machine: its changed files start capture runs, and nothing else runs here
+        return build_source_sensors(settings, CAPTURE_JOB, [])
     return [
         build_classifier_files_sensor(settings.classifiers_dir, has_ingested),
         *build_source_sensors(settings, INGEST_JOB, normalized_keys),

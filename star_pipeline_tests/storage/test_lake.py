@@ -224,8 +224,13 @@ def test_a_machine_captures_while_another_is_the_writer_then_the_writer_rebuilds
             assert writer.poll() is None and time.monotonic() < deadline, "the writer did not take the lock"
             time.sleep(0.05)
         # a team member's machine: its raw lines land although another process is the writer
-        member = star_pipeline(box, "build", "--raw-only")
+        # (machine.role: raw-only: its plain `build` captures only, as `build --raw-only` does anywhere)
+        writer_config = box.config_path.read_text()
+        box.config_path.write_text(writer_config + "machine:\n  role: raw-only\n")
+        member = star_pipeline(box, "build")
         assert member.returncode == 0, member.stdout[-3000:]
+        assert "capturing raw lines only" in member.stdout
+        box.config_path.write_text(writer_config)
         settings = load_settings(box.config_path)
         with connect(settings.warehouse_path, read_only=True, lake=settings.lake) as conn:
             assert conn.execute("SELECT count(*) FROM raw.claude_code_lines").fetchone()[0] == 8
