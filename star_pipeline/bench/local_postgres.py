@@ -89,10 +89,12 @@ def start() -> LocalPostgres:
 def main() -> int:
     """`python -m star_pipeline.bench.local_postgres [database]`: a throwaway cluster for trying a team lake on
     one machine (README, "A team warehouse"); prints the `warehouse.catalog` value, and stops and removes the
-    cluster, lake catalog included, on Ctrl-C."""
+    cluster, lake catalog included, on Ctrl-C or `kill`."""
+    import signal
     import sys
     import time
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` stops and removes it too, as Ctrl-C does
     database = sys.argv[1] if len(sys.argv) > 1 else "star_pipeline"
     try:
         cluster = start()
@@ -105,7 +107,7 @@ def main() -> int:
         print(f'warehouse.catalog: "{catalog}"', flush=True)
         while True:
             time.sleep(3600)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         return 0
     finally:
         cluster.stop()

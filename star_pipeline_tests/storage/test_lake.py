@@ -175,15 +175,20 @@ HOLDER = textwrap.dedent("""\
 """)
 
 
+def wait_for_lock(holder: subprocess.Popen, ready) -> None:
+    """Until the process `holder` says (by creating `ready`) that it holds its lock; fails if it died first."""
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert holder.poll() is None and time.monotonic() < deadline, "the holder did not take the lock"
+        time.sleep(0.05)
+
+
 def test_the_catalog_lock_admits_one_holder_and_is_released_when_it_dies(postgres_catalog, tmp_path):
     lake = LakeLocation(postgres_catalog, f"{tmp_path}/data/")
     ready = tmp_path / "held"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, postgres_catalog, str(ready)])
     try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert holder.poll() is None and time.monotonic() < deadline, "the holder did not take the lock"
-            time.sleep(0.05)
+        wait_for_lock(holder, ready)
         with pytest.raises(WarehouseLockedError) as caught:
             with catalog_lock(lake, INIT_LOCK, 1, "creating or migrating the lake"):
                 pass
@@ -219,10 +224,7 @@ def test_a_machine_captures_while_another_is_the_writer_then_the_writer_rebuilds
     ready = tmp_path / "writer-holds"
     writer = subprocess.Popen([sys.executable, "-c", WRITER, postgres_catalog, str(ready)])
     try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert writer.poll() is None and time.monotonic() < deadline, "the writer did not take the lock"
-            time.sleep(0.05)
+        wait_for_lock(writer, ready)
         # a team member's machine: its raw lines land although another process is the writer
         # (machine.role: raw-only: its plain `build` captures only, as `build --raw-only` does anywhere)
         writer_config = box.config_path.read_text()
