@@ -94,7 +94,10 @@ def _load_extensions(conn: duckdb.DuckDBPyConnection, lake: LakeLocation) -> Non
     elif lake.catalog.startswith(SQLITE_PREFIX):
         load_extension(conn, "sqlite_scanner")
     if lake.data_path.startswith("s3://"):
+        # S3 with the usual credentials chain (environment, ~/.aws, instance role), as the AWS CLI finds them
         load_extension(conn, "httpfs")
+        load_extension(conn, "aws")
+        conn.execute("CREATE SECRET IF NOT EXISTS star_pipeline_s3 (TYPE s3, PROVIDER credential_chain)")
 
 
 def attach_lake(lake: LakeLocation, read_only: bool, config: dict) -> duckdb.DuckDBPyConnection:
@@ -122,7 +125,11 @@ class LakeAttachError(RuntimeError):
 def lake_error(lake: LakeLocation, exc: Exception) -> RuntimeError:
     """A clear error for a lake DuckDB could not attach: its own message, the lake, and what to do."""
     detail = str(exc).strip().split("\n")[0]
-    if lake.is_postgres:
+    if lake.data_path.startswith("s3://") and "Secret Validation" in str(exc):
+        advice = ("No AWS credentials were found for the s3:// data path: set AWS_ACCESS_KEY_ID and "
+                  "AWS_SECRET_ACCESS_KEY (and AWS_REGION), or a profile in ~/.aws, or run where an instance role "
+                  "applies, then run again.")
+    elif lake.is_postgres:
         advice = ("Check that PostgreSQL is running and reachable with that connection string (host, port, "
                   "dbname, user; the password from PGPASSWORD or ~/.pgpass), then run again.")
     else:

@@ -301,3 +301,17 @@ def test_a_single_file_warehouse_migrates_into_a_lake_once(postgres_catalog, tmp
     assert again.returncode == 1 and "the lake already holds raw lines" in again.stdout
     with connect(settings.warehouse_path, read_only=True, lake=settings.lake) as conn:
         assert conn.execute("SELECT count(*) FROM raw.claude_code_lines").fetchone()[0] == lines  # nothing doubled
+
+
+def test_an_s3_data_path_without_credentials_says_what_to_set(tmp_path, monkeypatch):
+    from star_pipeline.storage.lake import LakeAttachError
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws
+    lake = LakeLocation(str(tmp_path / "catalog.ducklake"), "s3://star-pipeline-test-bucket/lake/")
+    with pytest.raises(LakeAttachError) as caught:
+        with connect(tmp_path / "local.duckdb", lake=lake):
+            pass
+    message = str(caught.value)
+    assert "s3://star-pipeline-test-bucket/lake/" in message and "AWS_ACCESS_KEY_ID" in message
