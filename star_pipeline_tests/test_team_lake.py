@@ -22,7 +22,7 @@ from star_pipeline_tests.builders import (
     write_jsonl,
 )
 from star_pipeline_tests.conftest import Sandbox
-from star_pipeline_tests.storage.test_lake import lake_config, report_json, star_pipeline, table_contents
+from star_pipeline_tests.storage.test_lake import lake_config, report_json, table_contents
 from star_pipeline_tests.test_build import STAR_PIPELINE
 
 SONNET = "claude-sonnet-4-5-20250929"
@@ -107,11 +107,12 @@ def lake_rows(box: Sandbox, sql: str, params=()) -> list:
         return conn.execute(sql, list(params)).fetchall()
 
 
-def start_capture(box: Sandbox, log: Path) -> subprocess.Popen:
+def start_build(box: Sandbox, log: Path, *flags: str) -> subprocess.Popen:
+    """`star-pipeline build` on `box`'s config, its output (Dagster's log lines included) into `log`."""
     env = {**os.environ, "STAR_PIPELINE_CONFIG": str(box.config_path)}
     env.pop("DAGSTER_HOME", None)
-    return subprocess.Popen([STAR_PIPELINE, "build", "--raw-only"], stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            env=env)
+    with log.open("w") as out:
+        return subprocess.Popen([STAR_PIPELINE, "build", *flags], stdout=out, stderr=subprocess.STDOUT, env=env)
 
 
 # What differs between a team lake and a single file by design, left out of the comparison: the machine columns
@@ -166,7 +167,7 @@ def test_three_machines_one_killed_mid_capture_give_the_union_warehouse(postgres
 
     # 1. the three capture at once; the big one is killed while its Claude Code capture streams
     logs = {m: tmp_path / f"{m}-first.log" for m in MACHINES}
-    procs = {m: start_capture(boxes[m], logs[m]) for m in MACHINES}
+    procs = {m: start_build(boxes[m], logs[m], "--raw-only") for m in MACHINES}
     try:
         deadline = time.monotonic() + 120
         while "claude_code: " not in logs[KILLED].read_text() or " files on disk" not in logs[KILLED].read_text():
@@ -196,37 +197,35 @@ def test_three_machines_one_killed_mid_capture_give_the_union_warehouse(postgres
     assert covered < line_count(own_files[KILLED]["claude_code"])
     first_round = time.monotonic()
 
-    # 2. all capture again (at once), then m1, the writer, rebuilds the layers above raw
-    logs = {m: tmp_path / f"{m}-again.log" for m in MACHINES}
-    procs = {m: start_capture(boxes[m], logs[m]) for m in MACHINES}
-    for m, proc in procs.items():
-        assert proc.wait(timeout=300) == 0, logs[m].read_text()[-3000:]
-    writer = star_pipeline(boxes["m1"], "build")
-    assert writer.returncode == 0, writer.stdout[-3000:] + writer.stderr[-3000:]
-    team_built = time.monotonic()
-
-    # 3. one machine, one file, the union of the three machines' folders (the synced one once)
+    # 3. (meanwhile, it reads none of the lake) one machine, one file, the union of the three machines' folders (the
+    # synced one once)
     union = Sandbox(tmp_path / "union")
     union.root.mkdir()
     union.write_config(claude_roots=[boxes[m].claude_root for m in MACHINES] + [synced],
                        codex_roots=[boxes["m1"].codex_root], extra="machine:\n  id: solo\n")
     union.config_path.write_text(union.config_path.read_text().replace(
         f"hook_spool_dir: {union.spool_dir}", f"hook_spool_dir: {boxes['m3'].spool_dir}"))
-    single = star_pipeline(union, "build")
-    assert single.returncode == 0, single.stdout[-3000:] + single.stderr[-3000:]
-    union_built = time.monotonic()
+    single = start_build(union, tmp_path / "union.log")
+
+    # 2. all capture again (at once), then m1, the writer, rebuilds the layers above raw
+    logs = {m: tmp_path / f"{m}-again.log" for m in MACHINES}
+    procs = {m: start_build(boxes[m], logs[m], "--raw-only") for m in MACHINES}
+    for m, proc in procs.items():
+        assert proc.wait(timeout=300) == 0, logs[m].read_text()[-3000:]
+    writer = start_build(boxes["m1"], tmp_path / "m1-writer.log")
+    assert writer.wait(timeout=600) == 0, (tmp_path / "m1-writer.log").read_text()[-3000:]
+    assert single.wait(timeout=600) == 0, (tmp_path / "union.log").read_text()[-3000:]
+    built = time.monotonic()
     print(f"\nteam lake test: {killed_bytes / 1e6:.1f} MB on {KILLED}; fixtures {written - began:.1f} s, first round "
-          f"{first_round - written:.1f} s (killed after {killed_at - written:.1f} s), second round and writer "
-          f"{team_built - first_round:.1f} s, union build {union_built - team_built:.1f} s")
+          f"{first_round - written:.1f} s (killed after {killed_at - written:.1f} s), second round, writer and union "
+          f"build {built - first_round:.1f} s")
 
     # nothing lost: every line of each machine's files is stored once under that machine; nothing doubled
     for m in MACHINES:
         for source, files in own_files[m].items():
-            table = f'raw."{source}_lines"'
-            stored = lake_rows(boxes[m], f"SELECT count(*) FROM {table} WHERE machine_id = ? AND part_number = 1",
-                               [m])[0][0] if files or source == "claude_code" else None
-            if stored is not None:
-                assert stored == line_count(files), (m, source)
+            stored = lake_rows(boxes[m], f'SELECT count(*) FROM raw."{source}_lines" WHERE machine_id = ? '
+                               "AND part_number = 1", [m])[0][0]
+            assert stored == line_count(files), (m, source)
     for source in ("claude_code", "codex", "hook_spool"):
         doubled = lake_rows(boxes["m1"], f'SELECT machine_id, path, file_version, byte_offset, count(*) '
                             f'FROM raw."{source}_lines" GROUP BY ALL HAVING count(*) > 1 LIMIT 5')
