@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import time
@@ -97,6 +98,28 @@ def alike(a, b) -> bool:
     return a == b
 
 
+def kill_when(proc: subprocess.Popen, log: Path, pattern: re.Pattern, after: float) -> None:
+    """SIGKILL `proc` `after` seconds once its log matches `pattern`; it must still be running then."""
+    deadline = time.monotonic() + 240
+    while not pattern.search(log.read_text()):
+        assert proc.poll() is None, f"it ended before {pattern.pattern!r}:\n" + log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.01)
+    time.sleep(after)
+    assert proc.poll() is None, "it finished before it was killed"
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+
+
+def wait_all(procs) -> None:
+    for proc in procs:
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def line_count(files) -> int:
     return sum(path.read_bytes().count(b"\n") for path in files)
 
@@ -169,23 +192,11 @@ def test_three_machines_one_killed_mid_capture_give_the_union_warehouse(postgres
     logs = {m: tmp_path / f"{m}-first.log" for m in MACHINES}
     procs = {m: start_build(boxes[m], logs[m], "--raw-only") for m in MACHINES}
     try:
-        deadline = time.monotonic() + 120
-        while "claude_code: " not in logs[KILLED].read_text() or " files on disk" not in logs[KILLED].read_text():
-            assert procs[KILLED].poll() is None, f"{KILLED} ended before its capture started:\n" + logs[KILLED].read_text()
-            assert time.monotonic() < deadline, logs[KILLED].read_text()
-            time.sleep(0.02)
-        time.sleep(0.2)  # into the streamed insert of its lines (about 45 MB: a few seconds)
-        assert procs[KILLED].poll() is None, f"{KILLED} finished before it was killed"
-        procs[KILLED].send_signal(signal.SIGKILL)
+        # its Claude Code capture has begun: the files are listed, their lines stream into the lake (about 40 MB)
+        kill_when(procs[KILLED], logs[KILLED], re.compile(r"claude_code: \d+ files on disk"), after=0.2)
         killed_at = time.monotonic()
     finally:
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=300)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-    assert procs[KILLED].returncode == -signal.SIGKILL
+        wait_all(procs.values())
     killed_log = logs[KILLED].read_text()
     assert "claude_code: read " not in killed_log, killed_log  # its Claude Code capture had not finished
     for m in MACHINES:
@@ -207,11 +218,26 @@ def test_three_machines_one_killed_mid_capture_give_the_union_warehouse(postgres
         f"hook_spool_dir: {union.spool_dir}", f"hook_spool_dir: {boxes['m3'].spool_dir}"))
     single = start_build(union, tmp_path / "union.log")
 
-    # 2. all capture again (at once), then m1, the writer, rebuilds the layers above raw
+    # 2. all capture again (at once); the big one is killed again, this time between its two writes: its lines
+    # committed, its manifest not yet (the log line saying what it read comes between them)
     logs = {m: tmp_path / f"{m}-again.log" for m in MACHINES}
     procs = {m: start_build(boxes[m], logs[m], "--raw-only") for m in MACHINES}
+    try:
+        kill_when(procs[KILLED], logs[KILLED], re.compile(r"claude_code: read \d+ files"), after=0)
+    finally:
+        wait_all(procs.values())
     for m, proc in procs.items():
-        assert proc.wait(timeout=300) == 0, logs[m].read_text()[-3000:]
+        assert proc.returncode == (-signal.SIGKILL if m == KILLED else 0), logs[m].read_text()[-3000:]
+    orphans = lake_rows(boxes[KILLED], "SELECT (SELECT count(*) FROM raw.claude_code_lines WHERE machine_id = ? AND "
+                        "part_number = 1) - (SELECT coalesce(sum(line_count), 0) FROM raw.claude_code_files "
+                        "WHERE machine_id = ?)", [KILLED, KILLED])[0][0]
+    assert orphans > 0  # lines no manifest row covers
+    # it captures once more, alone: deletes its own lines beyond its manifest (no other machine's) and reads again
+    last = start_build(boxes[KILLED], tmp_path / f"{KILLED}-last.log", "--raw-only")
+    assert last.wait(timeout=300) == 0, (tmp_path / f"{KILLED}-last.log").read_text()[-3000:]
+    assert f"claude_code: deleted {orphans} stored lines that no manifest row covers" in \
+        (tmp_path / f"{KILLED}-last.log").read_text()
+    # then m1, the writer, rebuilds the layers above raw
     writer = start_build(boxes["m1"], tmp_path / "m1-writer.log")
     assert writer.wait(timeout=600) == 0, (tmp_path / "m1-writer.log").read_text()[-3000:]
     assert single.wait(timeout=600) == 0, (tmp_path / "union.log").read_text()[-3000:]
