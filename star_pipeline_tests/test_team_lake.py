@@ -17,6 +17,7 @@ from pathlib import Path
 
 from star_pipeline.config import load_settings
 from star_pipeline.hook import spool_file_name, spool_line
+from star_pipeline.raw.capture import drop_rows_beyond_manifest
 from star_pipeline.storage.warehouse import connect
 from star_pipeline_tests.builders import (
     OPUS, assistant, at, codex_file, cx, session_meta, token_count, tool_result, tool_use, turn_context, usage, user,
@@ -232,6 +233,12 @@ def test_three_machines_one_killed_mid_capture_give_the_union_warehouse(postgres
                         "part_number = 1) - (SELECT coalesce(sum(line_count), 0) FROM raw.claude_code_files "
                         "WHERE machine_id = ?)", [KILLED, KILLED])[0][0]
     assert orphans > 0  # lines no manifest row covers
+    # another machine's recovery (m1's, as its next capture runs it) leaves them alone: they are m2's to recover
+    settings = load_settings(boxes["m1"].config_path)
+    with connect(settings.warehouse_path, lake=settings.lake) as conn:
+        assert drop_rows_beyond_manifest(conn, "raw.claude_code_lines", "raw.claude_code_files", "m1") == 0
+    assert lake_rows(boxes[KILLED], "SELECT count(*) FROM raw.claude_code_lines WHERE machine_id = ?",
+                     [KILLED])[0][0] >= orphans
     # it captures once more, alone: deletes its own lines beyond its manifest (no other machine's) and reads again
     last = start_build(boxes[KILLED], tmp_path / f"{KILLED}-last.log", "--raw-only")
     assert last.wait(timeout=300) == 0, (tmp_path / f"{KILLED}-last.log").read_text()[-3000:]
