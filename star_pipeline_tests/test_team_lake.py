@@ -1,6 +1,6 @@
 """The team warehouse under concurrency and a fault (issue 20): three machines capture into one PostgreSQL DuckLake at
-once, one is killed (SIGKILL) in the middle of its capture, all capture again, and one of them rebuilds the layers
-above raw. The lake must then equal, table for table and token for token, a single-file warehouse built from the
+once, one is killed (SIGKILL) in the middle of its capture, all capture again (the same one killed again, between
+its lines' commit and its manifest's, then once more), and one of them rebuilds the layers above raw. The lake must then equal, table for table and token for token, a single-file warehouse built from the
 union of their files, with nothing lost (every line of every machine's files stored) and nothing doubled (no line
 stored twice by one machine; the session both machines see through a synced folder counted once)."""
 
@@ -194,7 +194,7 @@ def test_three_machines_one_killed_mid_capture_give_the_union_warehouse(postgres
     procs = {m: start_build(boxes[m], logs[m], "--raw-only") for m in MACHINES}
     try:
         # its Claude Code capture has begun: the files are listed, their lines stream into the lake (about 40 MB)
-        kill_when(procs[KILLED], logs[KILLED], re.compile(r"claude_code: \d+ files on disk"), after=0.2)
+        kill_when(procs[KILLED], logs[KILLED], re.compile(r"claude_code: \d+ files on disk"), after=0.1)
         killed_at = time.monotonic()
     finally:
         wait_all(procs.values())
@@ -234,11 +234,13 @@ def test_three_machines_one_killed_mid_capture_give_the_union_warehouse(postgres
                         "WHERE machine_id = ?)", [KILLED, KILLED])[0][0]
     assert orphans > 0  # lines no manifest row covers
     # another machine's recovery (m1's, as its next capture runs it) leaves them alone: they are m2's to recover
+    # (had m2 only been slow between its two commits, deleting them would lose them for good)
+    count = "SELECT count(*) FROM raw.claude_code_lines WHERE machine_id = ?"
+    before = lake_rows(boxes[KILLED], count, [KILLED])[0][0]
     settings = load_settings(boxes["m1"].config_path)
     with connect(settings.warehouse_path, lake=settings.lake) as conn:
         assert drop_rows_beyond_manifest(conn, "raw.claude_code_lines", "raw.claude_code_files", "m1") == 0
-    assert lake_rows(boxes[KILLED], "SELECT count(*) FROM raw.claude_code_lines WHERE machine_id = ?",
-                     [KILLED])[0][0] >= orphans
+    assert lake_rows(boxes[KILLED], count, [KILLED])[0][0] == before
     # it captures once more, alone: deletes its own lines beyond its manifest (no other machine's) and reads again
     last = start_build(boxes[KILLED], tmp_path / f"{KILLED}-last.log", "--raw-only")
     assert last.wait(timeout=300) == 0, (tmp_path / f"{KILLED}-last.log").read_text()[-3000:]
@@ -268,6 +270,10 @@ def test_three_machines_one_killed_mid_capture_give_the_union_warehouse(postgres
     copies = lake_rows(boxes["m1"], "SELECT machine_id, list(sha256 ORDER BY byte_offset) FROM raw.claude_code_lines "
                        "WHERE path = ? GROUP BY 1 ORDER BY 1", [shared_path])
     assert [m for m, _ in copies] == ["m1", "m2"] and copies[0][1] == copies[1][1]
+
+    machines = lake_rows(boxes["m1"], "SELECT machine_id, session_count FROM aggregate.dim_machine "
+                         "WHERE machine_id <> '(unknown)' ORDER BY 1")
+    assert [m for m, _ in machines] == list(MACHINES) and dict(machines)[KILLED] == 6, machines
 
     # table for table: the team lake holds what the single file holds
     team, single_file = warehouse_contents(boxes["m1"]), warehouse_contents(union)
