@@ -45,9 +45,11 @@ def write_sessions(box: Sandbox) -> None:
         ])
 
 
-def table_contents(conn) -> dict[str, list]:
+def table_contents(conn, omit=(), where=None, values=False) -> dict[str, list]:
     """Every table of the warehouse (schema.table) with its columns' names and types, and its rows sorted (columns
-    whose values differ per build by design, such as load times and the secret salt, left out)."""
+    whose values differ per build by design, such as load times and the secret salt, left out; and those named in
+    `omit`). `where(schema, table, columns)`: an SQL condition on the table's rows (alias `t`) to compare, or None.
+    `values`: the rows as they are (floats unrounded, for a comparison with a tolerance), in the same order."""
     volatile = {"loaded_at", "captured_at", "first_seen_at", "last_seen_at", "updated_at", "applied_at",
                 "first_materialized_at", "salt", "fingerprint", "built_at", "published_at", "materialized_at",
                 # an embedding differs in its last bits with the batch it was computed in
@@ -56,21 +58,27 @@ def table_contents(conn) -> dict[str, list]:
                           "table_catalog = current_database() AND table_type = 'BASE TABLE' ORDER BY 1, 2").fetchall()
     out = {}
     for schema, table in tables:
-        columns = conn.execute(f'DESCRIBE "{schema}"."{table}"').fetchall()
+        described = conn.execute(f'DESCRIBE "{schema}"."{table}"').fetchall()
+        columns = [c for c in described if c[0] not in omit]
         kept = [c[0] for c in columns
                 if c[0] not in volatile and not c[0].endswith("run_id") and "time" not in c[1].lower()]
         selected = ", ".join(f'"{c}"' for c in kept) or "count(*)"
-        rows = conn.execute(f'SELECT {selected} FROM "{schema}"."{table}"').fetchall()
-        out[f"{schema}.{table}"] = ([(c[0], c[1]) for c in columns], sorted(repr(rounded(row)) for row in rows))
+        condition = where(schema, table, [c[0] for c in described]) if where else None
+        rows = conn.execute(f'SELECT {selected} FROM "{schema}"."{table}" t'
+                            + (f" WHERE {condition}" if condition else "")).fetchall()
+        if values:
+            out[f"{schema}.{table}"] = ([(c[0], c[1]) for c in columns], sorted(rows, key=lambda r: repr(rounded(r, 3))))
+        else:
+            out[f"{schema}.{table}"] = ([(c[0], c[1]) for c in columns], sorted(repr(rounded(row)) for row in rows))
     return out
 
 
-def rounded(value):
+def rounded(value, digits: int = 5):
     """Floats to 5 significant digits: sums and embeddings computed in another order differ in their last bits."""
     if isinstance(value, float):
-        return float(f"{value:.5g}")
+        return float(f"{value:.{digits}g}")
     if isinstance(value, (list, tuple)):
-        return [rounded(v) for v in value]
+        return [rounded(v, digits) for v in value]
     return value
 
 
