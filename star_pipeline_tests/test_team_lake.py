@@ -1,6 +1,6 @@
 """The team warehouse under concurrency and a fault (issue 20): three machines capture into one PostgreSQL DuckLake at
-once, one is killed (SIGKILL) in the middle of its capture, all capture again (the same one killed again, between
-its lines' commit and its manifest's, then once more), and one of them rebuilds the layers above raw. The lake must then equal, table for table and token for token, a single-file warehouse built from the
+once, one is killed (SIGKILL) in the middle of its capture, all capture again, and one of them rebuilds the layers
+above raw. The lake must then equal, table for table and token for token, a single-file warehouse built from the
 union of their files, with nothing lost (every line of every machine's files stored) and nothing doubled (no line
 stored twice by one machine; the session both machines see through a synced folder counted once)."""
 
@@ -17,7 +17,6 @@ from pathlib import Path
 
 from star_pipeline.config import load_settings
 from star_pipeline.hook import spool_file_name, spool_line
-from star_pipeline.raw.capture import drop_rows_beyond_manifest
 from star_pipeline.storage.warehouse import connect
 from star_pipeline_tests.builders import (
     OPUS, assistant, at, codex_file, cx, session_meta, token_count, tool_result, tool_use, turn_context, usage, user,
@@ -209,8 +208,8 @@ def test_three_machines_one_killed_mid_capture_give_the_union_warehouse(postgres
     assert covered < line_count(own_files[KILLED]["claude_code"])
     first_round = time.monotonic()
 
-    # 3. (meanwhile, it reads none of the lake) one machine, one file, the union of the three machines' folders (the
-    # synced one once)
+    # the single-machine warehouse, built meanwhile (it reads none of the lake): one file, the union of the three
+    # machines' folders (the synced one once)
     union = Sandbox(tmp_path / "union")
     union.root.mkdir()
     union.write_config(claude_roots=[boxes[m].claude_root for m in MACHINES] + [synced],
@@ -219,33 +218,14 @@ def test_three_machines_one_killed_mid_capture_give_the_union_warehouse(postgres
         f"hook_spool_dir: {union.spool_dir}", f"hook_spool_dir: {boxes['m3'].spool_dir}"))
     single = start_build(union, tmp_path / "union.log")
 
-    # 2. all capture again (at once); the big one is killed again, this time between its two writes: its lines
-    # committed, its manifest not yet (the log line saying what it read comes between them)
+    # 2. all capture again (at once): the killed machine deletes its own lines beyond its manifest, if its kill
+    # left any, and reads them again. (A kill between the two writes, lines committed and manifest not, is timing
+    # luck here; raw/test_machines.py makes that state on purpose and checks another machine's recovery leaves it.)
     logs = {m: tmp_path / f"{m}-again.log" for m in MACHINES}
     procs = {m: start_build(boxes[m], logs[m], "--raw-only") for m in MACHINES}
-    try:
-        kill_when(procs[KILLED], logs[KILLED], re.compile(r"claude_code: read \d+ files"), after=0)
-    finally:
-        wait_all(procs.values())
+    wait_all(procs.values())
     for m, proc in procs.items():
-        assert proc.returncode == (-signal.SIGKILL if m == KILLED else 0), logs[m].read_text()[-3000:]
-    orphans = lake_rows(boxes[KILLED], "SELECT (SELECT count(*) FROM raw.claude_code_lines WHERE machine_id = ? AND "
-                        "part_number = 1) - (SELECT coalesce(sum(line_count), 0) FROM raw.claude_code_files "
-                        "WHERE machine_id = ?)", [KILLED, KILLED])[0][0]
-    assert orphans > 0  # lines no manifest row covers
-    # another machine's recovery (m1's, as its next capture runs it) leaves them alone: they are m2's to recover
-    # (had m2 only been slow between its two commits, deleting them would lose them for good)
-    count = "SELECT count(*) FROM raw.claude_code_lines WHERE machine_id = ?"
-    before = lake_rows(boxes[KILLED], count, [KILLED])[0][0]
-    settings = load_settings(boxes["m1"].config_path)
-    with connect(settings.warehouse_path, lake=settings.lake) as conn:
-        assert drop_rows_beyond_manifest(conn, "raw.claude_code_lines", "raw.claude_code_files", "m1") == 0
-    assert lake_rows(boxes[KILLED], count, [KILLED])[0][0] == before
-    # it captures once more, alone: deletes its own lines beyond its manifest (no other machine's) and reads again
-    last = start_build(boxes[KILLED], tmp_path / f"{KILLED}-last.log", "--raw-only")
-    assert last.wait(timeout=300) == 0, (tmp_path / f"{KILLED}-last.log").read_text()[-3000:]
-    assert f"claude_code: deleted {orphans} stored lines that no manifest row covers" in \
-        (tmp_path / f"{KILLED}-last.log").read_text()
+        assert proc.returncode == 0, logs[m].read_text()[-3000:]
     # then m1, the writer, rebuilds the layers above raw
     writer = start_build(boxes["m1"], tmp_path / "m1-writer.log")
     assert writer.wait(timeout=600) == 0, (tmp_path / "m1-writer.log").read_text()[-3000:]
