@@ -67,14 +67,20 @@ def write_history(box, now: datetime) -> dict:
         "b1": at(assistant(B, 0, "msg_b1", "req_b1", usage(150_000, 2000, cr=60_000), model=SONNET), ago(30)),
         "b2": at(assistant(B, 0, "msg_b2", "req_b2", fast(usage(5000, 3000, cc=2000, cc_1h=1000))), ago(25)),
     }
-    # calls 5 minutes either side of the last midnight of zones half and quarter hours off UTC
+    # calls 5 minutes either side of the last midnight of zones half and quarter hours off UTC; a zone whose
+    # midnight is less than 7 hours ago is left out (its calls would open the 5-hour block the calls above fall
+    # in, which then ends before now: no active block, at 23:00-00:35 UTC for Kolkata and Kathmandu). The zones'
+    # midnights are hours apart, so at least one is always in.
     for zone in MIDNIGHT_ZONES:
         midnight = (now - timedelta(minutes=10)).astimezone(ZoneInfo(zone)).replace(hour=0, minute=0, second=0,
                                                                                       microsecond=0)
+        if now - midnight < timedelta(hours=7, minutes=5):
+            continue
         for side in (-5, 5):
             name = f"midnight_{zone}_{side}".replace("/", "_")
             r[name] = at(assistant(A, 0, f"msg_{name}", f"req_{name}", usage(3000, 100, cr=9000)),
                          (midnight + timedelta(minutes=side)).astimezone(timezone.utc))
+    assert any(name.startswith("midnight_") for name in r)
     lines = [at(user(A, 0), ago(27 * 60 + 1)), r["a0"], at(user(A, 0), ago(51)), r["a1"], r["a2_early"], r["a2"],
              *(record for name, record in r.items() if name.startswith("midnight_"))]
     write_jsonl(main_file(box, A), sorted(lines, key=lambda record: record["timestamp"]))
