@@ -134,19 +134,16 @@ def concurrent_builds(configs: list[Path], *args: str) -> tuple[float, list[tupl
         procs.append((subprocess.Popen(cmd, env=build_env(config), stdout=subprocess.PIPE, stderr=subprocess.PIPE),
                       time.perf_counter()))
     results = []
-    ends = []
     for proc, began in procs:
         out, err = proc.communicate()
-        ends.append(time.perf_counter())
-        peak = None
+        own, peak = time.perf_counter() - began, None  # an upper bound: the processes are waited for in order
         for line in err.decode(errors="replace").splitlines():
             if "Maximum resident set size" in line:
                 peak = int(line.split(":")[1])
-        results.append((proc.returncode, ends[-1] - began, peak,
-                        out.decode(errors="replace") + err.decode(errors="replace")[-2000:]))
-    # communicate() in order: a process that ended early is waited for late, so each end is an upper bound,
-    # and the wall time is the last end, which is exact
-    return max(ends) - started, results
+            elif "Elapsed (wall clock) time" in line:  # /usr/bin/time's own, exact: [h:]mm:ss.ss
+                own = sum(float(part) * 60 ** i for i, part in enumerate(reversed(line.rsplit(" ", 1)[1].split(":"))))
+        results.append((proc.returncode, own, peak, out.decode(errors="replace") + err.decode(errors="replace")[-2000:]))
+    return time.perf_counter() - started, results
 
 
 def raw_layer_summary(config: Path) -> dict[str, tuple]:
@@ -410,13 +407,17 @@ def _measure(cluster, corpus, work: Path, size_mb: float, rows: list, notes: lis
     single = lake_config(work / "one-writer", cluster.create_database("bench_one_writer"), work / "one-writer-data",
                          union_roots)
     print(f"ducklake: one build --raw-only over {total_bytes / 2**20:.0f} MB ...", flush=True)
+    since = time.time()
     one_s, one_kib, one_out = build(single, "--raw-only")
+    one_facts = run_facts(single, since)
     team_catalog = cluster.create_database("bench_three_writers")
     writers = [lake_config(work / f"writer{i + 1}", team_catalog, work / "three-writers-data", part_roots[i])
                for i in range(WRITERS)]
     print(f"ducklake: {WRITERS} build --raw-only at once ({', '.join(f'{b / 2**20:.0f}' for b in part_bytes)} MB) ...",
           flush=True)
+    since = time.time()
     three_s, results = concurrent_builds(writers, "--raw-only")
+    writer_facts = [run_facts(config, since) for config in writers]
     for i, (code, _, _, output) in enumerate(results):
         if code != 0:
             failures.append(f"writer {i + 1} of {WRITERS} failed (exit {code}): {output[-3000:]}")
@@ -435,6 +436,14 @@ def _measure(cluster, corpus, work: Path, size_mb: float, rows: list, notes: lis
                  f"tried again per writer {retried} (one writer alone: {retries_in(one_out)}); "
                  f"{parquet_files(work / 'three-writers-data')} Parquet files on disk against "
                  f"{parquet_files(work / 'one-writer-data')} for one writer.")
+    capture = [step for step in one_facts["steps"] if step.endswith("raw_claude_code")]
+    if capture:
+        step = capture[0]
+        steps = ", ".join(f"{facts['steps'].get(step, 0.0):.1f} s" for facts in writer_facts)
+        runs = ", ".join(f"{sum(facts['runs'].values()):.1f} s" for facts in writer_facts)
+        notes.append(f"DuckLake, {WRITERS} writers: the capture step ({step}) took {steps} in the writers, "
+                     f"{one_facts['steps'][step]:.1f} s for one writer; their runs (in-process, without the process "
+                     f"start) {runs} against {sum(one_facts['runs'].values()):.1f} s.")
     if equal:
         notes.append(f"DuckLake, {WRITERS} writers: raw layer equal to one writer's, per source and manifest: "
                      f"{describe_summary(three_summary)}.")
