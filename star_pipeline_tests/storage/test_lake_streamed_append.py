@@ -1,7 +1,7 @@
-"""A streamed append (the raw capture) into a DuckLake runs on one thread (rows in insertion order) and within the
-configured memory limit, not the lower
-stream limit the single file uses: the lake's Parquet writer holds a whole row group in memory, and a 1 GB
-capture ran out of 256 MiB there (bench/ducklake.py's run). A DuckDB catalog file: no PostgreSQL needed."""
+"""A streamed append (the raw capture) into a DuckLake runs on one thread, so its rows keep their insertion order,
+and within the configured memory limit, not the lower stream limit the single file uses: the lake's Parquet writer
+holds a whole row group in memory, and a 1 GB capture ran out of 256 MiB there (bench/ducklake.py's run). A DuckDB
+catalog file: no PostgreSQL needed."""
 
 import random
 
