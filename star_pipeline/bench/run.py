@@ -1,7 +1,7 @@
 """`make bench`: measure star_pipeline against baselines measured in the same run, and print ratios.
 
     python -m star_pipeline.bench.run [--size-mb 1024] [--scaling] [--no-real] [--no-search] [--no-freshness]
-                                      [--write BENCHMARKS.md]
+                                      [--no-ducklake] [--write BENCHMARKS.md]
 
 Two corpora, each measured the same way (`corpus_rows`): the generated one (bench/generate.py) and,
 when ../shared/corpus is present, the real Claude Code transcripts amplified by
@@ -23,8 +23,10 @@ Then: hook latency (median of 200 `star-pipeline hook` runs vs `python -c pass`)
 makes; --no-freshness skips it), and search
 (star_pipeline/bench/search.py; --no-search skips it): recall@10 of the labelled queries per mode over
 ../shared/corpus, `star-pipeline search` latency per mode over the amplified corpus vs `grep -rFil`, and
-the cost of indexing one new session.
-Nothing here asserts: it prints figures, ratios and the targets beside them.
+the cost of indexing one new session. Then the team warehouse (star_pipeline/bench/ducklake.py; --no-ducklake
+skips it): the real corpus's full build and incremental refresh on a DuckLake with a PostgreSQL catalog beside
+the single file, and three concurrent `build --raw-only` writers against one (their raw layers must be equal).
+Nothing here asserts on time: it prints figures, ratios and the targets beside them.
 """
 
 from __future__ import annotations
@@ -284,6 +286,7 @@ def main() -> None:
     parser.add_argument("--no-search", action="store_true", help="skip the search measurements")
     parser.add_argument("--no-hook", action="store_true", help="skip the hook latency")
     parser.add_argument("--no-freshness", action="store_true", help="skip freshness under make dev (bench/freshness.py)")
+    parser.add_argument("--no-ducklake", action="store_true", help="skip the DuckLake measurements (bench/ducklake.py)")
     parser.add_argument("--write", type=Path, help="append the results to this markdown file")
     args = parser.parse_args()
 
@@ -328,6 +331,14 @@ def main() -> None:
             search_rows, search_notes = bench_rows(work, args.size_mb, args.scaling)
             rows += search_rows
             notes += search_notes
+
+        if not args.no_ducklake:
+            from star_pipeline.bench.ducklake import lake_rows
+
+            lake_table, lake_notes, lake_failures = lake_rows(work, args.size_mb, "generated" if args.no_real else "real")
+            # its columns: measurement, on the lake, on the single file in the same run, ratio, target
+            rows += lake_table
+            notes += lake_notes + [f"FAILED (DuckLake): {failure}" for failure in lake_failures]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

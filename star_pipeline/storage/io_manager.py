@@ -112,7 +112,7 @@ class WarehouseIOManager(ConfigurableIOManager):
         run_id = context.run_id
         started_at = datetime.now(timezone.utc)
         key_columns = list(getattr(obj, "key_columns", None) or metadata.get("key_columns", []))
-        with write_settings(conn, obj, mode, key_columns, self.memory_limit):
+        with write_settings(conn, obj, mode, key_columns, self.memory_limit, lake=self._lake() is not None):
             conn.execute("BEGIN TRANSACTION")
             try:
                 rows = write_table(

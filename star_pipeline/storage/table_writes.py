@@ -162,10 +162,18 @@ def is_streamed_append(data: object, mode: str, key_columns) -> bool:
 
 
 @contextlib.contextmanager
-def write_settings(conn: duckdb.DuckDBPyConnection, data: object, mode: str, key_columns, configured_memory_limit: str | None) -> Iterator[None]:
+def write_settings(conn: duckdb.DuckDBPyConnection, data: object, mode: str, key_columns, configured_memory_limit: str | None,
+                   lake: bool = False) -> Iterator[None]:
     """The session settings one write runs under; wrap its whole transaction.
 
-    - a streamed append runs within STREAM_MEMORY_LIMIT_BYTES when the `configured` limit is higher;
+    - a streamed append runs within STREAM_MEMORY_LIMIT_BYTES when the `configured` limit is higher, except
+      into a DuckLake (`lake`): its Parquet writer holds a whole row group (32,768 raw lines) in memory before
+      writing it, and capturing the real-shaped 1 GB ran out of 256 MiB there (bench/ducklake.py's run of
+      2026-11-30; 300 MB of 3 KB lines asked for 117 MiB at once); the configured limit governs it;
+    - a streamed append into a DuckLake runs on one thread: with more, the lake stores the rows out of their
+      insertion order (rowid order: 26 breaks in 300,000 rows measured), so the parts of a long raw line were
+      no longer consecutive rowids, `line_batches` cut such lines in two, and the 1 GB build's
+      every_raw_line_accounted_for check failed (8 lines parsed as two halves);
     - a query whose stored row order does not matter (`SqlQuery.any_row_order`) runs with
       `preserve_insertion_order` off.
     They are set before BEGIN and restored after COMMIT or ROLLBACK: inside a transaction that an
@@ -174,11 +182,16 @@ def write_settings(conn: duckdb.DuckDBPyConnection, data: object, mode: str, key
     """
     restore: list[tuple[str, object]] = []
     try:
-        if is_streamed_append(data, mode, key_columns) and configured_memory_limit is not None:
+        if is_streamed_append(data, mode, key_columns) and configured_memory_limit is not None and not lake:
             current = _setting_bytes(conn.execute("SELECT current_setting('memory_limit')").fetchone()[0])
             if current is not None and current > STREAM_MEMORY_LIMIT_BYTES:
                 conn.execute(f"SET memory_limit = '{STREAM_MEMORY_LIMIT_BYTES}B'")
                 restore.append(("memory_limit", configured_memory_limit))  # DuckDB renders it rounded: restore the text
+        if lake and is_streamed_append(data, mode, key_columns):
+            threads = conn.execute("SELECT current_setting('threads')").fetchone()[0]
+            if threads != 1:
+                conn.execute("SET threads = 1")
+                restore.append(("threads", threads))
         if getattr(data, "any_row_order", False):
             keep_order = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
             conn.execute("SET preserve_insertion_order = false")
