@@ -323,3 +323,12 @@ def test_an_s3_data_path_without_credentials_says_what_to_set(tmp_path, monkeypa
             pass
     message = str(caught.value)
     assert "s3://star-pipeline-test-bucket/lake/" in message and "AWS_ACCESS_KEY_ID" in message
+
+
+def test_the_lakes_checkpoint_runs_when_files_pile_up_or_hourly():
+    from star_pipeline.aggregate.warehouse_maintenance import lake_checkpoint_due
+
+    assert lake_checkpoint_due(40, 40, None) == "no maintenance recorded yet"
+    assert lake_checkpoint_due(80, 40, 600) is None  # 16 s saved on a refresh 10 minutes after the last one
+    assert lake_checkpoint_due(81, 40, 600) == "more than 2 data files per table"
+    assert lake_checkpoint_due(40, 40, 3600) == "the last one was 1.0 hours ago"
