@@ -54,8 +54,10 @@ def table_contents(conn, omit=(), where=None, values=False) -> dict[str, list]:
                 "first_materialized_at", "salt", "fingerprint", "built_at", "published_at", "materialized_at",
                 # an embedding differs in its last bits with the batch it was computed in
                 "vector"}
+    # meta_lake_maintenance: the log of a lake's own maintenance (aggregate/warehouse_maintenance.py), no file has one
     tables = conn.execute("SELECT table_schema, table_name FROM information_schema.tables WHERE "
-                          "table_catalog = current_database() AND table_type = 'BASE TABLE' ORDER BY 1, 2").fetchall()
+                          "table_catalog = current_database() AND table_type = 'BASE TABLE' "
+                          "AND table_name <> 'meta_lake_maintenance' ORDER BY 1, 2").fetchall()
     out = {}
     for schema, table in tables:
         described = conn.execute(f'DESCRIBE "{schema}"."{table}"').fetchall()
