@@ -1,10 +1,12 @@
-"""The team warehouse on DuckLake (`warehouse.kind: ducklake`): attaching it, initializing it once, and the
-catalog-wide lock that serializes what two machines must not do at the same time.
+"""The team warehouse on DuckLake (`warehouse.kind: ducklake`): attaching it, initializing it once, the
+catalog-wide locks that serialize what two machines must not do at the same time, and trying again a commit
+that lost to another machine's.
 
 A DuckLake keeps its catalog in PostgreSQL (many machines), or in a DuckDB or SQLite file (one machine), and its
 rows in Parquet files under `data_path`. It is attached under the same name as the single file (`CATALOG`),
-so every query, asset and check runs unchanged; `open_connection` is the only caller. What differs, measured in
-docs/design/ducklake-study.md:
+so every query, asset and check runs unchanged. Only storage/ uses this module (warehouse.open_connection
+attaches; the I/O manager and the warehouse resource take the derived-writer lock and retry conflicts), and the
+raw capture, whose preparation it retries. What differs, measured in docs/design/ducklake-study.md:
 - the extensions come from their pinned pip packages, and postgres_scanner must be LOADed before the ATTACH (or
   DuckDB tries to download it);
 - the first ATTACH of an empty PostgreSQL catalog creates its tables, and two machines doing it at once fail (2
@@ -12,7 +14,10 @@ docs/design/ducklake-study.md:
   lock (a PostgreSQL transaction-level advisory lock, released by PostgreSQL when its holder dies);
 - no PRIMARY KEY or UNIQUE (migrations are applied without them, storage/migrations.py), no ATTACH row group
   option (a persisted lake option instead);
-- files it writes take the process's umask: a lake connection sets the owner-only umask for the process.
+- files it writes take the process's umask: a lake connection sets the owner-only umask for the process;
+- conflicts are detected per table at commit (an upsert beside another machine's insert fails): the derived
+  layers have one writer at a time (`derived_writer_lock`), and replayable writes are tried again
+  (`retry_on_conflict`).
 """
 
 from __future__ import annotations
