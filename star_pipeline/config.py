@@ -214,7 +214,8 @@ def lake_settings(values: dict, config_path: Path, one_path) -> tuple[str, str]:
     if problem:
         raise ConfigError(f"{config_path}: 'warehouse.catalog' {problem}")
     if catalog.startswith(SQLITE_PREFIX):
-        catalog = SQLITE_PREFIX + str(one_path_of(catalog.removeprefix(SQLITE_PREFIX), config_path, "warehouse.catalog"))
+        sqlite_file = _expand(catalog.removeprefix(SQLITE_PREFIX), config_path, "warehouse.catalog")
+        catalog = SQLITE_PREFIX + str(_absolute(sqlite_file, config_path.resolve().parent))
     elif not catalog.startswith(POSTGRES_PREFIX):
         catalog = str(one_path("warehouse.catalog"))
     if not data_path.startswith("s3://"):
@@ -222,8 +223,6 @@ def lake_settings(values: dict, config_path: Path, one_path) -> tuple[str, str]:
     return catalog, data_path
 
 
-def one_path_of(value: str, config_path: Path, key: str) -> Path:
-    return _absolute(_expand(value, config_path, key), config_path.resolve().parent)
 MACHINE_ROLES = ("writer", "raw-only")
 
 

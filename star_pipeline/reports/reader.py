@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from star_pipeline.storage.published_copies import published_copy_path
-from star_pipeline.storage.warehouse import WarehouseLockedError, describe_lock_holder, unusable_file
+from star_pipeline.storage.warehouse import WarehouseLockedError, describe_lock_holder, open_connection, unusable_file
 
 
 # Readers never spill: DuckDB would write temporary files (transcript-derived rows) beside the file or in the
@@ -66,8 +66,6 @@ def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0, lake=None)
 
 
 def _open_lake_for_reading(warehouse_path: Path, lake) -> tuple[duckdb.DuckDBPyConnection, str]:
-    from star_pipeline.storage.warehouse import open_connection
-
     copy = published_copy_path(warehouse_path)
     if copy.exists():
         return _utc(duckdb.connect(str(copy), read_only=True, config=READER_CONFIG)), f"read {copy}"

@@ -157,28 +157,20 @@ def open_connection(
         config["temp_directory"] = "" if read_only else str(spill)
     if lake is not None:
         return _open_lake(path, lake, read_only, lock_timeout_seconds, config)
-    deadline = time.monotonic() + lock_timeout_seconds
-    delay = 0.05
-    while True:
+    def attach() -> duckdb.DuckDBPyConnection:
         old_umask = os.umask(0o077)
         try:
-            conn = _attach(path, read_only, config)
-            break
-        except duckdb.IOException as exc:
-            message = str(exc)
-            if "Conflicting lock" not in message:
-                raise unusable_file(path, exc) from None
-            if time.monotonic() >= deadline:
-                raise WarehouseLockedError(
-                    f"{path}: the warehouse is locked by {describe_lock_holder(message)}, and it was not "
-                    f"released within {lock_timeout_seconds:g} s. Nothing was written. Wait for that process "
-                    "to finish (or stop it), then run again; raise warehouse.lock_timeout_seconds in the "
-                    "config to wait longer."
-                ) from None
+            return _attach(path, read_only, config)
         finally:
             os.umask(old_umask)
-        time.sleep(delay)
-        delay = min(delay * 2, 1.0)
+
+    conn = _attach_waiting_for_lock(
+        attach, lock_timeout_seconds,
+        failed=lambda exc: unusable_file(path, exc) if isinstance(exc, duckdb.IOException) else exc,
+        timed_out=lambda holder: WarehouseLockedError(
+            f"{path}: the warehouse is locked by {holder}, and it was not released within {lock_timeout_seconds:g} s. "
+            "Nothing was written. Wait for that process to finish (or stop it), then run again; raise "
+            "warehouse.lock_timeout_seconds in the config to wait longer."))
     if spill is not None and not read_only:
         _empty(spill)  # this process holds the writer lock: nothing else spills here now
     return _prepare(conn, path, read_only)
@@ -206,24 +198,16 @@ def _open_lake(path: Path, lake: LakeLocation, read_only: bool, lock_timeout_sec
     key = (os.path.abspath(path), lake.catalog, lake.data_path)
     if key in _LAKES:  # also for a reader: a DuckDB-file catalog cannot be attached twice in one process
         return _prepare(_LAKES[key].cursor(), path, read_only, lake)
-    deadline = time.monotonic() + lock_timeout_seconds
 
     def attach(writable: bool) -> duckdb.DuckDBPyConnection:
-        delay = 0.05
-        while True:
-            try:
-                return attach_lake(lake, not writable, config)
-            except duckdb.Error as exc:
-                # a DuckDB-file catalog admits one process at a time, as the single file does: wait for it
-                if "Conflicting lock" not in str(exc):
-                    raise lake_error(lake, exc) from None
-                if time.monotonic() >= deadline:
-                    raise WarehouseLockedError(
-                        f"{lake.label}: the catalog file is locked by {describe_lock_holder(str(exc))}, and it was not "
-                        f"released within {lock_timeout_seconds:g} s. Nothing was written. A DuckDB-file catalog "
-                        "serves one process at a time; wait for that one, or use a PostgreSQL catalog.") from None
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+        # a DuckDB-file catalog admits one process at a time, as the single file does: wait for it
+        return _attach_waiting_for_lock(
+            lambda: attach_lake(lake, not writable, config), lock_timeout_seconds,
+            failed=lambda exc: lake_error(lake, exc),
+            timed_out=lambda holder: WarehouseLockedError(
+                f"{lake.label}: the catalog file is locked by {holder}, and it was not released within "
+                f"{lock_timeout_seconds:g} s. Nothing was written. A DuckDB-file catalog serves one process at a "
+                "time; wait for that one, or use a PostgreSQL catalog."))
 
     if read_only:
         return _prepare(attach(False), path, True, lake)
@@ -250,6 +234,24 @@ def _process_spill_folder(spill: Path) -> Path:
     own.mkdir(mode=0o700, exist_ok=True)
     _empty(own)
     return own
+
+
+def _attach_waiting_for_lock(attach, lock_timeout_seconds: float, *, failed, timed_out) -> duckdb.DuckDBPyConnection:
+    """`attach()`, tried again while another process holds the file's lock (DuckDB's `Conflicting lock`), for up
+    to `lock_timeout_seconds`; then `timed_out(holder)` is raised. Any other error: `failed(exc)` is raised."""
+    deadline = time.monotonic() + lock_timeout_seconds
+    delay = 0.05
+    while True:
+        try:
+            return attach()
+        except duckdb.Error as exc:
+            message = str(exc)
+            if "Conflicting lock" not in message:
+                raise failed(exc) from None
+            if time.monotonic() >= deadline:
+                raise timed_out(describe_lock_holder(message)) from None
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
 
 
 def _attach(path: Path, read_only: bool, config: dict) -> duckdb.DuckDBPyConnection:
