@@ -368,6 +368,32 @@ def test_serve_listens_on_loopback_unless_told_otherwise(capsys):
     assert main(["serve", "--port", "70000"]) == 2
 
 
+def test_allow_network_serves_on_the_host_asked_for(box, monkeypatch, capsys):
+    """`serve --host 0.0.0.0 --allow-network` hands uvicorn that address and answers any Host name (the machine's
+    name on the network); the default stays on 127.0.0.1 and refuses other names. uvicorn.run is replaced: nothing
+    listens and no request leaves the process (the Host names are tried with Starlette's in-process test client)."""
+    import socket
+
+    import uvicorn
+
+    from star_pipeline.cli import main
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **settings: served.append((app, settings)))
+    with socket.socket() as probe:  # a port free now, for the address check serve makes before uvicorn
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main(["serve", "--host", "0.0.0.0", "--port", str(port), "--allow-network"]) == 0
+    assert main(["serve", "--port", str(port)]) == 0
+    assert "http://0.0.0.0:" in capsys.readouterr().out
+    (network_app, network), (local_app, local) = served
+    assert (network["host"], network["port"]) == ("0.0.0.0", port)
+    assert (local["host"], local["port"]) == ("127.0.0.1", port)
+    lan_name = {"host": f"dashboard.lan:{port}"}
+    assert TestClient(network_app, base_url="http://127.0.0.1").get("/", headers=lan_name).status_code == 200
+    assert TestClient(local_app, base_url="http://127.0.0.1").get("/", headers=lan_name).status_code == 400
+
+
 def test_the_dashboard_imports_neither_dagster_nor_plotlys_python(box):
     """It starts in well under a second: no dagster, and plotly only as the file of plotly.js it serves."""
     import subprocess

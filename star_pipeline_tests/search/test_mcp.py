@@ -15,17 +15,19 @@ from star_pipeline.cli import main
 from star_pipeline.install_mcp import install_mcp
 from star_pipeline.storage.brief_files import brief_file, briefs_dir
 from star_pipeline_tests.builders import assistant, session_file, tool_result, tool_use, usage, user, write_jsonl
-from star_pipeline_tests.classified.test_classifiers import AWS_KEY
+from star_pipeline_tests.classified.test_classifiers import ANTHROPIC_KEY, AWS_KEY
 from star_pipeline_tests.conftest import build_once, use_sandbox
 
 WORK = "2b3c4d5e-0000-4000-8000-00000000b001"
 LATER = "3c4d5e6f-0000-4000-8000-00000000b002"
+DEPLOY = f"curl -fsS -H 'x-api-key: {ANTHROPIC_KEY}' https://api.anthropic.com/v1/models && ./deploy.sh"
 TOOLS = {"search_history", "usage", "session_timeline", "tool_failures", "file_history", "project_summary"}
 
 
 @pytest.fixture(scope="module")
 def built_history(tmp_path_factory):
-    """Two sessions in /home/u/proj: one edits src/app.py and then fails a shell call whose output holds a key.
+    """Two sessions in /home/u/proj: one edits src/app.py and then fails a shell call whose command holds a key
+    and whose output holds another.
     Built once for the module; the tests only read it."""
     return build_once(tmp_path_factory, "history", write_history)
 
@@ -43,7 +45,7 @@ def write_history(sandbox) -> None:
             tool_use("toolu_edit", "Edit", file_path="/home/u/proj/src/app.py", old_string="a", new_string="b")]),
         user(WORK, 2, [tool_result("toolu_edit", "edited")]),
         assistant(WORK, 3, "msg_b2", "req_b2", usage(3, 20), content=[
-            tool_use("toolu_bash", "Bash", command="./deploy.sh")]),
+            tool_use("toolu_bash", "Bash", command=DEPLOY)]),
         user(WORK, 60, [tool_result("toolu_bash", f"deploy failed: credentials {AWS_KEY} rejected", is_error=True)]),
     ])
     write_jsonl(session_file(sandbox, LATER), [
@@ -123,7 +125,18 @@ def test_an_agent_calls_every_tool_over_stdio_and_never_sees_a_secret(history, c
     assert too_many.is_error  # the SDK validates the input against the tool's schema
     assert nowhere.is_error and "no project '/nowhere'" in nowhere.content[0].text and "/home/u/proj" in nowhere.content[0].text
     everything = json.dumps([r.content[0].text for r in results])
-    assert AWS_KEY not in everything
+    assert AWS_KEY not in everything and ANTHROPIC_KEY not in everything
+
+
+def test_a_timeline_shows_a_tool_input_masked(history):
+    """The Bash call's command held an API key: session_timeline shows the command with the key masked, never the
+    key. Called in process: the stdio test above speaks the protocol, more slowly."""
+    from star_pipeline.search.mcp_server import build_server
+
+    result = anyio.run(build_server(history.warehouse).call_tool, "session_timeline", {"session_id": WORK})
+    bash = [e for e in answer(result)["entries"] if e.get("tool") == "Bash"]
+    assert len(bash) == 1 and ANTHROPIC_KEY not in result.content[0].text
+    assert "x-api-key: [secret:anthropic_api_key]" in bash[0]["text"]
 
 
 def test_answers_are_bounded():

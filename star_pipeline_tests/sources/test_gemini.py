@@ -6,7 +6,7 @@ changed messages, not the chat again."""
 import json
 
 from star_pipeline_tests.builders import gemini_chats, gemini_message, gemini_tool_call, write_gemini_chat
-from star_pipeline_tests.conftest import materialize_all, query
+from star_pipeline_tests.conftest import materialize_all, materialize_usage, query
 
 SESSION = "213a691a-a885-435f-ba58-41253473770f"
 JSONL_SESSION = "75aa5d22-c4b2-4611-85a8-c672689ec935"
@@ -72,3 +72,31 @@ def test_a_chat_rewritten_after_every_turn_stores_the_new_messages_and_counts_ea
     # each version stored its skeleton and its two new messages, never the earlier ones again
     assert query(sandbox, "SELECT file_version, count(*) FROM raw.gemini_lines GROUP BY 1 ORDER BY 1") == [
         (1, 3), (2, 3), (3, 3)]
+
+
+def test_a_reply_appended_again_with_more_tokens_counts_once_as_last_written(sandbox):
+    """A .jsonl chat appends a reply again, same id, each time it grows (here its tokens grow: the first copy
+    was written mid-turn) and keeps going after a `$rewindTo`: each reply counts once, its last copy's tokens.
+    The reply the rewind took back out of the conversation was still paid for, so it counts too."""
+    prompt, again = gemini_message(0, "user", [{"text": "fix it"}]), gemini_message(10, "user", [{"text": "and test it"}])
+    reply = gemini_message(1, "gemini", "Reading.", model=PRO, tokens=(1000, 10, 600, 5, 0))
+    rewound = gemini_message(11, "gemini", "Testing.", model=PRO, tokens=(3000, 30, 2000, 0, 0))
+    lines = [{"sessionId": JSONL_SESSION, "projectHash": "80f4", "startTime": "2026-03-01T10:00:00.000Z", "kind": "main"},
+             prompt, {"$set": {"lastUpdated": "2026-03-01T10:00:00.000Z"}},
+             reply, {"$set": {"lastUpdated": "2026-03-01T10:00:01.000Z"}},
+             gemini_message(1, "gemini", "Reading.", id=reply["id"], model=PRO, tokens=(1000, 70, 600, 9, 0),
+                            toolCalls=[gemini_tool_call("read_file", {"file_path": "/p/a.py"})]),
+             again, rewound,
+             {"$rewindTo": again["id"]},
+             gemini_message(20, "user", [{"text": "just test it"}]),
+             gemini_message(21, "gemini", "Tested.", model=FLASH, tokens=(4000, 40, 3500, 4, 0))]
+    chat = gemini_chats(sandbox) / "session-2026-03-01T10-00-75aa5d22.jsonl"
+    chat.parent.mkdir(parents=True)
+    chat.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert materialize_usage(sandbox, "gemini").success
+
+    assert [row[1:6] for row in usage(sandbox)] == [
+        (PRO, 1000 - 600, 70 + 9, 600, 9),  # the reply's last copy, once
+        (PRO, 3000 - 2000, 30, 2000, 0),  # rewound, but paid for
+        (FLASH, 4000 - 3500, 40 + 4, 3500, 4),
+    ]

@@ -2,7 +2,7 @@
 inside a tool counted from their telemetry line alone, files without telemetry from their replies."""
 
 from star_pipeline_tests.builders import qwen, qwen_assistant, qwen_file, qwen_telemetry, write_jsonl
-from star_pipeline_tests.conftest import materialize_all, query
+from star_pipeline_tests.conftest import materialize_all, materialize_usage, query
 
 S1 = "4a3f5e0f-328a-4f01-9dfe-667121bffe6a"
 S2 = "9a578cd0-ad2c-423c-8f19-95412a2d81af"
@@ -37,3 +37,15 @@ def test_each_call_once_non_overlapping_and_the_calls_made_inside_a_tool_too(san
         (S2, query(sandbox, "SELECT uuid FROM normalized.normalized_messages WHERE source = 'qwen' "
                             "AND record_type = 'assistant' AND session_id = ?", [S2])[0][0], 11656, 9, 0, 0, "coder-model"),
     ]
+
+
+def test_a_reply_without_telemetry_counts_its_thoughts_inside_its_output(sandbox):
+    """Qwen's candidatesTokenCount already holds the thoughts (total = prompt + candidates): a file without
+    telemetry counts its replies, and a reply's output is its candidates, thoughts reported apart, not added."""
+    write_jsonl(qwen_file(sandbox, S2), [
+        qwen("user", S2, 10, message={"role": "user", "parts": [{"text": "why does it fail"}]}),
+        qwen_assistant(S2, 11, prompt=12000, candidates=900, cached=8000, thoughts=600),
+    ])
+    assert materialize_usage(sandbox, "qwen").success
+
+    assert [row[2:6] for row in usage(sandbox)] == [(12000 - 8000, 900, 8000, 600)]
