@@ -238,6 +238,8 @@ def load_settings(path: Path | str | None = None) -> Settings:
 
 
 def settings_from(layers: ConfigLayers) -> Settings:
+    """The settings the layers give: paths expanded and resolved from the folder of the file that set them, sizes
+    and names checked (each error names that file)."""
     values = layers.values
 
     def one_path(key: str) -> Path:
