@@ -245,6 +245,7 @@ def test_config_command_prints_each_value_with_where_it_came_from(monkeypatch, t
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-b"))
     monkeypatch.setenv("SP_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("STAR_PIPELINE_SPOOL_DIR", str(tmp_path / "hook-spool"))
     user = xdg_config(monkeypatch, tmp_path, "warehouse:\n  memory_limit: 2GB\n  path: $SP_DATA/w.duckdb\n")
     assert main(["config"]) == 0
     printed = capsys.readouterr().out
@@ -257,6 +258,9 @@ def test_config_command_prints_each_value_with_where_it_came_from(monkeypatch, t
     assert lines[f"- {tmp_path}/home/.claude/projects"] == "default"
     assert lines[f"- {tmp_path}/claude-b/projects"] == "default, environment: $CLAUDE_CONFIG_DIR"
     assert lines[f"classifiers_dir: {DEFAULT_CLASSIFIERS_DIR}"].startswith("default: the package's own")
+    assert lines[f"hook_spool_dir: {tmp_path}/home/.local/share/star_pipeline/spool"] == (
+        f"default; STAR_PIPELINE_SPOOL_DIR is set: `star-pipeline hook` writes to {tmp_path}/hook-spool instead, "
+        "and the pipeline reads this one")
 
     effective = load_settings()
     (tmp_path / "printed.yaml").write_text(printed)
