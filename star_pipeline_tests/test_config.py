@@ -99,6 +99,14 @@ def test_a_list_in_the_users_file_replaces_the_default_list_whole(monkeypatch, t
     assert settings.roots["codex"] == (tmp_path / "home/.codex/sessions", tmp_path / "home/.codex/archived_sessions")
 
 
+def test_a_key_the_users_file_sets_to_nothing_keeps_its_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    xdg_config(monkeypatch, tmp_path, "warehouse:\n  path:\n  memory_limit: 2GB\n")
+    settings = load_settings()
+    assert settings.warehouse_path == tmp_path / "home/.local/share/star_pipeline/warehouse.duckdb"
+    assert settings.memory_limit == "2GB"
+
+
 def test_the_users_file_is_found_at_the_xdg_path_else_under_home(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     xdg_file = xdg_config(monkeypatch, tmp_path, "warehouse:\n  memory_limit: 3GB\n")
