@@ -122,3 +122,12 @@ def test_a_flow_style_config_is_written_anew_with_every_key_and_says_its_comment
 ])
 def test_one_key_is_set_in_the_yaml_text_keeping_its_comments(before, after):
     assert yaml_with_key(before, "classified", "classifiers_dir", "/c") == (after, True)
+
+
+def test_init_refuses_the_packages_own_folder_and_a_file(xdg, tmp_path, capsys):
+    assert main(["classifiers", "init", str(DEFAULT_CLASSIFIERS_DIR)]) == 2
+    assert f"{DEFAULT_CLASSIFIERS_DIR} is the package's own classifiers folder" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("x")
+    assert main(["classifiers", "init", str(tmp_path / "a_file")]) == 2
+    assert f"{tmp_path / 'a_file'} is a file, not a folder" in capsys.readouterr().err
+    assert not xdg.exists()  # no configuration made either
