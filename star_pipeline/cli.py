@@ -17,7 +17,9 @@ def _parser():
     parser = argparse.ArgumentParser(
         prog="star-pipeline",
         description="A local DuckDB warehouse of Claude Code and Codex activity. "
-        "Configuration: star_pipeline/defaults/star_pipeline.yaml, or the file named by STAR_PIPELINE_CONFIG.",
+        "Configuration: the defaults (star_pipeline/defaults/star_pipeline.yaml) overlaid key by key by your file, "
+        "$XDG_CONFIG_HOME/star_pipeline/config.yaml (~/.config/star_pipeline/config.yaml) or the one "
+        "STAR_PIPELINE_CONFIG names; `star-pipeline config` shows the result.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -97,8 +99,17 @@ def _parser():
     install_mcp.add_argument("--only", choices=["claude", "codex"], help="register for one agent only")
     install_mcp.add_argument("--uninstall", action="store_true", help="remove the registration instead")
 
-    classifiers = commands.add_parser("classifiers", help="list or delete classifier versions")
+    commands.add_parser("config", help="print the effective configuration (YAML), each value with where it came "
+                        "from: default, file (yours) or environment (a variable it expands)")
+
+    classifiers = commands.add_parser("classifiers", help="copy the default classifiers to edit; list or delete "
+                                      "classifier versions")
     classifier_commands = classifiers.add_subparsers(dest="classifiers_command", required=True)
+    init = classifier_commands.add_parser(
+        "init", help="copy the default classifiers into a folder of yours and point classified.classifiers_dir at it "
+        "in your config file (created if absent); files already there are kept")
+    init.add_argument("dir", nargs="?", metavar="DIR",
+                      help="the folder (default: classifiers beside your config.yaml, ~/.config/star_pipeline/classifiers)")
     classifier_commands.add_parser("list", help="every version: rows stored, current file, registered partition")
     delete = classifier_commands.add_parser("delete", help="delete one version's rows and partition")
     delete.add_argument("version", help="e.g. message_kinds-1a2b3c4d")
@@ -254,10 +265,18 @@ def main(argv: list[str] | None = None) -> int:
             claude = None if args.only == "codex" else (args.claude_config or default_claude_config())
             codex = None if args.only == "claude" else (args.codex_config or default_codex_config())
             return install_mcp(claude, codex, uninstall=args.uninstall)
+        if args.command == "config":
+            from star_pipeline.show_config import run_show_config
+
+            return run_show_config()
         if args.command == "classifiers":
             from star_pipeline.classified.versions import delete_version, list_versions
             from star_pipeline.config import load_settings
 
+            if args.classifiers_command == "init":
+                from star_pipeline.classified.init_folder import init_classifiers
+
+                return init_classifiers(args.dir)
             if args.classifiers_command == "list":
                 return list_versions(load_settings())
             return delete_version(load_settings(), args.version)

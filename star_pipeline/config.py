@@ -1,9 +1,12 @@
-"""Loading and validating the project configuration (star_pipeline/defaults/star_pipeline.yaml).
+"""Loading and validating the project configuration.
 
 One place reads the configuration for every entry point (dagster dev, the
-command line, the tests). `STAR_PIPELINE_CONFIG` names another file to use
-instead of the default. Errors name the file and the key, so a user can fix
-the file without reading code.
+command line, the tests): the defaults (star_pipeline/defaults/star_pipeline.yaml,
+inside the package), overlaid key by key by the user's file, which is the file
+`STAR_PIPELINE_CONFIG` names, else `$XDG_CONFIG_HOME/star_pipeline/config.yaml`
+(`~/.config/...`) when it exists. A key the user's file sets replaces the default
+whole (a list of roots included); every other key keeps its default. Errors name
+the file and the key, so a user can fix the file without reading code.
 """
 
 from __future__ import annotations
@@ -90,8 +93,8 @@ class Settings:
         return self.roots["hook_spool"][0]
 
 
-# key -> (type, default); nested dicts are sections. A default of REQUIRED means
-# the key must be present.
+# key -> (type, default); nested dicts are sections. A default of REQUIRED means the defaults file
+# must set it (the user's file then need not).
 REQUIRED = object()
 _SCHEMA: dict = {
     "warehouse": {
@@ -127,22 +130,71 @@ def _source_keys() -> dict:
     return {s.roots_key: (str, REQUIRED) if s.single_root else (list, list(s.default_roots)) for s in SOURCES}
 
 
-def config_path_from_env() -> Path:
-    value = os.environ.get(CONFIG_ENV_VAR)
-    return Path(value).expanduser() if value else DEFAULT_CONFIG_PATH
+def user_config_path() -> Path:
+    """Where the user's configuration file is looked for when STAR_PIPELINE_CONFIG is unset:
+    `$XDG_CONFIG_HOME/star_pipeline/config.yaml`, or `~/.config/...` (the XDG spec ignores a relative
+    XDG_CONFIG_HOME, and so does this)."""
+    xdg = os.environ.get("XDG_CONFIG_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path("~/.config").expanduser()
+    return base / "star_pipeline" / "config.yaml"
 
 
-def load_settings(path: Path | str | None = None) -> Settings:
-    """Read and validate the configuration; `path` defaults to $STAR_PIPELINE_CONFIG or the default file."""
+@dataclass(frozen=True)
+class UserConfigFile:
+    """The user's configuration file and how it was chosen; `path` is None when there is none (the defaults
+    alone)."""
+
+    path: Path | None
+    chosen_by: str  # "STAR_PIPELINE_CONFIG", "the XDG path", "the caller"; for None, what was looked for
+
+
+def find_user_config(path: Path | str | None = None) -> UserConfigFile:
+    """The file that overlays the defaults: `path`, else $STAR_PIPELINE_CONFIG (which must exist), else the
+    XDG path when it exists. The defaults file named as the user's file means the defaults alone."""
+    if path:
+        chosen = UserConfigFile(Path(path).expanduser(), "the caller")
+    elif os.environ.get(CONFIG_ENV_VAR):
+        chosen = UserConfigFile(Path(os.environ[CONFIG_ENV_VAR]).expanduser(), CONFIG_ENV_VAR)
+    else:
+        xdg_path = user_config_path()
+        if not xdg_path.exists():
+            return UserConfigFile(None, f"{xdg_path} does not exist")
+        chosen = UserConfigFile(xdg_path, "the XDG path")
+    if chosen.path.exists() and chosen.path.resolve() == DEFAULT_CONFIG_PATH:
+        return UserConfigFile(None, f"{chosen.chosen_by} names the defaults file")
+    return chosen
+
+
+@dataclass(frozen=True)
+class ConfigLayers:
+    """Every key's value (dotted: `warehouse.path`) and the file it was read from: the user's file for the keys
+    it sets, the defaults file for the others (also for defaults built into the code, such as an agent's
+    roots). Relative paths are relative to that file's folder, and errors name it."""
+
+    values: dict[str, object]
+    files: dict[str, Path]
+    user: UserConfigFile
+
+    def file(self, key: str) -> Path:
+        return self.files[key]
+
+    def base(self, key: str) -> Path:
+        return self.files[key].resolve().parent
+
+    def from_user_file(self, key: str) -> bool:
+        return self.user.path is not None and self.files[key] == self.user.path
+
+
+def _read_yaml_mapping(config_path: Path, what: str) -> dict:
     import yaml  # imported here so the hook command never pays for it
 
-    config_path = Path(path) if path else config_path_from_env()
     try:
         text = config_path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
-            f"{config_path}: configuration file not found. Create it (copy {DEFAULT_CONFIG_PATH}) "
-            f"or point {CONFIG_ENV_VAR} at an existing file."
+            f"{config_path}: configuration file not found ({what}). Create it (only the keys you change: the "
+            f"defaults are in {DEFAULT_CONFIG_PATH}, `star-pipeline config` shows them) or point {CONFIG_ENV_VAR} "
+            f"at an existing file."
         ) from None
     except OSError as exc:
         raise ConfigError(f"{config_path}: cannot read the configuration file ({exc.strerror}).") from None
@@ -152,31 +204,68 @@ def load_settings(path: Path | str | None = None) -> Settings:
         raise ConfigError(f"{config_path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{config_path}: the top level must be a mapping of sections {sorted(_SCHEMA)}.")
-    values = _validate(config_path, raw, {**_SCHEMA, "sources": _source_keys()}, prefix="")
-    base = config_path.resolve().parent
+    return raw
+
+
+def read_layers(path: Path | str | None = None) -> ConfigLayers:
+    """The defaults overlaid by the user's file (see `find_user_config`), each checked for unknown keys and
+    wrong types; nothing interpreted yet (paths, sizes: `settings_from`)."""
+    user = find_user_config(path)
+    schema = {**_SCHEMA, "sources": _source_keys()}
+    given_by_defaults = _validate(DEFAULT_CONFIG_PATH, _read_yaml_mapping(DEFAULT_CONFIG_PATH, "the defaults"),
+                                  schema, prefix="")
+    given_by_user = {}
+    if user.path is not None:
+        given_by_user = _validate(user.path, _read_yaml_mapping(user.path, f"named by {user.chosen_by}"),
+                                  schema, prefix="")
+    values: dict[str, object] = {}
+    files: dict[str, Path] = {}
+    for key, (_, default) in _flat(schema).items():
+        if key in given_by_user:
+            values[key], files[key] = given_by_user[key], user.path
+        elif key in given_by_defaults or default is not REQUIRED:
+            values[key], files[key] = given_by_defaults.get(key, default), DEFAULT_CONFIG_PATH
+        else:
+            raise ConfigError(f"{user.path or DEFAULT_CONFIG_PATH}: missing required key '{key}', which the defaults "
+                              f"({DEFAULT_CONFIG_PATH}) should set: set it, or reinstall star_pipeline.")
+    return ConfigLayers(values, files, user)
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read and validate the configuration: the defaults overlaid by `path`, else by $STAR_PIPELINE_CONFIG,
+    else by the XDG path's file when it exists."""
+    return settings_from(read_layers(path))
+
+
+def settings_from(layers: ConfigLayers) -> Settings:
+    """The settings the layers give: paths expanded and resolved from the folder of the file that set them, sizes
+    and names checked (each error names that file)."""
+    values = layers.values
 
     def one_path(key: str) -> Path:
-        expanded = _expand(values[key], config_path, key)
-        return _absolute(expanded, base)
+        expanded = _expand(values[key], layers.file(key), key)
+        return _absolute(expanded, layers.base(key))
 
     for key in ("warehouse.lock_timeout_seconds", "raw.partial_line_quiet_seconds"):
         if values[key] < 0:
-            raise ConfigError(f"{config_path}: '{key}' must be 0 or more seconds, got {values[key]!r}.")
-    classifiers_dir = one_path("classified.classifiers_dir") if values["classified.classifiers_dir"] else DEFAULT_CLASSIFIERS_DIR
+            raise ConfigError(f"{layers.file(key)}: '{key}' must be 0 or more seconds, got {values[key]!r}.")
+    key = "classified.classifiers_dir"
+    classifiers_dir = one_path(key) if values[key] else DEFAULT_CLASSIFIERS_DIR
     if not classifiers_dir.is_dir():
         raise ConfigError(
-            f"{config_path}: 'classified.classifiers_dir' is {classifiers_dir}, which is not a folder. Point it at the "
-            f"folder of classifier YAML files (the defaults are in {DEFAULT_CLASSIFIERS_DIR}), or remove the key."
+            f"{layers.file(key)}: '{key}' is {classifiers_dir}, which is not a folder. Point it at the folder of "
+            f"classifier YAML files (`star-pipeline classifiers init` makes one from the defaults in "
+            f"{DEFAULT_CLASSIFIERS_DIR}), or remove the key."
         )
-    lake_catalog, lake_data_path = lake_settings(values, config_path, one_path)
+    lake_catalog, lake_data_path = lake_settings(layers, one_path)
     return Settings(
-        machine_id=machine_id(values["machine.id"], config_path),
-        machine_role=machine_role(values["machine.role"], config_path),
-        config_path=config_path.resolve(),
+        machine_id=machine_id(values["machine.id"], layers.file("machine.id")),
+        machine_role=machine_role(values["machine.role"], layers.file("machine.role")),
+        config_path=(layers.user.path or DEFAULT_CONFIG_PATH).resolve(),
         warehouse_path=one_path("warehouse.path"),
         lock_timeout_seconds=float(values["warehouse.lock_timeout_seconds"]),
-        memory_limit=resolve_memory_limit(values["warehouse.memory_limit"], config_path),
-        roots=source_roots(values, config_path, base, one_path),
+        memory_limit=resolve_memory_limit(values["warehouse.memory_limit"], layers.file("warehouse.memory_limit")),
+        roots=source_roots(layers, one_path),
         partial_line_quiet_seconds=float(values["raw.partial_line_quiet_seconds"]),
         classifiers_dir=classifiers_dir,
         embedding_model=values["search.embedding_model"],
@@ -188,34 +277,36 @@ def load_settings(path: Path | str | None = None) -> Settings:
 WAREHOUSE_KINDS = ("duckdb", "ducklake")
 
 
-def lake_settings(values: dict, config_path: Path, one_path) -> tuple[str, str]:
+def lake_settings(layers: ConfigLayers, one_path) -> tuple[str, str]:
     """(catalog, data_path) of `warehouse.kind: ducklake`, or ("", "") for the single DuckDB file.
 
     The catalog is `postgres:<libpq connection string>` (a team), `sqlite:<file>`, or a DuckDB catalog file
     (one machine); a file path is resolved like every other path here. The data path is a folder (resolved,
     ending in "/") or an `s3://` URL, kept as written.
     """
+    values = layers.values
     kind, catalog, data_path = values["warehouse.kind"], values["warehouse.catalog"], values["warehouse.data_path"]
+    kind_file, catalog_file = layers.file("warehouse.kind"), layers.file("warehouse.catalog")
     if kind not in WAREHOUSE_KINDS:
-        raise ConfigError(f"{config_path}: 'warehouse.kind' must be one of {', '.join(WAREHOUSE_KINDS)}, got {kind!r}.")
+        raise ConfigError(f"{kind_file}: 'warehouse.kind' must be one of {', '.join(WAREHOUSE_KINDS)}, got {kind!r}.")
     if kind == "duckdb":
         for key, value in (("warehouse.catalog", catalog), ("warehouse.data_path", data_path)):
             if value:
-                raise ConfigError(f"{config_path}: '{key}' is only for 'warehouse.kind: ducklake'; set the kind, "
+                raise ConfigError(f"{layers.file(key)}: '{key}' is only for 'warehouse.kind: ducklake'; set the kind, "
                                   "or remove the key.")
         return "", ""
     for key, value, example in (("warehouse.catalog", catalog, "postgres:dbname=star_pipeline host=db.example"),
                                 ("warehouse.data_path", data_path, "/srv/team-lake/")):
         if not value:
-            raise ConfigError(f"{config_path}: 'warehouse.kind: ducklake' needs '{key}' (for example {example!r}).")
+            raise ConfigError(f"{kind_file}: 'warehouse.kind: ducklake' needs '{key}' (for example {example!r}).")
     from star_pipeline.storage.lake import POSTGRES_PREFIX, SQLITE_PREFIX, catalog_password_problem
 
     problem = catalog_password_problem(catalog)
     if problem:
-        raise ConfigError(f"{config_path}: 'warehouse.catalog' {problem}")
+        raise ConfigError(f"{catalog_file}: 'warehouse.catalog' {problem}")
     if catalog.startswith(SQLITE_PREFIX):
-        sqlite_file = _expand(catalog.removeprefix(SQLITE_PREFIX), config_path, "warehouse.catalog")
-        catalog = SQLITE_PREFIX + str(_absolute(sqlite_file, config_path.resolve().parent))
+        sqlite_file = _expand(catalog.removeprefix(SQLITE_PREFIX), catalog_file, "warehouse.catalog")
+        catalog = SQLITE_PREFIX + str(_absolute(sqlite_file, layers.base("warehouse.catalog")))
     elif not catalog.startswith(POSTGRES_PREFIX):
         catalog = str(one_path("warehouse.catalog"))
     if not data_path.startswith("s3://"):
@@ -246,13 +337,13 @@ def machine_id(value: str | None, config_path: Path) -> str:
     return value
 
 
-def source_roots(values: dict, config_path: Path, base: Path, one_path) -> dict[str, tuple[Path, ...]]:
+def source_roots(layers: ConfigLayers, one_path) -> dict[str, tuple[Path, ...]]:
     from star_pipeline.sources import SOURCES
 
     roots = {}
     for source in SOURCES:
         key = f"sources.{source.roots_key}"
-        roots[source.name] = (one_path(key),) if source.single_root else _roots(values[key], config_path, key, base)
+        roots[source.name] = (one_path(key),) if source.single_root else expand_roots(layers.values[key], layers.base(key))
     return roots
 
 
@@ -302,7 +393,17 @@ def resolve_memory_limit(value: str, config_path: Path) -> str:
     return value.strip()
 
 
+def _flat(schema: dict, prefix: str = "") -> dict:
+    """`_SCHEMA` with dotted keys: {"warehouse.path": (str, REQUIRED), ...}."""
+    flat = {}
+    for key, spec in schema.items():
+        flat.update(_flat(spec, f"{prefix}{key}.") if isinstance(spec, dict) else {f"{prefix}{key}": spec})
+    return flat
+
+
 def _validate(config_path: Path, raw: dict, schema: dict, prefix: str) -> dict:
+    """The keys `raw` sets (dotted; a null is unset), each of the schema's type; an unknown key or a wrong type
+    is an error naming `config_path` and the key."""
     out: dict = {}
     for key in raw:
         if key not in schema:
@@ -319,11 +420,8 @@ def _validate(config_path: Path, raw: dict, schema: dict, prefix: str) -> dict:
                 raise ConfigError(f"{config_path}: '{dotted}' must be a mapping, got {type(section).__name__}.")
             out.update(_validate(config_path, section, spec, prefix=f"{dotted}."))
             continue
-        expected, default = spec
+        expected, _ = spec
         if key not in raw or raw[key] is None:
-            if default is REQUIRED:
-                raise ConfigError(f"{config_path}: missing required key '{dotted}'.")
-            out[dotted] = default
             continue
         value = raw[key]
         if isinstance(value, bool) or not isinstance(value, expected):
@@ -344,7 +442,7 @@ def _expand(value: str, config_path: Path, key: str) -> str:
     return os.path.expanduser(_VAR_PATTERN.sub(lambda m: os.environ[m.group(1) or m.group(2)], value))
 
 
-def _roots(entries: list[str], config_path: Path, key: str, base: Path) -> tuple[Path, ...]:
+def expand_roots(entries: list[str], base: Path) -> tuple[Path, ...]:
     """Expand a list of source roots: unset variables drop the entry, comma lists fan out."""
     roots: list[Path] = []
     for entry in entries:
@@ -360,6 +458,12 @@ def _roots(entries: list[str], config_path: Path, key: str, base: Path) -> tuple
             if path not in roots:
                 roots.append(path)
     return tuple(roots)
+
+
+def variables_set_in(text: str) -> list[str]:
+    """The environment variables `text` expands that are set and not empty, in order."""
+    names = [a or b for a, b in _VAR_PATTERN.findall(text)]
+    return [name for name in dict.fromkeys(names) if os.environ.get(name)]
 
 
 def _absolute(value: str, base: Path) -> Path:

@@ -1,6 +1,6 @@
 """The Dagster code location: every asset, check, job, sensor and resource of star_pipeline.
 
-The configuration (star_pipeline/defaults/star_pipeline.yaml, or $STAR_PIPELINE_CONFIG) is
+The configuration (the defaults overlaid by the user's file: config.py) is
 read once here; a malformed file fails the code location load with a message
 naming the file and key.
 """

@@ -63,12 +63,14 @@ class Sandbox:
 @pytest.fixture(autouse=True, scope="session")
 def private_home(tmp_path_factory):
     """The whole session runs with HOME in a temporary folder and no agent folder variables, so that an
-    agent's default folders (~/.qwen, ~/.kimi ...) are never the machine's own. pip keeps its cache."""
+    agent's default folders (~/.qwen, ~/.kimi ...) are never the machine's own, nor is the user's configuration
+    file (XDG_CONFIG_HOME unset: ~/.config under that HOME). pip keeps its cache."""
     saved = dict(os.environ)
     os.environ.setdefault("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
     os.environ["HOME"] = str(tmp_path_factory.mktemp("home"))
     for name in [n for n in os.environ if n.endswith(("_DATA_DIR", "_CONFIG_DIR", "_SESSIONS_DIR")) or
-                 n in ("CODEX_HOME", "COPILOT_HOME", "GOOSE_PATH_ROOT")]:
+                 n in ("CODEX_HOME", "COPILOT_HOME", "GOOSE_PATH_ROOT", "XDG_CONFIG_HOME", "STAR_PIPELINE_CONFIG",
+                       "STAR_PIPELINE_SPOOL_DIR")]:
         del os.environ[name]
     yield
     os.environ.clear()
