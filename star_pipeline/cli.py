@@ -294,9 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             pass
         try:
-            from star_pipeline.storage.lake import LakeAttachError
             from star_pipeline.storage.migrations import MigrationError
-            from star_pipeline.storage.warehouse import WarehouseFileError, WarehouseLockedError
+            from star_pipeline.storage.warehouse import LakeAttachError, WarehouseFileError, WarehouseLockedError
 
             known = known + (MigrationError, WarehouseFileError, WarehouseLockedError, LakeAttachError)
         except ImportError:

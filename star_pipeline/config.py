@@ -65,16 +65,17 @@ class Settings:
     partial_line_quiet_seconds: float
     classifiers_dir: Path
     embedding_model: str = "wordllama"  # search: the model that embeds texts (storage/embeddings.py)
-    # warehouse.kind: ducklake (storage/lake.py): the lake's catalog and data folder; "" for the single file
+    # warehouse.kind: ducklake (storage/warehouse/lake_engine.py): the lake's catalog and data folder; "" for the single file
     lake_catalog: str = ""
     lake_data_path: str = ""
 
     @property
     def lake(self):
-        """The DuckLake this configuration names (storage/lake.py's LakeLocation), or None for the single file."""
+        """The DuckLake this configuration names (storage/warehouse/lake_engine.py's LakeLocation), or None for
+        the single file."""
         if not self.lake_catalog:
             return None
-        from star_pipeline.storage.lake import LakeLocation
+        from star_pipeline.storage.warehouse import LakeLocation
 
         return LakeLocation(self.lake_catalog, self.lake_data_path)
 
@@ -299,7 +300,7 @@ def lake_settings(layers: ConfigLayers, one_path) -> tuple[str, str]:
                                 ("warehouse.data_path", data_path, "/srv/team-lake/")):
         if not value:
             raise ConfigError(f"{kind_file}: 'warehouse.kind: ducklake' needs '{key}' (for example {example!r}).")
-    from star_pipeline.storage.lake import POSTGRES_PREFIX, SQLITE_PREFIX, catalog_password_problem
+    from star_pipeline.storage.warehouse import POSTGRES_PREFIX, SQLITE_PREFIX, catalog_password_problem
 
     problem = catalog_password_problem(catalog)
     if problem:

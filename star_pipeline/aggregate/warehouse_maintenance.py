@@ -7,8 +7,8 @@ order: flush inlined rows into Parquet, expire old snapshots, merge small files,
 deletes, delete the files nothing references. Every commit of more than ten rows writes a Parquet file per
 table, so a lake that sensors write every few seconds grows thousands of small files a day without it (the
 study: 500 files read in 91 ms, 20 ms once merged). Snapshots and files are removed only once older than the
-lake's `expire_older_than` / `delete_older_than` (a day, storage/lake.py), never under another machine's open
-write.
+lake's `expire_older_than` / `delete_older_than` (a day, storage/warehouse/lake_engine.py), never under another
+machine's open write.
 """
 
 import time

@@ -118,7 +118,8 @@ def build(config: Path, *args: str) -> tuple[float, int | None, str]:
 
 
 def retries_in(output: str) -> int:
-    """Commits that lost to another machine's and were tried again (storage/lake.py's retry_on_conflict logs)."""
+    """Commits that lost to another machine's and were tried again (what storage/warehouse/lake_engine.py's
+    retry_on_conflict logs)."""
     return output.count("another machine wrote the same table at the same time; trying again")
 
 

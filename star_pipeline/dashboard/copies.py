@@ -66,7 +66,7 @@ class PublishedCopies:
             if opened is None or opened.identity != identity:
                 connection = duckdb.connect(str(path), read_only=True, config=READER_CONFIG)
                 if name == "search":
-                    from star_pipeline.storage.extensions import load_extension
+                    from star_pipeline.storage.warehouse import load_extension
 
                     load_extension(connection, "fts")  # the stemmer the query's words are made with
                 # The replaced connection is not closed here: requests may still read through it; it goes with

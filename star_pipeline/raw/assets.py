@@ -29,11 +29,10 @@ from star_pipeline.raw.capture import (
 )
 from star_pipeline.raw.tables import FILES_DOC, LINES_DOC, ensure_raw_tables
 from star_pipeline.sources import SOURCES, Source
-from star_pipeline.storage.lake import retry_on_conflict
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SourceFoldersResource, WarehouseResource
 from star_pipeline.storage.table_docs import table_metadata
 from star_pipeline.storage.table_writes import ArrowRows
-from star_pipeline.storage.warehouse import quote_ident
+from star_pipeline.storage.warehouse import quote_ident, retry_on_conflict
 
 
 def build_raw_capture_asset(source: Source):
@@ -70,7 +69,8 @@ def build_raw_capture_asset(source: Source):
 
         def prepare():
             # on a DuckLake several machines capture at once: a new source's tables made by two of them, or a
-            # recovery's delete beside another's insert, conflict at commit and are tried again (storage/lake.py)
+            # recovery's delete beside another's insert, conflict at commit and are tried again
+            # (storage/warehouse/lake_engine.py)
             with warehouse.connect(derived=False) as conn:
                 ensure_raw_tables(conn, [source])
                 if claim_unowned_rows(conn, lines_table, files_table, machine):

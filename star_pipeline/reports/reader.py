@@ -30,7 +30,7 @@ def _utc(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0, lake=None) -> tuple[duckdb.DuckDBPyConnection, str]:
     """A read-only connection and a sentence naming what it reads.
 
-    On a DuckLake (`lake`, storage/lake.py) this machine's published copy is read when the build made one
+    On a DuckLake (`lake`, storage/warehouse/lake_engine.py) this machine's published copy is read when the build made one
     (a local file: no catalog round trips); else the lake itself, read-only (readers never wait on writers).
     """
     if lake is not None:

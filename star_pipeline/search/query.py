@@ -21,7 +21,7 @@ import duckdb
 from star_pipeline.reports.reader import READER_CONFIG
 from star_pipeline.reports.report import parse_date as report_date
 from star_pipeline.sources import by_name
-from star_pipeline.storage.extensions import load_extension
+from star_pipeline.storage.warehouse import load_extension
 from star_pipeline.storage.published_copies import search_copy_path
 from star_pipeline.storage.search_words import words_sql
 

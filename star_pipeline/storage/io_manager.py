@@ -30,7 +30,6 @@ from dagster import (
     TableSchema,
 )
 
-from star_pipeline.storage.lake import derived_writer_lock, lake_location, retry_on_conflict
 from star_pipeline.storage.load_log import record_load
 from star_pipeline.storage.table_docs import NEVER_PREVIEWED, PREVIEW_COLUMNS_KEY
 from star_pipeline.storage.table_writes import (
@@ -44,8 +43,11 @@ from star_pipeline.storage.table_writes import (
 from star_pipeline.storage.warehouse import (
     DEFAULT_MEMORY_LIMIT,
     WarehouseWriteError,
+    derived_writer_lock,
+    lake_location,
     open_connection,
     quote_ident,
+    retry_on_conflict,
     write_failure,
 )
 
@@ -65,7 +67,7 @@ class WarehouseIOManager(ConfigurableIOManager):
     database: str
     lock_timeout_seconds: float = 60.0
     memory_limit: str = DEFAULT_MEMORY_LIMIT
-    lake_catalog: str = ""  # warehouse.kind: ducklake (storage/lake.py); "" for the single file
+    lake_catalog: str = ""  # warehouse.kind: ducklake (storage/warehouse/lake_engine.py); "" for the single file
     lake_data_path: str = ""
 
     def _lake(self):
@@ -85,7 +87,7 @@ class WarehouseIOManager(ConfigurableIOManager):
         if not writes:  # nothing to write in this run (a classifier absent from every revision it ran)
             context.add_output_metadata({"rows_written": 0})
             return
-        # above raw, on a PostgreSQL lake: one machine at a time (storage/lake.py)
+        # above raw, on a PostgreSQL lake: one machine at a time (storage/warehouse/lake_engine.py)
         lock = derived_writer_lock(self._lake(), self.lock_timeout_seconds) if schema != "raw" else nullcontext()
         with lock:
             conn = self._connect()

@@ -65,7 +65,7 @@ def apply_migrations(
     """Apply pending migrations; return the names applied. Refuses edited or missing applied ones.
 
     `without_keys`: apply them without PRIMARY KEY/UNIQUE clauses (a DuckLake; the caller serializes
-    migrations across machines, storage/lake.py)."""
+    migrations across machines, storage/warehouse/lake_engine.py)."""
     adapt = without_key_constraints if without_keys else (lambda sql: sql)
     conn.execute(adapt(
         "CREATE TABLE IF NOT EXISTS meta_schema_version ("

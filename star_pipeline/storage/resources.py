@@ -10,8 +10,7 @@ import duckdb
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
-from star_pipeline.storage.lake import derived_writer_lock, lake_location
-from star_pipeline.storage.warehouse import DEFAULT_MEMORY_LIMIT, open_connection
+from star_pipeline.storage.warehouse import DEFAULT_MEMORY_LIMIT, derived_writer_lock, lake_location, open_connection
 
 # Every asset and check that opens the warehouse joins this pool; dagster.yaml
 # limits every pool to 1, so one step at a time holds DuckDB's writer lock.
@@ -31,13 +30,13 @@ class WarehouseResource(DuckDBResource):
         return {"memory_limit": self.memory_limit, **self.connection_config}
 
     def lake(self):
-        """The DuckLake this resource names (storage/lake.py), or None for the single file."""
+        """The DuckLake this resource names (storage/warehouse/lake_engine.py), or None for the single file."""
         return lake_location(self.lake_catalog, self.lake_data_path)
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False, derived: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         """`derived=False` for the raw layer's own steps: on a DuckLake, every machine captures its raw lines,
-        and only the elected writer writes the layers above (storage/lake.py)."""
+        and only the elected writer writes the layers above (storage/warehouse/lake_engine.py)."""
         lock = derived_writer_lock(self.lake(), self.lock_timeout_seconds) if derived and not read_only else nullcontext()
         with lock:
             conn = open_connection(

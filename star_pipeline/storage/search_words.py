@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from star_pipeline.storage.extensions import load_extension
+from star_pipeline.storage.warehouse import load_extension
 
 WORD_SEPARATORS = r"[^\p{L}\p{N}]+"
 _CJK_CHARACTERS = r"([\p{Han}\p{Hiragana}\p{Katakana}])"

@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 from star_pipeline.dashboard import pages
 from star_pipeline.dashboard.app import create_app
 from star_pipeline.reports.reader import READER_CONFIG
-from star_pipeline.storage.extensions import load_extension
+from star_pipeline.storage.warehouse import load_extension
 from star_pipeline.storage.published_copies import published_copy_path, search_copy_path
 from star_pipeline_tests.reports import test_machines as two_machines
 from star_pipeline_tests.reports.test_machines import S1, S2, S3

@@ -15,7 +15,7 @@ from star_pipeline.dashboard import figures, pages
 from star_pipeline.dashboard.app import create_app
 from star_pipeline.reports.reader import READER_CONFIG
 from star_pipeline.reports.report import ReportOptions, report_data
-from star_pipeline.storage.extensions import load_extension
+from star_pipeline.storage.warehouse import load_extension
 from star_pipeline.storage.published_copies import published_copy_path, search_copy_path
 from star_pipeline_tests.builders import (CODEX_SESSION, SLUG, assistant, claude, codex_file, cx, session_file,
                                           session_meta, token_count, tool_result, tool_use, turn_context, usage, user,

@@ -6,7 +6,7 @@ import pytest
 
 from star_pipeline.dashboard import pages
 from star_pipeline.reports.reader import READER_CONFIG
-from star_pipeline.storage.extensions import load_extension
+from star_pipeline.storage.warehouse import load_extension
 from star_pipeline.storage.published_copies import search_copy_path
 from star_pipeline_tests.builders import SLUG, assistant, session_file, tool_result, tool_use, usage, user, write_jsonl
 from star_pipeline_tests.conftest import build_once, use_sandbox

@@ -1,6 +1,6 @@
-"""warehouse.kind: ducklake (storage/lake.py): the same pipeline on a DuckLake gives the same warehouse as on the
-single file; a PostgreSQL catalog is initialized once however many machines connect at once; the catalog lock
-admits one holder and is released when its holder dies; the lake's files are the owner's only."""
+"""warehouse.kind: ducklake (storage/warehouse/lake_engine.py): the same pipeline on a DuckLake gives the same
+warehouse as on the single file; a PostgreSQL catalog is initialized once however many machines connect at once;
+the catalog lock admits one holder and is released when its holder dies; the lake's files are the owner's only."""
 
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ import time
 import pytest
 
 from star_pipeline.config import ConfigError, load_settings
-from star_pipeline.storage.lake import INIT_LOCK, LakeLocation, catalog_lock
 from star_pipeline.storage.migrations import discover, without_key_constraints
-from star_pipeline.storage.warehouse import WarehouseLockedError, connect
+from star_pipeline.storage.warehouse import INIT_LOCK, LakeLocation, WarehouseLockedError, catalog_lock, connect
 from star_pipeline_tests.builders import assistant, tool_result, tool_use, usage, user, write_jsonl
 from star_pipeline_tests.conftest import Sandbox, materialize_all, use_sandbox
 from star_pipeline_tests.test_build import STAR_PIPELINE
@@ -155,8 +154,7 @@ def test_a_malformed_lake_configuration_names_the_key(sandbox, yaml, message):
 
 FIRST_CONNECT = textwrap.dedent("""\
     import sys, time
-    from star_pipeline.storage.lake import LakeLocation
-    from star_pipeline.storage.warehouse import connect
+    from star_pipeline.storage.warehouse import LakeLocation, connect
     lake = LakeLocation(sys.argv[1], sys.argv[2])
     while time.time() < float(sys.argv[4]):
         time.sleep(0.005)
@@ -178,7 +176,7 @@ def test_machines_connecting_to_a_new_postgres_lake_at_once_all_succeed(postgres
 
 HOLDER = textwrap.dedent("""\
     import pathlib, sys, time
-    from star_pipeline.storage.lake import INIT_LOCK, LakeLocation, catalog_lock
+    from star_pipeline.storage.warehouse import INIT_LOCK, LakeLocation, catalog_lock
     with catalog_lock(LakeLocation(sys.argv[1], "/unused/"), INIT_LOCK, 5, "testing"):
         pathlib.Path(sys.argv[2]).touch()
         time.sleep(120)
@@ -212,7 +210,7 @@ def test_the_catalog_lock_admits_one_holder_and_is_released_when_it_dies(postgre
 
 WRITER = textwrap.dedent("""\
     import pathlib, sys, time
-    from star_pipeline.storage.lake import LakeLocation, derived_writer_lock
+    from star_pipeline.storage.warehouse import LakeLocation, derived_writer_lock
     with derived_writer_lock(LakeLocation(sys.argv[1], "/unused/"), 5):
         pathlib.Path(sys.argv[2]).touch()
         time.sleep(120)
@@ -264,7 +262,7 @@ def test_a_machine_captures_while_another_is_the_writer_then_the_writer_rebuilds
 def test_a_conflicting_commit_is_tried_again_and_other_errors_are_not():
     import duckdb
 
-    from star_pipeline.storage.lake import retry_on_conflict
+    from star_pipeline.storage.warehouse import retry_on_conflict
 
     calls = []
 
@@ -314,7 +312,7 @@ def test_a_single_file_warehouse_migrates_into_a_lake_once(postgres_catalog, tmp
 
 
 def test_an_s3_data_path_without_credentials_says_what_to_set(tmp_path, monkeypatch):
-    from star_pipeline.storage.lake import LakeAttachError
+    from star_pipeline.storage.warehouse import LakeAttachError
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)

@@ -9,10 +9,10 @@ import pyarrow as pa
 import pytest
 
 from star_pipeline.storage import table_writes
-from star_pipeline.storage.lake import LakeLocation, attach_lake
+from star_pipeline.storage.warehouse import LakeLocation, attach_lake
 from star_pipeline.storage.table_writes import write_settings, write_table
 
-ROWS = 32768  # one Parquet row group of the lake (storage/lake.py's parquet_row_group_size)
+ROWS = 32768  # one Parquet row group of the lake (storage/warehouse/lake_engine.py's parquet_row_group_size)
 LINE = 2048
 
 

@@ -4,9 +4,10 @@ that lost to another machine's.
 
 A DuckLake keeps its catalog in PostgreSQL (many machines), or in a DuckDB or SQLite file (one machine), and its
 rows in Parquet files under `data_path`. It is attached under the same name as the single file (`CATALOG`),
-so every query, asset and check runs unchanged. Only storage/ uses this module (warehouse.open_connection
-attaches; the I/O manager and the warehouse resource take the derived-writer lock and retry conflicts), and the
-raw capture, whose preparation it retries. What differs, measured in docs/design/ducklake-study.md:
+so every query, asset and check runs unchanged. The package's `open_connection` calls `open_lake` here to attach
+it; through the package's names, the I/O manager and the warehouse resource take the derived-writer lock and
+retry conflicts, the raw capture retries its preparation, and config.py checks a catalog string. Imports only
+common.py and extensions.py of the warehouse package. What differs, measured in docs/design/ducklake-study.md:
 - the extensions come from their pinned pip packages, and postgres_scanner must be LOADed before the ATTACH (or
   DuckDB tries to download it);
 - the first ATTACH of an empty PostgreSQL catalog creates its tables, and two machines doing it at once fail (2
@@ -23,15 +24,28 @@ raw capture, whose preparation it retries. What differs, measured in docs/design
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import shutil
 import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
-from star_pipeline.storage.warehouse import CATALOG, ROW_GROUP_ROWS, WarehouseLockedError, quote_literal
+from star_pipeline.storage.private_files import owner_only_umask
+from star_pipeline.storage.warehouse.common import (
+    CATALOG,
+    ROW_GROUP_ROWS,
+    WarehouseLockedError,
+    attach_waiting_for_lock,
+    empty_folder,
+    prepare_session,
+    quote_literal,
+)
+from star_pipeline.storage.warehouse.extensions import load_extension
 
 POSTGRES_PREFIX = "postgres:"
 SQLITE_PREFIX = "sqlite:"
@@ -45,7 +59,7 @@ DERIVED_WRITER_LOCK = 2
 """Writing the derived layers (normalized, classified, aggregate): one machine at a time (the elected writer)."""
 
 LAKE_OPTIONS = {
-    # What a writable connection's ROW_GROUP_SIZE does for the single file (warehouse.ROW_GROUP_ROWS).
+    # What a writable connection's ROW_GROUP_SIZE does for the single file (common.ROW_GROUP_ROWS).
     "parquet_row_group_size": str(ROW_GROUP_ROWS),
     # Maintenance (CHECKPOINT) removes files of expired snapshots and orphan files only once they are this
     # old. A shorter time deleted the Parquet file of another machine's open write, and that committed write
@@ -91,8 +105,6 @@ def catalog_password_problem(catalog: str) -> str | None:
 
 
 def _load_extensions(conn: duckdb.DuckDBPyConnection, lake: LakeLocation) -> None:
-    from star_pipeline.storage.extensions import load_extension
-
     load_extension(conn, "ducklake")
     if lake.is_postgres:
         load_extension(conn, "postgres_scanner")
@@ -142,6 +154,71 @@ def lake_error(lake: LakeLocation, exc: Exception) -> RuntimeError:
     return LakeAttachError(f"cannot open {lake.label}: {detail}. Nothing was written. {advice}")
 
 
+# Writable DuckLake instances this process keeps, by (warehouse path, catalog, data path): see open_lake.
+_LAKES: dict[tuple[str, str, str], duckdb.DuckDBPyConnection] = {}
+
+
+def open_lake(path: Path, lake: LakeLocation, read_only: bool, lock_timeout_seconds: float,
+              config: dict) -> duckdb.DuckDBPyConnection:
+    """`open_connection` for a DuckLake: attach (and, writable, initialize and migrate) under the catalog lock.
+
+    With a PostgreSQL catalog a writable instance is kept for the process and each caller gets a cursor of it:
+    loading the extensions and attaching takes about a second, once per step otherwise (a `dagster dev` run is
+    one process), and such a lake holds no lock that other processes wait for meanwhile. A DuckDB-file
+    catalog is locked by the instance that attached it, as the single file is: it is attached per use.
+    Several processes of one machine may write a lake at once, so each spills into a folder of its own.
+    `path` only anchors this machine's own files: the spill folder and published copies.
+    """
+    # DuckLake writes Parquet files at every INSERT, long after the ATTACH: the umask must hold throughout.
+    owner_only_umask()
+    key = (os.path.abspath(path), lake.catalog, lake.data_path)
+    if key in _LAKES:  # also for a reader: a DuckDB-file catalog cannot be attached twice in one process
+        return prepare_lake_connection(_LAKES[key].cursor(), lake, read_only)
+
+    def attach(writable: bool) -> duckdb.DuckDBPyConnection:
+        # a DuckDB-file catalog admits one process at a time, as the single file does: wait for it
+        return attach_waiting_for_lock(
+            lambda: attach_lake(lake, not writable, config), lock_timeout_seconds,
+            failed=lambda exc: lake_error(lake, exc),
+            timed_out=lambda holder: WarehouseLockedError(
+                f"{lake.label}: the catalog file is locked by {holder}, and it was not released within "
+                f"{lock_timeout_seconds:g} s. Nothing was written. A DuckDB-file catalog serves one process at a "
+                "time; wait for that one, or use a PostgreSQL catalog."))
+
+    if read_only:
+        return prepare_lake_connection(attach(False), lake, True)
+    if config.get("temp_directory"):
+        config["temp_directory"] = str(_process_spill_folder(Path(config["temp_directory"])))
+    with catalog_lock(lake, INIT_LOCK, lock_timeout_seconds, "creating or migrating the lake"):
+        conn = prepare_lake_connection(attach(True), lake, False)
+    if not lake.is_postgres:  # a file catalog's lock is held while the instance lives: give it back after each use
+        return conn
+    _LAKES[key] = conn
+    return prepare_lake_connection(conn.cursor(), lake, False)
+
+
+def prepare_lake_connection(conn: duckdb.DuckDBPyConnection, lake: LakeLocation,
+                            read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Per-connection setup for the lake (also a cursor of a kept or shared instance): common.prepare_session,
+    with migrations applied without PRIMARY KEY or UNIQUE (a DuckLake has neither)."""
+    return prepare_session(conn, read_only=read_only, use_catalog=True, database_label=lake.label, without_keys=True)
+
+
+def _process_spill_folder(spill: Path) -> Path:
+    """`spill`/pid-<this process> (0700, emptied), after removing the folders of processes that are gone."""
+    for folder in spill.glob("pid-*"):
+        try:
+            os.kill(int(folder.name.removeprefix("pid-")), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, PermissionError):
+            pass  # not ours to judge: another user's process, or not a pid
+    own = spill / f"pid-{os.getpid()}"
+    own.mkdir(mode=0o700, exist_ok=True)
+    empty_folder(own)
+    return own
+
+
 # Per (catalog, lock): this process's connection to the catalog's PostgreSQL, kept for the next lock (loading
 # the postgres extension into a new DuckDB instance takes a few tenths of a second; a lock then takes
 # milliseconds), and how many nested holders the lock has in this process.
@@ -152,8 +229,6 @@ _DEPTH: dict[tuple[str, int], int] = {}
 def _side_connection(lake: LakeLocation, what: int) -> duckdb.DuckDBPyConnection:
     key = (lake.catalog, what)
     if key not in _SIDE:
-        from star_pipeline.storage.extensions import load_extension
-
         side = duckdb.connect(":memory:")
         try:
             load_extension(side, "postgres_scanner")

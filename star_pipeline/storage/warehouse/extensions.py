@@ -1,12 +1,15 @@
 """DuckDB extensions, loaded from the pip packages that ship them (`duckdb-extension-<name>`, pinned to the
-duckdb version): DuckDB would otherwise download them on first use, and star_pipeline works offline."""
+duckdb version): DuckDB would otherwise download them on first use, and star_pipeline works offline.
+
+The lake engine loads DuckLake's and its catalogs' extensions with it; search and the dashboard load theirs
+through the package's `load_extension`. Imports only common.py of the warehouse package."""
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
 
-from star_pipeline.storage.warehouse import quote_literal
+from star_pipeline.storage.warehouse.common import quote_literal
 
 
 def load_extension(conn, name: str) -> None:
