@@ -91,7 +91,7 @@ class BuildProgress:
         self.layer_ended: dict[str, float] = {}  # layer -> when its last step finished
         self._bars = None
         self._tasks: dict[str, object] = {}
-        self._broken = False
+        self._failed_to_show = False
 
     # the build's side
 
@@ -124,7 +124,12 @@ class BuildProgress:
     def planned(self, jobs) -> None:
         """Every job the build will run, before the first starts: the steps each layer counts towards."""
         for job in jobs:
-            for step, layer in steps_of(job).items():
+            try:
+                steps = steps_of(job)
+            except Exception as exc:  # Dagster's job layout changed: its steps are counted as they start
+                self._could_not_show(exc)
+                continue
+            for step, layer in steps.items():
                 if step not in self.layer_of:
                     self.layer_of[step] = layer
                     self.steps_per_layer[layer] += 1
@@ -156,13 +161,18 @@ class BuildProgress:
 
     def event(self, entry) -> None:
         """One event of a run, as it is stored. Never raises: showing progress must not fail a build."""
-        if self._broken or not entry.is_dagster_event:
+        if not entry.is_dagster_event:
             return
         try:
             self._handle(entry.get_dagster_event(), entry.timestamp)
-        except Exception as exc:  # a bug here: say so once, and let the build go on
-            self._broken = True
-            self.note(f"(progress display stopped: {type(exc).__name__}: {exc})")
+        except Exception as exc:
+            self._could_not_show(exc)
+
+    def _could_not_show(self, exc: Exception) -> None:
+        """A bug in this module: said once; the build goes on, and so do the lines of later events."""
+        if not self._failed_to_show:
+            self._failed_to_show = True
+            self.note(f"(the progress display failed: {type(exc).__name__}: {exc}; the counts may be wrong)")
 
     def _handle(self, event, at: float) -> None:
         from dagster import DagsterEventType
