@@ -7,6 +7,9 @@ A failed step or blocking check stops the layers above it, and the exit code is 
 non-zero; a non-blocking check that fails prints a warning.
 When nothing a build reads changed since the last successful one (storage/build_state.py), it
 says so and stops before starting Dagster; `--force` runs every step anyway.
+While the runs go on it shows per layer the steps done, the rows written, the time elapsed and an
+estimate of the time left (orchestration/progress.py: bars on a terminal, else a line per step), and at
+the end the five slowest steps; each step's time is kept for the next build's estimate.
 """
 
 from __future__ import annotations
@@ -15,27 +18,6 @@ import os
 import sys
 import time
 from datetime import datetime, timezone
-
-
-def step_error(error) -> str:
-    """What a failed step says to a user: our own message when the warehouse explained the failure (DuckDB's
-    error, the table, what to do), else the exception beneath Dagster's wrappers."""
-    while error is not None:
-        if error.cause is None or (error.cls_name or "") == "WarehouseWriteError":
-            return error.message.strip()
-        error = error.cause
-    return ""
-
-
-def problems_reported(metadata) -> list[str]:
-    """What a raw capture could not read or had to skip, from its manifest's materialization metadata."""
-    problems = []
-    unreadable = metadata.get("unreadable_files")
-    for path, reason in (unreadable.value if unreadable else {}).items():
-        problems.append(f"could not read {path} ({reason}); what was stored of it is kept, the next run tries again")
-    skipped = metadata.get("skipped")
-    problems += [f"skipped {entry}" for entry in (skipped.value if skipped else [])]
-    return problems
 
 
 def nothing_new_message(stored: dict, now: dict) -> str:
@@ -52,7 +34,8 @@ def run_build(out=None, force: bool = False, raw_only: bool = False) -> int:
     always builds raw only."""
     out = out or sys.stdout
     from star_pipeline.config import load_settings
-    from star_pipeline.storage.build_state import changes, fingerprint, forget_state, read_state, write_state
+    from star_pipeline.storage.build_state import (changes, fingerprint, forget_state, read_state, read_step_seconds,
+                                                   write_state, write_step_seconds)
 
     settings = load_settings()
     raw_only = raw_only or settings.machine_role == "raw-only"
@@ -67,10 +50,11 @@ def run_build(out=None, force: bool = False, raw_only: bool = False) -> int:
         forget_state(settings.warehouse_path)
     started_at = time.time()
 
-    from dagster import DagsterEventType, DagsterInstance
+    from dagster import DagsterInstance
 
     from star_pipeline.definitions import defs
     from star_pipeline.orchestration.in_process import run_pipeline
+    from star_pipeline.orchestration.progress import BuildProgress
     from star_pipeline.storage.warehouse import WarehouseFileError, WarehouseLockedError
 
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
@@ -79,46 +63,30 @@ def run_build(out=None, force: bool = False, raw_only: bool = False) -> int:
           file=out, flush=True)
     if not force and not raw_only:
         print(f"  why: {'; '.join(reasons)}", file=out, flush=True)
-    # Every job logs at INFO (orchestration/jobs.py, RUN_LOGGING): each step's own progress lines as they happen.
+    # Every job logs at INFO (orchestration/jobs.py, RUN_LOGGING): each step's own progress lines, on stderr.
+    progress = BuildProgress(out, read_step_seconds(settings.warehouse_path), live=_is_terminal(out))
     try:
-        outcome = run_pipeline(
-            defs,
-            instance,
-            settings.classifiers_dir,
-            log=lambda message: print(f"  {message}", file=out, flush=True),
-            raw_only=raw_only,
-        )
+        with progress:
+            outcome = run_pipeline(defs, instance, settings.classifiers_dir, log=progress.note, raw_only=raw_only,
+                                   watch=progress)
     except (WarehouseLockedError, WarehouseFileError) as exc:
         print(f"star-pipeline build: FAILED: {exc}", file=out, flush=True)
         return 1
-    failed_checks = []
-    for event in outcome.all_events:
-        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-            mat = event.event_specific_data.materialization
-            rows = mat.metadata.get("rows_written")
-            partition = f" [{mat.partition}]" if mat.partition else ""
-            print(
-                f"  materialized {mat.asset_key.to_user_string()}{partition}: {rows.value if rows else '?'} rows written",
-                file=out,
-            )
-            for problem in problems_reported(mat.metadata):
-                print(f"    {problem}", file=out)
-        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-            evaluation = event.event_specific_data
-            # a non-blocking check (unknown_models_listed) warns; only blocking ones fail the build
-            status = "passed" if evaluation.passed else ("FAILED" if evaluation.blocking else "WARNING")
-            print(f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} {status}", file=out)
-            if not evaluation.passed:
-                if evaluation.blocking:
-                    failed_checks.append(evaluation)
-                if evaluation.description:
-                    print(f"    {evaluation.description}", file=out)
-        elif event.event_type == DagsterEventType.STEP_FAILURE:
-            print(f"  step {event.step_key} FAILED: {step_error(event.event_specific_data.error)}", file=out)
+    failed_checks = [e for e in outcome.get_asset_check_evaluations() if not e.passed and e.blocking]
+    progress.print_slowest()
     elapsed = time.monotonic() - started
     ok = outcome.success and not failed_checks
     print(f"star-pipeline build: {'done' if ok else 'FAILED'} in {elapsed:.1f} s", file=out, flush=True)
+    if ok:
+        write_step_seconds(settings.warehouse_path, progress.seconds)
     if ok and not raw_only:
         instance.dispose()  # its run storage is final before the state records the registered versions
         write_state(settings, before, started_at)
     return 0 if ok else 1
+
+
+def _is_terminal(out) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):  # not a file, or closed
+        return False

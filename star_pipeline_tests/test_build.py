@@ -250,7 +250,7 @@ def test_a_failed_write_is_reported_with_duckdbs_error_and_what_to_do():
     """build prints the warehouse's own explanation of a failed write, not only the bare DuckDB error beneath it."""
     from dagster._utils.error import SerializableErrorInfo
 
-    from star_pipeline.build import step_error
+    from star_pipeline.orchestration.progress import step_error
 
     duckdb_error = SerializableErrorInfo("Out of Memory Error: failed to allocate 16.0 MiB\n", [], "OutOfMemoryException")
     ours = SerializableErrorInfo(

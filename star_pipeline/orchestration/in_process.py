@@ -3,11 +3,14 @@
 1. the ingest job (raw capture and normalization, with their checks);
 2. if it succeeded, after registering the classifiers folder's current revision: one run that
    classifies with every registered revision and rebuilds the aggregate layer and star schema.
-Each job run gets one database instance (`shared_instance`).
+Each job run gets one database instance (`shared_instance`). A watcher (`star-pipeline build`'s progress,
+orchestration/progress.py) is told the jobs before the first starts and follows every event of their runs
+as it happens: each run's id is chosen here, and the instance calls the watcher for each event it stores.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 
@@ -71,30 +74,51 @@ def lost_versions(instance, current: dict[str, str], warehouse_path, lake=None) 
     return sorted(registered - stored - set(current.values()))
 
 
+def after_ingest(revisions: list[str]) -> tuple[str, dict]:
+    """The job that follows an ingest and its run's keyword arguments: classify with every registered revision
+    and rebuild, or (no classifier revision at all) rebuild the aggregates."""
+    from star_pipeline.classified.specs import revisions_run
+    from star_pipeline.orchestration.jobs import AGGREGATE_JOB, REFRESH_JOB
+
+    return (REFRESH_JOB, revisions_run(revisions)) if revisions else (AGGREGATE_JOB, {})
+
+
 def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None = None, log=None,
-                 raw_only: bool = False) -> PipelineResult:
+                 raw_only: bool = False, watch=None) -> PipelineResult:
     """Ingest, then classify and rebuild; `raw_only`: capture this machine's raw lines and stop (a team
-    member's machine on a DuckLake, which leaves the layers above to the elected writer)."""
+    member's machine on a DuckLake, which leaves the layers above to the elected writer). `watch`: an object
+    whose `planned(jobs)` gets the jobs the build means to run, before the first starts, and whose
+    `event(entry)` gets every event of their runs as the instance stores it."""
     from star_pipeline.classified.rules import classifier_file_versions
-    from star_pipeline.classified.specs import CLASSIFIER_REVISIONS, revision_key, revisions_run, unregistered_files, unregistered_message
-    from star_pipeline.orchestration.jobs import AGGREGATE_JOB, CAPTURE_JOB, INGEST_JOB, REFRESH_JOB
+    from star_pipeline.classified.specs import CLASSIFIER_REVISIONS, revision_key, unregistered_files, unregistered_message
+    from star_pipeline.orchestration.jobs import CAPTURE_JOB, INGEST_JOB
     from star_pipeline.storage.warehouse import shared_instance
 
     log = log or (lambda message: None)
     warehouse = defs.resources["warehouse"]
 
     def execute(job, **kwargs):
+        run_id = str(uuid.uuid4())  # as Dagster makes one; known before the run starts, so its events can be followed
+        if watch is not None:
+            instance.add_event_listener(run_id, watch.event)
         # One database instance per job run (see shared_instance): no re-open per step, and
         # what DuckDB kept in memory during one job is given back before the next.
         with shared_instance(warehouse.database, lock_timeout_seconds=warehouse.lock_timeout_seconds,
                              config=warehouse.duckdb_config(), lake=warehouse.lake()):
             return job.execute_in_process(instance=instance, raise_on_error=False, run_config=config_for(job, run_config),
-                                          **kwargs)
+                                          run_id=run_id, **kwargs)
 
     outcome = PipelineResult()
     if raw_only:
+        if watch is not None:
+            watch.planned([defs.resolve_job_def(CAPTURE_JOB)])
         outcome.results.append(execute(defs.resolve_job_def(CAPTURE_JOB)))
         return outcome
+    if watch is not None:  # the job after the ingest as it will be chosen below, the folder's revision registered
+        revision = revision_key(classifier_file_versions(classifiers_folder))
+        registered = instance.get_dynamic_partitions(CLASSIFIER_REVISIONS.name)
+        then, _ = after_ingest([*registered, revision] if revision else registered)
+        watch.planned([defs.resolve_job_def(INGEST_JOB), defs.resolve_job_def(then)])
     ingest = execute(defs.resolve_job_def(INGEST_JOB))
     outcome.results.append(ingest)
     if not ingest.success:
@@ -111,9 +135,6 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
     for lost in lost_versions(instance, current, warehouse.database, warehouse.lake()):
         log(f"skipped {lost}: in a registered revision, but neither the current file nor ever materialized "
             f"(remove it with `star-pipeline classifiers delete {lost}`)")
-    revisions = instance.get_dynamic_partitions(CLASSIFIER_REVISIONS.name)
-    if revisions:
-        outcome.results.append(execute(defs.resolve_job_def(REFRESH_JOB), **revisions_run(revisions)))
-    else:
-        outcome.results.append(execute(defs.resolve_job_def(AGGREGATE_JOB)))
+    then, run_arguments = after_ingest(instance.get_dynamic_partitions(CLASSIFIER_REVISIONS.name))
+    outcome.results.append(execute(defs.resolve_job_def(then), **run_arguments))
     return outcome

@@ -17,6 +17,10 @@ a fingerprint of everything a build reads with the one the last successful build
   makes the next build run although nothing on disk changed.
 Anything it cannot read makes the build run. The state is written only after a build that succeeded,
 and removed before every build that runs; `build --force` ignores it.
+
+Beside it, `<warehouse>.build-timings.json` (owner-only) keeps how long each step took in the last successful
+build that ran it, for the next build's estimate of the time left (orchestration/progress.py). It is no part
+of the fingerprint, and a failed or forced build leaves it in place.
 """
 
 from __future__ import annotations
@@ -34,8 +38,15 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 CODE_SUFFIXES = (".py", ".sql", ".yaml", ".yml", ".json")
 
 
+TIMINGS_VERSION = 1
+
+
 def state_path(warehouse_path: Path | str) -> Path:
     return Path(f"{warehouse_path}.build-state.json")
+
+
+def timings_path(warehouse_path: Path | str) -> Path:
+    return Path(f"{warehouse_path}.build-timings.json")
 
 
 def _files_under(root: Path) -> list[tuple[str, int, int]]:
@@ -213,3 +224,27 @@ def write_state(settings, before: dict, started_at: float) -> None:
     sources = {name: {k: v for k, v in part.items() if k != "mtimes_ns"} for name, part in before["sources"].items()}
     state = {**fingerprint(settings, sources), "started_at": started_at, "built_at": time.time()}
     publish_text(state_path(settings.warehouse_path), json.dumps(state, ensure_ascii=False))
+
+
+def read_step_seconds(warehouse_path: Path | str) -> dict[str, float]:
+    """Step key -> seconds it took in the last successful build that ran it; {} before the first such build, or
+    when the file cannot be read (the estimate then starts from this build's own steps)."""
+    try:
+        stored = json.loads(timings_path(warehouse_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    steps = stored.get("step_seconds") if isinstance(stored, dict) and stored.get("version") == TIMINGS_VERSION else None
+    if not isinstance(steps, dict):
+        return {}
+    return {str(step): float(seconds) for step, seconds in steps.items()
+            if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds >= 0}
+
+
+def write_step_seconds(warehouse_path: Path | str, step_seconds: dict[str, float]) -> None:
+    """After a successful build: its steps' times over the stored ones (a raw-only build replaces the raw
+    steps' times and keeps the others')."""
+    from star_pipeline.storage.published_copies import publish_text
+
+    merged = {**read_step_seconds(warehouse_path), **{step: round(s, 3) for step, s in step_seconds.items()}}
+    publish_text(timings_path(warehouse_path), json.dumps(
+        {"version": TIMINGS_VERSION, "recorded_at": time.time(), "step_seconds": dict(sorted(merged.items()))}, indent=1))

@@ -5,7 +5,8 @@ import time
 from pathlib import Path
 
 from star_pipeline.config import Settings
-from star_pipeline.storage.build_state import changes, fingerprint, read_state, write_state
+from star_pipeline.storage.build_state import (changes, fingerprint, read_state, read_step_seconds, timings_path,
+                                               write_state, write_step_seconds)
 
 QUIET = 600
 
@@ -104,3 +105,17 @@ def test_a_classifier_version_registered_in_dagster_home_makes_a_build(tmp_path,
     instance.add_dynamic_partitions("classifier_revisions", ["message_kinds-bbbbbbbb"])
     instance.dispose()
     assert reasons(settings) == ["the registered classifier versions changed"]
+
+
+def test_step_times_are_kept_per_step_a_raw_only_build_keeping_the_others(tmp_path):
+    """The estimate of the time left reads them (orchestration/progress.py); a damaged file is as none."""
+    warehouse = tmp_path / "w.duckdb"
+    assert read_step_seconds(warehouse) == {}
+    write_step_seconds(warehouse, {"raw_codex": 2.5, "aggregate__dim_date": 0.25})
+    write_step_seconds(warehouse, {"raw_codex": 1.0})  # a raw-only build after it
+    assert read_step_seconds(warehouse) == {"raw_codex": 1.0, "aggregate__dim_date": 0.25}
+    assert timings_path(warehouse).stat().st_mode & 0o777 == 0o600
+    timings_path(warehouse).write_text('{"version": 1, "step_seconds": {"raw_codex": "slow", "raw_amp": -1, "raw_kimi"')
+    assert read_step_seconds(warehouse) == {}
+    timings_path(warehouse).write_text('{"version": 1, "step_seconds": {"raw_codex": "slow", "raw_amp": -1, "raw_kimi": 3}}')
+    assert read_step_seconds(warehouse) == {"raw_kimi": 3.0}
