@@ -127,6 +127,7 @@ def test_no_statement_writes_a_file_or_reaches_the_warehouse(box, capsys, tmp_pa
         "SET enable_external_access = true": "locked",
         "SELECT * FROM raw.raw_lines": "Catalog Error",
     }
+    assert sql(capsys, "SELECT 1")[0] == 0  # the star copy made
     before = star_copy_path(box.warehouse).read_bytes()
     for statement, why in refused.items():
         code, _, err = sql(capsys, statement)
@@ -163,8 +164,15 @@ def test_no_secret_in_any_table_sql_reads(box, capsys):
 
 
 def test_export_writes_owner_only_files_duckdb_reads(box, capsys, tmp_path):
+    """Owner-only whatever the caller's umask (the command line sets 077; a notebook calling run_export may not)."""
+    from star_pipeline.reports.export import run_export
+
     folder = tmp_path / "exports" / "star"
-    assert main(["export", str(folder)]) == 0
+    umask = os.umask(0o022)
+    try:
+        assert run_export(folder, box.warehouse) == 0
+    finally:
+        os.umask(umask)
     printed = capsys.readouterr().out
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{t}.parquet" for t in FACTS_AND_DIMENSIONS)
