@@ -64,9 +64,10 @@ def _parser():
     )
     _report_parsers(report, with_messages())
 
-    sql = commands.add_parser("sql", help="run read-only SQL on the published copies: the star schema (masked), "
-                              "the search copy (search.*), the report copy (reports.aggregate.*); no writer lock")
-    sql.add_argument("query", help='e.g. "SELECT tool_name, count(*) FROM fact_tool_call GROUP BY ALL"')
+    sql = commands.add_parser("sql", help="run read-only SQL on the star schema (star.*, masked), the search copy "
+                              "(search.*) and the report copy (reports.aggregate.*); never the writer lock")
+    sql.add_argument("query", help='e.g. "SELECT tool_name, count(*) FROM fact_tool_call GROUP BY ALL"; printed as a '
+                     "table (cells cut at 100 characters) unless --json or --csv")
     sql_output = sql.add_mutually_exclusive_group()
     sql_output.add_argument("--json", action="store_const", const="json", dest="output", help="a list of objects")
     sql_output.add_argument("--csv", action="store_const", const="csv", dest="output", help="CSV with a header row")

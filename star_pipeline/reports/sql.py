@@ -102,8 +102,8 @@ def _batches(result):
 
 
 def jsonable(value):
-    """A value as JSON has it: dates and times as ISO 8601 strings, decimals as numbers, NaN and infinities as
-    null, bytes as hex, structs and maps as objects, lists as lists."""
+    """A value as JSON has it: dates and times as ISO 8601 strings, intervals as seconds, decimals as numbers, NaN
+    and infinities as null, bytes as hex, structs and maps as objects, lists as lists."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -133,7 +133,8 @@ def _write_json(result, columns: list[str], out) -> None:
     out.write("[")
     for rows in _batches(result):
         for row in rows:
-            out.write(("\n" if first else ",\n") + json.dumps(dict(zip(columns, map(jsonable, row))), ensure_ascii=False))
+            line = json.dumps(dict(zip(columns, map(jsonable, row))), ensure_ascii=False)
+            out.write(("\n" if first else ",\n") + line)
             first = False
     out.write("\n]\n" if not first else "]\n")
 
@@ -144,7 +145,9 @@ def _csv_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     value = jsonable(value)
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else ("" if value is None else str(value))
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else str(value)
 
 
 def _write_csv(result, columns: list[str], out) -> None:

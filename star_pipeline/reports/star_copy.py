@@ -58,7 +58,8 @@ class StarCopyError(RuntimeError):
 
 
 def star_copy_for_reading(warehouse_path: Path | str, lake=None, wait_seconds: float = 3.0) -> tuple[Path, str]:
-    """The star copy, remade first when the warehouse changed since it was made, and a sentence saying what it is."""
+    """The star copy, remade first when the warehouse changed since it was made (the file: its size and time; a
+    DuckLake: its snapshot), and a sentence saying what it is."""
     warehouse_path = Path(warehouse_path)
     target = star_copy_path(warehouse_path)
     if lake is None:
@@ -73,19 +74,27 @@ def star_copy_for_reading(warehouse_path: Path | str, lake=None, wait_seconds: f
     except WarehouseLockedError as held:
         made = _made_from(target)
         if made is None:
-            raise StarCopyError(f"{str(held).rstrip('.')}. No star copy was made yet ({target} is made from the warehouse when no run "
-                                "holds it); try again when the run finishes.") from None
+            raise StarCopyError(f"{str(held).rstrip('.')}. No star copy was made yet ({target} is made from the "
+                                "warehouse when no run holds it); try again when the run finishes.") from None
         return target, f"{held.args[0]}: read the star copy made at {_when(made[1])} ({target})"
+    source = lake.label if lake is not None else str(warehouse_path)
     try:
-        identity = _identity(warehouse_path) if lake is None else None
-        _write_copy(conn, target, identity, str(lake.label if lake is not None else warehouse_path))
+        if lake is None:
+            identity = _identity(warehouse_path)  # now that no writer can change it
+        else:  # a lake's every commit is a new snapshot: the copy is current while the snapshot is
+            snapshot = conn.execute("SELECT max(snapshot_id) FROM ducklake_snapshots(current_database())").fetchone()[0]
+            identity = f"snapshot {snapshot}"
+            made = _made_from(target)
+            if made and made[0] == identity:
+                return target, f"read {target} (the star schema of {source} as of {_when(made[1])})"
+        _write_copy(conn, target, identity, source)
     finally:
         conn.close()
-    return target, f"read {target} (made now from {lake.label if lake is not None else warehouse_path})"
+    return target, f"read {target} (made now from {source})"
 
 
 def _identity(warehouse_path: Path) -> str:
-    """What changes whenever a writer changed the warehouse file: its size and time, and its WAL's."""
+    """What changes whenever a writer changed the warehouse file: its size, time and inode, and its WAL's."""
     parts = []
     for path in (warehouse_path, Path(f"{warehouse_path}.wal")):
         try:

@@ -47,7 +47,8 @@ def write_history(box) -> None:
     meta["payload"]["git"]["repository_url"] = TOKEN_URL
     write_jsonl(codex_file(box, CODEX_SESSION), [
         meta, turn_context(1, "gpt-5"),
-        cx(2, "response_item", {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "lint it"}]}),
+        cx(2, "response_item", {"type": "message", "role": "user",
+                                "content": [{"type": "input_text", "text": "lint it"}]}),
         token_count(3, (1000, 200, 50, 10)),
     ])
 
