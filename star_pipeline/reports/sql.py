@@ -20,6 +20,7 @@ import datetime
 import decimal
 import json
 import math
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -91,6 +92,9 @@ def run_sql(query: str, warehouse_path: Path | str, output: str = "table", lake=
                 out.write(_table(columns, result.fetchall()))
         except duckdb.Error as exc:
             raise SqlError(str(exc)) from None
+        except BrokenPipeError:  # `sql ... | head`: the reader has what it wanted
+            if out is sys.stdout:  # nothing more reaches the closed pipe, not even at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     finally:
         conn.close()
     return 0

@@ -248,3 +248,14 @@ def test_sql_while_a_writer_holds_the_warehouse_reads_the_last_star_copy(box, ca
     assert f"held by process {holder.pid}" in proc.stderr and "read the star copy made at" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "False"
 
+
+
+def test_sql_piped_into_a_reader_that_stops_ends_quietly(box):
+    """`star-pipeline sql ... | head -1`: no traceback, exit 0."""
+    proc = subprocess.Popen([sys.executable, "-m", "star_pipeline.cli", "sql", "SELECT * FROM range(300000)", "--csv"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ)
+    assert proc.stdout.readline() == b"range\n"
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0
+    err = proc.stderr.read().decode()
+    assert "Traceback" not in err and "star-pipeline sql: read" in err
