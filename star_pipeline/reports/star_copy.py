@@ -156,9 +156,8 @@ def _write_copy(conn: duckdb.DuckDBPyConnection, target: Path, identity: str | N
     if missing:
         raise StarCopyError(f"{made_from}: the warehouse has no star schema yet ({', '.join(missing)} missing: a build "
                             "stopped before the aggregate layer?). Run `star-pipeline build`.")
+    _remove_leftovers(target)
     temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    for leftover in (temporary, Path(f"{temporary}.wal")):
-        leftover.unlink(missing_ok=True)
     old_umask = os.umask(0o077)
     try:
         conn.execute(f"ATTACH {quote_literal(str(temporary))} AS star_copy")
@@ -176,3 +175,20 @@ def _write_copy(conn: duckdb.DuckDBPyConnection, target: Path, identity: str | N
     finally:
         os.umask(old_umask)
     replace_with(temporary, target)
+
+
+def _remove_leftovers(target: Path) -> None:
+    """The temporary copies (and WALs) of processes that are gone: killed while making one."""
+    for leftover in target.parent.glob(f"{target.name}.*.tmp*"):
+        pid = leftover.name.removeprefix(f"{target.name}.").split(".")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            if int(pid) != os.getpid():
+                os.kill(int(pid), 0)
+                continue  # alive: making its own copy now
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # not ours to judge
+        leftover.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -259,3 +260,15 @@ def test_sql_piped_into_a_reader_that_stops_ends_quietly(box):
     assert proc.wait(timeout=60) == 0
     err = proc.stderr.read().decode()
     assert "Traceback" not in err and "star-pipeline sql: read" in err
+
+
+def test_a_copy_left_half_made_by_a_killed_process_is_removed(box, capsys):
+    """Only a gone process's: one still running may be making its copy now."""
+    target = star_copy_path(box.warehouse)
+    gone, running = (target.with_name(f"{target.name}.{pid}.tmp") for pid in (999_999_999, os.getppid()))
+    for leftover in (gone, Path(f"{gone}.wal"), running):
+        leftover.write_bytes(b"half a copy")
+    os.utime(box.warehouse)  # changed: the next query makes the copy again
+    assert sql(capsys, "SELECT 1")[0] == 0
+    assert not gone.exists() and not Path(f"{gone}.wal").exists() and running.exists()
+    running.unlink()
