@@ -170,7 +170,8 @@ def _write_copy(conn: duckdb.DuckDBPyConnection, target: Path, identity: str | N
         finally:
             conn.execute("DETACH star_copy")
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        for leftover in (temporary, Path(f"{temporary}.wal")):
+            leftover.unlink(missing_ok=True)
         raise
     finally:
         os.umask(old_umask)
@@ -181,14 +182,15 @@ def _remove_leftovers(target: Path) -> None:
     """The temporary copies (and WALs) of processes that are gone: killed while making one."""
     for leftover in target.parent.glob(f"{target.name}.*.tmp*"):
         pid = leftover.name.removeprefix(f"{target.name}.").split(".")[0]
-        if not pid.isdigit():
-            continue
-        try:
-            if int(pid) != os.getpid():
-                os.kill(int(pid), 0)
-                continue  # alive: making its own copy now
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue  # not ours to judge
-        leftover.unlink(missing_ok=True)
+        if pid.isdigit() and (int(pid) == os.getpid() or not _running(int(pid))):
+            leftover.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's: not ours to judge
+    return True
