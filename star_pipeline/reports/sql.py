@@ -33,7 +33,6 @@ from star_pipeline.reports.star_copy import star_copy_for_reading
 from star_pipeline.storage.published_copies import published_copy_path, search_copy_path
 from star_pipeline.storage.warehouse import quote_literal
 
-OUTPUT_FORMATS = ("table", "json", "csv")
 TABLE_CELL_CHARACTERS = 100  # a table cell longer than this is cut (…): --json and --csv give the whole value
 _BATCH_ROWS = 10_000  # rows fetched at a time for --json and --csv, which are written as they come
 
