@@ -168,8 +168,10 @@ def test_three_machines_one_killed_mid_capture_give_the_union_warehouse(postgres
     synced = tmp_path / "synced" / "projects"  # a folder two machines sync: the same session file on both
     boxes = {m: Sandbox(tmp_path / m) for m in MACHINES}
     for m, box in boxes.items():
+        # three machines start at once and wait for the one that creates the lake: on a busy machine (the suite
+        # runs a test per core) that took over 5 s
         lake_config(box, postgres_catalog, data, claude_roots=[box.claude_root] + ([synced] if m != "m3" else []),
-                    extra=f"machine:\n  id: {m}\n")
+                    extra=f"machine:\n  id: {m}\n", lock_timeout_seconds=120)
     sessions = {}  # session -> its tokens, each session once
     for n, m in enumerate(MACHINES):
         folder = boxes[m].claude_root / f"-home-u-proj{n}"
