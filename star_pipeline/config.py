@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from star_pipeline.machine import MACHINE_ID_PATTERN, default_machine_id
+from star_pipeline.storage.machine_id import MACHINE_ID_PATTERN, default_machine_id
 
 # The defaults ship inside the package (star_pipeline/defaults/), so an installed copy needs no checkout.
 DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"

@@ -17,7 +17,7 @@ from star_pipeline.config import (
     AUTO_MEMORY_LIMIT, CONFIG_ENV_VAR, DEFAULT_CLASSIFIERS_DIR, DEFAULT_CONFIG_PATH, ConfigLayers, Settings,
     expand_roots, read_layers, settings_from, user_config_path, variables_set_in,
 )
-from star_pipeline.settings_files import yaml_scalar
+from star_pipeline.agent_side.settings_files import yaml_scalar
 
 COMMENT_COLUMN = 44
 
