@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             codex = None if args.only == "claude" else (args.codex_config or default_codex_config())
             return install_mcp(claude, codex, uninstall=args.uninstall)
         if args.command == "config":
-            from star_pipeline.show_config import run_show_config
+            from star_pipeline.config import run_show_config
 
             return run_show_config()
         if args.command == "classifiers":
