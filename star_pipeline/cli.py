@@ -226,9 +226,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_build(force=args.force, raw_only=args.raw_only)
         if args.command == "migrate-to-ducklake":
-            from star_pipeline.migrate_to_ducklake import run_migration
+            from star_pipeline.build import run_migrate_to_ducklake
 
-            return run_migration(args.source)
+            return run_migrate_to_ducklake(args.source)
         if args.command == "report":
             from star_pipeline.config import load_settings
             from star_pipeline.reports.report import ReportOptions, run_report
