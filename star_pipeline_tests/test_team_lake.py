@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from star_pipeline.config import load_settings
-from star_pipeline.hook import spool_file_name, spool_line
+from star_pipeline.agent_side.hook import spool_file_name, spool_line
 from star_pipeline.storage.warehouse import connect
 from star_pipeline_tests.builders import (
     OPUS, assistant, at, codex_file, cx, session_meta, token_count, tool_result, tool_use, turn_context, usage, user,

@@ -16,10 +16,10 @@ import os
 import sys
 from pathlib import Path
 
+from star_pipeline.agent_side.settings_files import replace_file, yaml_with_key
 from star_pipeline.config import (
     CONFIG_ENV_VAR, DEFAULT_CLASSIFIERS_DIR, DEFAULT_CONFIG_PATH, ConfigError, load_settings, user_config_path,
 )
-from star_pipeline.settings_files import replace_file, yaml_with_key
 
 SECTION, KEY = "classified", "classifiers_dir"
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from star_pipeline.hook import run_hook
+from star_pipeline.agent_side.hook import run_hook
 from star_pipeline_tests.conftest import REPO_ROOT, Sandbox, build_defs, materialize_all, query
 from star_pipeline_tests.builders import (
     assistant,
