@@ -17,7 +17,8 @@ def _parser():
     parser = argparse.ArgumentParser(
         prog="star-pipeline",
         description="A local DuckDB warehouse of Claude Code and Codex activity. "
-        "Configuration: the defaults (star_pipeline/defaults/star_pipeline.yaml) overlaid key by key by your file, "
+        "Configuration: the defaults (config/star_pipeline.yaml; star_pipeline/defaults/ in an installed copy) overlaid "
+        "key by key by your file, "
         "$XDG_CONFIG_HOME/star_pipeline/config.yaml (~/.config/star_pipeline/config.yaml) or the one "
         "STAR_PIPELINE_CONFIG names; `star-pipeline config` shows the result.",
     )

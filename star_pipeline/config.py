@@ -1,10 +1,11 @@
 """Loading and validating the project configuration.
 
 One place reads the configuration for every entry point (dagster dev, the
-command line, the tests): the defaults (star_pipeline/defaults/star_pipeline.yaml,
-inside the package), overlaid key by key by the user's file, which is the file
-`STAR_PIPELINE_CONFIG` names, else `$XDG_CONFIG_HOME/star_pipeline/config.yaml`
-(`~/.config/...`) when it exists. A key the user's file sets replaces the default
+command line, the tests): the defaults (config/star_pipeline.yaml at the top of
+the checkout, star_pipeline/defaults/ in an installed package: storage/shipped_files.py),
+overlaid key by key by the user's file, which is the file `STAR_PIPELINE_CONFIG`
+names, else `$XDG_CONFIG_HOME/star_pipeline/config.yaml` (`~/.config/...`) when
+it exists. A key the user's file sets replaces the default
 whole (a list of roots included); every other key keeps its default. Errors name
 the file and the key, so a user can fix the file without reading code.
 `star-pipeline config` (run_show_config, at the end) prints the result, each value with where it came from.
@@ -19,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from star_pipeline.storage.machine_id import MACHINE_ID_PATTERN, default_machine_id
+from star_pipeline.storage.shipped_files import DEFAULTS_DIR
 
-# The defaults ship inside the package (star_pipeline/defaults/), so an installed copy needs no checkout.
-DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
+# The defaults: config/ in a checkout, star_pipeline/defaults/ in an installed copy, which needs no checkout.
 DEFAULT_CONFIG_PATH = DEFAULTS_DIR / "star_pipeline.yaml"
 DEFAULT_CLASSIFIERS_DIR = DEFAULTS_DIR / "classifiers"
 CONFIG_ENV_VAR = "STAR_PIPELINE_CONFIG"
