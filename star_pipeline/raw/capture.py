@@ -42,6 +42,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -255,7 +256,7 @@ def discover_files(roots: list[str], files: str | tuple[tuple[str, str], ...]) -
                 except OSError as exc:
                     found.skipped.append(f"{stored_path(path)}: cannot stat it ({exc.strerror})")
                     continue
-                if not os.path.isfile(path):
+                if not stat.S_ISREG(st.st_mode):  # the stat above says it (os.path.isfile would stat again)
                     continue
                 key = stored_path(path)
                 if key in found.files and found.files[key].disk_path != path:
