@@ -22,7 +22,7 @@ from dagster import (
 )
 
 from star_pipeline.classified.rules import classifier_file_versions
-from star_pipeline.dagster_instance import sensor_instance
+from star_pipeline.storage.dagster_instance import sensor_instance
 from star_pipeline.raw.sensors import TICK_SECONDS
 from star_pipeline.classified.specs import (
     CLASSIFIER_REVISIONS,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dagster import DefaultSensorStatus, SkipReason, sensor
 
 from star_pipeline.classified.sensors import build_classifier_files_sensor
-from star_pipeline.dagster_instance import sensor_instance
+from star_pipeline.storage.dagster_instance import sensor_instance
 from star_pipeline.orchestration.jobs import AGGREGATE_JOB, CAPTURE_JOB, INGEST_JOB, REFRESH_JOB
 from star_pipeline.orchestration.sequence import downstream_request, has_ingested, ingest_pending, last_ingest
 from star_pipeline.raw.sensors import TICK_SECONDS, build_source_sensors
@@ -27,7 +27,7 @@ def build_after_ingest_sensor(jobs: dict):
 
     A plain sensor whose cursor is the last ingest run it answered, not a `run_status_sensor`: Dagster opens a
     new instance for each tick of one (70 ms of CPU with SQLite, every 10 s while nothing happens), where this
-    one asks the instance the code server keeps (dagster_instance.py) for the latest successful ingest.
+    one asks the instance the code server keeps (storage/dagster_instance.py) for the latest successful ingest.
     """
     @sensor(
         name="after_ingest_sensor",
