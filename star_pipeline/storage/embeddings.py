@@ -75,7 +75,7 @@ class WordLlamaMean:
     (star_pipeline_tests/search/test_search.py compares them), in about a fifth of the CPU time."""
 
     GROUP = 64
-    """Texts pooled at once, as WordLlama does: their token rows are held at once (64 x 2,000 x 256 floats at most)."""
+    """Texts pooled at once, as WordLlama does: the token rows of 64 texts are in memory at once."""
 
     def __init__(self, tokenizer: Tokenizer, table: np.ndarray) -> None:
         from tokenizers import Tokenizer  # WordLlama's dependency, imported with it (search's readers import this module)
@@ -93,10 +93,12 @@ class WordLlamaMean:
         by_length = np.argsort(counts, kind="stable")
         for start in range(0, len(texts), self.GROUP):
             group = by_length[start:start + self.GROUP]
-            ids = np.full((len(group), max(int(counts[group].max()), 1)), self.pad, dtype=np.int32)
+            width = max(int(counts[group].max()), 1)
+            ids = np.full((len(group), width), self.pad, dtype=np.int64)
             for row, text in enumerate(group):
                 ids[row, :counts[text]] = token_ids[text]
-            np.clip(ids, 0, self.pad - 1, out=ids, where=ids != self.pad)  # as WordLlama clamps unknown ids
+            tokens = np.arange(width) < counts[group][:, np.newaxis]  # not padding
+            np.clip(ids, 0, self.pad - 1, out=ids, where=tokens)  # as WordLlama clamps ids beyond its table
             sums = np.sum(self.table[ids], axis=1, dtype=np.float32)
             vectors[group] = sums / np.maximum(counts[group], 1).astype(np.float32)[:, np.newaxis]
         return vectors
