@@ -7,6 +7,10 @@ a classifier's is). Written here, in batches, rather than returned: the vectors 
 over gigabytes do not fit in memory at once.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from star_pipeline.aggregate import pricing
@@ -16,6 +20,10 @@ from star_pipeline.storage.resources import WAREHOUSE_POOL, SearchResource, Ware
 from star_pipeline.storage.table_docs import TableDoc, table_metadata
 from star_pipeline.storage.warehouse import CATALOG
 
+if TYPE_CHECKING:  # numpy and pyarrow are imported by the step: the code server that loads the definitions never needs them
+    import numpy as np
+    import pyarrow as pa
+
 BATCH = 4096
 SEARCH_TEXT = "concat_ws(chr(10), nullif(message_text, ''), nullif(tool_input, ''), nullif(tool_result, ''))"
 EMBEDDINGS_DOC = TableDoc({
@@ -23,6 +31,16 @@ EMBEDDINGS_DOC = TableDoc({
     "text_hash": "md5 of the search text (a search_documents row's texts, masked, joined by line breaks)",
     "vector": "the text's embedding (its first 2,000 characters)",
 }) | PIPELINE_VERSION_DOC
+
+
+def vector_column(vectors: np.ndarray) -> pa.Array:
+    """The rows of `vectors` as one Arrow column over the matrix's own memory: no Python list per row."""
+    import numpy as np
+    import pyarrow as pa
+
+    flat = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1)
+    values = pa.Array.from_buffers(pa.float32(), flat.size, [None, pa.py_buffer(flat)])
+    return pa.FixedSizeListArray.from_arrays(values, vectors.shape[1])
 
 
 @asset(key=key("search_embeddings"), group_name=GROUP, deps=[key("search_documents")], pool=WAREHOUSE_POOL,
@@ -53,15 +71,13 @@ def search_embeddings(context: AssetExecutionContext, warehouse: WarehouseResour
             reader.execute(f"USE {CATALOG}")
             batches = reader.execute(pending, [model]).to_arrow_reader(BATCH)
             for texts in batches:
-                hashes = texts.column("text_hash").to_pylist()
                 vectors = embed(search.embedding_model, texts.column("text").to_pylist())
-                batch = pa.table({"model": [model] * len(hashes), "text_hash": hashes,
-                                  "vector": pa.array(list(vectors), type=pa.list_(pa.float32())),
-                                  "pipeline_version": [version] * len(hashes)})
+                batch = pa.table({"text_hash": texts.column("text_hash"), "vector": vector_column(vectors)})
                 conn.register("embedding_batch", batch)
-                conn.execute("INSERT INTO aggregate.search_embeddings SELECT * FROM embedding_batch")
+                conn.execute("INSERT INTO aggregate.search_embeddings SELECT ?, text_hash, vector::FLOAT[], ? "
+                             "FROM embedding_batch", [model, version])
                 conn.unregister("embedding_batch")
-                done += len(hashes)
+                done += batch.num_rows
                 context.log.info(f"search_embeddings: {done} embedded so far")
         finally:
             reader.close()

@@ -120,6 +120,29 @@ def test_a_new_session_embeds_only_its_own_texts(searchable, monkeypatch):
     assert hits(searchable, "rename config loader", limit=1)[0]["session_id"].endswith("a004")
 
 
+def test_stored_vectors_are_wordllamas_own_bit_for_bit():
+    """embed() pools WordLlama's tokens itself (without WordLlama's padding, storage/embeddings.py): its vectors
+    must stay WordLlama's `embed`, normalized, to the bit, or stored vectors would silently mix two versions.
+    Texts of very different lengths in one batch (more than one group of 64, not in length order), an empty one,
+    other scripts and one past the 2,000-character head."""
+    from pathlib import Path
+
+    import numpy as np
+    import wordllama
+    from wordllama import WordLlama
+
+    from star_pipeline.storage.embeddings import EMBED_CHARS, embed
+
+    texts = ["", "Rename the config loader", "naïve café: 東京の設定 🚀 ошибка", "fix the failing test " * 200,
+             *(f"session {n}: " + "refactor the parser " * n for n in ((i * 37) % 120 for i in range(90)))]
+    model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    theirs = np.asarray(model.embed([text[:EMBED_CHARS] for text in texts]), dtype=np.float32)
+    norms = np.linalg.norm(theirs, axis=1, keepdims=True)
+    ours = embed("wordllama", texts)
+    assert ours.shape == theirs.shape
+    assert ours.tobytes() == (theirs / np.where(norms == 0, 1, norms)).tobytes()
+
+
 def test_no_secret_reaches_a_hit_or_the_search_copy(sandbox):
     write_secret_sessions(sandbox)
     assert materialize_all(sandbox).success
