@@ -7,8 +7,6 @@ a classifier's is). Written here, in batches, rather than returned: the vectors 
 over gigabytes do not fit in memory at once.
 """
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
@@ -33,7 +31,7 @@ EMBEDDINGS_DOC = TableDoc({
 }) | PIPELINE_VERSION_DOC
 
 
-def vector_column(vectors: np.ndarray) -> pa.Array:
+def vector_column(vectors: "np.ndarray") -> "pa.Array":
     """The rows of `vectors` as one Arrow column over the matrix's own memory: no Python list per row."""
     import numpy as np
     import pyarrow as pa
