@@ -81,6 +81,7 @@ class WordLlamaMean:
     """Texts pooled at once, as WordLlama does: the token rows of 64 texts are in memory at once."""
 
     def __init__(self, tokenizer: Tokenizer, table: np.ndarray) -> None:
+        import numpy as np
         from tokenizers import Tokenizer  # WordLlama's dependency, imported with it (search's readers import this module)
 
         self.tokenizer = Tokenizer.from_str(tokenizer.to_str())  # a copy: WordLlama's own pads, this one must not
@@ -90,6 +91,8 @@ class WordLlamaMean:
         self.table = np.vstack([np.asarray(table, dtype=np.float32), np.zeros((1, table.shape[1]), np.float32)])
 
     def __call__(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
         token_ids = [encoding.ids for encoding in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
         counts = np.fromiter(map(len, token_ids), dtype=np.int64, count=len(texts))
         vectors = np.empty((len(texts), self.table.shape[1]), dtype=np.float32)
