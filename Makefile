@@ -32,8 +32,12 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 	@echo "star_pipeline: dashboard of what the agents did: .venv/bin/star-pipeline serve (then http://127.0.0.1:8484)"
 	umask 077 && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/dg dev --host 127.0.0.1 --port $(PORT)
 
+# One pytest worker per core (pytest-xdist), each test file on one worker: a file's module-scoped warehouses
+# are built once, and most of a test's time is one Python thread driving Dagster and DuckDB. TEST_WORKERS=0
+# runs the suite in one process.
+TEST_WORKERS ?= auto
 test: install
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 build: install $(DAGSTER_HOME)/dagster.yaml
 	umask 077 && $(VENV)/bin/star-pipeline build

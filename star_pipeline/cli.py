@@ -68,6 +68,20 @@ def _parser():
     )
     _report_parsers(report, with_messages())
 
+    sql = commands.add_parser("sql", help="run read-only SQL on the star schema (star.*, masked), the search copy "
+                              "(search.*) and the report copy (reports.aggregate.*); never the writer lock")
+    sql.add_argument("query", help='e.g. "SELECT tool_name, count(*) FROM fact_tool_call GROUP BY ALL"; printed as a '
+                     "table (cells cut at 100 characters) unless --json or --csv")
+    sql_output = sql.add_mutually_exclusive_group()
+    sql_output.add_argument("--json", action="store_const", const="json", dest="output", help="a list of objects")
+    sql_output.add_argument("--csv", action="store_const", const="csv", dest="output", help="CSV with a header row")
+    export = commands.add_parser("export", help="write the star schema's facts and dimensions (masked) to DIR, one "
+                                 "owner-only file per table, for BI tools and notebooks")
+    export.add_argument("directory", metavar="DIR", help="folder to write into (created; must be empty without --force)")
+    export.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="file format (default parquet)")
+    export.add_argument("--force", action="store_true", help="write into a folder that is not empty, replacing the "
+                        "tables' files (other files are left alone)")
+
     search = commands.add_parser("search", help="find past sessions by words and by meaning; reads the search copy")
     search.add_argument("query", help="what to look for, in your own words")
     search.add_argument("--json", action="store_true", help='{"hits": [...]}')
@@ -237,6 +251,17 @@ def main(argv: list[str] | None = None) -> int:
 
             settings = load_settings()
             return run_report(ReportOptions.from_args(args), settings.warehouse_path, lake=settings.lake)
+        if args.command in ("sql", "export"):  # the published copies, read-only (reports/sql.py, reports/export.py)
+            from star_pipeline.config import load_settings
+
+            settings = load_settings()
+            if args.command == "sql":
+                from star_pipeline.reports.sql import run_sql
+
+                return run_sql(args.query, settings.warehouse_path, args.output or "table", lake=settings.lake)
+            from star_pipeline.reports.export import run_export
+
+            return run_export(args.directory, settings.warehouse_path, args.format, args.force, lake=settings.lake)
         if args.command == "search":
             from star_pipeline.config import load_settings
             from star_pipeline.search.query import SearchOptions, run_search
@@ -286,6 +311,14 @@ def main(argv: list[str] | None = None) -> int:
         from star_pipeline.config import ConfigError
 
         known = (ConfigError, FileNotFoundError)
+        try:
+            from star_pipeline.reports.export import ExportError
+            from star_pipeline.reports.sql import SqlError
+            from star_pipeline.reports.star_copy import StarCopyError
+
+            known = known + (SqlError, ExportError, StarCopyError)
+        except ImportError:
+            pass
         try:
             from star_pipeline.reports.report import ReportError
             from star_pipeline.search.query import SearchError

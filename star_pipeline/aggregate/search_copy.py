@@ -19,17 +19,12 @@ from dagster import MaterializeResult, MetadataValue, asset
 from star_pipeline.aggregate.search_embeddings import SEARCH_TEXT
 from star_pipeline.aggregate.sql_assets import GROUP, key, normalized
 from star_pipeline.storage.embeddings import model_id
+from star_pipeline.storage.masking import SECRET_PATH, TARGET_MASKED  # a call's target path hidden with its secret
 from star_pipeline.storage.published_copies import fresh_temporary, replace_with, search_copy_path
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SearchResource, WarehouseResource
 from star_pipeline.storage.search_words import prepare
 from star_pipeline.storage.warehouse import quote_literal
 
-
-# A call's target path, taken from its input (file_path, path ...), is hidden when a flagged secret was in it: when
-# the call's masked input holds a [secret:...] and no longer holds the path. (A shell call's target is its working
-# folder, not in its input: it is hidden too when its command held a secret. Better hidden than leaked.)
-SECRET_PATH = "[secret]"
-TARGET_MASKED = "(contains(i.tool_input, '[secret:') AND NOT contains(i.tool_input, c.target_path))"
 
 # The history tables of the copy (search/history.py reads them), each one query over the warehouse. Texts
 # (first prompts, call inputs, error examples) are taken from search_documents, which is masked; a call whose

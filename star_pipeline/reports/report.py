@@ -623,7 +623,7 @@ def render_table(options: ReportOptions, data: dict) -> str:
                      f"{sum(b['totalTokens'] for b in data['blocks']):,}",
                      *([f"{sum(b['costUSD'] for b in data['blocks']):.2f}"] if cost else [])])
         notes = [_active_note(b) for b in data["blocks"] if b["isActive"] and b.get("burnRate")]
-        return _format(header, rows, title=f"{options.session_length:g}-hour blocks (UTC)", left=4 + len(machine)) \
+        return format_table(header, rows, title=f"{options.session_length:g}-hour blocks (UTC)", left=4 + len(machine)) \
             + "".join(notes)
     if options.report == "projects":
         machines = ["Machines"] if options.by == "machine" else []
@@ -633,7 +633,7 @@ def render_table(options: ReportOptions, data: dict) -> str:
                  str(p["sessions"]), f"{p['totalTokens']:,}",
                  *([f"{p['totalCost']:.2f}"] if cost else []), (p["lastActivity"] or "")[:16].replace("T", " ")]
                 for p in data["projects"]]
-        return _format(header, rows, title="projects", left=2 + len(machines), totals=False)
+        return format_table(header, rows, title="projects", left=2 + len(machines), totals=False)
     key = {"daily": "date", "weekly": "week", "monthly": "month", "hourly": "hour", "session": "sessionId"}[options.report]
     if options.instances:
         return "".join(_usage_table(options, key, entries, _sum_entries(entries), f"{options.report} usage of {name} "
@@ -664,7 +664,7 @@ def _usage_table(options: ReportOptions, key: str, entries: list[dict], totals: 
             for model, part in _model_parts(e):
                 rows.append(row("", f"  └ {model}", part, part.get("cost", part.get("costUSD", 0.0))))
     rows.append(row("Total", "", totals, totals.get("costUSD", totals.get("totalCost", 0.0))))
-    return _format(header, rows, title=title, left=3 if by else 2)
+    return format_table(header, rows, title=title, left=3 if by else 2)
 
 
 def _model_parts(entry: dict) -> list[tuple[str, dict]]:
@@ -691,18 +691,20 @@ def _active_note(block: dict) -> str:
     return note + "\n"
 
 
-def _format(header: list[str], rows: list[list[str]], title: str, left: int, totals: bool = True) -> str:
-    """Columns padded to their widest line; the first `left` columns left-aligned, numbers right-aligned; a cell
-    of several lines (the models) makes its row that many lines high; a rule above the last row when it is
-    the totals."""
+def format_table(header: list[str], rows: list[list[str]], title: str, left: int | set[int],
+                 totals: bool = True) -> str:
+    """Columns padded to their widest line; the first `left` columns (or those whose indexes `left` holds)
+    left-aligned, numbers right-aligned; a cell of several lines (the models) makes its row that many lines high;
+    a rule above the last row when it is the totals. (`star-pipeline sql` prints its results with it too.)"""
     cells = [[str(c).split("\n") for c in row] for row in [header, *rows]]
     widths = [max(len(line) for row in cells for line in row[i]) for i in range(len(header))]
     rule = "  ".join("-" * w for w in widths)
     out = [title, rule]
+    on_left = (lambda i: i < left) if isinstance(left, int) else (lambda i: i in left)
     for n, row in enumerate(cells):
         for k in range(max(len(c) for c in row)):
             parts = [(c[k] if k < len(c) else "") for c in row]
-            out.append("  ".join(p.ljust(w) if i < left else p.rjust(w) for i, (p, w) in enumerate(zip(parts, widths))).rstrip())
+            out.append("  ".join(p.ljust(w) if on_left(i) else p.rjust(w) for i, (p, w) in enumerate(zip(parts, widths))).rstrip())
         if n == 0 or (totals and n == len(cells) - 2):
             out.append(rule)
     return "\n".join(out) + "\n"

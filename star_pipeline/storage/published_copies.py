@@ -24,6 +24,11 @@ def search_copy_path(warehouse_path: Path | str) -> Path:
     return Path(f"{warehouse_path}.search.duckdb")
 
 
+def star_copy_path(warehouse_path: Path | str) -> Path:
+    """The masked star schema `star-pipeline sql` and `export` read, made by them from the warehouse (reports/star_copy.py)."""
+    return Path(f"{warehouse_path}.star.duckdb")
+
+
 def replace_with(temporary: Path, target: Path) -> None:
     """Put a finished copy in place (a reader never sees half of one), owner-only."""
     os.replace(temporary, target)

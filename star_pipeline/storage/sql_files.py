@@ -12,6 +12,7 @@ cannot silently drop a filter.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -30,8 +31,12 @@ def sql_code(sql: str) -> str:
     return "".join(text for text, is_comment in split_comments(sql) if not is_comment)
 
 
-def split_comments(sql: str) -> list[tuple[str, bool]]:
-    """The SQL text as (piece, is_comment) pieces: `--` comments apart from code and string literals."""
+@functools.lru_cache(maxsize=512)
+def split_comments(sql: str) -> tuple[tuple[str, bool], ...]:
+    """The SQL text as (piece, is_comment) pieces: `--` comments apart from code and string literals.
+
+    Cached by text: every step reads its SQL files again (a file edited meanwhile is new text), and this
+    character loop took 0.6 s of a small build."""
     pieces: list[tuple[str, bool]] = []
     start = i = 0
     in_literal = False
@@ -49,7 +54,7 @@ def split_comments(sql: str) -> list[tuple[str, bool]]:
             continue
         i += 1
     pieces.append((sql[start:], False))
-    return [piece for piece in pieces if piece[0]]
+    return tuple(piece for piece in pieces if piece[0])
 
 
 def render_sql(path: Path, placeholders: dict[str, str] | None = None, *, strict: bool = True) -> str:

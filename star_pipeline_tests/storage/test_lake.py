@@ -122,6 +122,12 @@ def test_a_build_on_a_ducklake_gives_the_single_files_warehouse(tmp_path, monkey
     lake_totals = report_json(lake_box, "daily")["totals"]
     assert {k: rounded(v) for k, v in lake_totals.items()} == {k: rounded(v) for k, v in report_json(file_box, "daily")["totals"].items()}
     assert lake_totals["totalTokens"] == 2 * (10 + 5 + 200 + 1000) + 2 * (3 + 40 + 1200)
+    # `star-pipeline sql` on a lake: the star schema as the file's, its copy made once per lake snapshot
+    statement = "SELECT tool_name, status, count(*) AS calls FROM fact_tool_call GROUP BY ALL ORDER BY ALL"
+    from_lake, again = star_pipeline(lake_box, "sql", statement, "--json"), star_pipeline(lake_box, "sql", statement)
+    assert from_lake.returncode == 0 and "made now from the DuckLake" in from_lake.stderr, from_lake.stderr
+    assert json.loads(from_lake.stdout) == json.loads(star_pipeline(file_box, "sql", statement, "--json").stdout)
+    assert again.returncode == 0 and "as of" in again.stderr and "Read" in again.stdout
     # every file the lake wrote is the owner's only
     data = tmp_path / "lake" / "data"
     modes = {stat.S_IMODE(p.stat().st_mode) for p in data.rglob("*")}

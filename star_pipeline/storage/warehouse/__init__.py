@@ -88,17 +88,21 @@ def open_connection(
     A new file is created readable by its owner only (mode 0600), in a folder
     that is created with mode 0700. A writable connection spills into the private
     spill folder; a read-only one does not spill at all (it reads, and another reader
-    may share the file). Pending migrations are applied on every writable connection.
+    may share the file). Pending migrations are applied on every writable connection (on a cursor of a
+    `shared_instance`: once, when the instance was opened).
     With `lake` (warehouse.kind: ducklake), the warehouse is that DuckLake (lake_engine.py)
     and `path` only anchors this machine's own files: the spill folder and published copies.
     """
     path = Path(path)
-    shared = _SHARED.get(os.path.abspath(path))
+    key = os.path.abspath(path)
+    shared = _SHARED.get(key)
     if shared is not None:
         conn = shared.cursor()  # a connection of its own to the database instance the build keeps open
+        # the instance was migrated when it was opened writable: no migration check per step
+        migrate = key not in _SHARED_MIGRATED
         if lake is None:
-            return prepare_file_connection(conn, path, read_only)
-        return prepare_lake_connection(conn, lake, read_only)
+            return prepare_file_connection(conn, path, read_only, migrate=migrate)
+        return prepare_lake_connection(conn, lake, read_only, migrate=migrate)
     config = dict(config or {})
     spill = None
     if str(path) != ":memory:":
@@ -109,8 +113,10 @@ def open_connection(
     return open_file(path, read_only, lock_timeout_seconds, config, spill)
 
 
-# Database instances kept open by `shared_instance`, by absolute path.
+# Database instances kept open by `shared_instance`, by absolute path; those opened writable, whose pending
+# migrations were applied then.
 _SHARED: dict[str, duckdb.DuckDBPyConnection] = {}
+_SHARED_MIGRATED: set[str] = set()
 
 
 @contextlib.contextmanager
@@ -140,10 +146,13 @@ def shared_instance(path: Path | str, **kwargs) -> Iterator[bool]:
         yield False
         return
     _SHARED[key] = conn
+    if not kwargs.get("read_only"):
+        _SHARED_MIGRATED.add(key)
     try:
         yield True
     finally:
         del _SHARED[key]
+        _SHARED_MIGRATED.discard(key)
         conn.close()
 
 

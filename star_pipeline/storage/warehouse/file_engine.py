@@ -77,11 +77,13 @@ def _attach(path: Path, read_only: bool, config: dict) -> duckdb.DuckDBPyConnect
     return conn
 
 
-def prepare_file_connection(conn: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+def prepare_file_connection(conn: duckdb.DuckDBPyConnection, path: Path, read_only: bool,
+                            migrate: bool = True) -> duckdb.DuckDBPyConnection:
     """Per-connection setup for the file (also a cursor of a shared instance): common.prepare_session, with the
-    file and its WAL kept owner-only and migrations applied with their keys."""
+    file and its WAL kept owner-only and migrations applied with their keys (unless `migrate` is False: a
+    cursor of an instance migrated when it was opened)."""
     in_memory = str(path) == ":memory:"
     return prepare_session(
-        conn, read_only=read_only, use_catalog=not in_memory, database_label=str(path),
+        conn, read_only=read_only, use_catalog=not in_memory, database_label=str(path), migrate=migrate,
         files_to_keep_private=() if in_memory else (path, Path(f"{path}.wal")),
     )

@@ -198,10 +198,11 @@ def open_lake(path: Path, lake: LakeLocation, read_only: bool, lock_timeout_seco
 
 
 def prepare_lake_connection(conn: duckdb.DuckDBPyConnection, lake: LakeLocation,
-                            read_only: bool) -> duckdb.DuckDBPyConnection:
+                            read_only: bool, migrate: bool = True) -> duckdb.DuckDBPyConnection:
     """Per-connection setup for the lake (also a cursor of a kept or shared instance): common.prepare_session,
-    with migrations applied without PRIMARY KEY or UNIQUE (a DuckLake has neither)."""
-    return prepare_session(conn, read_only=read_only, use_catalog=True, database_label=lake.label, without_keys=True)
+    with migrations applied without PRIMARY KEY or UNIQUE (a DuckLake has neither), unless `migrate` is False."""
+    return prepare_session(conn, read_only=read_only, use_catalog=True, database_label=lake.label, without_keys=True,
+                           migrate=migrate)
 
 
 def _process_spill_folder(spill: Path) -> Path:
