@@ -75,6 +75,40 @@ def _extra_tables() -> list[tuple[str, str, str, object]]:
              "distinct search text (the BM25 document length), also for a text without a word.", WORD_COUNTS_DOC)]
 
 
+META_SCHEMA_VERSION = ("Every migration applied to the warehouse: its number, file name and sha256, and when "
+                       "(storage/migrations.py creates it, and refuses an applied migration that was edited or removed).")
+
+
+def _meta_tables() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
+    """(table, what it is, [(column, type, note)]) of every meta table, from the migrations applied to an empty
+    in-memory database: the types as DuckDB has them, the description from the comment above each CREATE TABLE,
+    a column's note from the comment after it."""
+    import duckdb
+
+    from star_pipeline.storage.migrations import apply_migrations, discover
+
+    sql = "\n".join(migration.sql for migration in discover())
+    conn = duckdb.connect(":memory:")
+    try:
+        apply_migrations(conn)
+        rows = conn.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND starts_with(table_name, 'meta_') ORDER BY table_name, ordinal_position"
+        ).fetchall()
+    finally:
+        conn.close()
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for table, column, kind in rows:
+        tables.setdefault(table, []).append((column, kind))
+    out = []
+    for table, columns in tables.items():
+        found = re.search(rf"((?:^--[^\n]*\n)+)CREATE TABLE (?:IF NOT EXISTS )?{table}\b([^;]*)", sql, flags=re.M)
+        what = " ".join(line[2:].strip() for line in found.group(1).splitlines()) if found else META_SCHEMA_VERSION
+        notes = dict(re.findall(r"^\s*([a-z_]+) [^\n]*?-- *(.+)$", found.group(2), flags=re.M)) if found else {}
+        out.append((table, what, [(column, kind, notes.get(column, "")) for column, kind in columns]))
+    return out
+
+
 def _columns_table(columns: list[tuple[str, str]], types: dict[str, str]) -> list[str]:
     lines = ["| column | type | what it is |", "|---|---|---|"]
     lines += [f"| `{name}` | {types.get(name, '')} | {_cell(text)} |" for name, text in columns]
@@ -99,7 +133,8 @@ def schema_markdown() -> str:
         "builds the table (see [Describe a table's columns](../development.md#describe-a-tables-columns)).",
         "A type is given where the code declares it (the raw tables' DDL, the normalized contracts); the",
         "other tables' types are what their queries yield, which Dagster's UI shows with each",
-        "materialization. After changing a description, run",
+        "materialization. Last, the [meta tables](#meta) the pipeline keeps about itself. After changing a",
+        "description, run",
         "",
         f"    {REGENERATE}",
         "",
@@ -126,6 +161,13 @@ def schema_markdown() -> str:
             out += [f"- `{s.key.to_user_string()}`: {_cell(s.description or '')}"
                     for s in sorted(others, key=lambda s: s.key.to_user_string())]
             out += [""]
+    out += ["## meta", "",
+            "Tables of no layer, in the default schema, made by the migrations (`NNN_name.sql`, applied in order on",
+            "the first connection): what the pipeline keeps about itself. Their types are DuckDB's, their",
+            "descriptions the migrations' comments as written then (an applied migration is never edited).", ""]
+    for table, what, columns in _meta_tables():
+        out += [f"### {table}", "", _cell(what), "", "| column | type | what it is |", "|---|---|---|"]
+        out += [f"| `{name}` | {kind} | {_cell(note)} |" for name, kind, note in columns] + [""]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
