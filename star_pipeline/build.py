@@ -10,6 +10,8 @@ says so and stops before starting Dagster; `--force` runs every step anyway.
 While the runs go on it shows per layer the steps done, the rows written, the time elapsed and an
 estimate of the time left (orchestration/progress.py: bars on a terminal, else a line per step), and at
 the end the five slowest steps; each step's time is kept for the next build's estimate.
+`star-pipeline migrate-to-ducklake` (run_migrate_to_ducklake) ends in a build too: a single file's raw layer copied
+into the DuckLake the configuration names, the other layers built there from it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 
 def nothing_new_message(stored: dict, now: dict) -> str:
@@ -90,3 +93,51 @@ def _is_terminal(out) -> bool:
         return out.isatty()
     except (AttributeError, ValueError):  # not a file, or closed
         return False
+
+
+def run_migrate_to_ducklake(source: Path | None = None, out=None) -> int:
+    """`star-pipeline migrate-to-ducklake`: move a single-file warehouse into the DuckLake the configuration names.
+    The raw layer and the meta tables that hold history are copied and verified (storage/file_to_lake.py), the
+    other layers rebuilt there by `run_build(force=True)`, and the token totals of both printed side by side. The
+    old file is only read and left where it is: delete it yourself once the lake serves you."""
+    out = out or sys.stdout
+    from star_pipeline.config import load_settings
+    from star_pipeline.storage.file_to_lake import MigrationRefused, copy_into_lake, token_totals
+    from star_pipeline.storage.warehouse import CATALOG, connect, quote_literal
+
+    settings = load_settings()
+    lake = settings.lake
+    if lake is None:
+        print(f"star-pipeline migrate-to-ducklake: {settings.config_path} names no lake. Set warehouse.kind: ducklake, "
+              "warehouse.catalog and warehouse.data_path there first (docs/guide/team.md); warehouse.path "
+              "may stay the old file's path, which is then read as the source.", file=out)
+        return 2
+    source = Path(source or settings.warehouse_path)
+    if not source.is_file():
+        print(f"star-pipeline migrate-to-ducklake: {source}: no such warehouse file. Give the old file with --from.",
+              file=out)
+        return 2
+    print(f"star-pipeline migrate-to-ducklake: copying the raw layer of {source} into {lake.label} ...", file=out,
+          flush=True)
+    try:
+        with connect(settings.warehouse_path, **settings.connect_options()) as conn:
+            copied = copy_into_lake(conn, source, getattr(settings, "machine_id", None), out)
+    except MigrationRefused as exc:
+        print(f"star-pipeline migrate-to-ducklake: FAILED: {exc}", file=out)
+        return 1
+    print(f"  raw layer copied and verified: {len(copied)} tables, {sum(copied.values())} rows, the same keys as the file",
+          file=out)
+    print("  rebuilding the derived layers in the lake (star-pipeline build --force) ...", file=out, flush=True)
+    if run_build(out=out, force=True) != 0:
+        print("star-pipeline migrate-to-ducklake: the raw layer is in the lake, but the rebuild failed (above). Fix "
+              "what it names and run `star-pipeline build`; do not migrate again.", file=out)
+        return 1
+    with connect(settings.warehouse_path, read_only=True, lake=lake) as conn:
+        conn.execute(f"ATTACH {quote_literal(str(source))} AS old_file (READ_ONLY)")
+        old, new = token_totals(conn, "old_file"), token_totals(conn, CATALOG)
+    print(f"  token usage rows, tokens, cost: file {old}, lake {new}", file=out)
+    if old is not None and old != new:
+        print("  (they differ: the file was last built before some of its raw lines, or by another version of "
+              "star_pipeline; the lake's figures are today's build of the same lines)", file=out)
+    print(f"star-pipeline migrate-to-ducklake: done. {source} is unchanged; delete it once the lake serves you.", file=out)
+    return 0

@@ -195,24 +195,24 @@ def main(argv: list[str] | None = None) -> int:
 
     os.umask(0o077)  # every file a command creates is its owner's only (storage/private_files.py)
     if argv[:1] == ["hook"]:  # the hot path: no argparse help, no config unless needed
-        from star_pipeline.hook import run_hook
+        from star_pipeline.agent_side.hook import run_hook
 
         spool = None
         if len(argv) >= 3 and argv[1] == "--spool-dir":
             spool = argv[2]
         return run_hook(spool)
     if argv[:1] == ["statusline"] and (len(argv) == 1 or (len(argv) == 3 and argv[1] == "--file")):
-        from star_pipeline.statusline import run_statusline  # run every few hundred ms: no argparse, no config
+        from star_pipeline.agent_side.statusline import run_statusline  # run every few hundred ms: no argparse, no config
 
         return run_statusline(argv[2] if len(argv) == 3 else None)
     if argv[:1] == ["brief"]:  # a SessionStart hook: as fast, as quiet
-        from star_pipeline.brief import run_brief
+        from star_pipeline.agent_side.brief import run_brief
 
         return run_brief(argv[2] if len(argv) >= 3 and argv[1] == "--dir" else None)
     args = _parser().parse_args(_project_values_joined(argv))
     try:
         if args.command == "install-hooks":
-            from star_pipeline.install_hooks import default_settings_path, install_hooks
+            from star_pipeline.agent_side.install_hooks import default_settings_path, install_hooks
 
             from star_pipeline.config import load_settings
             from star_pipeline.storage.brief_files import briefs_dir
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             return install_hooks(args.settings or default_settings_path(), spool, uninstall=args.uninstall,
                                  briefs=brief, statusline=statusline, force=args.force)
         if args.command == "statusline":  # --file=PATH and the like, which the fast path above leaves to argparse
-            from star_pipeline.statusline import run_statusline
+            from star_pipeline.agent_side.statusline import run_statusline
 
             return run_statusline(args.file)
         if args.command == "build":
@@ -242,9 +242,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_build(force=args.force, raw_only=args.raw_only)
         if args.command == "migrate-to-ducklake":
-            from star_pipeline.migrate_to_ducklake import run_migration
+            from star_pipeline.build import run_migrate_to_ducklake
 
-            return run_migration(args.source)
+            return run_migrate_to_ducklake(args.source)
         if args.command == "report":
             from star_pipeline.config import load_settings
             from star_pipeline.reports.report import ReportOptions, run_report
@@ -287,13 +287,13 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_mcp(load_settings().warehouse_path)
         if args.command == "install-mcp":
-            from star_pipeline.install_mcp import default_claude_config, default_codex_config, install_mcp
+            from star_pipeline.agent_side.install_mcp import default_claude_config, default_codex_config, install_mcp
 
             claude = None if args.only == "codex" else (args.claude_config or default_claude_config())
             codex = None if args.only == "claude" else (args.codex_config or default_codex_config())
             return install_mcp(claude, codex, uninstall=args.uninstall)
         if args.command == "config":
-            from star_pipeline.show_config import run_show_config
+            from star_pipeline.config import run_show_config
 
             return run_show_config()
         if args.command == "classifiers":

@@ -29,9 +29,11 @@ class Sandbox:
         self.home = root / "home"  # HOME while the test runs: the other agents' default folders are under it
 
     def write_config(self, *, quiet_seconds: float = 600, claude_roots=None, codex_roots=None, extra: str = "",
-                     agent_roots: dict | None = None) -> Path:
+                     agent_roots: dict | None = None, lock_timeout_seconds: float = 5) -> Path:
         """A config over the sandbox's folders; `agent_roots` (roots key -> folders) for the other agents,
-        which otherwise read their default folders under the test's own HOME (see `private_home`)."""
+        which otherwise read their default folders under the test's own HOME (see `private_home`).
+        `lock_timeout_seconds`: short, so a test of a held lock fails fast; longer where processes that
+        start at once wait for each other by design (a lake's first migration)."""
         claude = claude_roots if claude_roots is not None else [self.claude_root]
         codex = codex_roots if codex_roots is not None else [self.codex_root]
         agent_lines = "".join(f"  {key}: {[str(p) for p in roots]}\n" for key, roots in (agent_roots or {}).items())
@@ -40,7 +42,7 @@ class Sandbox:
                 f"""\
                 warehouse:
                   path: {self.warehouse}
-                  lock_timeout_seconds: 5
+                  lock_timeout_seconds: {lock_timeout_seconds:g}
                   memory_limit: 1GB
                 sources:
                   claude_code_roots: {[str(p) for p in claude]}

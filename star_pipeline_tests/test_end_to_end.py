@@ -64,7 +64,7 @@ def dagster_dev(tmp_path_factory):
     (claude / "-home-u-demo").mkdir(parents=True)
     (claude / "-home-u-demo" / "first.jsonl").write_text(claude_session("first", "/home/u/demo", 100))
     classifiers = tmp_path / "classifiers"
-    shutil.copytree(REPO_ROOT / "star_pipeline" / "defaults" / "classifiers", classifiers)
+    shutil.copytree(REPO_ROOT / "config" / "classifiers", classifiers)
     config = tmp_path / "star_pipeline.yaml"
     config.write_text(
         f"warehouse:\n  path: {tmp_path / 'warehouse.duckdb'}\n  lock_timeout_seconds: 120\n"

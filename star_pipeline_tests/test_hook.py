@@ -7,7 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
-from star_pipeline.hook import run_hook, spool_line
+from star_pipeline.agent_side.hook import run_hook, spool_line
 from star_pipeline_tests.conftest import SHARED_CORPUS
 
 STAR_PIPELINE = str(Path(sys.executable).with_name("star-pipeline"))
@@ -29,7 +29,7 @@ def test_payload_is_spooled_verbatim_with_received_at(tmp_path):
     assert line.endswith(payload + b"}\n")
     record = json.loads(line)
     assert record["payload"]["tool_name"] == "Bash" and record["received_at"].endswith("Z")
-    from star_pipeline.machine import default_machine_id
+    from star_pipeline.storage.machine_id import default_machine_id
 
     # the machine's name (machine.id's default) in the file name: two machines' spools never share a path
     assert path.name == f"hook-events-{default_machine_id()}-{record['received_at'][:10]}.jsonl"

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from star_pipeline.install_hooks import HOOK_EVENTS, install_hooks
+from star_pipeline.agent_side.install_hooks import HOOK_EVENTS, install_hooks
 
 STAR_PIPELINE = str(Path(sys.executable).with_name("star-pipeline"))
 
@@ -96,7 +96,7 @@ def test_installed_command_really_spools(tmp_path):
 
 
 def test_the_hook_names_the_entry_point_found_on_path_so_a_moved_checkout_keeps_it(tmp_path, monkeypatch):
-    from star_pipeline.install_hooks import install_hooks
+    from star_pipeline.agent_side.install_hooks import install_hooks
 
     monkeypatch.setenv("PATH", f"{Path(STAR_PIPELINE).parent}{os.pathsep}{os.environ['PATH']}")
     path = tmp_path / "settings.json"

@@ -7,7 +7,7 @@ import time
 
 from dagster import DagsterInstance
 
-from star_pipeline.hook import run_hook
+from star_pipeline.agent_side.hook import run_hook
 from star_pipeline_tests.conftest import build_defs, query
 
 

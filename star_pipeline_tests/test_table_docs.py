@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from star_pipeline.aggregate.search_postings import WORD_COUNTS_DOC
-from star_pipeline.hook import run_hook
+from star_pipeline.agent_side.hook import run_hook
 from star_pipeline.storage.io_manager import PREVIEW_CELL_CHARS
 from star_pipeline.storage.sql_files import sql_file_version
 from star_pipeline.storage.table_docs import (

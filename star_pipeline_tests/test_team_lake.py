@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from star_pipeline.config import load_settings
-from star_pipeline.hook import spool_file_name, spool_line
+from star_pipeline.agent_side.hook import spool_file_name, spool_line
 from star_pipeline.storage.warehouse import connect
 from star_pipeline_tests.builders import (
     OPUS, assistant, at, codex_file, cx, session_meta, token_count, tool_result, tool_use, turn_context, usage, user,
@@ -168,8 +168,10 @@ def test_three_machines_one_killed_mid_capture_give_the_union_warehouse(postgres
     synced = tmp_path / "synced" / "projects"  # a folder two machines sync: the same session file on both
     boxes = {m: Sandbox(tmp_path / m) for m in MACHINES}
     for m, box in boxes.items():
+        # three machines start at once and wait for the one that creates the lake: on a busy machine (the suite
+        # runs a test per core) that took over 5 s
         lake_config(box, postgres_catalog, data, claude_roots=[box.claude_root] + ([synced] if m != "m3" else []),
-                    extra=f"machine:\n  id: {m}\n")
+                    extra=f"machine:\n  id: {m}\n", lock_timeout_seconds=120)
     sessions = {}  # session -> its tokens, each session once
     for n, m in enumerate(MACHINES):
         folder = boxes[m].claude_root / f"-home-u-proj{n}"

@@ -2,6 +2,7 @@
 
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
+from star_pipeline.aggregate.pricing import PRICING_PATH
 from star_pipeline.aggregate.sql_assets import key
 from star_pipeline.storage.published_copies import search_copy_path
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
@@ -103,7 +104,7 @@ def unknown_models_listed(warehouse: WarehouseResource) -> AssetCheckResult:
     return AssetCheckResult(
         passed=not unknown,
         severity=AssetCheckSeverity.WARN,
-        description=(f"no price for {[u[0] for u in unknown]}: add them to star_pipeline/defaults/pricing.yaml" if unknown else None),
+        description=(f"no price for {[u[0] for u in unknown]}: add them to {PRICING_PATH}" if unknown else None),
         metadata={"unknown_models": MetadataValue.json([{"model": m, "calls": c, "tokens": int(t)} for m, c, t in unknown])},
     )
 

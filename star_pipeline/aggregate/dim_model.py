@@ -36,7 +36,7 @@ DIM_MODEL_DOC = TableDoc(
 @asset(key=key("dim_model"), group_name=GROUP, deps=[normalized("normalized_usage")], pool=WAREHOUSE_POOL,
        kinds={"duckdb"}, metadata={"write_mode": "replace", **table_metadata(DIM_MODEL_DOC)},
        description="SCD2: every model seen, with its prices (USD per million tokens) over time, from genai-prices "
-       "and the pricing file (star_pipeline/defaults/pricing.yaml). Models without a known price have NULL prices.")
+       "and the pricing file (config/pricing.yaml). Models without a known price have NULL prices.")
 def dim_model(context: AssetExecutionContext, warehouse: WarehouseResource) -> SqlQuery:
     with warehouse.connect() as conn:
         models = [r[0] for r in conn.execute("SELECT DISTINCT model FROM normalized.normalized_usage WHERE model IS NOT NULL").fetchall()]

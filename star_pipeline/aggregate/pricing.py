@@ -1,5 +1,5 @@
 """Model prices over time: genai-prices' dated prices, then model-prices for the models
-genai-prices lacks, overridden by the pricing file (star_pipeline/defaults/pricing.yaml).
+genai-prices lacks, overridden by the pricing file (config/pricing.yaml; star_pipeline/defaults/ when installed).
 
 model-prices (models.dev's table, shipped inside the package: nothing is fetched)
 is the second maintained source, as LiteLLM's table is ccusage's: for a model
@@ -25,7 +25,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from star_pipeline.config import DEFAULTS_DIR
+from star_pipeline.storage.shipped_files import DEFAULTS_DIR
 
 PRICING_PATH = DEFAULTS_DIR / "pricing.yaml"
 CATEGORIES = ("input", "output", "cache_read", "cache_write", "cache_write_1h")

@@ -1,7 +1,8 @@
 """`star-pipeline classifiers init [DIR]`: a copy of the default classifiers for the user to edit.
 
-The defaults live inside the package (star_pipeline/defaults/classifiers/, site-packages for an installed copy),
-where an edit is lost at the next install and may need root. This copies them into a folder the user owns
+The defaults ship with the package (config/classifiers/ in a checkout, star_pipeline/defaults/classifiers/ in
+site-packages for an installed copy: storage/shipped_files.py), where an edit is lost at the next install and may need
+root, or changes the project's own file. This copies them into a folder the user owns
 (default: `classifiers` beside the user's config.yaml, `~/.config/star_pipeline/classifiers`) and points
 `classified.classifiers_dir` at it in the user's configuration file, creating that file when there is none.
 
@@ -16,10 +17,10 @@ import os
 import sys
 from pathlib import Path
 
+from star_pipeline.agent_side.settings_files import replace_file, yaml_with_key
 from star_pipeline.config import (
     CONFIG_ENV_VAR, DEFAULT_CLASSIFIERS_DIR, DEFAULT_CONFIG_PATH, ConfigError, load_settings, user_config_path,
 )
-from star_pipeline.settings_files import replace_file, yaml_with_key
 
 SECTION, KEY = "classified", "classifiers_dir"
 

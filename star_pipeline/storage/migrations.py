@@ -1,4 +1,5 @@
-"""Numbered SQL migrations from the package's `star_pipeline/migrations/` folder.
+"""Numbered SQL migrations from the `migrations/` folder (top level of the checkout; `star_pipeline/migrations/`
+in an installed package: star_pipeline/storage/shipped_files.py finds it).
 
 Each `NNN_name.sql` file is applied once, in number order, in one transaction
 together with its row in `meta_schema_version` (version, name, sha256 of the
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"  # star_pipeline/migrations, in the package
+from star_pipeline.storage.shipped_files import MIGRATIONS_DIR
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _TABLE_KEY = re.compile(r",\s*(?:PRIMARY\s+KEY|UNIQUE)\s*\([^)]*\)", re.IGNORECASE)  # `, PRIMARY KEY (a, b)`
 _COLUMN_KEY = re.compile(r"\s+(?:PRIMARY\s+KEY|UNIQUE)\b", re.IGNORECASE)  # `name VARCHAR PRIMARY KEY`
@@ -45,6 +46,11 @@ class Migration:
 
 
 def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migration files in `directory`, in number order. A missing folder is an error, not "no migrations":
+    applying none to a new warehouse would leave it without its tables."""
+    if not directory.is_dir():
+        raise MigrationError(f"{directory}: the migrations folder is missing; reinstall star_pipeline (in a checkout, "
+                             "restore the top-level migrations/ folder from git).")
     migrations = []
     for path in sorted(directory.glob("*.sql")):
         match = _NAME.match(path.name)
@@ -66,6 +72,7 @@ def apply_migrations(
 
     `without_keys`: apply them without PRIMARY KEY/UNIQUE clauses (a DuckLake; the caller serializes
     migrations across machines, storage/warehouse/lake_engine.py)."""
+    files = {m.version: m for m in discover(directory)}  # first: a missing folder changes nothing
     adapt = without_key_constraints if without_keys else (lambda sql: sql)
     conn.execute(adapt(
         "CREATE TABLE IF NOT EXISTS meta_schema_version ("
@@ -73,7 +80,6 @@ def apply_migrations(
         " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
     ))
     applied = {row[0]: (row[1], row[2]) for row in conn.execute("SELECT version, name, checksum FROM meta_schema_version").fetchall()}
-    files = {m.version: m for m in discover(directory)}
     for version, (name, checksum) in sorted(applied.items()):
         migration = files.get(version)
         if migration is None:

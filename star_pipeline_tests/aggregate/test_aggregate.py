@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from star_pipeline.hook import run_hook
+from star_pipeline.agent_side.hook import run_hook
 from star_pipeline_tests.conftest import REPO_ROOT, Sandbox, build_defs, materialize_all, query
 from star_pipeline_tests.builders import (
     assistant,
@@ -350,7 +350,7 @@ def test_an_edited_pricing_config_reprices_every_call(sandbox, tmp_path, monkeyp
     before = fact_cost(sandbox, "msg_fast_once")[0]
 
     edited = tmp_path / "pricing.yaml"
-    edited.write_text((REPO_ROOT / "star_pipeline" / "defaults" / "pricing.yaml").read_text().replace("fast_multiplier: 2", "fast_multiplier: 3"))
+    edited.write_text((REPO_ROOT / "config" / "pricing.yaml").read_text().replace("fast_multiplier: 2", "fast_multiplier: 3"))
     monkeypatch.setattr(pricing, "PRICING_PATH", edited)
     materialize_all(sandbox)
 
@@ -514,7 +514,7 @@ def test_every_versioned_aggregate_row_carries_the_pricing_hash(built):
     from star_pipeline.aggregate.pricing import pipeline_version
 
     box, _ = built
-    digest = hashlib.sha256((REPO_ROOT / "star_pipeline" / "defaults" / "pricing.yaml").read_bytes()).hexdigest()[:8]
+    digest = hashlib.sha256((REPO_ROOT / "config" / "pricing.yaml").read_bytes()).hexdigest()[:8]
     expected = pipeline_version()
     assert digest in expected
     versioned = [t for t, has in aggregate_tables(box).items() if has]

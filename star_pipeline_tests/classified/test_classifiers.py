@@ -48,7 +48,7 @@ from star_pipeline_tests.builders import (
     write_jsonl,
 )
 
-DEFAULT_CLASSIFIERS = REPO_ROOT / "star_pipeline" / "defaults" / "classifiers"
+DEFAULT_CLASSIFIERS = REPO_ROOT / "config" / "classifiers"
 CLASSIFIER_NAMES = ("session_kinds", "message_kinds", "tool_practices", "secret_findings")
 MESSAGE_OP = "classified__derived_message_kinds"
 SECRET_OP = "classified__derived_secret_findings"
@@ -581,7 +581,7 @@ def test_secret_findings_locate_each_secret_and_fingerprint_it(corpus):
 
 
 def test_every_kind_of_secret_the_shipped_patterns_name_is_found_where_it_is(corpus):
-    shipped = {p["kind"] for p in yaml.safe_load((REPO_ROOT / "star_pipeline" / "defaults" / "classifiers" / "secret_findings.yaml").read_text())["patterns"]}
+    shipped = {p["kind"] for p in yaml.safe_load((REPO_ROOT / "config" / "classifiers" / "secret_findings.yaml").read_text())["patterns"]}
     assert shipped == set(EVERY_KIND)  # a new pattern gets a sample here
     rows = secret_rows(corpus, EVERY_KIND_SESSION)
     found = {kind: EVERY_KIND_PROMPT[offset:offset + length] for field, kind, _, offset, length, _ in rows}

@@ -10,7 +10,7 @@ import pytest
 from star_pipeline.classified.init_folder import init_classifiers
 from star_pipeline.cli import main
 from star_pipeline.config import DEFAULT_CLASSIFIERS_DIR, load_settings
-from star_pipeline.settings_files import yaml_with_key
+from star_pipeline.agent_side.settings_files import yaml_with_key
 
 DEFAULT_FILES = sorted(path.name for path in DEFAULT_CLASSIFIERS_DIR.glob("*.yaml"))
 

@@ -16,7 +16,7 @@ STAR_PIPELINE = str(Path(sys.executable).with_name("star-pipeline"))
 
 def test_delete_one_version_keeps_the_others(sandbox, tmp_path):
     folder = tmp_path / "classifiers"
-    shutil.copytree(REPO_ROOT / "star_pipeline" / "defaults" / "classifiers", folder)
+    shutil.copytree(REPO_ROOT / "config" / "classifiers", folder)
     sandbox.write_config(extra=f"classified:\n  classifiers_dir: {folder}\n")
     write_session(sandbox)
     instance = DagsterInstance.ephemeral()
@@ -42,7 +42,7 @@ def test_delete_one_version_keeps_the_others(sandbox, tmp_path):
 
 def test_a_classifier_file_no_spec_describes_is_reported_not_ignored(sandbox, tmp_path):
     folder = tmp_path / "classifiers"
-    shutil.copytree(REPO_ROOT / "star_pipeline" / "defaults" / "classifiers", folder)
+    shutil.copytree(REPO_ROOT / "config" / "classifiers", folder)
     (folder / "mesage_kinds.yaml").write_text((folder / "message_kinds.yaml").read_text())  # a misspelt copy
     sandbox.write_config(extra=f"classified:\n  classifiers_dir: {folder}\n")
     write_session(sandbox)

@@ -15,7 +15,7 @@ import shutil
 
 import pytest
 
-from star_pipeline.hook import run_hook
+from star_pipeline.agent_side.hook import run_hook
 from star_pipeline_tests.builders import (
     CWD, OPUS, SLUG, assistant, claude, codex_file, copied_into, cx, encode, session_file, session_meta, token_count,
     tool_result, tool_use, turn_context, usage, user, write_jsonl,

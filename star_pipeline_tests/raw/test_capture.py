@@ -674,7 +674,7 @@ def test_corpus_rows_match_line_counts_of_every_file(sandbox):
 
 # -- 13. hook spool ---------------------------------------------------------
 def test_hook_spool_lines_land_in_raw_hook_spool_lines(sandbox):
-    from star_pipeline.hook import run_hook
+    from star_pipeline.agent_side.hook import run_hook
 
     payloads = [
         {"session_id": SESSION, "transcript_path": "/home/u/.claude/projects/-home-u-demo/x.jsonl", "cwd": "/home/u/demo",

@@ -10,9 +10,9 @@ import sys
 import anyio
 import pytest
 
-from star_pipeline.brief import brief_for
+from star_pipeline.agent_side.brief import brief_for
 from star_pipeline.cli import main
-from star_pipeline.install_mcp import install_mcp
+from star_pipeline.agent_side.install_mcp import install_mcp
 from star_pipeline.storage.brief_files import brief_file, briefs_dir
 from star_pipeline_tests.builders import assistant, session_file, tool_result, tool_use, usage, user, write_jsonl
 from star_pipeline_tests.classified.test_classifiers import ANTHROPIC_KEY, AWS_KEY

@@ -54,6 +54,20 @@ def test_failing_migration_rolls_back_entirely(tmp_path, migrations_dir):
     assert conn.execute("SELECT max(version) FROM meta_schema_version").fetchone()[0] == 2
 
 
+def test_a_missing_migrations_folder_is_refused_not_read_as_none(tmp_path):
+    """A broken install (no migrations folder) must not leave a new warehouse without its tables."""
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    with pytest.raises(MigrationError, match=f"{tmp_path / 'gone'}: the migrations folder is missing; reinstall"):
+        apply_migrations(conn, tmp_path / "gone")
+    assert conn.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0] == 0
+
+
+def test_project_migrations_are_the_top_level_folder_of_the_checkout():
+    from star_pipeline_tests.conftest import REPO_ROOT
+
+    assert MIGRATIONS_DIR == REPO_ROOT / "migrations"
+
+
 def test_project_migrations_create_every_layer_schema(tmp_path):
     folder = tmp_path / "m"
     shutil.copytree(MIGRATIONS_DIR, folder)

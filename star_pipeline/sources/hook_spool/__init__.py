@@ -1,5 +1,5 @@
 """Our own hook spool: one {received_at, payload} JSON line per Claude Code hook event, written by
-`star-pipeline hook` (star_pipeline/hook.py) into the configured folder."""
+`star-pipeline hook` (star_pipeline/agent_side/hook.py) into the configured folder."""
 
 from pathlib import Path
 

@@ -2,7 +2,7 @@
 quoting, the lock-wait loop, the private spill folder and the per-connection setup.
 
 The bottom of the warehouse package: it imports no other module of it (only storage/migrations.py, which
-imports nothing of star_pipeline, when a writable connection applies migrations). Code outside the package imports these names from
+imports nothing of star_pipeline but storage/shipped_files.py, when a writable connection applies migrations). Code outside the package imports these names from
 `star_pipeline.storage.warehouse`, never from here (see that package's docstring).
 """
 

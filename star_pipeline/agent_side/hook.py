@@ -17,7 +17,7 @@ raw layer ingests it incrementally. Files and folder are owner-only (0600/0700).
 Errors go to `<spool_dir>/hook-errors.log` (or, when the spool folder itself is
 unusable, `~/.local/share/star_pipeline/hook-errors.log`); the exit code is always 0.
 
-`<host>` is the host name as `machine.id` defaults to it (star_pipeline/machine.py), read
+`<host>` is the host name as `machine.id` defaults to it (storage/machine_id.py), read
 without loading the config: in a team warehouse the spool of each machine then has paths
 of its own. The normalized layer reads one machine's lines per path (a transcript synced
 to two machines is one session), so two machines' spools must never share a path, as
@@ -32,7 +32,7 @@ import os
 import sys
 import time
 
-from star_pipeline.machine import default_machine_id
+from star_pipeline.storage.machine_id import default_machine_id
 
 SPOOL_ENV_VAR = "STAR_PIPELINE_SPOOL_DIR"
 ERROR_LOG = "hook-errors.log"

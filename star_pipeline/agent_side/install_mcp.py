@@ -19,8 +19,8 @@ from pathlib import Path
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from star_pipeline.install_hooks import entry_point
-from star_pipeline.settings_files import replace_file
+from star_pipeline.agent_side.install_hooks import entry_point
+from star_pipeline.agent_side.settings_files import replace_file
 
 SERVER_NAME = "star-pipeline"
 

@@ -1,7 +1,8 @@
 """The machine id: which machine's agents wrote a raw row (`machine.id` in the config).
 
 Standard library only: `star-pipeline hook` names its spool files with the default id and must
-start in milliseconds, without yaml.
+start in milliseconds, without yaml. Here, in storage, because both the configuration (config.py, which
+validates `machine.id`) and the hook (agent_side/hook.py) need it and storage imports neither.
 """
 
 from __future__ import annotations

@@ -1,22 +1,22 @@
-"""`star-pipeline migrate-to-ducklake`: move a single-file warehouse into the DuckLake the configuration names.
+"""What `star-pipeline migrate-to-ducklake` (build.py) does to the warehouse: copy a single file's raw layer into
+the DuckLake and verify the copy.
 
 What is copied is what cannot be made again: the raw layer (every captured line and every manifest row, of
 every source) and the few meta tables that hold history rather than derived state (the text of every
 classifier version ever run, the secret-fingerprint salt, the load log). Everything else (normalized,
 classified, aggregate, watermarks, table versions) is rebuilt in the lake by a full build, from those lines.
-Then the counts are compared: every raw table's rows and a hash of their keys must be equal (else the command
-fails, and says which table); the token totals of the old and new fact tables are printed side by side.
+Then the counts are compared: every raw table's rows and a hash of their keys must be equal (else MigrationRefused,
+saying which table).
 
-The old file is only read (attached READ_ONLY), and left where it is: delete it yourself once the lake serves
-you. A lake that already holds raw lines is refused, so a second run cannot double them.
+The old file is only read (attached READ_ONLY), and left where it is. A lake that already holds raw lines is
+refused, so a second run cannot double them.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import duckdb
+
+from star_pipeline.storage.warehouse import CATALOG, quote_ident, quote_literal
 
 # Meta tables that hold history a rebuild cannot make again (the rest of meta_* is derived state).
 COPIED_META = ("meta_classifier_configs", "meta_load_log")
@@ -49,8 +49,6 @@ def _fingerprint(conn, qualified: str, columns: list[str]) -> tuple[int, int]:
 def copy_into_lake(conn, source: Path, machine_id: str | None, out) -> dict[str, int]:
     """Copy the raw tables and COPIED_META of the file `source` into the lake `conn` is on (one transaction);
     returns rows per raw table. `machine_id` fills a lake `machine_id` column the old rows lack."""
-    from star_pipeline.storage.warehouse import CATALOG, quote_ident, quote_literal
-
     conn.execute(f"ATTACH {quote_literal(str(source))} AS old_file (READ_ONLY)")
     try:
         lake_raw = set(_raw_tables(conn, CATALOG))
@@ -108,47 +106,3 @@ def token_totals(conn, catalog: str) -> tuple | None:
             f"round(sum(cost_usd), 6) FROM {catalog}.aggregate.fact_token_usage").fetchone())
     except duckdb.Error:
         return None
-
-
-def run_migration(source: Path | None = None, out=None) -> int:
-    out = out or sys.stdout
-    from star_pipeline.build import run_build
-    from star_pipeline.config import load_settings
-    from star_pipeline.storage.warehouse import CATALOG, connect, quote_literal
-
-    settings = load_settings()
-    lake = settings.lake
-    if lake is None:
-        print(f"star-pipeline migrate-to-ducklake: {settings.config_path} names no lake. Set warehouse.kind: ducklake, "
-              "warehouse.catalog and warehouse.data_path there first (docs/guide/team.md); warehouse.path "
-              "may stay the old file's path, which is then read as the source.", file=out)
-        return 2
-    source = Path(source or settings.warehouse_path)
-    if not source.is_file():
-        print(f"star-pipeline migrate-to-ducklake: {source}: no such warehouse file. Give the old file with --from.",
-              file=out)
-        return 2
-    print(f"star-pipeline migrate-to-ducklake: copying the raw layer of {source} into {lake.label} ...", file=out,
-          flush=True)
-    try:
-        with connect(settings.warehouse_path, **settings.connect_options()) as conn:
-            copied = copy_into_lake(conn, source, getattr(settings, "machine_id", None), out)
-    except MigrationRefused as exc:
-        print(f"star-pipeline migrate-to-ducklake: FAILED: {exc}", file=out)
-        return 1
-    print(f"  raw layer copied and verified: {len(copied)} tables, {sum(copied.values())} rows, the same keys as the file",
-          file=out)
-    print("  rebuilding the derived layers in the lake (star-pipeline build --force) ...", file=out, flush=True)
-    if run_build(out=out, force=True) != 0:
-        print("star-pipeline migrate-to-ducklake: the raw layer is in the lake, but the rebuild failed (above). Fix "
-              "what it names and run `star-pipeline build`; do not migrate again.", file=out)
-        return 1
-    with connect(settings.warehouse_path, read_only=True, lake=lake) as conn:
-        conn.execute(f"ATTACH {quote_literal(str(source))} AS old_file (READ_ONLY)")
-        old, new = token_totals(conn, "old_file"), token_totals(conn, CATALOG)
-    print(f"  token usage rows, tokens, cost: file {old}, lake {new}", file=out)
-    if old is not None and old != new:
-        print("  (they differ: the file was last built before some of its raw lines, or by another version of "
-              "star_pipeline; the lake's figures are today's build of the same lines)", file=out)
-    print(f"star-pipeline migrate-to-ducklake: done. {source} is unchanged; delete it once the lake serves you.", file=out)
-    return 0

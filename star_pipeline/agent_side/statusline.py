@@ -31,7 +31,7 @@ import os
 import sys
 import time
 
-from star_pipeline.hook import log_error, utc_now_iso
+from star_pipeline.agent_side.hook import log_error, utc_now_iso
 from star_pipeline.storage.statusline_file import BLOCK_FIELDS, FORMAT, SESSION_PREFIX, call_cost, call_key
 
 DEFAULT_CONTEXT_WINDOW = 200_000

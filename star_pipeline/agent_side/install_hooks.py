@@ -7,9 +7,9 @@ second run changes nothing. Before any change the file is copied to
 atomically with the old file's permissions. Every change is printed.
 
 With `--brief` it also adds `star-pipeline brief --dir <warehouse>.briefs` to SessionStart: Claude Code
-puts that command's output (the project's brief, star_pipeline/brief.py) into the new session's context.
+puts that command's output (the project's brief, agent_side/brief.py) into the new session's context.
 With `--statusline` it sets the top-level `statusLine` to `star-pipeline statusline --file
-<warehouse>.statusline.jsonl` (star_pipeline/statusline.py). Settings hold one status line: one that is not
+<warehouse>.statusline.jsonl` (agent_side/statusline.py). Settings hold one status line: one that is not
 ours is never replaced silently: the command stops, changing nothing, and names it, unless `--force` is given
 (the backup then keeps the old one). `--uninstall` removes all of ours and leaves anyone else's.
 """
@@ -23,7 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from star_pipeline.settings_files import replace_file
+from star_pipeline.agent_side.settings_files import replace_file
 
 HOOK_EVENTS = (
     "SessionStart",

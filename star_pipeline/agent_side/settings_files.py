@@ -45,19 +45,14 @@ def replace_file(path: Path, text: str, out) -> None:
         raise
 
 
-def yaml_scalar(value) -> str:
-    """`value` as a YAML flow scalar, quoted only when it must be."""
-    import yaml
-
-    return yaml.safe_dump([value], default_flow_style=True, width=1 << 30, allow_unicode=True).strip()[1:-1]
-
-
 def yaml_with_key(text: str, section: str, key: str, value) -> tuple[str, bool]:
     """`text` (a YAML mapping of sections, as config.yaml is) with `section.key` set to `value`, and whether its
     comments were kept. The change is made in the text (the value replaced, or one line added) and kept only if
     the result parses to exactly the old mapping plus that key; a layout that does not allow it (flow style,
     a section written twice) is dumped anew: every key kept, the comments lost."""
     import yaml
+
+    from star_pipeline.config import yaml_scalar  # how `config` prints a value, too
 
     data = yaml.safe_load(text) or {}
     wanted = {**data, section: {**(data.get(section) or {}), key: value}}
