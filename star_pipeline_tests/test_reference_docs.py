@@ -105,13 +105,35 @@ def test_every_package_path_the_readme_and_docs_mention_exists():
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
+def anchors(page) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens, a repeated
+    one numbered (-1, -2 ...)."""
+    found: set[str] = set()
+    in_code = False
+    for line in read(page).splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        heading = re.match(r"^#{1,6} (.+)$", line)
+        if heading and not in_code:
+            slug = re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower()).replace(" ", "-")
+            number, unique = 0, slug
+            while unique in found:
+                number += 1
+                unique = f"{slug}-{number}"
+            found.add(unique)
+    return found
+
+
 def test_every_relative_link_and_image_of_the_readme_and_docs_resolves():
+    """To a file that exists, and to a heading of it when the link names one."""
     broken = []
     for page in [README, *PAGES]:
         for target in _LINK.findall(read(page)):
-            if re.match(r"^[a-z]+:", target) or target.startswith("#"):
+            if re.match(r"^[a-z]+:", target):
                 continue
-            if not (page.parent / target.split("#")[0]).exists():
+            path, _, anchor = target.partition("#")
+            linked = page.parent / path if path else page
+            if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in anchors(linked)):
                 broken.append(f"{page.relative_to(REPO_ROOT)}: {target}")
     assert not broken, "links to nothing:\n" + "\n".join(broken)
 
