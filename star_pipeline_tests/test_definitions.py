@@ -73,6 +73,21 @@ def test_malformed_config_fails_the_load_with_file_and_key(sandbox):
     assert f"{sandbox.config_path}: unknown key 'bogus_section'" in proc.stdout + proc.stderr
 
 
+def test_the_code_server_loads_the_definitions_and_ticks_without_pyarrow_or_numpy(sandbox):
+    """`make dev` keeps a code server running that loads the definitions and runs the sensors, which never open
+    the warehouse: pyarrow and numpy (40 MiB of its memory, BENCHMARKS.md "Idle cost of make dev") are
+    imported by the steps that use them, in each run's own process."""
+    code = (
+        "import sys; from dagster import build_sensor_context; from star_pipeline.definitions import defs; "
+        "defs.get_sensor_def('claude_code_files_sensor').evaluate_tick(build_sensor_context()); "
+        "print(','.join(m for m in ('pyarrow', 'numpy', 'wordllama', 'plotly', 'mcp') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=sandbox.root, capture_output=True, text=True,
+                          env={**os.environ, "STAR_PIPELINE_CONFIG": str(sandbox.config_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
+
+
 def test_dagster_yaml_limits_pools_to_one():
     import yaml
 

@@ -1,7 +1,6 @@
 """derived_blocks: ccusage's 5-hour billing blocks (blocks.py), from the Claude Code calls' times."""
 
 from dagster import asset
-import pyarrow as pa
 
 from star_pipeline.aggregate import pricing
 from star_pipeline.aggregate.blocks import CALL_TIME_SQL, billing_blocks
@@ -13,7 +12,7 @@ from star_pipeline.storage.table_docs import table_metadata
 @asset(key=key("derived_blocks"), group_name=GROUP, deps=[key("fact_token_usage")], pool=WAREHOUSE_POOL,
        kinds={"duckdb"}, metadata={"write_mode": "replace", **table_metadata(BLOCK_DOC | PIPELINE_VERSION_DOC)},
        description="5-hour billing blocks computed as ccusage does (Claude Code calls), with gap blocks.")
-def derived_blocks(warehouse: WarehouseResource) -> pa.Table:
+def derived_blocks(warehouse: WarehouseResource):  # a pyarrow Table (blocks_table), unannotated: see python_tables
     with warehouse.connect() as conn:
         calls = conn.execute(
             f"SELECT {CALL_TIME_SQL}, report_model, input_tokens, output_tokens, cache_creation_input_tokens, "

@@ -1,7 +1,6 @@
 """derived_goals and derived_attempts: main sessions chained by resume, summary and compaction links
 (connected components, python_tables.goal_components), each session an attempt."""
 
-import pyarrow as pa
 from dagster import AssetOut, Output, multi_asset
 
 from star_pipeline.aggregate import pricing
@@ -91,6 +90,8 @@ def derived_goals_and_attempts(warehouse: WarehouseResource):
                 "session_key": m[1], "first_activity": m[3], "last_activity": m[4], "total_tokens": m[5],
                 "cost_usd": m[6], "pipeline_version": version,
             })
+    import pyarrow as pa  # here, not with the definitions: the code server that loads them never needs it
+
     ts = pa.timestamp("us", tz="UTC")
     goal_schema = pa.schema([("goal_id", pa.string()), ("root_source", pa.string()), ("root_session_id", pa.string()),
                              ("project_id", pa.string()), ("attempts", pa.int64()), ("first_activity", ts),

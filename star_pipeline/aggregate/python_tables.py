@@ -7,19 +7,33 @@ aggregation (one row per API call's time, one row per session).
 
 from __future__ import annotations
 
-import pyarrow as pa
+import functools
+from typing import TYPE_CHECKING
 
 from star_pipeline.storage.table_docs import TableDoc
 
-BLOCK_SCHEMA = pa.schema([
-    ("block_id", pa.string()), ("is_gap", pa.bool_()), ("is_active", pa.bool_()),
-    ("start_time", pa.timestamp("us", tz="UTC")), ("end_time", pa.timestamp("us", tz="UTC")),
-    ("actual_end_time", pa.timestamp("us", tz="UTC")), ("entries", pa.int64()),
-    ("input_tokens", pa.int64()), ("output_tokens", pa.int64()),
-    ("cache_creation_input_tokens", pa.int64()), ("cache_read_input_tokens", pa.int64()),
-    ("total_tokens", pa.int64()), ("cost_usd", pa.float64()), ("models", pa.list_(pa.string())),
-    ("pipeline_version", pa.string()),
-])
+# pyarrow (with numpy, 40 MiB) is imported where a table is built: the code server loads the definitions that
+# import this module and never builds one (which is also why derived_blocks has no `-> pa.Table` annotation:
+# Dagster resolves an asset's annotations when the definitions load).
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+@functools.cache
+def block_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([
+        ("block_id", pa.string()), ("is_gap", pa.bool_()), ("is_active", pa.bool_()),
+        ("start_time", pa.timestamp("us", tz="UTC")), ("end_time", pa.timestamp("us", tz="UTC")),
+        ("actual_end_time", pa.timestamp("us", tz="UTC")), ("entries", pa.int64()),
+        ("input_tokens", pa.int64()), ("output_tokens", pa.int64()),
+        ("cache_creation_input_tokens", pa.int64()), ("cache_read_input_tokens", pa.int64()),
+        ("total_tokens", pa.int64()), ("cost_usd", pa.float64()), ("models", pa.list_(pa.string())),
+        ("pipeline_version", pa.string()),
+    ])
+
+
 BLOCK_DOC = TableDoc(
     {
         "block_id": "the block's start as an ISO time (ccusage's id); a gap block's is 'gap-<start>'",
@@ -43,12 +57,15 @@ BLOCK_DOC = TableDoc(
 
 
 def blocks_table(blocks: list[dict], pipeline_version: str) -> pa.Table:
-    rows = {name: [] for name in BLOCK_SCHEMA.names}
+    import pyarrow as pa
+
+    schema = block_schema()
+    rows = {name: [] for name in schema.names}
     for b in blocks:
         values = {**b, "actual_end_time": b["actual_end"], "pipeline_version": pipeline_version}
-        for name in BLOCK_SCHEMA.names:
+        for name in schema.names:
             rows[name].append(values.get(name))
-    return pa.table(rows, schema=BLOCK_SCHEMA)
+    return pa.table(rows, schema=schema)
 
 
 def goal_components(sessions: list[str], edges: list[tuple[str, str]]) -> dict[str, str]:

@@ -7,7 +7,6 @@ a classifier's is). Written here, in batches, rather than returned: the vectors 
 over gigabytes do not fit in memory at once.
 """
 
-import pyarrow as pa
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from star_pipeline.aggregate import pricing
@@ -31,6 +30,8 @@ EMBEDDINGS_DOC = TableDoc({
        description="One vector per distinct search text and embedding model (search.embedding_model); "
        "only texts without one are embedded.")
 def search_embeddings(context: AssetExecutionContext, warehouse: WarehouseResource, search: SearchResource) -> MaterializeResult:
+    import pyarrow as pa  # here, not with the definitions: the code server that loads them never needs it
+
     model = model_id(search.embedding_model)
     version = pricing.pipeline_version()  # the pipeline that embedded a text, as every aggregate row carries it
     with warehouse.connect() as conn:

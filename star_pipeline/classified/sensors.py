@@ -22,6 +22,7 @@ from dagster import (
 )
 
 from star_pipeline.classified.rules import classifier_file_versions
+from star_pipeline.storage.dagster_instance import sensor_instance
 from star_pipeline.raw.sensors import TICK_SECONDS
 from star_pipeline.classified.specs import (
     CLASSIFIER_REVISIONS,
@@ -46,12 +47,13 @@ def build_classifier_files_sensor(folder: Path, ingested: Callable[[object], boo
         if unregistered:
             context.log.warning(unregistered_message(folder, unregistered))
         revision = revision_key(versions)
-        if revision is None or context.instance.has_dynamic_partition(CLASSIFIER_REVISIONS.name, revision):
+        instance = sensor_instance(context)
+        if revision is None or instance.has_dynamic_partition(CLASSIFIER_REVISIONS.name, revision):
             return SkipReason(f"no new revision of the classifiers in {folder}")
         context.log.info(f"new classifiers revision: {revision}")
         addition = AddDynamicPartitionsRequest(partitions_def_name=CLASSIFIER_REVISIONS.name, partition_keys=[revision])
         runs = [RunRequest(run_key=revision, asset_selection=[spec.key for spec in CLASSIFIERS], partition_key=revision)]
-        if not ingested(context.instance):
+        if not ingested(instance):
             context.log.info("no ingest has succeeded yet: revision registered, the after-ingest sensor will run it")
             runs = []
         return SensorResult(run_requests=runs, dynamic_partitions_requests=[addition])

@@ -19,6 +19,13 @@ def has_ingested(instance) -> bool:
     return bool(instance.get_runs(filters=RunsFilter(job_name=INGEST_JOB, statuses=[DagsterRunStatus.SUCCESS]), limit=1))
 
 
+def last_ingest(instance):
+    """The ingest run that succeeded last (by the time it finished), or None."""
+    records = instance.get_run_records(
+        filters=RunsFilter(job_name=INGEST_JOB, statuses=[DagsterRunStatus.SUCCESS]), limit=1, order_by="update_timestamp")
+    return records[0].dagster_run if records else None
+
+
 def ingest_pending(instance):
     """An ingest run still to finish (queued or running), or None."""
     runs = instance.get_runs(

@@ -42,63 +42,79 @@ import hashlib
 import json
 import logging
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import cache
 from itertools import accumulate
-from typing import NamedTuple
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, NamedTuple
 
 from star_pipeline.raw.databases import TOMBSTONE, TOMBSTONE_SIGNATURE, content_digest, database_rows, database_snapshot
 from star_pipeline.raw.documents import SKELETON, split_document, unsplit_document
 from star_pipeline.raw.line_parts import PART_BYTES, split_parts, stored_signature
 from star_pipeline.sources.source import capture_of
 
+# pyarrow (with numpy, 40 MiB) is imported by the functions that build tables, not with this module: the raw
+# sensors and the code server that loads the definitions use only discover_files.
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 READ_CHUNK_BYTES = 4 << 20
 BATCH_BYTES = 8 << 20
 BATCH_ROWS = 16384
-LINE_SCHEMA = pa.schema(
-    [
-        ("source", pa.string()),
-        ("path", pa.string()),
-        ("file_version", pa.int32()),
-        ("line_number", pa.int64()),
-        ("byte_offset", pa.int64()),
-        ("byte_length", pa.int64()),
-        ("line_bytes", pa.binary()),
-        ("ends_with_newline", pa.bool_()),
-        ("sha256", pa.string()),
-        ("ingest_run_id", pa.string()),
-        ("ingested_at", pa.timestamp("us", tz="UTC")),
-        ("part_number", pa.int32()),
-        ("part_count", pa.int32()),
-        ("machine_id", pa.string()),
-    ]
-)
 
-MANIFEST_SCHEMA = pa.schema(
-    [
-        ("source", pa.string()),
-        ("path", pa.string()),
-        ("file_version", pa.int32()),
-        ("size_bytes", pa.int64()),
-        ("mtime", pa.timestamp("us", tz="UTC")),
-        ("consumed_offset", pa.int64()),
-        ("consumed_sha256", pa.string()),
-        ("line_count", pa.int64()),
-        ("first_seen_at", pa.timestamp("us", tz="UTC")),
-        ("last_seen_at", pa.timestamp("us", tz="UTC")),
-        ("source_deleted_at", pa.timestamp("us", tz="UTC")),
-        ("superseded_at", pa.timestamp("us", tz="UTC")),
-        ("last_ingest_run_id", pa.string()),
-        ("path_bytes", pa.binary()),
-        ("inode", pa.int64()),
-        ("ctime", pa.timestamp("us", tz="UTC")),
-        ("capture_error", pa.string()),
-        ("machine_id", pa.string()),
-    ]
-)
+
+@cache
+def line_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("source", pa.string()),
+            ("path", pa.string()),
+            ("file_version", pa.int32()),
+            ("line_number", pa.int64()),
+            ("byte_offset", pa.int64()),
+            ("byte_length", pa.int64()),
+            ("line_bytes", pa.binary()),
+            ("ends_with_newline", pa.bool_()),
+            ("sha256", pa.string()),
+            ("ingest_run_id", pa.string()),
+            ("ingested_at", pa.timestamp("us", tz="UTC")),
+            ("part_number", pa.int32()),
+            ("part_count", pa.int32()),
+            ("machine_id", pa.string()),
+        ]
+    )
+
+
+@cache
+def manifest_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("source", pa.string()),
+            ("path", pa.string()),
+            ("file_version", pa.int32()),
+            ("size_bytes", pa.int64()),
+            ("mtime", pa.timestamp("us", tz="UTC")),
+            ("consumed_offset", pa.int64()),
+            ("consumed_sha256", pa.string()),
+            ("line_count", pa.int64()),
+            ("first_seen_at", pa.timestamp("us", tz="UTC")),
+            ("last_seen_at", pa.timestamp("us", tz="UTC")),
+            ("source_deleted_at", pa.timestamp("us", tz="UTC")),
+            ("superseded_at", pa.timestamp("us", tz="UTC")),
+            ("last_ingest_run_id", pa.string()),
+            ("path_bytes", pa.binary()),
+            ("inode", pa.int64()),
+            ("ctime", pa.timestamp("us", tz="UTC")),
+            ("capture_error", pa.string()),
+            ("machine_id", pa.string()),
+        ]
+    )
 # A path is unique per machine, not globally: each machine's manifest rows are its own (several machines may
 # write one team warehouse, and a path such as ~/.claude/projects/x/<uuid>.jsonl exists on each).
 MANIFEST_KEY = ["machine_id", "path", "file_version"]
@@ -240,7 +256,7 @@ def discover_files(roots: list[str], files: str | tuple[tuple[str, str], ...]) -
                 except OSError as exc:
                     found.skipped.append(f"{stored_path(path)}: cannot stat it ({exc.strerror})")
                     continue
-                if not os.path.isfile(path):
+                if not stat.S_ISREG(st.st_mode):  # the stat above says it (os.path.isfile would stat again)
                     continue
                 key = stored_path(path)
                 if key in found.files and found.files[key].disk_path != path:
@@ -315,13 +331,18 @@ class Capture:
 
     # -- public -----------------------------------------------------------
     def lines(self) -> pa.RecordBatchReader:
-        return pa.RecordBatchReader.from_batches(LINE_SCHEMA, self._batches())
+        import pyarrow as pa
+
+        return pa.RecordBatchReader.from_batches(line_schema(), self._batches())
 
     def manifest(self) -> pa.Table:
         if not self._consumed:
             raise RuntimeError("Capture.manifest() is only complete after lines() has been read to the end")
-        columns = {name: [getattr(row, name) for row in self._manifest_rows] for name in MANIFEST_SCHEMA.names}
-        return pa.table(columns, schema=MANIFEST_SCHEMA)
+        import pyarrow as pa
+
+        schema = manifest_schema()
+        columns = {name: [getattr(row, name) for row in self._manifest_rows] for name in schema.names}
+        return pa.table(columns, schema=schema)
 
     def after_manifest(self) -> tuple[tuple[str, list], ...]:
         """Statements to run with the manifest write: stored last lines whose newline arrived in this run."""
@@ -691,6 +712,8 @@ class _BatchBuilder:
     def flush(self):
         if not self.data:
             return
+        import pyarrow as pa
+
         n = len(self.data)
         yield pa.record_batch(
             [
@@ -709,7 +732,7 @@ class _BatchBuilder:
                 pa.array(self.part_counts, pa.int32()),
                 pa.array([self.machine_id] * n, pa.string()),
             ],
-            schema=LINE_SCHEMA,
+            schema=line_schema(),
         )
         self._reset()
 
@@ -718,7 +741,7 @@ def load_manifest(conn, table_sql: str, machine_id: str) -> dict[str, FileState]
     """The latest version of every file of machine `machine_id` in a manifest table (superseded only if a run
     died mid-rewrite). Another machine's rows for the same path are not this machine's file."""
     cursor = conn.execute(
-        f"SELECT {', '.join(MANIFEST_SCHEMA.names)} FROM {table_sql} WHERE machine_id = ? "
+        f"SELECT {', '.join(manifest_schema().names)} FROM {table_sql} WHERE machine_id = ? "
         "QUALIFY file_version = max(file_version) OVER (PARTITION BY path)",
         [machine_id],
     )

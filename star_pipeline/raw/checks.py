@@ -28,9 +28,8 @@ the others' files are on their machines.
 
 import hashlib
 import os
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
 from star_pipeline.raw.capture import EMPTY_SHA256, READ_CHUNK_BYTES, mtime_of
@@ -41,6 +40,9 @@ from star_pipeline.sources import SOURCES, Source
 from star_pipeline.storage.load_log import wrote_in_run
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SourceFoldersResource, WarehouseResource
 from star_pipeline.storage.warehouse import quote_ident, quote_literal
+
+if TYPE_CHECKING:
+    import pyarrow as pa  # imported where a batch is read, not when the definitions load (raw/capture.py says why)
 
 DIGEST_BATCH_ROWS = 8192
 
@@ -247,8 +249,11 @@ def stored_digests(conn, lines_table: str, paths_sql: str, params: list) -> dict
     return {key: (n, nbytes, hasher.hexdigest()) for key, (n, nbytes, hasher, _last) in digests.items()}
 
 
-def _add_batch(batch: pa.RecordBatch, digests: dict, unordered: set) -> None:
+def _add_batch(batch: "pa.RecordBatch", digests: dict, unordered: set) -> None:
     """Fold one batch into the running (count, bytes, hasher, last offset) of each file version."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     rows = batch.num_rows
     if not rows:
         return

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np  # imported where vectors are made: the code server loads this module and never embeds
 
 DEFAULT_MODEL = "wordllama"
 EMBED_CHARS = 2000
@@ -31,6 +33,8 @@ def model_id(name: str) -> str:
 
 @functools.lru_cache(maxsize=2)
 def _load(name: str):
+    import numpy as np
+
     if name == DEFAULT_MODEL:
         try:
             import wordllama
@@ -62,6 +66,8 @@ def _load(name: str):
 
 def embed(name: str, texts: list[str]) -> np.ndarray:
     """Unit-length vectors (one row per text) of the heads of `texts`, by the model `name`."""
+    import numpy as np
+
     vectors = _load(name)([text[:EMBED_CHARS] for text in texts])
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms == 0, 1, norms)
