@@ -8,31 +8,14 @@ imports nothing of star_pipeline but storage/shipped_files.py, when a writable c
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
 
-
-def _answer_duckdb_pandas_lookups_at_once() -> None:
-    """Where pandas is not installed, record it as absent in `sys.modules`, so that `import pandas` fails at once.
-
-    DuckDB's Python client tries `import pandas` twice on every `execute` with parameters (to see whether a
-    parameter is a DataFrame). A failed import is not cached: each one searches every folder of `sys.path`
-    again. A small build makes about 1,600 such calls (5,594 failed imports, 2.4 s of a 40 s build under
-    cProfile); a parameterized query took 0.46-0.51 ms of CPU with the search and 0.30 ms without. With
-    pandas installed this does nothing, and without it every `import pandas` fails as it would anyway
-    (ModuleNotFoundError)."""
-    if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
-        sys.modules["pandas"] = None
-
-
-_answer_duckdb_pandas_lookups_at_once()
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
 
 DEFAULT_MEMORY_LIMIT = "1GiB"
