@@ -3,6 +3,7 @@
 #   make test   run the test suite (the same command CI runs)
 #   make build  materialize every asset once from the command line
 #   make bench  measure against ccusage and DuckDB baselines (see star_pipeline/bench/run.py)
+#   make docs   regenerate docs/reference/schema.md and cli.md from the code (star_pipeline/reference_docs.py)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +12,7 @@ DAGSTER_HOME ?= $(STAR_PIPELINE_HOME)/dagster_home
 PORT ?= 3000
 export DAGSTER_HOME
 
-.PHONY: install dev test build bench bench-robustness
+.PHONY: install dev test build bench bench-robustness docs
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,3 +53,7 @@ bench: install
 # memory, not speed); appended to BENCHMARKS.md. See star_pipeline/bench/robustness.py.
 bench-robustness: install
 	$(VENV)/bin/python -m star_pipeline.bench.robustness --write BENCHMARKS.md
+
+# The generated reference pages; star_pipeline_tests/test_reference_docs.py fails while they differ from the code.
+docs: install
+	$(VENV)/bin/python -m star_pipeline.reference_docs

@@ -109,7 +109,7 @@ def run_migrate_to_ducklake(source: Path | None = None, out=None) -> int:
     lake = settings.lake
     if lake is None:
         print(f"star-pipeline migrate-to-ducklake: {settings.config_path} names no lake. Set warehouse.kind: ducklake, "
-              "warehouse.catalog and warehouse.data_path there first (README, \"A team warehouse\"); warehouse.path "
+              "warehouse.catalog and warehouse.data_path there first (docs/guide/team.md); warehouse.path "
               "may stay the old file's path, which is then read as the source.", file=out)
         return 2
     source = Path(source or settings.warehouse_path)

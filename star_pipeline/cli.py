@@ -14,13 +14,14 @@ def _parser():
 
     from star_pipeline.sources import with_messages
 
+    agents = [source.name for source in with_messages()]
     parser = argparse.ArgumentParser(
         prog="star-pipeline",
-        description="A local DuckDB warehouse of Claude Code and Codex activity. "
-        "Configuration: the defaults (config/star_pipeline.yaml; star_pipeline/defaults/ in an installed copy) overlaid "
-        "key by key by your file, "
+        description=f"A local DuckDB warehouse of what {len(agents)} AI coding agents did ({', '.join(agents)}), "
+        "kept in four layers (raw, normalized, classified, aggregate) by a Dagster code location. "
+        "Configuration: the defaults overlaid key by key by your file, "
         "$XDG_CONFIG_HOME/star_pipeline/config.yaml (~/.config/star_pipeline/config.yaml) or the one "
-        "STAR_PIPELINE_CONFIG names; `star-pipeline config` shows the result.",
+        "STAR_PIPELINE_CONFIG names; `star-pipeline config` shows the result and where each value came from.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 

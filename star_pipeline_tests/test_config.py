@@ -51,7 +51,10 @@ def test_env_var_names_the_file_that_overlays_the_defaults(monkeypatch, tmp_path
 
 
 def readme_yaml_blocks() -> list[str]:
-    return re.findall(r"^```yaml\n(.*?)^```", (REPO_ROOT / "README.md").read_text(), flags=re.S | re.M)
+    """The YAML examples of the README and the docs (the team snippet: docs/guide/team.md; the memory limit:
+    docs/reference/configuration.md)."""
+    pages = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]
+    return [block for page in pages for block in re.findall(r"^```yaml\n(.*?)^```", page.read_text(), flags=re.S | re.M)]
 
 
 def xdg_config(monkeypatch, tmp_path, text: str | None) -> Path:
@@ -65,7 +68,7 @@ def xdg_config(monkeypatch, tmp_path, text: str | None) -> Path:
 
 
 def test_the_readmes_team_config_loads_over_the_defaults(monkeypatch, tmp_path):
-    """The README's team snippet sets only kind, catalog, data_path and the machine: warehouse.path and the
+    """The docs' team snippet sets only kind, catalog, data_path and the machine: warehouse.path and the
     hook spool (which the pipeline needs) come from the defaults."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     [team] = [block for block in readme_yaml_blocks() if "kind: ducklake" in block]

@@ -88,7 +88,7 @@ def start() -> LocalPostgres:
 
 def main() -> int:
     """`python -m star_pipeline.bench.local_postgres [database]`: a throwaway cluster for trying a team lake on
-    one machine (README, "A team warehouse"); prints the `warehouse.catalog` value, and stops and removes the
+    one machine (docs/guide/team.md); prints the `warehouse.catalog` value, and stops and removes the
     cluster, lake catalog included, on Ctrl-C or `kill`."""
     import signal
     import sys

@@ -1,7 +1,7 @@
 """The registry of agent sources: every layer iterates `SOURCES`.
 
 Adding an agent is a folder beside these (its `Source` in `__init__.py`, its SQL)
-and one line here; see the README's "Adding an agent".
+and one line here; see docs/development.md, "Add an agent".
 """
 
 from star_pipeline.sources.amp import AMP
