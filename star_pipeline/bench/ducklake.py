@@ -67,7 +67,7 @@ def split_files(sizes: dict[str, int], parts: int = WRITERS) -> list[list[str]]:
 # ---------------------------------------------------------------- configurations and builds
 
 def corpus_roots(corpus_label: str, folder: Path) -> dict[str, Path]:
-    """The corpus's Claude Code and Codex roots (bench/run.py's REAL and GENERATED layouts)."""
+    """The corpus's Claude Code and Codex roots (bench/corpora.py's REAL and GENERATED layouts)."""
     if corpus_label == "real":
         return {"claude": folder / ".claude" / "projects"}
     return {"claude": folder / "claude" / "projects", "codex": folder / "codex" / "sessions"}
@@ -288,7 +288,7 @@ def lake_rows(work: Path, size_mb: float, corpus_label: str = "real") -> tuple[l
     """Rows (measurement, ducklake, single file, ratio, target), notes, and failures (the raw layers of the
     three writers' lake and the single writer's differ, or a lake build failed)."""
     from star_pipeline.bench import local_postgres
-    from star_pipeline.bench.run import GENERATED, REAL
+    from star_pipeline.bench.corpora import GENERATED, REAL
 
     if corpus_label == "real" and not ((CORPUS / "claude" / "projects").is_dir() and AMPLIFY.exists()):
         rows, notes, failures = lake_rows(work, size_mb, "generated")
