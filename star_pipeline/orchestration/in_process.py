@@ -74,15 +74,6 @@ def lost_versions(instance, current: dict[str, str], warehouse_path, lake=None) 
     return sorted(registered - stored - set(current.values()))
 
 
-def after_ingest(revisions: list[str]) -> tuple[str, dict]:
-    """The job that follows an ingest and its run's keyword arguments: classify with every registered revision
-    and rebuild, or (no classifier revision at all) rebuild the aggregates."""
-    from star_pipeline.classified.specs import revisions_run
-    from star_pipeline.orchestration.jobs import AGGREGATE_JOB, REFRESH_JOB
-
-    return (REFRESH_JOB, revisions_run(revisions)) if revisions else (AGGREGATE_JOB, {})
-
-
 def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None = None, log=None,
                  raw_only: bool = False, watch=None) -> PipelineResult:
     """Ingest, then classify and rebuild; `raw_only`: capture this machine's raw lines and stop (a team
@@ -92,6 +83,7 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
     from star_pipeline.classified.rules import classifier_file_versions
     from star_pipeline.classified.specs import CLASSIFIER_REVISIONS, revision_key, unregistered_files, unregistered_message
     from star_pipeline.orchestration.jobs import CAPTURE_JOB, INGEST_JOB
+    from star_pipeline.orchestration.sequence import after_ingest
     from star_pipeline.storage.warehouse import shared_instance
 
     log = log or (lambda message: None)

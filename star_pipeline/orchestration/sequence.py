@@ -36,10 +36,14 @@ def ingest_pending(instance):
     return runs[0] if runs else None
 
 
+def after_ingest(revisions: list[str]) -> tuple[str, dict]:
+    """The job that follows an ingest and its run's keyword arguments: one run over every registered revision of
+    the classifiers and the aggregate layer, or the aggregates alone while no revision is registered yet."""
+    return (REFRESH_JOB, revisions_run(revisions)) if revisions else (AGGREGATE_JOB, {})
+
+
 def downstream_request(instance, after_run_id: str) -> RunRequest:
-    """After an ingest: one run over every registered revision of the classifiers and the aggregate layer (the
-    aggregates alone while no revision is registered yet)."""
-    revisions = instance.get_dynamic_partitions(CLASSIFIER_REVISIONS.name)
-    if not revisions:
-        return RunRequest(run_key=f"{after_run_id}:aggregate", job_name=AGGREGATE_JOB)
-    return RunRequest(run_key=f"{after_run_id}:refresh", job_name=REFRESH_JOB, **revisions_run(revisions))
+    """After an ingest, as a sensor's request: `after_ingest`'s run."""
+    job, run_arguments = after_ingest(instance.get_dynamic_partitions(CLASSIFIER_REVISIONS.name))
+    suffix = "refresh" if job == REFRESH_JOB else "aggregate"
+    return RunRequest(run_key=f"{after_run_id}:{suffix}", job_name=job, **run_arguments)
