@@ -368,7 +368,7 @@ def _measure(cluster, corpus, work: Path, size_mb: float, rows: list, notes: lis
               "(reference)")]
 
     print("ducklake: incremental refresh ...", flush=True)
-    new_size = corpus.add_session(folder)
+    new_size = corpus.add_session(folder, 800_000)
     since = time.time()
     file_inc, _, _ = build(file_config)
     file_inc_facts = run_facts(file_config, since)
@@ -376,7 +376,7 @@ def _measure(cluster, corpus, work: Path, size_mb: float, rows: list, notes: lis
     lake_inc, _, lake_inc_out = build(lake_config_path)
     lake_inc_facts = run_facts(lake_config_path, since)
     empty = work / "empty-corpus"
-    corpus.add_session(empty)
+    corpus.add_session(empty, 800_000)
     file_empty, _, _ = build(corpus.config(work / "file-empty", empty))
     lake_empty, _, _ = build(as_lake(corpus.config(work / "lake-empty", empty), cluster.create_database("bench_empty"),
                                      work / "lake-empty" / "data"))

@@ -88,14 +88,15 @@ def fmt_ratio(value: float | None, baseline: float | None) -> str:
     return f"{value / baseline:.2f}x" if value and baseline else "n/a"
 
 
-def amplify(dest: Path, size_mb: float, corpus: Path = CORPUS) -> float:
+def amplify(dest: Path, size_mb: float, corpus: Path = CORPUS, distinct: bool = False) -> float:
     """A real-shaped Claude Code corpus of about `size_mb` under dest/.claude/projects (copies of the real
-    transcripts by ../shared/tools/amplify.py); its size in MB."""
+    transcripts by ../shared/tools/amplify.py; with `distinct`, its --distinct: every copy's texts made distinct,
+    as in a real history, rather than repeated); its size in MB."""
     source = corpus / "claude" / "projects"
     one_copy = sum(p.stat().st_size for p in source.rglob("*.jsonl"))
     copies = max(1, round(size_mb * 2**20 / one_copy))
-    subprocess.run([sys.executable, str(AMPLIFY), str(source), str(dest / ".claude"), str(copies)],
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, str(AMPLIFY), str(source), str(dest / ".claude"), str(copies),
+                    *(["--distinct"] if distinct else [])], check=True, capture_output=True)
     return sum(p.stat().st_size for p in (dest / ".claude").rglob("*.jsonl")) / 2**20
 
 
@@ -111,3 +112,41 @@ def renewed_copy(source: Path, target_dir: Path) -> tuple[str, int]:
     target_dir.mkdir(parents=True, exist_ok=True)
     (target_dir / name).write_bytes(data)
     return _UUID.search(name.encode()).group(0).decode(), len(data)
+
+
+def pick_transcripts(sizes: dict[Path, int], target: int, tolerance: float = 0.1) -> list[Path]:
+    """The transcripts a new session of about `target` bytes is made from: the one closest in size when it is
+    within `tolerance` of it; otherwise the largest, largest first, until together they reach `target` (all of
+    them when they do not; `renewed_session` cuts the last at a line end)."""
+    closest = min(sizes, key=lambda path: (abs(sizes[path] - target), path))
+    if abs(sizes[closest] - target) <= tolerance * target:
+        return [closest]
+    picked, total = [], 0
+    for path in sorted(sizes, key=lambda path: (-sizes[path], path)):
+        if total >= target:
+            break
+        picked.append(path)
+        total += sizes[path]
+    return picked
+
+
+def renewed_session(sources: list[Path], target_dir: Path, target: int) -> tuple[str, int]:
+    """One new session in `target_dir` made of `sources` (Claude Code transcripts, in order), each under new ids as
+    `renewed_copy` makes them (its own: two sources never share one) and every source's session id replaced by the
+    same new one, cut at the last line end within `target` bytes (at least one line). Its session id and size."""
+    session = str(uuid.uuid4()).encode()
+    parts = []
+    for source in sources:
+        named = _UUID.search(source.name.encode())  # the source's own session id becomes the new session's
+        mapping: dict[bytes, bytes] = {named.group(0): session} if named else {}
+        renew = lambda m: mapping.setdefault(m.group(0), str(uuid.uuid4()).encode())  # noqa: E731
+        tag = uuid.uuid4().hex[:8].encode()
+        data = _UUID.sub(renew, source.read_bytes()).replace(b'"msg_', b'"msg_' + tag).replace(b'"req_', b'"req_' + tag)
+        parts.append(data.rstrip(b"\n") + b"\n")
+    data = b"".join(parts)
+    if len(data) > target:
+        cut = data.rfind(b"\n", 0, target)
+        data = data[:cut + 1] if cut >= 0 else data[:data.index(b"\n") + 1]
+    target_dir.mkdir(parents=True, exist_ok=True)
+    (target_dir / f"{session.decode()}.jsonl").write_bytes(data)
+    return session.decode(), len(data)
