@@ -2,7 +2,7 @@
 #   make dev    start Dagster (`dg dev`) on 127.0.0.1:3000 with the default config and a persistent DAGSTER_HOME
 #   make test   run the test suite (the same command CI runs)
 #   make build  materialize every asset once from the command line
-#   make bench  measure against ccusage and DuckDB baselines (see star_pipeline/bench/run.py)
+#   make bench  measure against agentsview, ccusage and DuckDB baselines (see star_pipeline/bench/run.py)
 #   make docs   regenerate docs/reference/schema.md and cli.md from the code (star_pipeline/reference_docs.py)
 
 PYTHON ?= python3
@@ -43,8 +43,10 @@ test: install
 build: install $(DAGSTER_HOME)/dagster.yaml
 	umask 077 && $(VENV)/bin/star-pipeline build
 
-# Benchmarks against baselines measured in the same run (ccusage via npx when available).
-# BENCH_ARGS="--size-mb 1024 --scaling" for the large runs; figures are appended to BENCHMARKS.md.
+# Benchmarks against baselines measured in the same run: agentsview 0.46.1 (pip-installed into the bench's own
+# venv under ~/.cache/star_pipeline/bench, never the project's) and ccusage via npx, each skipped with a note when
+# unavailable. BENCH_ARGS="--size-mb 1024 --scaling" for issue 29's runs (1 GB and 4 GB of the distinct real
+# corpus); figures are appended to BENCHMARKS.md.
 BENCH_ARGS ?= --size-mb 100
 bench: install
 	$(VENV)/bin/python -m star_pipeline.bench.run $(BENCH_ARGS) --write BENCHMARKS.md

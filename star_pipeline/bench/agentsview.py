@@ -53,8 +53,9 @@ def install(cache: Path | None = None) -> tuple[Path | None, str]:
             return None, f"{binary} --version answered {version.stdout.strip() or version.stderr.strip()!r}"
         return binary, ""
     except subprocess.CalledProcessError as exc:
-        output = (exc.stderr or b"").decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr)
-        return None, f"`{' '.join(map(str, exc.cmd))}` failed: {output.strip()[-300:]}"
+        output = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
+        last = [line for line in output.splitlines() if line.strip()][-1:] or [f"exit status {exc.returncode}"]
+        return None, f"`{' '.join(map(str, exc.cmd))}` failed: {last[0].strip()}"
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"{exc}"
 

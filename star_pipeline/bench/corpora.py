@@ -39,7 +39,8 @@ def _generated_session(folder: Path, size: int) -> int:
     import random
 
     start = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
-    return claude_session(random.Random(99 + size), folder, "-home-dev-newproj", start, max(1, round(size / GENERATED_BYTES_PER_TURN)))
+    turns = max(1, round(size / GENERATED_BYTES_PER_TURN))
+    return claude_session(random.Random(99 + size), folder, "-home-dev-newproj", start, turns)
 
 
 GENERATED = Corpus(

@@ -196,7 +196,8 @@ def corpus_rows(corpus: Corpus, work: Path, size_mb: float, scaling: bool, use_c
     print(f"{label}: making a {size_mb:g} MB corpus ...", flush=True)
     total_mb = corpus.make(folder, size_mb)
     config = corpus.config(work / f"{label}-main", folder)
-    peer = Agentsview(agentsview_bin, work / f"{label}-agentsview", *corpus.agent_roots(folder)) if agentsview_bin else None
+    peer = (Agentsview(agentsview_bin, work / f"{label}-agentsview", *corpus.agent_roots(folder))
+            if agentsview_bin else None)
     print(f"{label}: full build over {total_mb:.0f} MB ...", flush=True)
     build_s, build_kib = build(config)
     print(f"{label}: agentsview sync, ccusage and DuckDB over the same files ...", flush=True)
@@ -262,8 +263,9 @@ def corpus_rows(corpus: Corpus, work: Path, size_mb: float, scaling: bool, use_c
             empty = work / f"{label}-empty-corpus"
             corpus.add_session(empty, size)
             empty_s, _ = build(corpus.config(work / f"{label}-empty", empty))
-            rows.append((f"{what} wall", f"{incremental_s:.1f} s", seconds("same session into an empty warehouse", empty_s),
-                         fmt_ratio(incremental_s, empty_s), "< 2x empty"))
+            rows.append((f"{what} wall", f"{incremental_s:.1f} s",
+                         seconds("same session into an empty warehouse", empty_s), fmt_ratio(incremental_s, empty_s),
+                         "< 2x empty"))
     if peer:
         notes.append(f"{label} corpus, agentsview synced " + ", ".join(synced) + ".")
     for used in (folder, work / f"{label}-main", work / f"{label}-empty-corpus", work / f"{label}-empty",
@@ -354,7 +356,7 @@ def main() -> None:
                 notes.append(f"The real corpus was skipped: {CORPUS / 'claude' / 'projects'} or {AMPLIFY} is absent.")
         corpora += [] if args.no_generated else [GENERATED]
         # the growth figure on the corpus that counts: the distinct real one, else the generated one
-        scaled = next((corpus for corpus in (REAL_DISTINCT, GENERATED) if corpus in corpora), None)
+        scaled = next((wanted for wanted in (REAL_DISTINCT, GENERATED) if any(c is wanted for c in corpora)), None)
         for corpus in corpora:
             try:
                 corpus_table, corpus_notes = corpus_rows(corpus, work, args.size_mb, args.scaling and corpus is scaled,
@@ -366,7 +368,7 @@ def main() -> None:
             notes += corpus_notes
 
         if not args.no_fixed_cost:
-            fixed = REAL_DISTINCT if REAL_DISTINCT in corpora else GENERATED
+            fixed = REAL_DISTINCT if any(c is REAL_DISTINCT for c in corpora) else GENERATED
             try:
                 rows += fixed_cost_rows(fixed, work, agentsview_bin)
             except Exception as exc:

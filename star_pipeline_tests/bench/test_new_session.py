@@ -45,7 +45,8 @@ def test_joined_transcripts_become_one_new_session_cut_at_a_line_end(tmp_path):
     originals = {json.loads(line)["uuid"] for source in sources for line in source.read_text().splitlines()}
     assert not originals & {row["uuid"] for row in rows}
     assert len({row["uuid"] for row in rows}) == len(rows)  # the two sources' ids stay apart
-    assert not {row["message"]["id"] for row in rows} & {f"msg_{s[:4]}{n}" for s in (SESSION_A, SESSION_B) for n in range(40)}
+    old_messages = {f"msg_{source[:4]}{n}" for source in (SESSION_A, SESSION_B) for n in range(40)}
+    assert not {row["message"]["id"] for row in rows} & old_messages
 
 
 def test_a_first_line_longer_than_the_target_is_kept_whole(tmp_path):
