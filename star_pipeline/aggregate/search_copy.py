@@ -1,22 +1,30 @@
 """published_search_copy: what `star-pipeline search` and `star-pipeline mcp` read (<warehouse>.search.duckdb),
-rewritten after every rebuild: the masked texts with their session's project, their vectors for the
+brought up to date after every rebuild: the masked texts with their session's project, their vectors for the
 configured model, the lexical (BM25) index of the texts' words, and the history tables the MCP tools
 answer from (HISTORY_TABLES: sessions, tool calls, API calls, files touched), where every text comes
 from search_documents and so is masked as it is.
 
 The costly parts are computed in the warehouse, incrementally, per distinct text: the vectors
 (search_embeddings) and the words (search_postings); the copy only lays them out for reading (document
-ids, term ids, postings sorted by term), and is written whole, then renamed, so search never waits for
-a writer and never sees half a copy. (DuckDB's own fts index was rebuilt whole here, 10 of 16 s at 1 GB.)
+ids, term ids, postings sorted by term). A rebuild changes the copy in proportion to what changed: the
+copy is copied (a file copy, at disk speed), the documents whose row changed are deleted and inserted
+again with their vectors and postings (new terms get new ids, document frequencies are adjusted), the
+small history tables are written again, and the copy is renamed into place, so search never waits for a
+writer and never sees half a copy. It is written whole when there is none, when its layout, model or
+setting differ, or when the documents changed since it was last written whole pass UPDATED_AT_MOST of
+them (and UPDATED_ALWAYS_BELOW) (appended postings are no longer sorted by term; a whole copy sorts them again).
+(DuckDB's own fts index was rebuilt whole here, 10 of 16 s at 1 GB; the whole copy 29 s at 1 GB.)
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+from dataclasses import dataclass
 
 from dagster import MaterializeResult, MetadataValue, asset
 
-from star_pipeline.aggregate.search_embeddings import SEARCH_TEXT
+from star_pipeline.aggregate.search_documents import SEARCH_TEXT
 from star_pipeline.aggregate.sql_assets import GROUP, key, normalized
 from star_pipeline.storage.embeddings import model_id
 from star_pipeline.storage.masking import SECRET_PATH, TARGET_MASKED  # a call's target path hidden with its secret
@@ -107,68 +115,200 @@ HISTORY_TABLES = {
 }
 
 
+COPY_LAYOUT = 2
+"""The copy's layout (search_meta.layout): a copy of another layout is written whole."""
+UPDATED_AT_MOST = 0.25
+"""The share of a copy's documents that may change before it is written whole again (postings appended by updates
+are not sorted by term, and a document deleted leaves its space behind: a whole copy sorts and compacts)..."""
+UPDATED_ALWAYS_BELOW = 20_000
+"""...but never fewer than this many documents: a small copy is cheap either way, and a first few sessions change
+much of it."""
+DOCUMENT_KEY = ("source", "path", "file_version", "byte_offset")
+# The copy's documents as search_documents and session_projects now give them (`row_hash`: what a reader sees
+# of a document; a document whose row_hash differs from the copy's is replaced), those matching {where}.
+CURRENT_DOCUMENTS = """
+    SELECT d.source, d.path, d.file_version, d.byte_offset, d.session_id, d.agent_id,
+        coalesce(p.project_id, '(unknown)') AS project, coalesce(p.machine_id, '(unknown)') AS machine,
+        d.event_ts, d.role, d.record_type, d.text_hash,
+        hash(d.session_id, d.agent_id, coalesce(p.project_id, '(unknown)'), coalesce(p.machine_id, '(unknown)'),
+             d.event_ts, d.role, d.record_type, d.text_hash) AS row_hash
+    FROM aggregate.search_documents d
+    LEFT JOIN aggregate.session_projects p USING (source, session_id)"""
+
+
+@dataclass
+class CopyWrite:
+    """What a write of the copy did: `whole` or `updated`, the documents inserted and deleted, the documents in it."""
+
+    how: str
+    inserted: int
+    deleted: int
+    documents: int
+
+
 @asset(key=key("published_search_copy"), group_name=GROUP,
        deps=[key("search_documents"), key("search_embeddings"), key("search_postings"), key("session_projects"), key("fact_tool_call"),
              key("fact_token_usage"), key("derived_session_usage"), key("derived_file_activity"),
              key("derived_subagents"), normalized("normalized_session_links")], pool=WAREHOUSE_POOL,
        kinds={"duckdb"}, description="The read-only copy search and the MCP server read (<warehouse>.search.duckdb): "
        "masked texts, their vectors, a BM25 full-text index and the history tables (sessions, tool calls, API calls, "
-       "files, subagents, links between sessions), rebuilt whole after every rebuild.")
+       "files, subagents, links between sessions), updated by the documents that changed (written whole when "
+       "a quarter of them did).")
 def published_search_copy(warehouse: WarehouseResource, search: SearchResource) -> MaterializeResult:
     target = search_copy_path(warehouse.database)
-    temporary = fresh_temporary(target)
     model = model_id(search.embedding_model)
     old_umask = os.umask(0o077)  # the copy and its WAL are the owner's only
     try:
-        documents = _write_copy(warehouse, temporary, model, search.embedding_model)
+        with warehouse.connect() as conn:
+            prepare(conn)  # the stop words, which the copy keeps for queries
+            written = _update_copy(conn, target, model, search.embedding_model) if target.exists() else None
+            if written is None:
+                written = _write_copy_whole(conn, target, model, search.embedding_model)
     finally:
         os.umask(old_umask)
+    return MaterializeResult(metadata={
+        "path": MetadataValue.path(str(target)), "written": written.how, "rows_written": written.inserted,
+        "documents_deleted": written.deleted, "documents": written.documents, "model": model})
+
+
+def _attached(conn, path) -> None:
+    conn.execute(f"ATTACH {quote_literal(str(path))} AS search_copy")
+
+
+def _write_copy_whole(conn, target, model: str, setting: str) -> CopyWrite:
+    temporary = fresh_temporary(target)
+    _attached(conn, temporary)
+    try:
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE current_documents AS {CURRENT_DOCUMENTS}")
+        conn.execute(f"CREATE TABLE search_copy.documents AS {_documents_sql('TRUE', 0)}")
+        dimensions = _dimensions(conn, model)
+        conn.execute(f"CREATE TABLE search_copy.vectors AS {_vectors_sql(dimensions)} WHERE TRUE", [model])
+        _write_history(conn)
+        _write_postings(conn)
+        conn.execute("CREATE TABLE search_copy.stopwords AS SELECT sw FROM stopwords")
+        documents = conn.execute("SELECT count(*) FROM search_copy.documents").fetchone()[0]
+        conn.execute("CREATE TABLE search_copy.search_meta AS SELECT CAST(? AS VARCHAR) AS embedding_model, "
+                     "CAST(? AS VARCHAR) AS model_setting, CAST(? AS INTEGER) AS dimensions, "
+                     "CAST(? AS BIGINT) AS documents, CAST(0 AS DOUBLE) AS average_words, now() AS published_at, "
+                     "CAST(? AS INTEGER) AS layout, CAST(? AS BIGINT) AS whole_documents, "
+                     "CAST(0 AS BIGINT) AS changed_since_whole",
+                     [model, setting, dimensions, documents, COPY_LAYOUT, documents])
+        _refresh_meta(conn)
+    finally:
+        conn.execute("DETACH search_copy")
+        conn.execute("DROP TABLE IF EXISTS current_documents")
     replace_with(temporary, target)
-    return MaterializeResult(metadata={"path": MetadataValue.path(str(target)), "rows_written": documents, "model": model})
+    return CopyWrite("whole", documents, 0, documents)
 
 
-def _write_copy(warehouse: WarehouseResource, temporary, model: str, setting: str) -> int:
-    with warehouse.connect() as conn:
-        prepare(conn)  # the stop words, which the copy keeps for queries
-        conn.execute(f"ATTACH {quote_literal(str(temporary))} AS search_copy")
-        try:
-            conn.execute(f"""
-                CREATE TABLE search_copy.documents AS
-                SELECT CAST(row_number() OVER (ORDER BY d.event_ts, d.path, d.byte_offset) AS BIGINT) AS doc_id,
-                    d.source, d.session_id, d.agent_id, coalesce(p.project_id, '(unknown)') AS project,
-                    coalesce(p.machine_id, '(unknown)') AS machine, d.event_ts, d.role,
-                    d.record_type, {SEARCH_TEXT} AS text, md5({SEARCH_TEXT}) AS text_hash,
-                    left(nullif(d.message_text, ''), 1000) AS prose,  -- the prompt or reply alone, for timelines
-                    coalesce(w.words, 0) AS words  -- its number of index words (BM25's document length)
-                FROM aggregate.search_documents d
-                LEFT JOIN aggregate.session_projects p USING (source, session_id)
-                LEFT JOIN aggregate.search_word_counts w ON w.text_hash = md5({SEARCH_TEXT})""")
-            # Fixed-size arrays (FLOAT[dimensions]): a similarity over arrays reads ~3x faster than over lists.
-            dimensions = conn.execute("SELECT len(vector) FROM aggregate.search_embeddings WHERE model = ? LIMIT 1",
-                                      [model]).fetchone()
-            vector = f"CAST(e.vector AS FLOAT[{int(dimensions[0])}])" if dimensions else "e.vector"
-            conn.execute(f"""
-                CREATE TABLE search_copy.vectors AS
-                SELECT d.doc_id, {vector} AS vector FROM search_copy.documents d
-                JOIN aggregate.search_embeddings e ON e.text_hash = d.text_hash AND e.model = ?""", [model])
-            for table, query in HISTORY_TABLES.items():
-                conn.execute(f"CREATE TABLE search_copy.{table} AS {query}")
-            _write_postings(conn)
-            conn.execute("CREATE TABLE search_copy.search_meta AS SELECT CAST(? AS VARCHAR) AS embedding_model, "
-                         "CAST(? AS VARCHAR) AS model_setting, CAST(? AS INTEGER) AS dimensions, "
-                         "(SELECT count(*) FROM search_copy.documents) AS documents, "
-                         "(SELECT coalesce(avg(words), 0) FROM search_copy.documents) AS average_words, now() AS published_at",
-                         [model, setting, dimensions[0] if dimensions else None])
-            documents = conn.execute("SELECT count(*) FROM search_copy.documents").fetchone()[0]
-        finally:
-            conn.execute("DETACH search_copy")
-    return documents
+def _update_copy(conn, target, model: str, setting: str) -> CopyWrite | None:
+    """The copy brought up to date in a copy of itself, then renamed into place; None when it must be written
+    whole (another layout, model or setting, or too many documents changed)."""
+    temporary = fresh_temporary(target)
+    shutil.copyfile(target, temporary)  # readers keep reading the old copy until the rename
+    _attached(conn, temporary)
+    try:
+        meta = _meta(conn)
+        if meta is None or meta["layout"] != COPY_LAYOUT or meta["embedding_model"] != model or \
+                meta["model_setting"] != setting or meta["dimensions"] != _dimensions(conn, model):
+            return None
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE current_documents AS {CURRENT_DOCUMENTS}")
+        on_key = " AND ".join(f"c.{column} = n.{column}" for column in (*DOCUMENT_KEY, "row_hash"))
+        conn.execute(f"""CREATE OR REPLACE TEMP TABLE gone_documents AS
+            SELECT c.doc_id FROM search_copy.documents c ANTI JOIN current_documents n ON {on_key}""")
+        conn.execute(f"""CREATE OR REPLACE TEMP TABLE new_documents AS
+            SELECT {', '.join(DOCUMENT_KEY)} FROM current_documents n ANTI JOIN search_copy.documents c ON {on_key}""")
+        deleted = conn.execute("SELECT count(*) FROM gone_documents").fetchone()[0]
+        inserted = conn.execute("SELECT count(*) FROM new_documents").fetchone()[0]
+        changed = meta["changed_since_whole"] + inserted + deleted
+        if changed > max(UPDATED_AT_MOST * meta["whole_documents"], UPDATED_ALWAYS_BELOW):
+            return None
+        if deleted:
+            conn.execute("""CREATE OR REPLACE TEMP TABLE gone_terms AS
+                SELECT termid, count(*) AS n FROM search_copy.postings WHERE doc_id IN (SELECT doc_id FROM gone_documents)
+                GROUP BY termid""")
+            for table in ("postings", "vectors", "documents"):
+                conn.execute(f"DELETE FROM search_copy.{table} WHERE doc_id IN (SELECT doc_id FROM gone_documents)")
+            conn.execute("UPDATE search_copy.terms t SET df = t.df - g.n FROM gone_terms g WHERE t.termid = g.termid")
+        if inserted:
+            first = conn.execute("SELECT coalesce(max(doc_id), 0) FROM search_copy.documents").fetchone()[0]
+            keys = ", ".join(f"d.{column}" for column in DOCUMENT_KEY)
+            conn.execute(f"INSERT INTO search_copy.documents "
+                         f"{_documents_sql(f'({keys}) IN (SELECT * FROM new_documents)', first)}")
+            conn.execute(f"INSERT INTO search_copy.vectors {_vectors_sql(meta['dimensions'])} WHERE d.doc_id > ?",
+                         [model, first])
+            _add_postings(conn, first)
+        for table in HISTORY_TABLES:
+            conn.execute(f"DROP TABLE search_copy.{table}")
+        _write_history(conn)
+        conn.execute("UPDATE search_copy.search_meta SET changed_since_whole = changed_since_whole + ?",
+                     [inserted + deleted])
+        _refresh_meta(conn)
+        documents = conn.execute("SELECT count(*) FROM search_copy.documents").fetchone()[0]
+    finally:
+        conn.execute("DETACH search_copy")
+        for name in ("current_documents", "gone_documents", "new_documents", "gone_terms"):
+            conn.execute(f"DROP TABLE IF EXISTS {name}")
+    replace_with(temporary, target)
+    return CopyWrite("updated", inserted, deleted, documents)
+
+
+def _meta(conn) -> dict | None:
+    columns = {row[0] for row in conn.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = 'search_copy' AND table_name = 'search_meta'"
+    ).fetchall()}
+    if "layout" not in columns:  # written before copies were updated in place
+        return None
+    cursor = conn.execute("SELECT embedding_model, model_setting, dimensions, layout, whole_documents, "
+                          "changed_since_whole FROM search_copy.search_meta")
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row)) if row else None
+
+
+def _dimensions(conn, model: str) -> int | None:
+    row = conn.execute("SELECT len(vector) FROM aggregate.search_embeddings WHERE model = ? LIMIT 1", [model]).fetchone()
+    return int(row[0]) if row else None
+
+
+def _documents_sql(where: str, first_id: int) -> str:
+    """The copy's documents rows of the search documents `where` selects (alias `d`), numbered from first_id + 1
+    in the order they were written (`current_documents` holds their projects and row hashes)."""
+    return f"""
+        SELECT CAST({int(first_id)} + row_number() OVER (ORDER BY d.event_ts, d.path, d.byte_offset) AS BIGINT) AS doc_id,
+            d.source, d.session_id, d.agent_id, n.project, n.machine, d.event_ts, d.role,
+            d.record_type, {SEARCH_TEXT} AS text, d.text_hash,
+            left(nullif(d.message_text, ''), 1000) AS prose,  -- the prompt or reply alone, for timelines
+            coalesce(w.words, 0) AS words,  -- its number of index words (BM25's document length)
+            d.path, d.file_version, d.byte_offset, n.row_hash  -- which document it is and what of it readers see
+        FROM aggregate.search_documents d
+        JOIN current_documents n USING ({', '.join(DOCUMENT_KEY)})
+        LEFT JOIN aggregate.search_word_counts w ON w.text_hash = d.text_hash
+        WHERE {where}"""
+
+
+def _vectors_sql(dimensions: int | None) -> str:
+    """The vectors of the copy's documents (alias `d`; the `?` is the model), as fixed-size arrays
+    (FLOAT[dimensions]): a similarity over arrays reads ~3x faster than over lists."""
+    vector = f"CAST(e.vector AS FLOAT[{int(dimensions)}])" if dimensions else "e.vector"
+    return f"""
+        SELECT d.doc_id, {vector} AS vector FROM search_copy.documents d
+        JOIN aggregate.search_embeddings e ON e.text_hash = d.text_hash AND e.model = ?"""
+
+
+def _write_history(conn) -> None:
+    for table, query in HISTORY_TABLES.items():
+        conn.execute(f"CREATE TABLE search_copy.{table} AS {query}")
+
+
+def _refresh_meta(conn) -> None:
+    conn.execute("UPDATE search_copy.search_meta SET documents = (SELECT count(*) FROM search_copy.documents), "
+                 "average_words = (SELECT coalesce(avg(words), 0) FROM search_copy.documents), published_at = now()")
 
 
 def _write_postings(conn) -> None:
     """The copy's lexical index from search_postings: `terms` (term id, term, document frequency) and `postings`
     (term id, document, count) sorted by term id, so a query reads the postings of its own terms only (their
-    ids are integers it may write as constants, which DuckDB skips row groups by), and the stop words."""
+    ids are integers it may write as constants, which DuckDB skips row groups by)."""
     conn.execute("""
         CREATE OR REPLACE TEMP TABLE copy_postings AS
         SELECT p.term, d.doc_id, p.tf FROM search_copy.documents d JOIN aggregate.search_postings p USING (text_hash)""")
@@ -181,4 +321,23 @@ def _write_postings(conn) -> None:
         SELECT t.termid, c.doc_id, c.tf FROM copy_postings c JOIN search_copy.terms t USING (term)
         ORDER BY t.termid, c.doc_id""")
     conn.execute("DROP TABLE copy_postings")
-    conn.execute("CREATE TABLE search_copy.stopwords AS SELECT sw FROM stopwords")
+
+
+def _add_postings(conn, first_id: int) -> None:
+    """The postings of the documents numbered after `first_id`, new words given the next term ids."""
+    conn.execute("""
+        CREATE OR REPLACE TEMP TABLE copy_postings AS
+        SELECT p.term, d.doc_id, p.tf FROM search_copy.documents d JOIN aggregate.search_postings p USING (text_hash)
+        WHERE d.doc_id > ?""", [first_id])
+    conn.execute("""
+        INSERT INTO search_copy.terms
+        SELECT CAST((SELECT coalesce(max(termid), 0) FROM search_copy.terms) + row_number() OVER (ORDER BY term) AS INTEGER),
+            term, 0
+        FROM (SELECT DISTINCT term FROM copy_postings) ANTI JOIN search_copy.terms USING (term)""")
+    conn.execute("""
+        CREATE OR REPLACE TEMP TABLE copy_postings AS
+        SELECT t.termid, c.doc_id, c.tf FROM copy_postings c JOIN search_copy.terms t USING (term)""")
+    conn.execute("INSERT INTO search_copy.postings SELECT * FROM copy_postings ORDER BY termid, doc_id")
+    conn.execute("""UPDATE search_copy.terms t SET df = t.df + a.n
+        FROM (SELECT termid, count(*) AS n FROM copy_postings GROUP BY termid) a WHERE t.termid = a.termid""")
+    conn.execute("DROP TABLE copy_postings")

@@ -7,6 +7,9 @@
 -- A private key's finding marks its BEGIN line only: its block is masked to its END line (or the
 -- end of the text when that is missing), by mask_key_blocks (migration 010).
 -- {secret_findings}: classified.derived_secret_findings, or no rows before the classifier first ran.
+-- {message_scope}: the messages to compute (TRUE on a full build; an incremental one computes the
+-- messages of the files with new messages and every stored copy of theirs: search_documents.py).
+-- {search_text}: the search text of a row (SEARCH_TEXT), whose md5 is text_hash.
 --
 -- Columns:
 --   source: the agent that wrote the message
@@ -21,12 +24,13 @@
 --   message_text: its prompt or reply text, secrets masked
 --   tool_input: its tool calls' inputs, secrets masked
 --   tool_result: the first 2,000 characters of its tool results, secrets masked
+--   text_hash: md5 of its search text (its three texts joined by line breaks): the key of its vector and words
 -- Preview: record_type, role, event_ts, session_id, source, byte_offset
 WITH messages AS (
     SELECT m.source, m.path, m.file_version, m.byte_offset, m.session_id, m.agent_id, m.event_ts, m.role,
            m.record_type, m.message_text, m.tool_input, left(m.tool_result, 2000) AS tool_result
     FROM normalized.normalized_messages m
-    WHERE m.record_type <> 'progress'
+    WHERE m.record_type <> 'progress' AND ({message_scope})
       AND (nullif(m.message_text, '') IS NOT NULL OR nullif(m.tool_input, '') IS NOT NULL OR nullif(m.tool_result, '') IS NOT NULL)
     QUALIFY m.uuid IS NULL
          OR row_number() OVER (PARTITION BY m.source, m.uuid ORDER BY m.file_version DESC, m.byte_offset DESC, m.path DESC) = 1
@@ -43,12 +47,15 @@ spans AS (
 masked AS (
     SELECT m.*, f.field, f.s FROM messages m
     LEFT JOIN spans f USING (source, path, file_version, byte_offset)
+),
+documents AS (
+    SELECT source, path, file_version, byte_offset, any_value(session_id) AS session_id, any_value(agent_id) AS agent_id,
+        any_value(event_ts) AS event_ts, any_value(role) AS role, any_value(record_type) AS record_type,
+        mask_key_blocks(mask_spans(any_value(message_text), any_value(s) FILTER (WHERE field = 'message_text'))) AS message_text,
+        mask_key_blocks(mask_spans(any_value(tool_input), any_value(s) FILTER (WHERE field = 'tool_input'))) AS tool_input,
+        mask_key_blocks(mask_spans(any_value(tool_result), any_value(s) FILTER (WHERE field = 'tool_result'))) AS tool_result
+    FROM masked
+    GROUP BY source, path, file_version, byte_offset
 )
-SELECT source, path, file_version, byte_offset, any_value(session_id) AS session_id, any_value(agent_id) AS agent_id,
-    any_value(event_ts) AS event_ts, any_value(role) AS role, any_value(record_type) AS record_type,
-    mask_key_blocks(mask_spans(any_value(message_text), any_value(s) FILTER (WHERE field = 'message_text'))) AS message_text,
-    mask_key_blocks(mask_spans(any_value(tool_input), any_value(s) FILTER (WHERE field = 'tool_input'))) AS tool_input,
-    mask_key_blocks(mask_spans(any_value(tool_result), any_value(s) FILTER (WHERE field = 'tool_result'))) AS tool_result,
-    '{pipeline_version}' AS pipeline_version
-FROM masked
-GROUP BY source, path, file_version, byte_offset
+SELECT *, md5({search_text}) AS text_hash, '{pipeline_version}' AS pipeline_version
+FROM documents

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from star_pipeline.aggregate import pricing
+from star_pipeline.aggregate.search_documents import SEARCH_TEXT
 from star_pipeline.aggregate.sql_assets import GROUP, PIPELINE_VERSION_DOC, key
 from star_pipeline.storage.embeddings import embed, model_id
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SearchResource, WarehouseResource
@@ -23,7 +24,6 @@ if TYPE_CHECKING:  # numpy and pyarrow are imported by the step: the code server
     import pyarrow as pa
 
 BATCH = 4096
-SEARCH_TEXT = "concat_ws(chr(10), nullif(message_text, ''), nullif(tool_input, ''), nullif(tool_result, ''))"
 EMBEDDINGS_DOC = TableDoc({
     "model": "the embedding model's id (search.embedding_model): a model is a version, as a classifier's is",
     "text_hash": "md5 of the search text (a search_documents row's texts, masked, joined by line breaks)",
@@ -58,8 +58,7 @@ def search_embeddings(context: AssetExecutionContext, warehouse: WarehouseResour
         # vectors: one pass, instead of a temporary table of every pending text paged by LIMIT/OFFSET (each page
         # a sort of what is left: quadratic in a first import of distinct text).
         pending = f"""
-            SELECT text_hash, any_value(left(text, 2000)) AS text FROM (
-                SELECT md5({SEARCH_TEXT}) AS text_hash, {SEARCH_TEXT} AS text FROM aggregate.search_documents)
+            SELECT text_hash, any_value(left({SEARCH_TEXT}, 2000)) AS text FROM aggregate.search_documents
             WHERE text_hash NOT IN (SELECT text_hash FROM aggregate.search_embeddings WHERE model = ?)
             GROUP BY text_hash"""
         context.log.info(f"search_embeddings: embedding the texts without a vector of {model}")
@@ -81,7 +80,7 @@ def search_embeddings(context: AssetExecutionContext, warehouse: WarehouseResour
             reader.close()
         context.log.info(f"search_embeddings: {done} new texts embedded with {model}")
         removed = conn.execute(
-            f"DELETE FROM aggregate.search_embeddings WHERE model = ? AND text_hash NOT IN "
-            f"(SELECT md5({SEARCH_TEXT}) FROM aggregate.search_documents)", [model]).fetchone()[0]
+            "DELETE FROM aggregate.search_embeddings WHERE model = ? AND text_hash NOT IN "
+            "(SELECT text_hash FROM aggregate.search_documents)", [model]).fetchone()[0]
         stored = conn.execute("SELECT count(*) FROM aggregate.search_embeddings WHERE model = ?", [model]).fetchone()[0]
     return MaterializeResult(metadata={"model": model, "rows_written": done, "removed": removed, "vectors": stored})

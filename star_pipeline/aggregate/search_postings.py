@@ -11,7 +11,7 @@ Words are defined once, in storage/search_words.py.
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from star_pipeline.aggregate import pricing
-from star_pipeline.aggregate.search_embeddings import SEARCH_TEXT
+from star_pipeline.aggregate.search_documents import SEARCH_TEXT
 from star_pipeline.aggregate.sql_assets import GROUP, PIPELINE_VERSION_DOC, key
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.search_words import prepare, words_sql
@@ -45,9 +45,8 @@ def search_postings(context: AssetExecutionContext, warehouse: WarehouseResource
         conn.execute(f"""
             CREATE OR REPLACE TEMP TABLE pending_texts AS
             SELECT row_number() OVER (ORDER BY text_hash) AS n, text_hash, text FROM (
-                SELECT md5({SEARCH_TEXT}) AS text_hash, any_value({SEARCH_TEXT}) AS text
-                FROM aggregate.search_documents GROUP BY 1)
-            WHERE text_hash NOT IN (SELECT text_hash FROM aggregate.search_word_counts)""")
+                SELECT text_hash, any_value({SEARCH_TEXT}) AS text FROM aggregate.search_documents
+                WHERE text_hash NOT IN (SELECT text_hash FROM aggregate.search_word_counts) GROUP BY 1)""")
         total = conn.execute("SELECT count(*) FROM pending_texts").fetchone()[0]
         context.log.info(f"search_postings: {total} new texts to index")
         for start in range(0, total, BATCH):
@@ -67,7 +66,7 @@ def search_postings(context: AssetExecutionContext, warehouse: WarehouseResource
         conn.execute(f"""
             CREATE OR REPLACE TEMP TABLE gone_texts AS
             SELECT text_hash FROM aggregate.search_word_counts
-            WHERE text_hash NOT IN (SELECT md5({SEARCH_TEXT}) FROM aggregate.search_documents)""")
+            WHERE text_hash NOT IN (SELECT text_hash FROM aggregate.search_documents)""")
         removed = conn.execute("SELECT count(*) FROM gone_texts").fetchone()[0]
         if removed:
             conn.execute("DELETE FROM aggregate.search_postings WHERE text_hash IN (SELECT text_hash FROM gone_texts)")

@@ -11,7 +11,8 @@ from star_pipeline.cli import main
 from star_pipeline.search.query import SearchOptions, run_search
 from star_pipeline.storage.published_copies import search_copy_path
 from star_pipeline_tests.builders import (
-    CODEX_SESSION, assistant, codex_file, cx, session_file, session_meta, turn_context, usage, user, write_jsonl,
+    CODEX_SESSION, assistant, codex_file, copied_into, cx, session_file, session_meta, turn_context, usage, user,
+    write_jsonl,
 )
 from star_pipeline_tests.classified.test_classifiers import (
     EVERY_KIND, EVERY_KIND_SESSION, SECRET_STRINGS, write_secret_sessions,
@@ -118,6 +119,60 @@ def test_a_new_session_embeds_only_its_own_texts(searchable, monkeypatch):
     assert query(searchable, "SELECT count(*) FROM aggregate.search_word_counts")[0][0] == indexed + 2  # words too
     assert query(searchable, "SELECT words FROM aggregate.search_word_counts WHERE text_hash = md5('Renamed it.')") == [(1,)]
     assert hits(searchable, "rename config loader", limit=1)[0]["session_id"].endswith("a004")
+
+
+def copy_contents(sandbox) -> dict:
+    """What a reader of the search copy can see, by document key rather than by the copy's own ids."""
+    import duckdb
+
+    from star_pipeline.aggregate.search_copy import HISTORY_TABLES
+
+    with duckdb.connect(str(search_copy_path(sandbox.warehouse)), read_only=True) as conn:
+        rows = lambda sql: sorted(conn.execute(sql).fetchall(), key=repr)  # noqa: E731
+        key = "d.source, d.path, d.file_version, d.byte_offset"
+        return {
+            "documents": rows("SELECT * EXCLUDE (doc_id) FROM documents d"),
+            "vectors": rows(f"SELECT {key}, v.vector FROM vectors v JOIN documents d USING (doc_id)"),
+            "postings": rows(f"SELECT t.term, {key}, p.tf FROM postings p JOIN terms t USING (termid) JOIN documents d USING (doc_id)"),
+            "document_frequencies": rows("SELECT term, df FROM terms WHERE df > 0"),
+            "meta": conn.execute("SELECT documents, average_words, embedding_model FROM search_meta").fetchall(),
+            **{table: rows(f"SELECT * FROM {table}") for table in HISTORY_TABLES},
+        }
+
+
+def test_a_rebuild_updates_the_copy_by_what_changed_and_it_equals_a_copy_written_whole(searchable):
+    """A grown session, a new one and a resumed one (whose copies of the first session's messages become the
+    ones searched): the copy is updated, keeps its other documents' ids, and reads exactly as a copy written
+    whole from the same warehouse."""
+    import duckdb
+
+    def doc_ids():
+        with duckdb.connect(str(search_copy_path(searchable.warehouse)), read_only=True) as conn:
+            return dict(conn.execute("SELECT path || '@' || byte_offset, doc_id FROM documents").fetchall())
+
+    before = doc_ids()
+    write_jsonl(session_file(searchable, PASTA), [user(PASTA, 86400 + 60, "Add a vegetarian variant with mushrooms")],
+                append=True)
+    talk(searchable, "1a2b3c4d-0000-4000-8000-00000000a004", 3 * 86400, "Rename the config loader", "Renamed it.")
+    resumed = "1a2b3c4d-0000-4000-8000-00000000a005"
+    login = [json.loads(line) for line in session_file(searchable, LOGIN).read_text().splitlines()]
+    write_jsonl(session_file(searchable, resumed), [copied_into(resumed, record) for record in login]
+                + [user(resumed, 4 * 86400, "Now make the login test run twice as fast")])
+    result = materialize_all(searchable)
+    assert result.success
+    written = result.asset_materializations_for_node("aggregate__published_search_copy")[0].metadata
+    assert written["written"].value == "updated"
+    assert written["documents_deleted"].value == 2  # the login session's two messages, searched in their copies now
+    after = doc_ids()
+    kept = {k: v for k, v in before.items() if k in after}
+    assert len(kept) == len(before) - 2 and all(after[k] == v for k, v in kept.items())
+    updated = copy_contents(searchable)
+    assert hits(searchable, "vegetarian mushrooms", limit=1)[0]["session_id"] == PASTA
+
+    search_copy_path(searchable.warehouse).unlink()
+    result = materialize_all(searchable)
+    assert result.asset_materializations_for_node("aggregate__published_search_copy")[0].metadata["written"].value == "whole"
+    assert copy_contents(searchable) == updated
 
 
 def test_stored_vectors_are_wordllamas_own_bit_for_bit():
