@@ -30,7 +30,9 @@ LATER = "b0d9e7a1-0000-4000-8000-000000000002"  # a session started after the bu
 CALLS = ((290, usage(2000, 3000, 50000, 100000)), (200, usage(1000, 4000, 0, 150000)),
          (100, usage(500, 2000, 10000, 160000)))
 SESSION_TOKENS = sum(u["input_tokens"] + u["output_tokens"] + u["cache_creation_input_tokens"]
-                     + u["cache_read_input_tokens"] for _, u in CALLS)
+                     + u["cache_read_input_tokens"] for _, u in CALLS)  # Opus's
+HAIKU = "claude-haiku-4-5-20251001"
+HAIKU_CALL = (50, usage(20000, 1000))  # one call of another model, which the Opus budget does not count
 BUDGETS = f"""\
 budgets:
   - {{name: daily, period: day, limit_usd: 0.05, action: warn, warn_at: 0.5}}
@@ -61,6 +63,8 @@ def write_session(box: Sandbox) -> None:
     for n, (ago, tokens) in enumerate(CALLS):
         records.append(as_of(user(SESSION, 0, f"step {n}"), today(ago + 5)))
         records.append(as_of(assistant(SESSION, 0, f"msg_b{n}", f"req_b{n}", tokens), today(ago)))
+    records.append(as_of(assistant(SESSION, 0, "msg_haiku", "req_haiku", HAIKU_CALL[1], model=HAIKU),
+                         today(HAIKU_CALL[0])))
     write_jsonl(box.claude_root / SLUG / f"{SESSION}.jsonl", records)
 
 
@@ -120,7 +124,7 @@ def test_budgets_are_over_with_the_spent_report_counts(box):
     daily = json.loads(run_cli("report", "daily", "--json", "--since", day, "--until", day).stdout)["totals"]
     opus = json.loads(run_cli("report", "daily", "--json", "--since", day, "--until", day, "--model", OPUS).stdout)
     session = json.loads(run_cli("report", "session", "--json", "--id", SESSION).stdout)["totals"]
-    assert daily["totalCost"] > 0.10 and daily["totalTokens"] == SESSION_TOKENS  # the replay is today's, above the limits
+    assert daily["totalCost"] > 0.10 and daily["totalTokens"] == SESSION_TOKENS + 21000  # today's, above the limits
 
     assert budgets["daily"]["spent_usd"] == daily["totalCost"]  # the report's own sum: equal, not just to the cent
     assert f"{budgets['daily']['spent_usd']:.2f}" == f"{daily['totalCost']:.2f}"
@@ -285,7 +289,7 @@ def test_the_alert_sensor_records_a_crossing_once(box, tmp_path, monkeypatch):
     ("{name: daily, period: day, limit_usd: 5, source: claude}", "'source' must be one of"),
     ("{name: daily, period: day, limit_usd: 5, cap: 3}", "unknown key 'cap'"),
     ("{name: ok, period: day, limit_usd: 5}", "another entry is already named 'ok'"),
-])
+], ids=["period", "no_limit", "two_limits", "negative_limit", "action", "warn_at", "source", "unknown_key", "same_name"])
 def test_a_bad_budget_is_refused_naming_the_file_and_the_entry(sandbox, entry, complaint):
     text = sandbox.config_path.read_text() + f"budgets:\n  - {{name: ok, period: day, limit_usd: 5}}\n  - {entry}\n"
     sandbox.config_path.write_text(text)
