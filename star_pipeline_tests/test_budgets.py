@@ -276,6 +276,22 @@ def test_the_alert_sensor_records_a_crossing_once(box, tmp_path, monkeypatch):
     assert len(notified.read_text().splitlines()) == 3  # once each, not again on the repeated run
     assert {(a["budget"], a["level"]) for a in budgets_json()["alerts"]} == \
         {("daily", "limit"), ("opus-tokens", "warn"), ("session-cap", "limit")}
+    assert f"daily ({states['daily']['window']}): limit reached, ${states['daily']['spent_usd']:,.2f} of $0.05" \
+        in run_cli("budgets").stdout
+
+    # the dashboard lists them once the next rebuild has published the report copy
+    from dagster import AssetKey
+    from starlette.testclient import TestClient
+
+    from star_pipeline.dashboard.app import create_app
+
+    copy = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={AssetKey(["aggregate", "published_report_copy"])}, asset_check_selection=set())
+    assert copy.execute_in_process(instance=instance).success
+    page = TestClient(create_app(box.warehouse, timezone="UTC"), base_url="http://127.0.0.1").get("/").text
+    alerts = page.split('<ul id="budget-alerts">', 1)[1].split("</ul>", 1)[0]
+    assert f"session-cap (session {SESSION}) reached its limit" in alerts
+    assert f"opus-tokens ({states['opus-tokens']['window']}) passed its warning level" in alerts
 
 
 # -- configuration ----------------------------------------------------------------------------------------------

@@ -82,7 +82,8 @@ def session_spending(conn, budget, timezone_name: str, warehouse_path=None) -> l
     return data["sessions"] if data else []
 
 
-def spending(conn, budget, now: datetime.datetime, timezone_name: str, warehouse_path=None) -> tuple[Window, float, int, float | None]:
+def spending(conn, budget, now: datetime.datetime, timezone_name: str,
+             warehouse_path=None) -> tuple[Window, float, int, float | None]:
     """(window, spent USD, spent tokens, projected USD or tokens at the window's end) of one budget, `now` aware."""
     if budget.period in ("day", "week", "month"):
         window = calendar_window(budget.period, now.astimezone(ZoneInfo(timezone_name)))
@@ -180,7 +181,8 @@ def alert_line(alert: dict) -> str:
     spent = money(alert["spent_usd"]) if in_usd else f"{alert['spent_tokens']:,} tokens"
     limit = money(alert["limit_usd"]) if in_usd else f"{alert['limit_tokens']:,} tokens"
     crossed = "limit reached" if alert["level"] == "limit" else "past warn_at"
-    return f"  {alert['noticed_at'][:16].replace('T', ' ')}  {alert['budget']} ({alert['window_label']}): {crossed}, {spent} of {limit}"
+    noticed = alert["noticed_at"][:16].replace("T", " ")
+    return f"  {noticed}  {alert['budget']} ({alert['window_label']}): {crossed}, {spent} of {limit}"
 
 
 def render(states: list[dict], alerts: list[dict]) -> str:
