@@ -39,6 +39,8 @@ budgets:
   - {{name: session-cap, period: session, limit_usd: 0.10, action: block}}
   - {{name: opus-tokens, period: day, limit_tokens: {SESSION_TOKENS + 1000}, model: {OPUS}, action: block}}
   - {{name: elsewhere, period: month, limit_usd: 0.01, project: /home/u/elsewhere, action: block}}
+  - {{name: five-hours, period: block, limit_usd: 100, action: warn}}
+  - {{name: weekly, period: week, limit_usd: 100, action: warn}}
 """
 
 
@@ -136,9 +138,34 @@ def test_budgets_are_over_with_the_spent_report_counts(box):
     assert budgets["opus-tokens"]["spent_tokens"] == opus["totals"]["totalTokens"] == SESSION_TOKENS
     assert budgets["opus-tokens"]["status"] == "warn" and budgets["opus-tokens"]["remaining_tokens"] == 1000
     assert budgets["elsewhere"]["spent_usd"] == 0 and budgets["elsewhere"]["status"] == "ok"
+    (block,) = json.loads(run_cli("report", "blocks", "--json", "--active").stdout)["blocks"]
+    assert budgets["five-hours"]["spent_usd"] == block["costUSD"] and budgets["five-hours"]["status"] == "ok"
+    assert budgets["five-hours"]["window_start"] == block["startTime"].replace(".000Z", "+00:00")
+    sunday = budgets["weekly"]["window_start"][:10]
+    week = json.loads(run_cli("report", "weekly", "--json", "--since", sunday).stdout)["weekly"]
+    assert [w["week"] for w in week] == [sunday] and budgets["weekly"]["spent_usd"] == week[0]["totalCost"]
 
     table = run_cli("budgets").stdout
     assert "daily" in table and "OVER" in table and "WARN" in table
+
+
+def test_the_windows_are_the_reports_days_weeks_and_months():
+    from zoneinfo import ZoneInfo
+
+    from star_pipeline.reports.budgets import calendar_window
+
+    berlin = ZoneInfo("Europe/Berlin")
+    wednesday = datetime(2026, 12, 9, 0, 30, tzinfo=berlin)
+    week = calendar_window("week", wednesday)  # from Sunday, as `report weekly`
+    assert (week.start, week.end, week.label) == (datetime(2026, 12, 6, tzinfo=berlin), datetime(2026, 12, 13, tzinfo=berlin),
+                                                  "week of 2026-12-06")
+    month = calendar_window("month", wednesday)
+    assert (month.start, month.end, month.label) == (datetime(2026, 12, 1, tzinfo=berlin), datetime(2027, 1, 1, tzinfo=berlin),
+                                                     "2026-12")
+    day = calendar_window("day", datetime(2026, 3, 29, 12, tzinfo=berlin))  # 23 hours: the clocks go forward
+    utc = timezone.utc
+    assert (day.end.astimezone(utc) - day.start.astimezone(utc)).total_seconds() == 23 * 3600
+    assert day.label == "2026-03-29" and day.end.isoformat() == "2026-03-30T00:00:00+02:00"
 
 
 # -- the guard --------------------------------------------------------------------------------------------------

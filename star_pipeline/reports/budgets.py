@@ -92,8 +92,9 @@ def spending(conn, budget, now: datetime.datetime, timezone_name: str,
                                       until=last_day), warehouse_path)
         totals = data["totals"] if data else {}
         spent, tokens = _cost(totals) if totals else 0.0, totals.get("totalTokens", 0)
-        elapsed = (now - window.start).total_seconds()
-        scale = (window.end - window.start).total_seconds() / elapsed if elapsed > 0 else 1.0
+        start, end = window.start.astimezone(datetime.timezone.utc), window.end.astimezone(datetime.timezone.utc)
+        elapsed = (now - start).total_seconds()  # in UTC: a day the clocks change is 23 or 25 hours long
+        scale = (end - start).total_seconds() / elapsed if elapsed > 0 else 1.0
         used = spent if budget.limit_usd is not None else tokens
         return window, spent, tokens, used * scale
     if budget.period == "block":
