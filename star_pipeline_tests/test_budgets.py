@@ -168,6 +168,22 @@ def test_the_windows_are_the_reports_days_weeks_and_months():
     assert day.label == "2026-03-29" and day.end.isoformat() == "2026-03-30T00:00:00+02:00"
 
 
+def test_a_window_that_ended_since_the_build_counts_only_the_calls_after_it():
+    """What the guard and the status line add up (storage/budgets_file.py `current_use`): in the published window,
+    what the build counted plus the new calls in it; once that window has ended (midnight passed since the build),
+    only the new calls from its end; the model filter on the new calls too."""
+    from star_pipeline.storage.budgets_file import current_use
+
+    hour = 3_600_000_000
+    state = {"name": "daily", "period": "day", "window_start_us": 0, "window_end_us": 24 * hour, "spent_usd": 5.0,
+             "spent_tokens": 500, "filters": {"model": OPUS}}
+    calls = [(23 * hour, 1.0, 100, OPUS, True), (25 * hour, 2.0, 200, OPUS, True), (25 * hour, 4.0, 400, HAIKU, True)]
+    assert current_use(state, None, calls, now_us=23 * hour + 1)[:2] == (6.0, 600)  # the 25th hour's call is tomorrow's
+    assert current_use(state, None, calls, now_us=25 * hour + 1)[:2] == (2.0, 200)  # a new day: the build's 5.0 is not in it
+    session = {**state, "name": "cap", "period": "session", "window_start_us": None, "window_end_us": None}
+    assert current_use(session, {"cap": [0.5, 50]}, calls, now_us=25 * hour)[:2] == (3.5, 350)
+
+
 # -- the guard --------------------------------------------------------------------------------------------------
 def test_the_guard_refuses_a_call_of_a_session_over_its_block_budget(box):
     proc = guard(box, payload(box, SESSION))
