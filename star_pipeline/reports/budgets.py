@@ -192,12 +192,16 @@ def render(states: list[dict], alerts: list[dict]) -> str:
     if not states:
         return ("No budgets configured. Add a `budgets:` list to your config file (docs/reference/configuration.md), "
                 "for example:\n  budgets:\n    - {name: daily, period: day, limit_usd: 20, action: warn}\n")
-    rows = [[s["name"], s["period"], s["window"], s["action"], amount(s, s["limit_usd"] or s["limit_tokens"]),
-             amount(s, s["spent_usd"] if s["limit_usd"] is not None else s["spent_tokens"]),
-             f"{s['used_fraction'] * 100:.0f}%", amount(s, s["remaining_usd"] if s["limit_usd"] is not None
-                                                         else s["remaining_tokens"]),
-             amount(s, s["projected_usd"] if s["limit_usd"] is not None else s["projected_tokens"]),
-             s["status"].upper() if s["status"] != "ok" else "ok"] for s in states]
+    rows = []
+    for s in states:
+        in_usd = s["limit_usd"] is not None
+        rows.append([
+            s["name"], s["period"], s["window"], s["action"], amount(s, s["limit_usd"] if in_usd else s["limit_tokens"]),
+            amount(s, s["spent_usd"] if in_usd else s["spent_tokens"]),
+            f"{int(s['used_fraction'] * 100)}%",  # rounded down, as the guard and the status line: 100% is reached
+            amount(s, s["remaining_usd"] if in_usd else s["remaining_tokens"]),
+            amount(s, s["projected_usd"] if in_usd else s["projected_tokens"]),
+            s["status"].upper() if s["status"] != "ok" else "ok"])
     text = format_table(["Budget", "Period", "Window", "Action", "Limit", "Spent", "Used", "Remaining", "Projected",
                          "Status"], rows, title="budgets", left=4, totals=False)
     if alerts:
