@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 
 from star_pipeline.reports.report import ReportError, ReportOptions, report_data, system_timezone
 
-STATUSES = ("ok", "warn", "over")
 ALERTS_TABLE = "aggregate.budget_alerts"
 ALERT_COLUMNS = ("budget", "period", "window_label", "level", "spent_usd", "spent_tokens", "limit_usd",
                  "limit_tokens", "noticed_at", "recorded_at")
