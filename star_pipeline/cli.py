@@ -38,6 +38,9 @@ def _parser():
                          help="also print a brief of the project's recent work at each session start (SessionStart)")
     install.add_argument("--statusline", action="store_true",
                          help="also set Claude Code's status line to `star-pipeline statusline`")
+    install.add_argument("--guard", action="store_true",
+                         help="also run `star-pipeline guard` before each prompt and tool call (UserPromptSubmit, "
+                         "PreToolUse): a `block` budget that is over refuses them")
     install.add_argument("--force", action="store_true",
                          help="with --statusline: replace a status line that is not star-pipeline's")
 
@@ -45,6 +48,17 @@ def _parser():
         "statusline", help="print Claude Code's status line for the JSON on stdin: session, today and 5-hour block "
         "cost, burn rate, context (used by Claude Code itself, see install-hooks --statusline)")
     statusline.add_argument("--file", help="the published <warehouse>.statusline.jsonl (default: the config's)")
+
+    guard = commands.add_parser(
+        "guard", help="check the budgets for the Claude Code hook payload on stdin: exit 2 with the reason when a "
+        "`block` budget of the session is over, warn once past warn_at (used by Claude Code itself, see "
+        "install-hooks --guard)")
+    guard.add_argument("--file", help="the published <warehouse>.budgets.jsonl (default: the config's)")
+
+    budgets = commands.add_parser(
+        "budgets", help="each budget of the config: its window, spent (as `report` counts it), remaining, projection "
+        "and status (ok, warn, over), and the alerts recorded")
+    budgets.add_argument("--json", action="store_true", help='{"budgets": [...], "alerts": [...]}')
 
     brief = commands.add_parser("brief", help="print the project's brief for a SessionStart payload on stdin "
                                 "(used by Claude Code itself, see install-hooks --brief)")
@@ -147,6 +161,8 @@ def _report_parsers(report, sources) -> None:
                         "Claude Code folder name")
     common.add_argument("--machine", nargs="?", const="", metavar="NAME",
                         help="a row per machine (its machine.id); with NAME, that machine's rows only")
+    common.add_argument("--model", metavar="NAME", help="one model's calls only, as the agents name it (e.g. "
+                        "claude-opus-4-6; its fast-mode calls included)")
     common.add_argument("-o", "--order", choices=["asc", "desc"], help="oldest first (asc, default) or newest first")
     common.add_argument("-b", "--breakdown", action="store_true", help="a row per model under each row of the table")
     common.add_argument("--compact", action="store_true", help="fewer columns, for narrow terminals")
@@ -205,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         from star_pipeline.agent_side.statusline import run_statusline  # run every few hundred ms: no argparse, no config
 
         return run_statusline(argv[2] if len(argv) == 3 else None)
+    if argv[:1] == ["guard"] and (len(argv) == 1 or (len(argv) == 3 and argv[1] == "--file")):
+        from star_pipeline.agent_side.guard import run_guard  # before every prompt and tool call: no argparse
+
+        return run_guard(argv[2] if len(argv) == 3 else None)
     if argv[:1] == ["brief"]:  # a SessionStart hook: as fast, as quiet
         from star_pipeline.agent_side.brief import run_brief
 
@@ -227,12 +247,24 @@ def main(argv: list[str] | None = None) -> int:
             spool = args.spool_dir or str(settings.hook_spool_dir)
             brief = str(briefs_dir(settings.warehouse_path)) if args.brief else None
             statusline = str(statusline_file(settings.warehouse_path)) if args.statusline else None
+            from star_pipeline.storage.budgets_file import budgets_file
+
+            guard = str(budgets_file(settings.warehouse_path)) if args.guard else None
             return install_hooks(args.settings or default_settings_path(), spool, uninstall=args.uninstall,
-                                 briefs=brief, statusline=statusline, force=args.force)
+                                 briefs=brief, statusline=statusline, force=args.force, guard=guard)
         if args.command == "statusline":  # --file=PATH and the like, which the fast path above leaves to argparse
             from star_pipeline.agent_side.statusline import run_statusline
 
             return run_statusline(args.file)
+        if args.command == "guard":
+            from star_pipeline.agent_side.guard import run_guard
+
+            return run_guard(args.file)
+        if args.command == "budgets":
+            from star_pipeline.config import load_settings
+            from star_pipeline.reports.budgets import run_budgets
+
+            return run_budgets(load_settings(), as_json=args.json)
         if args.command == "build":
             from star_pipeline.build import run_build
             from star_pipeline.storage.private_files import restrict_tree

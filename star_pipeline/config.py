@@ -90,6 +90,8 @@ class Settings:
     # machine.role: "writer" (rebuilds every layer) or "raw-only" (a team member's machine on a DuckLake:
     # captures its own raw lines; its sensors start only capture runs and it has no schedules)
     machine_role: str = "writer"
+    # budgets: the limits `star-pipeline budgets`, the guard, the statusline, the dashboard and MCP watch (Budget)
+    budgets: tuple = ()
 
     @property
     def hook_spool_dir(self) -> Path:
@@ -123,6 +125,7 @@ _SCHEMA: dict = {
         "id": (str, None),
         "role": (str, "writer"),
     },
+    "budgets": (list, []),  # a list of mappings, checked by parse_budgets (not a section)
 }
 
 
@@ -275,7 +278,102 @@ def settings_from(layers: ConfigLayers) -> Settings:
         embedding_model=values["search.embedding_model"],
         lake_catalog=lake_catalog,
         lake_data_path=lake_data_path,
+        budgets=parse_budgets(values[BUDGETS_KEY], layers.file(BUDGETS_KEY)),
     )
+
+
+# budgets: limits a user sets once (docs/reference/configuration.md), each a mapping such as
+#   {name: daily, period: day, limit_usd: 20, action: warn, warn_at: 0.8}
+# watched by `star-pipeline budgets` (reports/budgets.py), the guard hook, the statusline, the dashboard, MCP and the
+# budgets_within_limits check. The names of the keys are the interface: keep them.
+BUDGETS_KEY = "budgets"
+BUDGET_PERIODS = ("day", "week", "month", "block", "session")
+BUDGET_ACTIONS = ("warn", "block")
+BUDGET_KEYS = ("name", "period", "limit_usd", "limit_tokens", "action", "warn_at", "project", "source", "machine",
+               "model")
+DEFAULT_WARN_AT = 0.8
+_BUDGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One entry of `budgets`: a limit in USD or tokens per period, for the calls its filters select."""
+
+    name: str
+    period: str  # BUDGET_PERIODS: day, week, month (in the report time zone), block (the current 5 hours), session
+    action: str  # warn: say so; block: the guard refuses prompts and tool calls once it is over
+    limit_usd: float | None = None
+    limit_tokens: int | None = None
+    warn_at: float = DEFAULT_WARN_AT  # the fraction of the limit past which it warns
+    project: str | None = None  # an absolute project path (as the config's `~/src/x` expands)
+    source: str | None = None
+    machine: str | None = None
+    model: str | None = None
+
+    @property
+    def limit(self) -> float:
+        return self.limit_usd if self.limit_usd is not None else self.limit_tokens
+
+    def filters(self) -> dict:
+        return {"project": self.project, "source": self.source, "machine": self.machine, "model": self.model}
+
+
+def parse_budgets(entries: list, config_path: Path) -> tuple[Budget, ...]:
+    """The `budgets` list as Budget entries; a bad entry is a ConfigError naming the file and the entry."""
+    from star_pipeline.sources import SOURCES
+
+    budgets: list[Budget] = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"{config_path}: budgets entry {number}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a mapping such as {{name: daily, period: day, limit_usd: 20, "
+                              f"action: warn}}, got {entry!r}.")
+        name = entry.get("name")
+        if isinstance(name, str) and name:
+            where += f" ({name})"
+        unknown = sorted(set(map(str, entry)) - set(BUDGET_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r}. Known keys: {', '.join(BUDGET_KEYS)}.")
+        if not isinstance(name, str) or not _BUDGET_NAME.match(name):
+            raise ConfigError(f"{where}: 'name' must be a name of letters, digits, '.', '_', '-' or spaces (at most "
+                              f"64), got {name!r}.")
+        if any(b.name == name for b in budgets):
+            raise ConfigError(f"{where}: another entry is already named {name!r}; each budget needs its own name.")
+        period = entry.get("period")
+        if period not in BUDGET_PERIODS:
+            raise ConfigError(f"{where}: 'period' must be one of {', '.join(BUDGET_PERIODS)}, got {period!r}.")
+        action = entry.get("action", "warn")
+        if action not in BUDGET_ACTIONS:
+            raise ConfigError(f"{where}: 'action' must be warn or block, got {action!r}.")
+        limit_usd, limit_tokens = entry.get("limit_usd"), entry.get("limit_tokens")
+        if (limit_usd is None) == (limit_tokens is None):
+            raise ConfigError(f"{where}: give exactly one of 'limit_usd' (dollars) and 'limit_tokens'.")
+        for key, value, kinds in (("limit_usd", limit_usd, (int, float)), ("limit_tokens", limit_tokens, (int,))):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, kinds) or value <= 0):
+                raise ConfigError(f"{where}: '{key}' must be a number above 0"
+                                  f"{' (whole tokens)' if key == 'limit_tokens' else ''}, got {value!r}.")
+        warn_at = entry.get("warn_at", DEFAULT_WARN_AT)
+        if isinstance(warn_at, bool) or not isinstance(warn_at, (int, float)) or not 0 < warn_at <= 1:
+            raise ConfigError(f"{where}: 'warn_at' must be a fraction of the limit above 0 and at most 1 (0.8 warns "
+                              f"at 80%), got {warn_at!r}.")
+        for key in ("project", "source", "machine", "model"):
+            if entry.get(key) is not None and (not isinstance(entry[key], str) or not entry[key].strip()):
+                raise ConfigError(f"{where}: '{key}' must be a non-empty string, got {entry[key]!r}.")
+        source = entry.get("source")
+        names = [s.name for s in SOURCES]
+        if source is not None and source not in names:
+            raise ConfigError(f"{where}: 'source' must be one of {', '.join(names)}, got {source!r}.")
+        project = entry.get("project")
+        if project is not None:
+            project = str(_absolute(_expand(project, config_path, f"budgets entry {number} project"),
+                                    config_path.resolve().parent))
+        budgets.append(Budget(
+            name=name, period=period, action=action,
+            limit_usd=float(limit_usd) if limit_usd is not None else None, limit_tokens=limit_tokens,
+            warn_at=float(warn_at), project=project, source=source, machine=entry.get("machine"),
+            model=entry.get("model"),
+        ))
+    return tuple(budgets)
 
 
 WAREHOUSE_KINDS = ("duckdb", "ducklake")
@@ -431,7 +529,7 @@ def _validate(config_path: Path, raw: dict, schema: dict, prefix: str) -> dict:
         if isinstance(value, bool) or not isinstance(value, expected):
             names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
             raise ConfigError(f"{config_path}: '{dotted}' must be {names}, got {type(value).__name__} ({value!r}).")
-        if expected is list:
+        if expected is list and dotted != BUDGETS_KEY:
             for item in value:
                 if not isinstance(item, str):
                     raise ConfigError(f"{config_path}: every entry of '{dotted}' must be a string path, got {item!r}.")
@@ -555,6 +653,10 @@ def config_lines(layers: ConfigLayers, settings: Settings) -> list[str]:
     ]
     section = None
     for key in layers.values:
+        if key == BUDGETS_KEY:
+            lines.extend(_budget_lines(layers, settings))
+            section = None
+            continue
         head, name = key.split(".", 1)
         if head != section:
             section = head
@@ -565,6 +667,18 @@ def config_lines(layers: ConfigLayers, settings: Settings) -> list[str]:
             continue
         text = f"  {name}: {yaml_scalar(_resolved(layers, settings, key))}"
         lines.append(_line(text, _origin(layers, key, value) + _note(layers, settings, key)))
+    return lines
+
+
+def _budget_lines(layers: ConfigLayers, settings: Settings) -> list[str]:
+    """`budgets:`, one line per entry as the commands use it (a project path expanded, warn_at filled in)."""
+    origin = _origin(layers, BUDGETS_KEY)
+    if not settings.budgets:
+        return [_line("budgets: []", origin)]
+    lines = ["budgets:"]
+    for budget in settings.budgets:
+        fields = {k: v for k, v in vars(budget).items() if v is not None}
+        lines.append(_line(f"  - {yaml_scalar(fields)}", origin))
     return lines
 
 

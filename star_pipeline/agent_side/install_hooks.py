@@ -39,6 +39,7 @@ HOOK_EVENTS = (
     "SubagentStop",
     "PreCompact",
 )
+GUARD_EVENTS = ("UserPromptSubmit", "PreToolUse")  # before a prompt is sent, before a tool runs
 TOOL_EVENTS = {"PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest"}
 MARKER = "star-pipeline"
 
@@ -90,6 +91,11 @@ def brief_command(briefs_dir: str, executable: str | None = None) -> str:
     return f"{shlex.quote(exe)} brief --dir {shlex.quote(briefs_dir)}"
 
 
+def guard_command(budgets_file: str, executable: str | None = None) -> str:
+    exe = executable or entry_point()[0]
+    return f"{shlex.quote(exe)} guard --file {shlex.quote(budgets_file)}"
+
+
 def statusline_command(published_file: str, executable: str | None = None) -> str:
     exe = executable or entry_point()[0]
     return f"{shlex.quote(exe)} statusline --file {shlex.quote(published_file)}"
@@ -121,9 +127,11 @@ def merge_statusline(settings: dict, command: str | None, uninstall: bool = Fals
     return []
 
 
-def merge_hooks(settings: dict, command: str, uninstall: bool = False, brief: str | None = None) -> list[str]:
+def merge_hooks(settings: dict, command: str, uninstall: bool = False, brief: str | None = None,
+                guard: str | None = None) -> list[str]:
     """Change `settings` in place; return one line per change. `brief`: the brief's command, added to
-    SessionStart (None leaves a brief installed earlier as it is; uninstall removes it too)."""
+    SessionStart; `guard`: the guard's, added to GUARD_EVENTS (None leaves one installed earlier as it is;
+    uninstall removes them too)."""
     hooks = settings.setdefault("hooks", {})
     if not isinstance(hooks, dict):
         raise SettingsError("'hooks' is not an object")
@@ -131,6 +139,8 @@ def merge_hooks(settings: dict, command: str, uninstall: bool = False, brief: st
     wanted = [("hook", HOOK_EVENTS, command)]
     if brief is not None or uninstall:
         wanted.append(("brief", ("SessionStart",), brief))
+    if guard is not None or uninstall:
+        wanted.append(("guard", GUARD_EVENTS, guard))
     for subcommand, events, wanted_command in wanted:
         for event in events:
             _merge_event(hooks, event, subcommand, wanted_command, uninstall, changes)
@@ -182,9 +192,11 @@ def _had_only_ours(group: dict) -> bool:
 
 
 def install_hooks(settings_path: Path, spool_dir: str, uninstall: bool = False, out=None, executable=None,
-                  briefs: str | None = None, statusline: str | None = None, force: bool = False) -> int:
+                  briefs: str | None = None, statusline: str | None = None, force: bool = False,
+                  guard: str | None = None) -> int:
     """Add (or remove) the hooks; with `briefs` (the briefs folder) also the SessionStart brief; with
-    `statusline` (the published statusline file) also the status line (`force`: even over someone else's)."""
+    `statusline` (the published statusline file) also the status line (`force`: even over someone else's); with
+    `guard` (the published budgets file) also the budgets' guard."""
     out = out or sys.stdout
     settings_path = Path(settings_path).expanduser()
     try:
@@ -193,7 +205,8 @@ def install_hooks(settings_path: Path, spool_dir: str, uninstall: bool = False, 
         if not isinstance(settings, dict):
             raise SettingsError("the top level is not an object")
         brief = brief_command(briefs, executable) if briefs else None
-        changes = merge_hooks(settings, hook_command(spool_dir, executable), uninstall=uninstall, brief=brief)
+        changes = merge_hooks(settings, hook_command(spool_dir, executable), uninstall=uninstall, brief=brief,
+                              guard=guard_command(guard, executable) if guard else None)
         if statusline is not None or uninstall:
             status = statusline_command(statusline, executable) if statusline else None
             changes += merge_statusline(settings, status, uninstall=uninstall, force=force)

@@ -6,6 +6,9 @@ missing) and shows the first line it prints. We print ccusage's line:
 
     🤖 Opus 4.6 | 💰 $1.84 session / $12.40 today / $6.02 block (2h 13m left) | 🔥 $3.10/hr | 🧠 48,120 (24%)
 
+and, when budgets are configured, the one that applies to the session with the most of its limit used
+(`| 💸 82% of daily $20`, from the budgets file beside the published one: storage/budgets_file.py).
+
 Two reads, no scan of the history, no lock, no process left behind:
 1. the file the aggregate asset published_statusline writes after every rebuild
    (storage/statusline_file.py): the session's cost so far, today's cost by quarter hour, the last 5-hour
@@ -32,6 +35,8 @@ import sys
 import time
 
 from star_pipeline.agent_side.hook import log_error, utc_now_iso
+from star_pipeline.storage.budgets_file import FORMAT as BUDGETS_FORMAT
+from star_pipeline.storage.budgets_file import applies, beside_statusline_file, current_use, limit_text, used_fraction
 from star_pipeline.storage.statusline_file import BLOCK_FIELDS, FORMAT, SESSION_PREFIX, call_cost, call_key
 
 DEFAULT_CONTEXT_WINDOW = 200_000
@@ -72,8 +77,9 @@ def parse_time_us(text) -> int | None:
     return ((days * 24 + hours) * 60 + minutes) * 60_000_000 + seconds * 1_000_000 + micros - offset * 1_000_000
 
 
-def read_published(path: str, session_id: str | None) -> tuple[dict | None, dict | None]:
-    """The published file's header and this session's line (None for what is not there)."""
+def read_published(path: str, session_id: str | None, expected_format: int = FORMAT) -> tuple[dict | None, dict | None]:
+    """The published file's header and this session's line (None for what is not there); the budgets file
+    (storage/budgets_file.py) is laid out the same way."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -81,7 +87,7 @@ def read_published(path: str, session_id: str | None) -> tuple[dict | None, dict
         return None, None
     end = data.find(b"\n", 0, MAX_HEADER_BYTES)
     header = json.loads(data[:end] if end >= 0 else data)
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    if not isinstance(header, dict) or header.get("format") != expected_format:
         return None, None
     if not session_id:
         return header, None
@@ -217,9 +223,12 @@ class Totals:
             block["last_call_us"] = max(block["last_call_us"], ts)
 
 
-def add_tail(totals: Totals, header: dict, session: dict | None, files: list[tuple[str, int | None]],
-             transcript: str | None) -> tuple[int, str | None] | None:
-    """Add the calls written since the build to `totals`; the context of the main transcript's last call."""
+def new_calls(header: dict, session: dict | None, files: list[tuple[str, int | None]],
+              transcript: str | None) -> tuple[list[tuple], tuple[int, str | None] | None]:
+    """What the session's files hold beyond what the build counted, in time order, as (time, cost, tokens, model,
+    new_call) (`new_call` False: a later, larger copy of a counted call, its cost and tokens the difference); and
+    the context of the main transcript's last call. The statusline adds them to its totals, the guard to the
+    budgets (agent_side/guard.py)."""
     counted: dict[str, list] = {}
     for _, keys in (session or {}).get("files", {}).values():
         counted.update(keys)
@@ -237,16 +246,17 @@ def add_tail(totals: Totals, header: dict, session: dict | None, files: list[tup
         for call in calls:
             if call["key"] not in best or call["total"] > best[call["key"]][0]["total"]:
                 best[call["key"]] = (call, offset is not None)
+    found = []
     for key, (call, known_file) in sorted(best.items(), key=lambda item: item[1][0]["ts"] or 0):
         cost = call_cost(prices.get(call["model"]), call["ts"] or 0, *call["tokens"], call["fast"], multiplier) or 0.0
         if key in counted:
             total, counted_cost = counted[key]
             if call["total"] > total:  # a later, larger copy of a counted call replaces it
-                totals.add(call["ts"], cost - (counted_cost or 0.0), new_call=False)
+                found.append((call["ts"], cost - (counted_cost or 0.0), call["total"] - total, call["model"], False))
         elif known_file or built_through is None or (call["ts"] is not None and call["ts"] > built_through):
-            totals.add(call["ts"], cost, new_call=True)
+            found.append((call["ts"], cost, call["total"], call["model"], True))
         # else: a copy of a call the build counted in another session (a resumed session's first lines)
-    return context
+    return found, context
 
 
 def money(value: float) -> str:
@@ -268,9 +278,12 @@ def status_line(payload: bytes, published_path: str | None, now_us: int | None =
     header, session = read_published(published_path, session_id) if published_path else (None, None)
     totals = Totals(header, session, now_us) if header else None
     this_session = totals is not None and session_id is not None and (session is not None or transcript is not None)
+    calls: list[tuple] = []
     if this_session:
         files, transcript = session_files(transcript, session_id, (session or {}).get("files", {}))
-        context = add_tail(totals, header, session, files, transcript)
+        calls, context = new_calls(header, session, files, transcript)
+        for ts, cost, _, _, new_call in calls:
+            totals.add(ts, cost, new_call=new_call)
     else:  # no session to add to: the context only, from the transcript's end
         context = tail_calls(transcript, read_end(transcript))[1] if transcript else None
     if context is None and session and session.get("context"):
@@ -295,7 +308,33 @@ def status_line(payload: bytes, published_path: str | None, now_us: int | None =
         minutes = (block["last_call_us"] - block["first_call_us"]) / 60e6
         if minutes > 0:
             burn = f" | 🔥 {money(block['cost'] / minutes * 60)}/hr"
-    return (f"🤖 {label} | 💰 {session_text} session / {money(totals.today)} today / {block_text}{burn} | 🧠 {brain}")
+    budget = tightest_budget(published_path, hook, session_id, calls, now_us)
+    return (f"🤖 {label} | 💰 {session_text} session / {money(totals.today)} today / {block_text}{burn} | 🧠 {brain}"
+            + (f" | 💸 {budget}" if budget else ""))
+
+
+def tightest_budget(published_path: str, hook: dict, session_id: str | None, calls: list[tuple],
+                    now_us: int) -> str | None:
+    """`82% of daily $20`: the budget that applies to the session (storage/budgets_file.py `applies`) with the
+    largest share of its limit used, counting the calls written since the build; None without budgets (or without
+    the budgets file, or with a broken one: the status line goes on without it)."""
+    workspace = hook.get("workspace") if isinstance(hook.get("workspace"), dict) else {}
+    cwd = hook.get("cwd") if isinstance(hook.get("cwd"), str) else workspace.get("current_dir")
+    try:
+        header, line = read_published(beside_statusline_file(published_path), session_id, BUDGETS_FORMAT)
+        if header is None:
+            return None
+        used = []
+        for state in header.get("budgets") or ():
+            if applies(state, cwd if isinstance(cwd, str) else None, header.get("machine")):
+                usd, tokens, _ = current_use(state, (line or {}).get("spent"), calls, now_us)
+                used.append((used_fraction(state, usd, tokens), state))
+    except (ValueError, KeyError, TypeError, ZeroDivisionError):
+        return None
+    if not used:
+        return None
+    fraction, state = max(used, key=lambda pair: pair[0])
+    return f"{int(fraction * 100)}% of {state['name']} {limit_text(state)}"  # rounded down: 100% means reached
 
 
 def run_statusline(published_path: str | None = None, stdin=None, out=None) -> int:

@@ -11,13 +11,16 @@ from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 # star_pipeline_tests/reports/test_report.py runs every report on the copy alone).
 REPORT_TABLES = {
     "fact_token_usage": (
-        "usage_key", "source", "session_id", "agent_id", "is_sidechain", "project_id", "machine_id", "report_model", "model_is_fallback", "event_ts", "date_key",
+        "usage_key", "source", "session_id", "agent_id", "is_sidechain", "project_id", "machine_id", "model", "report_model", "model_is_fallback", "event_ts", "date_key",
         "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
         "reasoning_output_tokens", "cost_usd",
     ),
     "derived_session_usage": ("source", "session_id", "session_path"),
     "session_projects": ("source", "session_id", "git_branch"),
     "derived_subagents": ("source", "session_id", "agent_id", "agent_type"),
+    # the budget alerts (reports/budgets.py lists them; written by aggregate/budget_alerts.py, not rebuilt)
+    "budget_alerts": ("budget", "period", "window_label", "level", "spent_usd", "spent_tokens", "limit_usd",
+                      "limit_tokens", "noticed_at", "recorded_at"),
 }
 
 

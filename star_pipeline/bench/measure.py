@@ -35,11 +35,20 @@ def timed(cmd: list[str], env: dict | None = None, stdin: bytes | None = None) -
     return elapsed, peak, proc
 
 
+BENCH_BUDGETS = """\
+budgets:
+  - {name: daily, period: day, limit_usd: 20, action: warn, warn_at: 0.8}
+  - {name: client-x, period: month, limit_usd: 300, project: /home/dev, action: block}
+  - {name: long-session, period: session, limit_usd: 10, action: block}
+"""
+
+
 def write_config(folder: Path, corpus: Path | None = None, *, claude: list[Path] | None = None,
                  codex: list[Path] | None = None, memory_limit: str | None = None, **agents: list[Path]) -> Path:
-    """A configuration like a user's (memory_limit left at auto unless given) over a generated `corpus`,
-    or over these roots (`agents`: other sources' roots keys); every other source reads nothing, so a
-    benchmark never reads the machine's own agents."""
+    """A configuration like a user's (memory_limit left at auto unless given, the issue's three example budgets,
+    `BENCH_BUDGETS`, which the guard's timing reads) over a generated `corpus`, or over these roots (`agents`:
+    other sources' roots keys); every other source reads nothing, so a benchmark never reads the machine's own
+    agents."""
     from star_pipeline.sources import SOURCES
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -52,7 +61,7 @@ def write_config(folder: Path, corpus: Path | None = None, *, claude: list[Path]
     config.write_text(
         f"warehouse:\n  path: {folder / 'warehouse.duckdb'}\n  lock_timeout_seconds: 600\n"
         + (f"  memory_limit: {memory_limit}\n" if memory_limit else "")
-        + "sources:\n" + "\n".join(lines) + f"\n  hook_spool_dir: {spool}\n"
+        + "sources:\n" + "\n".join(lines) + f"\n  hook_spool_dir: {spool}\n" + BENCH_BUDGETS
     )
     return config
 

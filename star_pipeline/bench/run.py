@@ -19,7 +19,9 @@ DuckDB read_json query computing the deduplicated daily totals. Per corpus:
    `agentsview usage daily --no-sync` (it reads its store, as ours reads the warehouse).
 4. Statusline latency: `star-pipeline statusline` (median of 50 runs, the command install-hooks --statusline
    installs) for the corpus's largest session vs ccusage 20.0.24 `statusline --no-cache` (median of 5; without
-   its cache it computes the line, as it must after every new message).
+   its cache it computes the line, as it must after every new message); beside it the guard's: `star-pipeline
+   guard` (median of 50, the command install-hooks --guard installs) for the same payload, against the budgets
+   bench/measure.py's configuration sets (the issue's three examples).
 5. A new session: one of about 3.5 MB (a real transcript of that size under new ids; ../shared/corpus's largest
    is 3.0 MB, so its largest ones joined under one new session id and cut at a line end, measure.pick_transcripts)
    and then one of about 50 KB (its transcript of about that size) go into the built warehouse;
@@ -128,6 +130,26 @@ def report_latency(config: Path, timezone_name: str = "UTC") -> float:
     return statistics.median(runs)
 
 
+def largest_session_payload(claude_dir: Path) -> bytes:
+    """Claude Code's hook payload (as the statusline and the guard get it) for the largest main transcript under
+    `claude_dir`/projects."""
+    projects = claude_dir / "projects"
+    # amplified copies nest the projects one folder deeper than Claude Code does: any main transcript under it
+    mains = [path for path in projects.rglob("*.jsonl") if "subagents" not in path.parts]
+    transcript = max(mains, key=lambda path: (path.stat().st_size, path))
+    return json.dumps({"hook_event_name": "Status", "session_id": transcript.stem, "transcript_path": str(transcript),
+                       "cwd": "/home/dev", "model": {"id": "claude-opus-4-6", "display_name": "Opus"},
+                       "workspace": {"current_dir": "/home/dev", "project_dir": "/home/dev"}}).encode()
+
+
+def wall(cmd: list[str], payload: bytes, env: dict | None = None) -> tuple[float, str]:
+    """Wall seconds of one whole process given `payload` on stdin, and what it printed (no /usr/bin/time: ms matter
+    here)."""
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, input=payload, capture_output=True, env=env)
+    return time.perf_counter() - started, proc.stdout.decode().strip()
+
+
 def statusline_latency(config: Path, claude_dir: Path, use_ccusage: bool, runs: int = 50) -> tuple[float, float | None, str]:
     """Median wall seconds of `star-pipeline statusline` on the built warehouse for the largest main transcript
     under `claude_dir`/projects, of ccusage's statusline for the same payload (None without ccusage), and our line."""
@@ -135,24 +157,25 @@ def statusline_latency(config: Path, claude_dir: Path, use_ccusage: bool, runs: 
     from star_pipeline.storage.statusline_file import statusline_file
 
     published = statusline_file(load_settings(config).warehouse_path)
-    projects = claude_dir / "projects"
-    # amplified copies nest the projects one folder deeper than Claude Code does: any main transcript under it
-    mains = [path for path in projects.rglob("*.jsonl") if "subagents" not in path.parts]
-    transcript = max(mains, key=lambda path: (path.stat().st_size, path))
-    payload = json.dumps({"hook_event_name": "Status", "session_id": transcript.stem, "transcript_path": str(transcript),
-                          "cwd": "/home/dev", "model": {"id": "claude-opus-4-6", "display_name": "Opus"},
-                          "workspace": {"current_dir": "/home/dev", "project_dir": "/home/dev"}}).encode()
-
-    def wall(cmd: list[str], env: dict | None = None) -> tuple[float, str]:  # no /usr/bin/time: ms matter here
-        started = time.perf_counter()
-        proc = subprocess.run(cmd, input=payload, capture_output=True, env=env)
-        return time.perf_counter() - started, proc.stdout.decode().strip()
-
-    ours = [wall([str(BIN / "star-pipeline"), "statusline", "--file", str(published)]) for _ in range(runs)]
+    payload = largest_session_payload(claude_dir)
+    ours = [wall([str(BIN / "star-pipeline"), "statusline", "--file", str(published)], payload) for _ in range(runs)]
     env = {**os.environ, "CLAUDE_CONFIG_DIR": str(claude_dir)}
-    theirs = [wall([*CCUSAGE, "statusline", "--no-cache", "--offline"], env)[0] for _ in range(5 if use_ccusage else 0)]
+    theirs = [wall([*CCUSAGE, "statusline", "--no-cache", "--offline"], payload, env)[0]
+              for _ in range(5 if use_ccusage else 0)]
     return (statistics.median(seconds for seconds, _ in ours), statistics.median(theirs) if theirs else None,
             ours[-1][1])
+
+
+def guard_latency(config: Path, claude_dir: Path, runs: int = 50) -> float:
+    """Median wall seconds of `star-pipeline guard` (a PreToolUse hook) on the built warehouse for the payload the
+    statusline is timed with: the budgets file, the statusline file and the session's transcripts read."""
+    from star_pipeline.config import load_settings
+    from star_pipeline.storage.budgets_file import budgets_file
+
+    published = budgets_file(load_settings(config).warehouse_path)
+    payload = largest_session_payload(claude_dir)
+    return statistics.median(wall([str(BIN / "star-pipeline"), "guard", "--file", str(published)], payload)[0]
+                             for _ in range(runs))
 
 
 def hook_latency(runs: int = 200) -> tuple[float, float]:
@@ -239,6 +262,9 @@ def corpus_rows(corpus: Corpus, work: Path, size_mb: float, scaling: bool, use_c
     rows.append((f"{at}: statusline, median of 50", f"{line_s * 1000:.1f} ms",
                  f"ccusage statusline --no-cache {cc_line_s * 1000:.0f} ms" if cc_line_s else "ccusage n/a",
                  fmt_ratio(line_s, cc_line_s), "< 50 ms"))
+    guard_s = guard_latency(config, corpus.claude_dir(folder))
+    rows.append((f"{at}: guard (PreToolUse hook), median of 50", f"{guard_s * 1000:.1f} ms",
+                 f"statusline {line_s * 1000:.1f} ms", fmt_ratio(guard_s, line_s), "< 150 ms"))
     notes = [f"{label} corpus, Claude Code total tokens: star_pipeline {ours_total:,}, ccusage "
              f"{cc_total if cc_total is None else format(cc_total, ',')}, agentsview "
              f"{av_total if av_total is None else format(av_total, ',')} (the baselines read the same data).",

@@ -129,6 +129,7 @@ def create_app(warehouse_path: Path | str, allowed_hosts: list[str] | None = Non
     def overview(request: Request, filters: pages.Filters) -> dict:
         stack = request.query_params.get("stack") or "model"
         data = pages.overview(copies.reports(), filters, stack)
+        data["budgets"] = pages.budgets_panel(copies.warehouse_path, copies.reports())
         return {"data": data, "figures": {
             "cost_per_day": figures.per_day(data["per_day"], "cost"),
             "tokens_per_day": figures.per_day(data["per_day"], "tokens"),

@@ -157,6 +157,17 @@ def overview(reports, filters: Filters, stack: str = "model") -> dict:
     }
 
 
+def budgets_panel(warehouse_path, reports) -> dict:
+    """The overview's budgets: each budget's state as the last rebuild published it (storage/budgets_file.py:
+    spent against limit, projection, status, as `star-pipeline budgets` has them) and the alerts recorded."""
+    from star_pipeline.reports.budgets import recorded_alerts
+    from star_pipeline.storage.budgets_file import budgets_file, read_header
+
+    header = read_header(budgets_file(warehouse_path))
+    return {"budgets": header["budgets"] if header else [], "published": header is not None,
+            "alerts": recorded_alerts(reports, limit=10)}
+
+
 def _week(entry: dict | None, start: str) -> dict:
     return {"start": start, "cost": _cost(entry) if entry else 0.0, "tokens": entry["totalTokens"] if entry else 0}
 

@@ -1,10 +1,11 @@
 """The project's jobs, by name: one ingest, one classification, one classification and rebuild, one
-aggregate rebuild, one check sweep."""
+aggregate rebuild, one check sweep, and the recording of budget alerts (aggregate/budget_alerts.py)."""
 
 from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
+from star_pipeline.aggregate.budget_alerts import build_budget_alerts_job
 from star_pipeline.storage.load_log import failure_hook_for_warehouse
 
 # Raw capture alone: a team member's machine on a DuckLake (`star-pipeline build --raw-only`).
@@ -44,5 +45,6 @@ def build_jobs() -> dict:
                          config=RUN_LOGGING, description="Rebuild the aggregates and the star schema from the layers below."),
         define_asset_job(SWEEP_JOB, selection=AssetSelection.all_asset_checks(), config=RUN_LOGGING,
                          description="Run every check over the whole warehouse, without materializing anything."),
+        build_budget_alerts_job(record_failures),
     ]
     return {job.name: job for job in jobs}

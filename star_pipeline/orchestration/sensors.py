@@ -2,7 +2,8 @@
 
 - one per source (raw/sensors.py): a changed file requests an ingest;
 - after each successful ingest: one run that classifies and rebuilds the aggregates (`sequence.py`);
-- a new or edited classifier file makes a new revision: a partition and a run (classified/sensors.py).
+- a new or edited classifier file makes a new revision: a partition and a run (classified/sensors.py);
+- a budget crossing its warn_at or its limit: one run that records the alert (aggregate/sensors.py).
 On a `machine.role: raw-only` machine only the first, and its runs capture raw lines only (`capture_raw`).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from dagster import DefaultSensorStatus, SkipReason, sensor
 
+from star_pipeline.aggregate.sensors import build_budget_alerts_sensor
 from star_pipeline.classified.sensors import build_classifier_files_sensor
 from star_pipeline.storage.dagster_instance import sensor_instance
 from star_pipeline.orchestration.jobs import AGGREGATE_JOB, CAPTURE_JOB, INGEST_JOB, REFRESH_JOB
@@ -62,4 +64,5 @@ def build_sensors(settings, jobs: dict, normalized_keys: list) -> list:
         build_classifier_files_sensor(settings.classifiers_dir, has_ingested),
         *build_source_sensors(settings, INGEST_JOB, normalized_keys),
         build_after_ingest_sensor(jobs),
+        build_budget_alerts_sensor(settings.warehouse_path),
     ]

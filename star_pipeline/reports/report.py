@@ -59,6 +59,7 @@ class ReportOptions:
     by: str | None = None  # daily|weekly|monthly|hourly --by: BY_SQL's keys; --machine: "machine" in every report
     machine: str | None = None  # --machine NAME: that machine's rows only (machine.id as the warehouse has it)
     project_ids: tuple[str, ...] | None = None  # what --project matched (resolve_project), set by report_data
+    model: str | None = None  # --model NAME: that model's calls only (fact_token_usage.model, fast mode included)
 
     @classmethod
     def from_args(cls, args) -> "ReportOptions":
@@ -71,13 +72,13 @@ class ReportOptions:
                 raise ReportError(f"--by {args.by} and --machine: pick one (--machine is --by machine)")
             options = cls.from_args(argparse_namespace(args, machine=None))
             return replace(options, by="machine", machine=machine or None)
-        return cls(
+        return replace(cls(
             args.report, args.json, args.since, args.until, args.timezone or system_timezone(), args.source,
             args.project, args.order, args.breakdown, args.compact, args.no_cost, args.mode,
             getattr(args, "instances", False), getattr(args, "last", None), getattr(args, "session_id", None),
             getattr(args, "active", False), getattr(args, "recent", False), getattr(args, "token_limit", None),
             getattr(args, "session_length", 5.0), getattr(args, "by", None),
-        )
+        ), model=getattr(args, "model", None))
 
 
 def argparse_namespace(args, **changes):
@@ -156,6 +157,9 @@ def fact_filters(options: ReportOptions) -> tuple[str, list]:
     if options.machine:
         where.append("f.machine_id = ?")
         params.append(options.machine)
+    if options.model:
+        where.append("f.model = ?")
+        params.append(options.model)
     return " AND ".join(where), params
 
 

@@ -12,6 +12,7 @@ Nothing is logged to stdout, which carries the protocol.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -123,6 +124,33 @@ def build_server(warehouse: Path) -> MCPServer:
             raise ToolError(str(exc)) from None
         finally:
             conn.close()
+
+    @server.tool(annotations=READ_ONLY)
+    def budget_status() -> dict[str, Any]:
+        """The spending budgets the user set: per budget its period and window, limit, spent (as the usage tool
+        counts it), remaining, the projection to the window's end and status (ok, warn past warn_at, over), as of
+        the last rebuild (`published_at`), and the alerts recorded. Pace your work by it: a `block` budget that is
+        over stops your prompts and tool calls."""
+        from star_pipeline.reports.budgets import recorded_alerts
+        from star_pipeline.storage.budgets_file import budgets_file, read_header
+
+        path = budgets_file(warehouse)
+        header = read_header(path)
+        if header is None:
+            raise ToolError(f"{path}: no budgets published yet. Build the warehouse first: `star-pipeline build`.")
+        alerts = []
+        copy = published_copy_path(warehouse)
+        if copy.exists():
+            conn = duckdb.connect(str(copy), read_only=True, config=READER_CONFIG)
+            try:
+                alerts = recorded_alerts(conn, limit=20)
+            finally:
+                conn.close()
+        budgets = [{k: v for k, v in state.items() if not k.endswith("_us")} for state in header["budgets"]]
+        published = datetime.fromtimestamp(header["published_at"] / 1e6, timezone.utc).isoformat()
+        return bounded({"budgets": budgets, "alerts": alerts, "published_at": published,
+                        "timezone": header.get("timezone"),
+                        **({} if budgets else {"note": "no budgets configured (the config's `budgets:` list)"})})
 
     @server.tool(annotations=READ_ONLY)
     def session_timeline(

@@ -21,7 +21,8 @@ from star_pipeline_tests.conftest import build_once, use_sandbox
 WORK = "2b3c4d5e-0000-4000-8000-00000000b001"
 LATER = "3c4d5e6f-0000-4000-8000-00000000b002"
 DEPLOY = f"curl -fsS -H 'x-api-key: {ANTHROPIC_KEY}' https://api.anthropic.com/v1/models && ./deploy.sh"
-TOOLS = {"search_history", "usage", "session_timeline", "tool_failures", "file_history", "project_summary"}
+TOOLS = {"search_history", "usage", "session_timeline", "tool_failures", "file_history", "project_summary",
+         "budget_status"}
 
 
 @pytest.fixture(scope="module")
