@@ -11,6 +11,7 @@ from dagster import Definitions, in_process_executor
 
 from star_pipeline.aggregate.assets import aggregate_assets
 from star_pipeline.aggregate.checks import aggregate_checks
+from star_pipeline.budgets.assets import budgets_within_limits, published_budgets
 from star_pipeline.classified.assets import ClassifiersResource, classified_assets
 from star_pipeline.classified.checks import classified_checks
 from star_pipeline.config import Settings, load_settings
@@ -32,8 +33,10 @@ def build_definitions(settings: Settings) -> Definitions:
     jobs = build_jobs()
     normalized_keys = [key for a in normalized_assets for key in a.keys]
     return Definitions(
-        assets=[*raw_capture_assets, *normalized_assets, *classified_assets, *aggregate_assets],
-        asset_checks=[*raw_checks, *normalized_checks, *classified_checks, *aggregate_checks],
+        assets=[*raw_capture_assets, *normalized_assets, *classified_assets, *aggregate_assets,
+                published_budgets],
+        asset_checks=[*raw_checks, *normalized_checks, *classified_checks, *aggregate_checks,
+                      budgets_within_limits],
         jobs=list(jobs.values()),
         schedules=build_schedules() if settings.machine_role == "writer" else [],
         # One process per run, steps in order: starting a process per step costs seconds each on small

@@ -15,7 +15,6 @@ from star_pipeline.aggregate.fact_token_usage import fact_token_usage
 from star_pipeline.aggregate.goals import derived_goals_and_attempts
 from star_pipeline.aggregate.published_report_copy import published_report_copy
 from star_pipeline.aggregate.published_briefs import published_briefs
-from star_pipeline.aggregate.published_budgets import published_budgets
 from star_pipeline.aggregate.published_statusline import published_statusline
 from star_pipeline.aggregate.search_copy import published_search_copy
 from star_pipeline.aggregate.warehouse_maintenance import build_warehouse_maintenance
@@ -87,7 +86,7 @@ aggregate_assets = [
     derived_model_usage, derived_tool_stats, derived_file_activity, derived_blocks, derived_goals_and_attempts,
     dim_project, dim_tool, dim_agent_type, dim_machine, dim_date, dim_time, fact_tool_call, fact_session_event,
     search_documents, search_embeddings, search_postings, published_search_copy, published_briefs,
-    published_statusline, published_budgets,
+    published_statusline,
 ]
 # last: after every other aggregate asset has written
 aggregate_assets.append(build_warehouse_maintenance([k for a in aggregate_assets for k in a.keys]))

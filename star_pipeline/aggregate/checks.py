@@ -3,7 +3,6 @@
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
 from star_pipeline.aggregate.pricing import PRICING_PATH
-from star_pipeline.aggregate.published_budgets import budgets_within_limits
 from star_pipeline.aggregate.sql_assets import key
 from star_pipeline.storage.published_copies import search_copy_path
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
@@ -134,7 +133,6 @@ def search_copy_is_whole(warehouse: WarehouseResource) -> AssetCheckResult:
 
 
 aggregate_checks = [
-    budgets_within_limits,
     search_copy_is_whole,
     token_sums_agree,
     facts_have_no_orphan_keys,

@@ -18,7 +18,7 @@ REPORT_TABLES = {
     "derived_session_usage": ("source", "session_id", "session_path"),
     "session_projects": ("source", "session_id", "git_branch"),
     "derived_subagents": ("source", "session_id", "agent_id", "agent_type"),
-    # the budget alerts (reports/budgets.py lists them; written by aggregate/budget_alerts.py, not rebuilt)
+    # the budget alerts (reports/budgets.py lists them; written by budgets/alerts.py, not rebuilt)
     "budget_alerts": ("budget", "period", "window_label", "level", "spent_usd", "spent_tokens", "limit_usd",
                       "limit_tokens", "noticed_at", "recorded_at"),
 }

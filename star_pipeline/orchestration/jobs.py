@@ -1,11 +1,11 @@
 """The project's jobs, by name: one ingest, one classification, one classification and rebuild, one
-aggregate rebuild, one check sweep, and the recording of budget alerts (aggregate/budget_alerts.py)."""
+aggregate rebuild, one check sweep, and the recording of budget alerts (budgets/alerts.py)."""
 
 from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
-from star_pipeline.aggregate.budget_alerts import build_budget_alerts_job
+from star_pipeline.budgets.alerts import build_budget_alerts_job
 from star_pipeline.storage.load_log import failure_hook_for_warehouse
 
 # Raw capture alone: a team member's machine on a DuckLake (`star-pipeline build --raw-only`).

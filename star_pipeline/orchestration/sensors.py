@@ -3,7 +3,7 @@
 - one per source (raw/sensors.py): a changed file requests an ingest;
 - after each successful ingest: one run that classifies and rebuilds the aggregates (`sequence.py`);
 - a new or edited classifier file makes a new revision: a partition and a run (classified/sensors.py);
-- a budget crossing its warn_at or its limit: one run that records the alert (aggregate/sensors.py).
+- a budget crossing its warn_at or its limit: one run that records the alert (budgets/sensors.py).
 On a `machine.role: raw-only` machine only the first, and its runs capture raw lines only (`capture_raw`).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dagster import DefaultSensorStatus, SkipReason, sensor
 
-from star_pipeline.aggregate.sensors import build_budget_alerts_sensor
+from star_pipeline.budgets.sensors import build_budget_alerts_sensor
 from star_pipeline.classified.sensors import build_classifier_files_sensor
 from star_pipeline.storage.dagster_instance import sensor_instance
 from star_pipeline.orchestration.jobs import AGGREGATE_JOB, CAPTURE_JOB, INGEST_JOB, REFRESH_JOB

@@ -9,7 +9,7 @@ the projection to the window's end at the burn rate so far, and status ok, warn 
 over (at or past the limit).
 
 Readers of this module: `star-pipeline budgets` (this file), the published_budgets asset and its
-budgets_within_limits check (aggregate/published_budgets.py), which the dashboard, MCP, the statusline, the guard and
+budgets_within_limits check (budgets/assets.py), which the dashboard, MCP, the statusline, the guard and
 the alert sensor read through the file it publishes.
 """
 

@@ -1,4 +1,4 @@
-"""Recording budget alerts: the job the budget alert sensor (aggregate/sensors.py) starts when a budget crosses its
+"""Recording budget alerts: the job the budget alert sensor (budgets/sensors.py) starts when a budget crosses its
 warn_at fraction or its limit in a window. It writes one row per budget, window and level into
 aggregate.budget_alerts (migrations/012_budget_alerts.sql), never two, and tells the desktop (`notify-send`, when
 the machine has it; nothing otherwise) about each row it wrote.

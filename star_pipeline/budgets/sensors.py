@@ -1,5 +1,5 @@
 """The budget alert sensor: notices a budget crossing its warn_at fraction or its limit and asks, once per budget,
-window and level, for a run that records it (aggregate/budget_alerts.py).
+window and level, for a run that records it (budgets/alerts.py).
 
 It reads only the budgets file each rebuild publishes (storage/budgets_file.py: each budget's status in its current
 window), never the warehouse. Its cursor holds the alerts it has asked for, for the current windows only, so a
@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
-from star_pipeline.aggregate.budget_alerts import BUDGET_ALERTS_JOB, BUDGET_ALERTS_OP, LEVELS, alert_key, crossings
+from star_pipeline.budgets.alerts import BUDGET_ALERTS_JOB, BUDGET_ALERTS_OP, LEVELS, alert_key, crossings
 from star_pipeline.raw.sensors import TICK_SECONDS
 from star_pipeline.storage.budgets_file import budgets_file, read_header
 

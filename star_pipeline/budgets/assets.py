@@ -4,7 +4,7 @@ the budgets_within_limits check, which shows in the Dagster UI which budgets are
 
 The figures come from reports/budgets.py, which asks the report layer's own queries, so a budget's spent is what
 `star-pipeline report` says for its window and filters. The guard hook, the statusline, the dashboard, the MCP
-server's budget_status tool and the budget alert sensor (aggregate/sensors.py) read the file, never the warehouse.
+server's budget_status tool and the budget alert sensor (budgets/sensors.py) read the file, never the warehouse.
 The budgets are read from the configuration when the step runs, so an edited budget counts from the next build.
 """
 
