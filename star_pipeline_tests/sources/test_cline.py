@@ -3,6 +3,10 @@ ui_messages.json is one call, with the cost Cline recorded; a task rewritten who
 only what changed; the three extensions are found in every editor's user dir; a broken task file is a parse
 error of its own."""
 
+import json
+
+import pytest
+
 from star_pipeline_tests.builders import (
     CLINE_MODEL,
     CLINE_TASK,
@@ -14,6 +18,7 @@ from star_pipeline_tests.builders import (
     write_cline_task,
 )
 from star_pipeline_tests.conftest import materialize_all, query
+from star_pipeline_tests.reports.test_report import report
 
 GROK = "x-ai/grok-code-fast-1"
 
@@ -50,6 +55,12 @@ def test_a_task_rewritten_with_more_messages_stores_only_the_new_pieces_and_coun
                           "WHERE source = 'cline' ORDER BY event_ts") == [(0.01, 0.01, "recorded", CWD), (0.02, 0.02, "recorded", CWD)]
     assert query(sandbox, "SELECT role, message_text FROM normalized.normalized_messages WHERE source = 'cline' "
                           "AND file_version = 2 AND line_number = 3") == [("assistant", "The test expects a list.")]
+    # reports show the recorded cost (auto), the one priced from the tokens (calculate) or only the recorded one
+    computed = query(sandbox, "SELECT sum(computed_cost_usd) FROM aggregate.fact_token_usage WHERE source = 'cline'")[0][0]
+    assert computed is not None and abs(computed - 0.03) > 1e-6  # the price table's Sonnet 4.5 is not what Cline paid
+    totals = {mode: json.loads(report(sandbox, "daily", "-j", "--source", "cline", "-m", mode).stdout)["totals"]["totalCost"]
+              for mode in ("auto", "calculate", "display")}
+    assert totals == pytest.approx({"auto": 0.03, "calculate": computed, "display": 0.03})
 
 
 def test_failed_retried_and_deleted_requests_count_as_the_latest_version_holds_them(sandbox):
