@@ -1,6 +1,6 @@
 -- fact_token_usage: one row per API call (grain: usage_key), with its cost.
 -- cost_usd is the cost the agent's file records for the call where it records one
--- (Cline, Roo Code, Kilo Code, pi ...: recorded_cost_usd), else the computed cost, as
+-- (Cline, Roo Code, Kilo Code, pi, OpenCode: recorded_cost_usd), else the computed cost, as
 -- ccusage's --mode auto does with costUSD; both stay (computed_cost_usd, cost_source).
 -- The computed cost is priced per call at the price in force at the call's time (dim_model's
 -- validity): 5-minute and 1-hour cache writes priced apart; a call whose input
