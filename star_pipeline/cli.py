@@ -168,7 +168,9 @@ def _report_parsers(report, sources) -> None:
     common.add_argument("--compact", action="store_true", help="fewer columns, for narrow terminals")
     common.add_argument("--no-cost", action="store_true", help="no cost columns, no cost fields in the JSON")
     common.add_argument("-m", "--mode", choices=["auto", "calculate", "display"], default="auto",
-                        help="auto and calculate price every call from its tokens; display is not supported")
+                        help="auto: the cost the agent's file records for a call where it records one (Cline, Roo Code, "
+                        "Kilo Code, pi, OpenCode), else the cost priced from its tokens; calculate: always priced from the tokens; "
+                        "display: only the recorded cost (0 where none)")
     for flags in (("-O", "--offline"), ("--no-offline",), ("--color",), ("--no-color",), ("--single-thread",)):
         common.add_argument(*flags, action="store_true", help=argparse.SUPPRESS)  # ccusage's; nothing to do here
     kinds = report.add_subparsers(dest="report", required=True, metavar="daily|weekly|monthly|hourly|session|blocks|projects")

@@ -439,3 +439,76 @@ def opencode_db(path: Path):
 
 def opencode_folder(sandbox: Sandbox) -> Path:
     return sandbox.home / ".local" / "share" / "opencode"
+
+
+# -- Cline, Roo Code, Kilo Code -------------------------------------------------
+CLINE_TASK = "1772359200000"  # a task id: Date.now() at its creation (2026-03-01T10:00:00Z)
+CLINE_MODEL = "anthropic/claude-sonnet-4.5"
+
+
+def cline_say(ts: float, say: str, text: str | None = None, *, model: str | None = CLINE_MODEL, **extra) -> dict:
+    """A `say` message of ui_messages.json, `ts` seconds after T0; `model`: its modelInfo (None: none, as Cline
+    before late 2025 wrote)."""
+    message = {"ts": epoch_ms(ts), "type": "say", "say": say, **({"text": text} if text is not None else {}), **extra}
+    if model:
+        message["modelInfo"] = {"providerId": "cline", "modelId": model, "mode": "act"}
+    message["conversationHistoryIndex"] = -1
+    return message
+
+
+def cline_ask(ts: float, ask: str, text: str = "", **extra) -> dict:
+    return {"ts": epoch_ms(ts), "type": "ask", "ask": ask, "text": text, **extra}
+
+
+def cline_request(ts: float, tokens: tuple | None = None, cost: float | None = None, *, say: str = "api_req_started",
+                  cwd: str = CWD, model: str | None = CLINE_MODEL, **fields) -> dict:
+    """An api_req_started message (or `say` deleted_api_reqs); `tokens` = (tokensIn, tokensOut, cacheWrites,
+    cacheReads), None for a request still streaming (only its request text)."""
+    body = {"request": f"<task>\nfix it\n</task>\n\n# Current Working Directory ({cwd}) Files\nmain.py"}
+    if tokens is not None:
+        body |= dict(zip(("tokensIn", "tokensOut", "cacheWrites", "cacheReads"), tokens)) | {"cost": cost}
+    if say == "deleted_api_reqs":
+        body.pop("request")
+    return cline_say(ts, say, json.dumps(body | fields), model=model)
+
+
+def write_cline_task(path: Path, messages: list, *, indent: int | None = None) -> Path:
+    """ui_messages.json as Cline writes it: the whole array, compact, rewritten on every change."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(messages, indent=indent, separators=None if indent else (",", ":")))
+    return path
+
+
+def cline_task_file(sandbox: Sandbox, task: str = CLINE_TASK, *, extension: str = "saoudrizwan.claude-dev",
+                    user_dir: str = ".config/Code") -> Path:
+    """A task's ui_messages.json under an editor's user dir (`user_dir` under HOME: `.config/<App>` on Linux,
+    `Library/Application Support/<App>` on macOS)."""
+    return sandbox.home / user_dir / "User" / "globalStorage" / extension / "tasks" / task / "ui_messages.json"
+
+
+# -- pi and OpenClaw -------------------------------------------------------------
+PI_SESSION = "019da8eb-3ac5-718a-87b3-276b77c76497"
+
+
+def pi_entry(n: int, ts: float, kind: str, **fields) -> dict:
+    return {"type": kind, "id": f"{n:08x}", "parentId": f"{n - 1:08x}" if n > 1 else None, "timestamp": at(ts), **fields}
+
+
+def pi_reply(n: int, ts: float, model: str, tokens: tuple, cost: float, *, content: list | None = None,
+             stop: str = "stop") -> dict:
+    """An assistant message entry; `tokens` = (input without cache, output, cache read, cache write)."""
+    inp, out, read, write = tokens
+    return pi_entry(n, ts, "message", message={
+        "role": "assistant", "content": content or [{"type": "text", "text": "Done."}], "api": "openai-completions",
+        "provider": "openrouter", "model": model,
+        "usage": {"input": inp, "output": out, "cacheRead": read, "cacheWrite": write, "totalTokens": inp + out + read + write,
+                  "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0, "total": cost}},
+        "stopReason": stop, "timestamp": epoch_ms(ts)})
+
+
+def pi_session_file(sandbox: Sandbox, session: str = PI_SESSION) -> Path:
+    return sandbox.home / ".pi" / "agent" / "sessions" / f"-{SLUG}--" / f"2026-03-01T10-00-00-000Z_{session}.jsonl"
+
+
+def pi_header(session: str = PI_SESSION) -> dict:
+    return {"type": "session", "version": 3, "id": session, "timestamp": at(0), "cwd": CWD}

@@ -71,8 +71,8 @@ def private_home(tmp_path_factory):
     os.environ.setdefault("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
     os.environ["HOME"] = str(tmp_path_factory.mktemp("home"))
     for name in [n for n in os.environ if n.endswith(("_DATA_DIR", "_CONFIG_DIR", "_SESSIONS_DIR")) or
-                 n in ("CODEX_HOME", "COPILOT_HOME", "GOOSE_PATH_ROOT", "XDG_CONFIG_HOME", "STAR_PIPELINE_CONFIG",
-                       "STAR_PIPELINE_SPOOL_DIR")]:
+                 n in ("CODEX_HOME", "COPILOT_HOME", "GOOSE_PATH_ROOT", "PI_CODING_AGENT_DIR", "XDG_CONFIG_HOME",
+                       "STAR_PIPELINE_CONFIG", "STAR_PIPELINE_SPOOL_DIR")]:
         del os.environ[name]
     yield
     os.environ.clear()

@@ -16,7 +16,8 @@ from star_pipeline_tests.conftest import REPO_ROOT
 DOCS = REPO_ROOT / "docs"
 README = REPO_ROOT / "README.md"
 PAGES = sorted(DOCS.rglob("*.md"))
-NUMBER_WORDS = {8: "eight", 9: "nine", 10: "ten", 11: "eleven", 12: "twelve", 13: "thirteen", 14: "fourteen"}
+NUMBER_WORDS = {8: "eight", 9: "nine", 10: "ten", 11: "eleven", 12: "twelve", 13: "thirteen", 14: "fourteen",
+                15: "fifteen", 16: "sixteen", 17: "seventeen", 18: "eighteen"}
 
 
 def read(path) -> str:

@@ -15,7 +15,7 @@ USAGE_COLUMNS = (
     "source", "session_id", "agent_id", "message_id", "request_id", "model", "model_is_fallback", "speed",
     "is_sidechain", "event_ts", "input_tokens", "output_tokens", "cache_creation_input_tokens",
     "cache_creation_1h_input_tokens", "cache_read_input_tokens", "reasoning_output_tokens", "path", "file_version",
-    "byte_offset",
+    "byte_offset", "recorded_cost_usd",
 )
 # The calls whose fact differs from what the usage row and the session's project and machine now say (or that
 # have no fact).

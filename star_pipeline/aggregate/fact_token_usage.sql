@@ -1,9 +1,12 @@
 -- fact_token_usage: one row per API call (grain: usage_key), with its cost.
--- Cost is computed per call at the price in force at the call's time (dim_model's
+-- cost_usd is the cost the agent's file records for the call where it records one
+-- (Cline, Roo Code, Kilo Code, pi, OpenCode: recorded_cost_usd), else the computed cost, as
+-- ccusage's --mode auto does with costUSD; both stay (computed_cost_usd, cost_source).
+-- The computed cost is priced per call at the price in force at the call's time (dim_model's
 -- validity): 5-minute and 1-hour cache writes priced apart; a call whose input
 -- (input + cache writes + cache reads) exceeds the model's long-context threshold
 -- is priced entirely at the long-context prices (the provider's rule); fast mode
--- costs {fast_multiplier} times standard. A model without a price gets cost NULL.
+-- costs {fast_multiplier} times standard. A model without a price gets computed cost NULL.
 -- {usage_scope} is TRUE on a full build; an incremental run restricts it to the
 -- calls whose usage row or project changed (aggregate/assets.py, fact_token_usage).
 --
@@ -37,7 +40,11 @@
 --   is_long_context: the prompt (input + cache writes + reads) exceeded the model's long-context threshold:
 --     the whole call is priced at the long-context rates
 --   price_found: dim_model had a price for the model at the call's time
---   cost_usd: the call's cost in USD (NULL without a price)
+--   cost_usd: the call's cost in USD: recorded_cost_usd where the file records one, else computed_cost_usd
+--     (NULL when it records none and the model has no price)
+--   computed_cost_usd: the cost priced from the tokens at dim_model's prices (NULL without a price)
+--   recorded_cost_usd: the cost the agent's file records for the call (NULL where it records none)
+--   cost_source: which cost cost_usd is: 'recorded', 'computed' or NULL (neither)
 --   path: the transcript file of the line the counts were taken from
 --   file_version: that file's version in raw
 --   byte_offset: where that line starts
@@ -63,6 +70,20 @@ priced AS (
     FROM usage u
     LEFT JOIN aggregate.dim_model m
       ON m.model = u.model AND u.event_ts >= m.effective_from AND (m.effective_to IS NULL OR u.event_ts < m.effective_to)
+),
+costed AS (
+    SELECT p.*,
+        CASE WHEN p.price_found THEN (
+              p.input_tokens * CASE WHEN p.is_long_context THEN coalesce(p.long_input_price, p.input_price) ELSE p.input_price END
+            + p.output_tokens * CASE WHEN p.is_long_context THEN coalesce(p.long_output_price, p.output_price) ELSE p.output_price END
+            + p.cache_read_input_tokens * coalesce(CASE WHEN p.is_long_context THEN coalesce(p.long_cache_read_price, p.cache_read_price) ELSE p.cache_read_price END, 0)
+            + (p.cache_creation_input_tokens - p.cache_creation_1h_input_tokens)
+                * coalesce(CASE WHEN p.is_long_context THEN coalesce(p.long_cache_write_price, p.cache_write_price) ELSE p.cache_write_price END, 0)
+            + p.cache_creation_1h_input_tokens
+                * coalesce(CASE WHEN p.is_long_context THEN coalesce(p.long_cache_write_1h_price, p.cache_write_1h_price) ELSE p.cache_write_1h_price END, 0)
+            ) / 1000000.0 * CASE WHEN p.speed = 'fast' THEN {fast_multiplier} ELSE 1 END
+        END AS computed_cost_usd
+    FROM priced p
 )
 SELECT
     p.usage_key,
@@ -93,19 +114,13 @@ SELECT
     p.total_tokens,
     p.is_long_context,
     p.price_found,
-    CASE WHEN p.price_found THEN (
-          p.input_tokens * CASE WHEN p.is_long_context THEN coalesce(p.long_input_price, p.input_price) ELSE p.input_price END
-        + p.output_tokens * CASE WHEN p.is_long_context THEN coalesce(p.long_output_price, p.output_price) ELSE p.output_price END
-        + p.cache_read_input_tokens * coalesce(CASE WHEN p.is_long_context THEN coalesce(p.long_cache_read_price, p.cache_read_price) ELSE p.cache_read_price END, 0)
-        + (p.cache_creation_input_tokens - p.cache_creation_1h_input_tokens)
-            * coalesce(CASE WHEN p.is_long_context THEN coalesce(p.long_cache_write_price, p.cache_write_price) ELSE p.cache_write_price END, 0)
-        + p.cache_creation_1h_input_tokens
-            * coalesce(CASE WHEN p.is_long_context THEN coalesce(p.long_cache_write_1h_price, p.cache_write_1h_price) ELSE p.cache_write_1h_price END, 0)
-        ) / 1000000.0 * CASE WHEN p.speed = 'fast' THEN {fast_multiplier} ELSE 1 END
-    END AS cost_usd,
+    coalesce(p.recorded_cost_usd, p.computed_cost_usd) AS cost_usd,
+    p.computed_cost_usd,
+    p.recorded_cost_usd,
+    CASE WHEN p.recorded_cost_usd IS NOT NULL THEN 'recorded' WHEN p.computed_cost_usd IS NOT NULL THEN 'computed' END AS cost_source,
     p.path, p.file_version, p.byte_offset,
     now() AS inserted_at,
     'normalized.normalized_usage' AS record_source,
     '{pipeline_version}' AS pipeline_version
-FROM priced p
+FROM costed p
 LEFT JOIN session_projects sp ON sp.source = p.source AND sp.session_id = p.session_id

@@ -13,7 +13,7 @@ REPORT_TABLES = {
     "fact_token_usage": (
         "usage_key", "source", "session_id", "agent_id", "is_sidechain", "project_id", "machine_id", "model", "report_model", "model_is_fallback", "event_ts", "date_key",
         "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
-        "reasoning_output_tokens", "cost_usd",
+        "reasoning_output_tokens", "cost_usd", "computed_cost_usd", "recorded_cost_usd",
     ),
     "derived_session_usage": ("source", "session_id", "session_path"),
     "session_projects": ("source", "session_id", "git_branch"),

@@ -66,7 +66,8 @@
 --     target path, subagent type, skill, error flag, result size, shell command
 --   api_calls: the API calls the line reports, in the warehouse's token semantics (input without cache
 --     reads or writes, output with reasoning, reasoning also apart), for sources whose usage.sql counts
---     these; call_id is the agent's id for the call (a response id, a message id) where it has one
+--     these; call_id is the agent's id for the call (a response id, a message id) where it has one;
+--     recorded_cost_usd the cost in USD the agent wrote for the call (NULL where it writes none)
 --   message_text: the prompt, reply or thinking text (first 16,000 characters)
 --   tool_input: the tool calls' inputs, JSON escapes undone (first 16,000 characters)
 --   tool_result: the tool results' text (first 16,000 characters)
@@ -130,7 +131,7 @@ WITH contract AS (
                             command VARCHAR)[]) AS tool_blocks,
         CAST(NULL AS STRUCT(call_id VARCHAR, model VARCHAR, input_tokens BIGINT, output_tokens BIGINT,
                             cache_creation_input_tokens BIGINT, cache_read_input_tokens BIGINT,
-                            reasoning_output_tokens BIGINT)[]) AS api_calls,
+                            reasoning_output_tokens BIGINT, recorded_cost_usd DOUBLE)[]) AS api_calls,
         CAST(NULL AS VARCHAR) AS message_text,
         CAST(NULL AS VARCHAR) AS tool_input,
         CAST(NULL AS VARCHAR) AS tool_result

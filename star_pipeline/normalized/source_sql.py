@@ -51,19 +51,28 @@ def table_version(table: str) -> str:
     return hasher.hexdigest()[:12]
 
 
+def source_part_sql(source: Source, part: str, placeholders: dict[str, str]) -> str:
+    """A source's `<part>.sql` filled in; `{source}`, where the file has it, is the source's name as a literal (one
+    SQL folder may serve several sources: Cline, Roo Code and Kilo Code)."""
+    path = source.sql_file(part)
+    if "{source}" in path.read_text():
+        placeholders = {**placeholders, "source": quote_literal(source.name)}
+    return render_sql(path, placeholders)
+
+
 def _union(parts: list[str]) -> str:
     return "\n".join(f"UNION ALL BY NAME SELECT * FROM ({part})" for part in parts)
 
 
 def messages_sql(lines: dict[str, str]) -> str:
     """normalized_messages from `lines` (source name -> relation of its raw lines to read, whole)."""
-    parts = [render_sql(s.sql_file("messages"), {"lines": lines[s.name]}) for s in sources_of("normalized_messages")
+    parts = [source_part_sql(s, "messages", {"lines": lines[s.name]}) for s in sources_of("normalized_messages")
              if s.name in lines]
     return contract_sql("normalized_messages", source_messages=_union(parts))
 
 
 def hook_events_sql(lines: dict[str, str]) -> str:
-    parts = [render_sql(s.sql_file("hook_events"), {"lines": lines[s.name]}) for s in sources_of("normalized_hook_events")
+    parts = [source_part_sql(s, "hook_events", {"lines": lines[s.name]}) for s in sources_of("normalized_hook_events")
              if s.name in lines]
     return contract_sql("normalized_hook_events", source_hook_events=_union(parts))
 
@@ -96,7 +105,7 @@ def api_call_usage(source: Source) -> str:
         c.input_tokens, c.output_tokens, c.cache_creation_input_tokens, CAST(0 AS BIGINT) AS cache_creation_1h_input_tokens,
         c.cache_read_input_tokens, c.reasoning_output_tokens, coalesce(is_sidechain, FALSE) AS is_sidechain,
         'standard' AS speed, path, file_version, byte_offset,
-        {name} || ':' || session_id || ':' || {call} AS usage_key
+        {name} || ':' || session_id || ':' || {call} AS usage_key, c.recorded_cost_usd
     FROM counted"""
 
 
@@ -108,7 +117,7 @@ def usage_sql(changed: dict[str, list[str]] | None) -> tuple[str, str | None]:
         placeholders, also_delete = source.usage_scope(None if changed is None else changed.get(source.name, []))
         if "{api_call_usage}" in source.sql_file("usage").read_text():
             placeholders = {**placeholders, "api_call_usage": api_call_usage(source)}
-        parts.append(render_sql(source.sql_file("usage"), placeholders))
+        parts.append(source_part_sql(source, "usage", placeholders))
         if also_delete:
             deletes.append(f"({also_delete})")
     return contract_sql("normalized_usage", source_usage=_union(parts)), (" OR ".join(deletes) or None)

@@ -3,7 +3,7 @@
 A document is stored as pieces, byte-exact, in the source's raw lines table:
 
 - its elements: every element of the arrays the source names (`Source.split`, JSON pointers
-  such as "/messages"), each its own piece, at position 1, 2, ... in document order
+  such as "/messages", or "" for a document that is itself an array), each its own piece, at position 1, 2, ... in document order
   (`line_number`), at its byte offset in the version that stored it;
 - its skeleton: the document with each element replaced by one NUL byte (no JSON text holds
   a raw NUL), at position 0 and at negative offsets (the skeleton is not a slice of the file).

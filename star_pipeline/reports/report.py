@@ -238,11 +238,8 @@ def check_options(options: ReportOptions) -> None:
     if options.source is not None and options.source not in names:
         raise ReportError(f"--source {options.source!r}: not a source; use one of {', '.join(names)}")
     parse_date(options.since, "--since"), parse_date(options.until, "--until")
-    if options.mode == "display":
-        raise ReportError("--mode display: not supported; star_pipeline prices every call from its tokens, which is "
-                          "--mode calculate (and --mode auto, as no current Claude Code line carries a costUSD)")
-    if options.mode not in ("auto", "calculate"):
-        raise ReportError(f"--mode {options.mode!r}: use auto or calculate")
+    if options.mode not in COST_SQL:
+        raise ReportError(f"--mode {options.mode!r}: use one of {', '.join(COST_SQL)}")
     if options.order not in (None, "asc", "desc"):
         raise ReportError(f"--order {options.order!r}: use asc or desc")
     if options.last is not None and options.last < 1:
@@ -316,12 +313,24 @@ def _tokens(row: dict, codex: bool) -> dict:
     return fields
 
 
-TOKEN_SELECT = (
-    "sum(f.input_tokens) AS input, sum(f.output_tokens) AS output, sum(f.cache_creation_input_tokens) AS cache_creation, "
-    "sum(f.cache_read_input_tokens) AS cache_read, sum(f.reasoning_output_tokens) AS reasoning, "
-    "coalesce(sum(f.cost_usd), 0) AS cost, bool_or(f.model_is_fallback) AS fallback, "
-    "bool_or(f.cost_usd IS NULL) AS unpriced"
-)
+# A call's cost under each --mode, as ccusage's modes: auto, the cost the agent's file records where it records one
+# (Cline, pi ...), else the one priced from its tokens (fact_token_usage.cost_usd); calculate, always the priced one;
+# display, only the recorded one (0 where the file records none, as every Claude Code and Codex file today).
+COST_SQL = {"auto": "f.cost_usd", "calculate": "f.computed_cost_usd", "display": "coalesce(f.recorded_cost_usd, 0)"}
+
+
+def token_select(mode: str = "auto") -> str:
+    """The token and cost sums of a report's rows (alias `f`: fact_token_usage), the cost as `mode` says."""
+    cost = COST_SQL[mode]
+    return (
+        "sum(f.input_tokens) AS input, sum(f.output_tokens) AS output, sum(f.cache_creation_input_tokens) AS cache_creation, "
+        "sum(f.cache_read_input_tokens) AS cache_read, sum(f.reasoning_output_tokens) AS reasoning, "
+        f"coalesce(sum({cost}), 0) AS cost, bool_or(f.model_is_fallback) AS fallback, "
+        f"bool_or({cost} IS NULL) AS unpriced"
+    )
+
+
+TOKEN_SELECT = token_select()
 
 
 def _rows(conn, sql: str, params: list) -> list[dict]:
@@ -338,7 +347,7 @@ def _grouped(conn, options: ReportOptions, label_sql: str, label_params: list, e
     source = WITH_SESSIONS if with_sessions else "aggregate.fact_token_usage f"
     return _rows(
         conn,
-        f"SELECT {label_sql} AS label, f.report_model AS model{extra_cols}, {TOKEN_SELECT} "
+        f"SELECT {label_sql} AS label, f.report_model AS model{extra_cols}, {token_select(options.mode)} "
         f"FROM {source} WHERE {where} GROUP BY ALL ORDER BY label, model",
         label_params + params,
     )
@@ -488,7 +497,7 @@ def _projects_report(conn, options: ReportOptions) -> dict:
     rows = _rows(conn, f"""
         SELECT {PROJECT_LABEL_SQL} AS project, list(DISTINCT f.project_id ORDER BY f.project_id) AS paths,
             list(DISTINCT f.source ORDER BY f.source) AS sources, count(DISTINCT f.source || ':' || f.session_id) AS sessions,
-            list(DISTINCT f.machine_id ORDER BY f.machine_id) AS machines, {TOKEN_SELECT}, max(f.event_ts) AS last_ts
+            list(DISTINCT f.machine_id ORDER BY f.machine_id) AS machines, {token_select(options.mode)}, max(f.event_ts) AS last_ts
         FROM {WITH_SESSIONS} WHERE {where} GROUP BY ALL ORDER BY last_ts DESC NULLS LAST, project""", params)
     projects = [{"project": r["project"], "paths": r["paths"], "sources": r["sources"], "sessions": r["sessions"],
                  **({"machines": r["machines"]} if options.by == "machine" else {}),
@@ -522,7 +531,7 @@ def _machine_blocks(conn, options: ReportOptions) -> dict:
     block_us = int(options.session_length * HOUR_US)
     now = datetime.datetime.now(datetime.timezone.utc)
     calls_sql = (f"SELECT {CALL_TIME_SQL}, f.report_model, f.input_tokens, f.output_tokens, f.cache_creation_input_tokens, "
-                 f"f.cache_read_input_tokens, f.cost_usd FROM aggregate.fact_token_usage f WHERE {where} "
+                 f"f.cache_read_input_tokens, {COST_SQL[options.mode]} FROM aggregate.fact_token_usage f WHERE {where} "
                  "AND f.event_ts IS NOT NULL ORDER BY f.event_ts, f.usage_key")
     if options.active and options.token_limit != "max":
         # Only the active block is wanted. None is when the last call is over a block old; else a silence longer

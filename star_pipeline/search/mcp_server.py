@@ -104,7 +104,8 @@ def build_server(warehouse: Path) -> MCPServer:
         machine: Machine = None,
         per_machine: Annotated[bool, Field(description="a row per machine (each row names its machine)")] = False,
     ) -> dict[str, Any]:
-        """Tokens and cost in USD per day, week, month, session or 5-hour block: the same JSON as
+        """Tokens and cost in USD per day, week, month, session or 5-hour block (a call's cost as the agent's file
+        records it where it does, else priced from its tokens): the same JSON as
         `star-pipeline report <report> --json` (ccusage's shape); with machine or per_machine, as `--machine`.
         Narrow it with since/until on long histories."""
         options = ReportOptions(report, True, since, until, timezone, source, project,

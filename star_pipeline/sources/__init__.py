@@ -6,6 +6,7 @@ and one line here; see docs/development.md, "Add an agent".
 
 from star_pipeline.sources.amp import AMP
 from star_pipeline.sources.claude_code import CLAUDE_CODE
+from star_pipeline.sources.cline import CLINE, KILO, ROO
 from star_pipeline.sources.codex import CODEX
 from star_pipeline.sources.copilot import COPILOT
 from star_pipeline.sources.droid import DROID
@@ -14,10 +15,12 @@ from star_pipeline.sources.goose import GOOSE
 from star_pipeline.sources.hook_spool import HOOK_SPOOL
 from star_pipeline.sources.kimi import KIMI
 from star_pipeline.sources.opencode import OPENCODE
+from star_pipeline.sources.pi import PI
 from star_pipeline.sources.qwen import QWEN
 from star_pipeline.sources.source import Source
 
-SOURCES: tuple[Source, ...] = (CLAUDE_CODE, CODEX, HOOK_SPOOL, QWEN, KIMI, COPILOT, AMP, GEMINI, DROID, OPENCODE, GOOSE)
+SOURCES: tuple[Source, ...] = (CLAUDE_CODE, CODEX, HOOK_SPOOL, QWEN, KIMI, COPILOT, AMP, GEMINI, DROID, OPENCODE, GOOSE,
+                               CLINE, ROO, KILO, PI)
 
 
 def with_messages() -> tuple[Source, ...]:

@@ -67,7 +67,8 @@ class Source:
     # Its files and how each is captured: (glob, capture) pairs, the first that matches wins. A glob without
     # "/" matches the file's name, one with "/" the end of its path ("*/chats/*.json"). Captures:
     # "lines" (appended lines, raw/capture.py), "documents" (JSON rewritten whole, kept as pieces:
-    # raw/documents.py; the elements of the arrays at the JSON pointers `split` apart), "database" (SQLite,
+    # raw/documents.py; the elements of the arrays at the JSON pointers `split` apart, "" the document itself when
+    # it is one array), "database" (SQLite,
     # kept as one piece per row of the `database_tables`: raw/databases.py).
     files: tuple[tuple[str, str], ...] = (("*.jsonl", "lines"),)
     split: tuple[str, ...] = ()

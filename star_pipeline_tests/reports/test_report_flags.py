@@ -110,10 +110,14 @@ def test_last_keeps_the_latest_periods_only(box):
     assert first_of_latest("monthly", 3, "UTC") <= datetime.date.today().strftime("%Y-%m")
 
 
-def test_mode_display_is_refused_with_what_to_use_and_calculate_is_the_default(box):
-    proc = report(box, "daily", "--mode", "display", check=False)
-    assert proc.returncode == 2 and "--mode calculate" in proc.stderr
-    assert as_json(box, "daily", "-j", "-m", "calculate") == as_json(box, "daily", "-j")
+def test_claude_and_codex_record_no_cost_calculate_is_auto_and_display_zero(box):
+    auto = as_json(box, "daily", "-j")
+    assert as_json(box, "daily", "-j", "-m", "calculate") == auto and auto["totals"]["totalCost"] > 0
+    display = as_json(box, "daily", "-j", "-m", "display")
+    assert [(d["date"], d["totalTokens"]) for d in display["daily"]] == [(d["date"], d["totalTokens"]) for d in auto["daily"]]
+    assert {d["totalCost"] for d in display["daily"]} == {0} and display["totals"]["totalCost"] == 0
+    proc = report(box, "daily", "--mode", "guess", check=False)
+    assert proc.returncode == 2 and "auto" in proc.stderr
 
 
 def test_the_system_time_zone_is_the_default(box):

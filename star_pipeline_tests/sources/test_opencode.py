@@ -67,3 +67,20 @@ def test_each_assistant_message_counts_once_in_our_token_semantics(sandbox):
                           "WHERE source = 'opencode' ORDER BY call_id") == [
         ("read", "ok", f"{CWD}/a.py"), ("bash", "error", None), ("read", "pending", f"{CWD}/b.py")]
     db.close()
+
+
+def test_the_cost_opencode_recorded_is_the_calls_cost_and_a_zero_one_is_priced_from_the_tokens(sandbox):
+    """As ccusage's OpenCode reader does: OpenCode writes 0 where it knows no price (its free and unknown models)."""
+    db = opencode_db(opencode_folder(sandbox) / "opencode.db")
+    db.execute("INSERT INTO session VALUES ('ses_1', 'global', NULL, 'eager', ?, 'Greeting', '1.17.3', ?, ?, 0, 0)",
+               [CWD, epoch_ms(0), epoch_ms(9)])
+    for message, ts, cost in (("msg_a", 1, 0.25), ("msg_b", 2, 0)):
+        db.execute("INSERT INTO message VALUES (?, 'ses_1', 1, 1, ?)",
+                   [message, json.dumps(opencode_assistant(ts, KIMI, (1000, 100, 0, 0, 0)) | {"cost": cost})])
+    assert materialize_all(sandbox).success
+    db.close()
+
+    rows = query(sandbox, "SELECT recorded_cost_usd, cost_source, cost_usd, computed_cost_usd FROM aggregate.fact_token_usage "
+                          "WHERE source = 'opencode' ORDER BY event_ts")
+    assert [row[:3] for row in rows] == [(0.25, "recorded", 0.25), (None, "computed", rows[1][3])]
+    assert rows[1][3] > 0 and rows[0][3] == rows[1][3]  # the same tokens priced alike

@@ -24,7 +24,7 @@ counted AS (
         {'call_id': e.c.call_id, 'model': e.c.model, 'input_tokens': e.c.input_tokens, 'output_tokens': e.c.output_tokens,
          'cache_creation_input_tokens': CASE WHEN e.subtype = 'inference' THEN coalesce(m.c.cache_creation_input_tokens, 0) ELSE 0 END,
          'cache_read_input_tokens': CASE WHEN e.subtype = 'inference' THEN coalesce(m.c.cache_read_input_tokens, 0) ELSE 0 END,
-         'reasoning_output_tokens': e.c.reasoning_output_tokens} AS c
+         'reasoning_output_tokens': e.c.reasoning_output_tokens, 'recorded_cost_usd': e.c.recorded_cost_usd} AS c
     FROM (SELECT l.*, unnest(l.api_calls) AS c FROM latest l WHERE l.record_type = 'ledger_event') e
     LEFT JOIN message_calls m ON m.session_id = e.session_id AND m.uuid = e.parent_uuid
     UNION ALL BY NAME

@@ -8,8 +8,10 @@
 --     JSON with its id, sessionID and messageID inside, kept whole as a document.
 -- A message: {role, parentID, modelID, providerID, agent, path{cwd}, cost, time{created, completed},
 -- finish, tokens{input, output, reasoning, cache{read, write}}} (input excludes cache; reasoning is
--- outside output: our output adds it). A part: text, reasoning, tool {tool, callID, state{status,
--- input, output, error}}, step-start, step-finish (which repeats the message's tokens: not counted).
+-- outside output: our output adds it); its cost (USD) is the call's recorded cost, but where it is 0 (OpenCode's
+-- "no price known", as for free models) the call is priced from its tokens, as ccusage's OpenCode reader does.
+-- A part: text, reasoning, tool {tool, callID, state{status, input, output, error}}, step-start, step-finish
+-- (which repeats the message's tokens and cost: not counted).
 -- A child session (parent_id set) belongs to its parent: file_kind 'subagent', its id the agent_id.
 WITH pieces AS (
     SELECT r.path, r.file_version, r.line_number, r.byte_offset, document_json(r.line_bytes) AS doc,
@@ -33,7 +35,7 @@ parsed AS (
                  json_extract_string(body, '$.sessionID'), CASE WHEN kind = 'session' THEN json_extract_string(body, '$.id') END) AS own_session,
         coalesce(CASE WHEN in_database THEN json_extract_string(doc, '$.row.message_id') END, json_extract_string(body, '$.messageID')) AS part_message,
         json_transform(body, '{"role": "VARCHAR", "parentID": "VARCHAR", "modelID": "VARCHAR", "agent": "VARCHAR",
-            "path": {"cwd": "VARCHAR"}, "time": {"created": "BIGINT", "start": "BIGINT"}, "finish": "VARCHAR",
+            "path": {"cwd": "VARCHAR"}, "time": {"created": "BIGINT", "start": "BIGINT"}, "finish": "VARCHAR", "cost": "DOUBLE",
             "tokens": {"input": "BIGINT", "output": "BIGINT", "reasoning": "BIGINT", "cache": {"read": "BIGINT", "write": "BIGINT"}},
             "type": "VARCHAR", "text": "VARCHAR", "tool": "VARCHAR", "callID": "VARCHAR",
             "state": {"status": "VARCHAR", "input": "JSON", "output": "VARCHAR", "error": "VARCHAR", "time": {"start": "BIGINT", "end": "BIGINT"}},
@@ -88,7 +90,7 @@ SELECT
         'output_tokens': coalesce(j.tokens.output, 0) + coalesce(j.tokens.reasoning, 0),
         'cache_creation_input_tokens': coalesce(j.tokens.cache.write, 0),
         'cache_read_input_tokens': coalesce(j.tokens.cache.read, 0),
-        'reasoning_output_tokens': coalesce(j.tokens.reasoning, 0)}] END AS api_calls,
+        'reasoning_output_tokens': coalesce(j.tokens.reasoning, 0), 'recorded_cost_usd': nullif(j.cost, 0)}] END AS api_calls,
     -- a tool part holds call and result: a 'call' block, and a 'result' block once it has finished; keyed by
     -- the part's id (callIDs such as 'functions.read:3' repeat across messages and sessions)
     CASE WHEN kind = 'part' AND j.type = 'tool' THEN list_concat([{
