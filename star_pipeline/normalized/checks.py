@@ -12,7 +12,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue,
 from star_pipeline.normalized import source_sql
 from star_pipeline.normalized.assets import LINE_KEY, MESSAGE_MANIFESTS, UNIQUE_KEYS, key, statement_bytes
 from star_pipeline.raw.line_parts import line_batches, read_machine, whole_lines
-from star_pipeline.storage.warehouse import quote_literal
+from star_pipeline.storage.warehouse import paths_in, quote_literal
 from star_pipeline.storage import check_scope
 from star_pipeline.storage.check_scope import CHECK_FILES, choose_check_files, describe_scope
 from star_pipeline.storage.load_log import wrote_in_run
@@ -75,8 +75,16 @@ def messages_rebuild_identity(context: AssetCheckExecutionContext, warehouse: Wa
         # kept as key and hash only; then compared by line key and row hash: one hash join, no sort of wide rows.
         conn.execute("CREATE OR REPLACE TEMP TABLE _rebuilt (source VARCHAR, path VARCHAR, file_version INTEGER, "
                      "byte_offset BIGINT, row_hash UBIGINT)")
+        # The sample's paths as constants: a filter DuckDB applies while it scans the raw lines (a subquery
+        # became a join after reading every line: 13 s for one 3 MB file in a 1 GB warehouse, and a scan of
+        # each source that has no file in the sample).
+        sample: dict[str, list[str]] = {}
+        for source_name, path in conn.execute(f"SELECT source, path FROM {CHECK_FILES}").fetchall():
+            sample.setdefault(source_name, []).append(path)
         for source in source_sql.sources_of("normalized_messages"):
-            in_sample = f"r.path IN (SELECT path FROM {CHECK_FILES} WHERE source = {quote_literal(source.name)})"
+            if source.name not in sample:
+                continue
+            in_sample = paths_in("r.path", sample[source.name])
             for batch in line_batches(conn, source.name, in_sample, statement_bytes(warehouse)):
                 rebuilt = source_sql.messages_sql({source.name: whole_lines(source.name, f"{in_sample} AND {batch}")})
                 conn.execute(f"INSERT INTO _rebuilt SELECT source, path, file_version, byte_offset, hash(r) FROM ({rebuilt}) r")
