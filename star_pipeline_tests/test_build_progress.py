@@ -148,7 +148,7 @@ def test_on_a_terminal_the_layers_bars_redraw_in_place(sandbox):
     text = shown.decode()
     assert "\x1b[1A" in text and "\x1b[2K" in text  # the cursor goes up and clears the bars to draw them again
     final = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text.rsplit("\x1b[2K", 1)[-1])  # the last frame, then the summary
-    frame = {m[1]: (int(m[2]), int(m[3])) for m in re.finditer(r"^  (\w+(?: layers)?) +━+ +(\d+)/(\d+) steps", final, re.MULTILINE)}
+    frame = {m[1]: (int(m[2]), int(m[3])) for m in re.finditer(r"^  (\w+(?: layers)?) +━+ +(\d+)/(\d+) +steps", final, re.MULTILINE)}
     assert set(frame) == {*LAYERS, "all layers"}, final
     assert all(done == steps for done, steps in frame.values())
     assert sum(steps for layer, (_, steps) in frame.items() if layer != "all layers") == frame["all layers"][1]
