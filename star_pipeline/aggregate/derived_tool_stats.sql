@@ -16,7 +16,7 @@
 --   p50_duration_ms: the median call duration, in milliseconds
 --   p90_duration_ms: the 90th percentile call duration, in milliseconds
 --   p95_duration_ms: the 95th percentile call duration, in milliseconds
--- Preview: tool_name, project_id, calls, failed, failure_rate, unknown, p50_duration_ms, p90_duration_ms, source
+-- Preview: tool_name, source, calls, failed, unknown, failure_rate, p50_duration_ms, p90_duration_ms
 SELECT
     c.source, c.tool_name, coalesce(sp.project_id, '(unknown)') AS project_id,
     count(*) AS calls,

@@ -4,6 +4,7 @@ aborts, outputs with no outcome) and a Claude Code session with errors, a reject
 same calls as `star-pipeline report tools --json` and the MCP tool_failures tool show them (masked)."""
 
 import json
+import shutil
 
 import pytest
 
@@ -11,7 +12,7 @@ from star_pipeline.cli import main
 from star_pipeline_tests.builders import (
     CODEX_SESSION, SESSION, assistant, codex_file, cx, session_file, session_meta, tool_result, tool_use, turn_context,
     usage, user, write_jsonl)
-from star_pipeline_tests.conftest import build_once, query, use_sandbox
+from star_pipeline_tests.conftest import REPO_ROOT, build_once, query, use_sandbox
 
 AWS_KEY = "AKIAPOIUYTREWQLKJHGF"  # AKIA + 16 uppercase alnum: the secret classifier's pattern
 
@@ -78,9 +79,22 @@ def write_claude(box) -> None:
     ])
 
 
+def use_classifier_on_outcomes(box) -> None:
+    """The default classifiers, with a first tool_practices rule of the user's that reads the outcome."""
+    folder = box.root / "classifiers"
+    folder.mkdir()
+    for path in (REPO_ROOT / "config" / "classifiers").glob("*.yaml"):
+        shutil.copy(path, folder)
+    practices = folder / "tool_practices.yaml"
+    practices.write_text(practices.read_text().replace("rules:\n", "rules:\n  - family: failed_command\n"
+                         "    when: {status: {in: [failed]}, exit_code: {is_null: false}}\n", 1))
+    box.write_config(extra=f"classified:\n  classifiers_dir: {folder}\n")
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    return build_once(tmp_path_factory, "tool-outcomes", lambda box: (write_codex(box), write_claude(box)))
+    return build_once(tmp_path_factory, "tool-outcomes",
+                      lambda box: (use_classifier_on_outcomes(box), write_codex(box), write_claude(box)))
 
 
 def test_every_codex_output_shape_gives_its_status_exit_code_and_recorded_duration(built):
@@ -152,3 +166,10 @@ def test_mcp_tool_failures_reads_the_same_outcomes(built):
     shell = next(t for t in answer["tools"] if t["tool"] == "shell")
     assert (shell["calls"], shell["failed"], shell["interrupted"], shell["failure_rate"]) == (6, 3, 1, 0.6)
     assert {t["tool"] for t in answer["tools"]} == {"shell", "shell_command", "exec_command", "apply_patch"}  # update_plan, mcp: none failed
+
+
+def test_the_tool_practices_classifier_reads_the_outcome(built):
+    """A rule on status and exit_code: the calls that failed with an exit code, and only those."""
+    assert sorted(r[0] for r in query(built, "SELECT call_id FROM classified.derived_tool_practices "
+                                              "WHERE family = 'failed_command'")) == \
+        ["call_exec_fail", "call_freeform", "call_json_fail", "toolu_bash_fail"]
