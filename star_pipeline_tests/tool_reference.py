@@ -20,7 +20,7 @@ A call is counted once per agent and call id, whichever file or copy holds it. I
 | agent | calls | result and outcome |
 |---|---|---|
 | claude_code | `tool_use` blocks of every line but `progress` | `tool_result` `is_error` (absent: false); an error whose text begins "The user doesn't want to proceed with this tool use" (rejected by user) or "Permission for this tool use was denied" (permission denied) is rejected; "[Request interrupted by user", a `toolUseResult.interrupted`, "<tool_use_error>Cancelled: parallel tool call" or "<tool_use_error>Sibling tool call errored" (cancelled: a parallel call failed) is interrupted; a failed result's "Exit code N" is its exit code |
-| codex | `function_call`, `custom_tool_call` (envelope or legacy) | the output text: JSON `{"output", "metadata": {"exit_code", "duration_seconds"}}`, or a header before its "Output:" line with `Exit code: N` / `Process exited with code N` and `Wall time: S seconds`; without a code, its first words: "failed in sandbox", "execution error", "error:", "apply_patch verification failed", "command timed out" (failed), "... rejected by user" (rejected), "aborted" (interrupted), "Plan updated", "Success. Updated the following files" (ok); anything else unknown |
+| codex | `function_call`, `custom_tool_call` (envelope or legacy) | the output text: JSON `{"output", "metadata": {"exit_code", "duration_seconds"}}`, or a header before its "Output:" line with `Exit code: N` / `Process exited with code N` and `Wall time: S seconds`; without a code, its first words: "failed in sandbox", "execution error", "error:", "apply_patch verification failed", "command timed out", "exec_command failed", "write_stdin failed", "failed to parse" (failed), "... rejected by user" (rejected), "aborted" (interrupted), "Plan updated", "Success. Updated the following files" (ok); anything else unknown |
 | gemini | `toolCalls[]` of every message | `status` success / error / cancelled (rejected); a success whose output has a line `Exit Code: N` takes it (non-zero: failed) |
 | copilot | `assistant.message` `toolRequests`; history files' `tool_calls` | `tool.execution_complete` `success` (false: failed, or rejected for error.code rejected/denied); a success ending `<exited with exit code N>` takes it; history `tool` messages: unknown |
 | opencode | `tool` parts (database rows and legacy files), by part id | `state.status` completed / error (an error "... rejected permission ..." is rejected, "...aborted..." interrupted); a completed part's `metadata.exit` non-zero, or present and null (the command was killed), is failed; running or pending parts have no result |
@@ -136,6 +136,7 @@ def claude_code(root: Path) -> Calls:
 # -- Codex ----------------------------------------------------------------------------------------------------
 CODEX_WORDS = [("failed in sandbox", "failed"), ("execution error", "failed"), ("error:", "failed"),
                ("apply_patch verification failed", "failed"), ("command timed out", "failed"),
+               ("exec_command failed", "failed"), ("write_stdin failed", "failed"), ("failed to parse", "failed"),
                ("aborted", "interrupted"), ("plan updated", "ok"), ("success. updated the following files", "ok")]
 
 

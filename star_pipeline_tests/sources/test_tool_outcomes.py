@@ -36,6 +36,8 @@ CODEX_OUTPUTS = [
     ("call_running", "write_stdin", "Chunk ID: 4f2c\nWall time: 30.0002 seconds\nProcess running with session ID 7\n"
      "Output:\nwaiting", ("unknown", None, 30000, None)),
     ("call_exec_rejected", "exec_command", "exec command rejected by user", ("rejected", None, None, "rejected by user")),
+    ("call_stdin_failed", "write_stdin", "write_stdin failed: UnknownProcessId { process_id: \"7\" }",
+     ("failed", None, None, "write_stdin failed")),
     ("call_aborted", "shell", "aborted", ("interrupted", None, None, "aborted")),
     ("call_plan", "update_plan", "Plan updated", ("ok", None, None, "plan updated")),
     ("call_mcp", "mcp__docs__search", "[REDACTED_OUTPUT len=102]", ("unknown", None, None, None)),
@@ -145,10 +147,11 @@ def test_report_tools_json_reads_the_same_outcomes_masked(built, monkeypatch, ca
     assert shell["failureRate"] == pytest.approx(0.6) and shell["medianDurationMs"] == 750.0
     assert [(e["status"], e["exitCode"], e["reason"]) for e in shell["latestErrors"]] == [
         ("interrupted", None, "aborted"), ("failed", None, "error"), ("failed", None, "failed in sandbox")]
-    assert tools["write_stdin"]["unknown"] == 1 and tools["write_stdin"]["failureRate"] is None
+    assert tools["write_stdin"]["unknown"] == 1 and tools["write_stdin"]["failureRate"] == 1.0  # of the one known
+    assert tools["mcp__docs__search"]["unknown"] == 1 and tools["mcp__docs__search"]["failureRate"] is None
     (failure,) = tools["exec_command"]["latestErrors"][1:]
     assert failure["exitCode"] == 127 and AWS_KEY not in failure["error"] and "[secret:" in failure["error"]
-    assert report["totals"]["calls"] == 14 and report["totals"]["rejected"] == 2
+    assert report["totals"]["calls"] == 15 and report["totals"]["rejected"] == 2
     assert main(["report", "tools", "--source", "claude_code"]) == 0
     table = capsys.readouterr().out
     assert "Bash" in table and "rejected (rejected by user)" in table and "failed (exit 1)" in table
@@ -165,7 +168,7 @@ def test_mcp_tool_failures_reads_the_same_outcomes(built):
         conn.close()
     shell = next(t for t in answer["tools"] if t["tool"] == "shell")
     assert (shell["calls"], shell["failed"], shell["interrupted"], shell["failure_rate"]) == (6, 3, 1, 0.6)
-    assert {t["tool"] for t in answer["tools"]} == {"shell", "shell_command", "exec_command", "apply_patch"}  # update_plan, mcp: none failed
+    assert {t["tool"] for t in answer["tools"]} == {"shell", "shell_command", "exec_command", "write_stdin", "apply_patch"}  # update_plan, mcp: none failed
 
 
 def test_the_tool_practices_classifier_reads_the_outcome(built):

@@ -48,7 +48,8 @@ codex_arguments AS (
 --   a text whose header, before its 'Output:' line, says 'Exit code: N' (shell_command, apply_patch) or
 --     'Process exited with code N' (exec_command, write_stdin), with 'Wall time: S seconds';
 --   or words without a code: 'failed in sandbox ...', 'execution error ...', 'error: ...' (a patch that did
---     not apply), 'apply_patch verification failed ...', 'command timed out ...' (failed); '... rejected by
+--     not apply), 'apply_patch verification failed ...', 'command timed out ...', 'exec_command failed: ...',
+--     'write_stdin failed: ...', 'failed to parse ... arguments' (failed); '... rejected by
 --     user' (rejected); 'aborted' (interrupted: the turn was stopped); 'Plan updated', 'Success. Updated the
 --     following files' (ok).
 -- Anything else (a process still running, an MCP result, a redacted text) records no outcome: status NULL.
@@ -78,7 +79,7 @@ codex_outcomes AS (
                  CAST(round(TRY_CAST(nullif(regexp_extract(out_header, '(?m)^Wall time: ([0-9.]+) seconds\s*$', 1), '') AS DOUBLE) * 1000) AS BIGINT))
             AS out_duration_ms,
         lower(regexp_extract(ltrim(left(out_text, 300)),
-            '^(failed in sandbox|execution error|error:|apply_patch verification failed|command timed out|aborted|plan updated|success\. updated the following files)',
+            '^(failed in sandbox|execution error|error:|apply_patch verification failed|command timed out|exec_command failed|write_stdin failed|failed to parse|aborted|plan updated|success\. updated the following files)',
             1, 'i')) AS out_wording,
         regexp_matches(left(out_text, 300), '^[^\n]*rejected by (the )?user', 'i') AS out_rejected
     FROM codex_output_parts
