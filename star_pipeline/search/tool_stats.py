@@ -9,6 +9,8 @@ failure rate counts only calls whose outcome is known: an unknown outcome is nev
 
 from __future__ import annotations
 
+from star_pipeline.search.query import SearchError
+
 STATUSES = ("ok", "failed", "rejected", "interrupted", "unknown", "pending")
 KNOWN = ("ok", "failed", "rejected", "interrupted")
 NOT_OK = ("failed", "rejected", "interrupted")
@@ -31,6 +33,10 @@ def tool_outcomes(conn, where: str = "TRUE", params: list | None = None, *, by_p
     median_ms and p90_ms, and `latest_errors`: the newest `examples` failed, rejected or interrupted calls with
     their masked error text, exit code and the way their status was told. `where` (SQL over tool_calls, with
     `params`) selects the calls; `only_failing` keeps the groups with a call that did not succeed."""
+    columns = {d[0] for d in conn.execute("SELECT * FROM tool_calls LIMIT 0").description}
+    if not {"exit_code", "status_reason"} <= columns:
+        raise SearchError("the published search copy predates tool outcomes (no exit_code column in tool_calls): "
+                          "run `star-pipeline build` to publish it again")
     keys = "source, tool_name" + (", project" if by_project else "")
     not_ok = "(" + ", ".join(f"'{s}'" for s in NOT_OK) + ")"
     cursor = conn.execute(f"""

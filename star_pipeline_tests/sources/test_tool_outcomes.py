@@ -176,3 +176,16 @@ def test_the_tool_practices_classifier_reads_the_outcome(built):
     assert sorted(r[0] for r in query(built, "SELECT call_id FROM classified.derived_tool_practices "
                                               "WHERE family = 'failed_command'")) == \
         ["call_exec_fail", "call_freeform", "call_json_fail", "toolu_bash_fail"]
+
+
+def test_a_search_copy_published_before_tool_outcomes_says_to_build_again():
+    import duckdb
+
+    from star_pipeline.search.query import SearchError
+    from star_pipeline.search.tool_stats import tool_outcomes
+
+    conn = duckdb.connect()
+    conn.execute("CREATE TABLE tool_calls AS SELECT 'codex' AS source, 's1' AS session_id, 'shell' AS tool_name, "
+                 "'error' AS status, 5 AS duration_ms")  # the columns of a copy of the version before
+    with pytest.raises(SearchError, match="predates tool outcomes .* run `star-pipeline build`"):
+        tool_outcomes(conn)
