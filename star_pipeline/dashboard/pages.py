@@ -332,16 +332,17 @@ def session_detail(history, source: str, session_id: str, page: int = 1) -> dict
             SELECT event_ts AS ts, 'message' AS entry, agent_id, role, prose AS text, NULL AS call_id, NULL AS tool,
                 NULL AS status, NULL::BIGINT AS duration_ms, NULL AS target_path, NULL AS subagent_type, NULL AS error,
                 NULL AS model, NULL::BIGINT AS input_tokens, NULL::BIGINT AS output_tokens, NULL::BIGINT AS cache_read_tokens,
-                NULL::BIGINT AS cache_creation_tokens, NULL::BIGINT AS total_tokens, NULL::DOUBLE AS cost_usd, doc_id AS n
+                NULL::BIGINT AS cache_creation_tokens, NULL::BIGINT AS total_tokens, NULL::DOUBLE AS cost_usd, doc_id AS n,
+                NULL::INTEGER AS exit_code
             FROM documents WHERE source = ? AND session_id = ? AND prose IS NOT NULL
             UNION ALL
             SELECT called_at, 'tool_call', agent_id, NULL, input_head, call_id, tool_name, status, duration_ms,
-                target_path, subagent_type, error_head, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+                target_path, subagent_type, error_head, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, exit_code
             FROM tool_calls WHERE source = ? AND session_id = ?
             UNION ALL
             SELECT event_ts, 'api_call', agent_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, model,
                 input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens, total_tokens,
-                cost_usd, NULL
+                cost_usd, NULL, NULL
             FROM api_calls WHERE source = ? AND session_id = ?)
         ORDER BY ts NULLS LAST, entry DESC, n, call_id""", key * 3)
     for entry in entries:  # a message keeps its lines (the copy keeps its first 1,000 characters); a call's input one

@@ -91,15 +91,16 @@ def session_timeline(conn, session_id: str, limit: int = 100, offset: int = 0) -
     entries_sql = """(
             SELECT event_ts AS ts, 'message' AS entry, agent_id, role, prose AS text,
                    NULL AS tool, NULL AS status, NULL::BIGINT AS duration_ms, NULL AS target_path, NULL AS subagent_type,
-                   NULL AS error, NULL AS model, NULL::BIGINT AS total_tokens, NULL::DOUBLE AS cost_usd
+                   NULL AS error, NULL AS model, NULL::BIGINT AS total_tokens, NULL::DOUBLE AS cost_usd,
+                   NULL::INTEGER AS exit_code
             FROM documents WHERE source = ? AND session_id = ? AND prose IS NOT NULL
             UNION ALL
             SELECT called_at, 'tool_call', agent_id, NULL, input_head, tool_name, status, duration_ms, target_path,
-                   subagent_type, error_head, NULL, NULL, NULL
+                   subagent_type, error_head, NULL, NULL, NULL, exit_code
             FROM tool_calls WHERE source = ? AND session_id = ?
             UNION ALL
             SELECT event_ts, 'api_call', agent_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, model, total_tokens,
-                   round(cost_usd, 6)
+                   round(cost_usd, 6), NULL
             FROM api_calls WHERE source = ? AND session_id = ?
         )"""
     total = conn.execute(f"SELECT count(*) FROM {entries_sql}", key * 3).fetchone()[0]

@@ -164,10 +164,13 @@ def test_mcp_tool_failures_reads_the_same_outcomes(built):
     conn = open_search_copy(built.warehouse)
     try:
         answer = history.tool_failures(conn, source="codex", limit=10, examples=3)
+        timeline = history.session_timeline(conn, CODEX_SESSION, limit=50)
     finally:
         conn.close()
     shell = next(t for t in answer["tools"] if t["tool"] == "shell")
     assert (shell["calls"], shell["failed"], shell["interrupted"], shell["failure_rate"]) == (6, 3, 1, 0.6)
+    calls = {e["tool"]: e for e in timeline["entries"] if e["entry"] == "tool_call" and e["status"] == "failed"}
+    assert (calls["shell_command"]["exit_code"], calls["shell_command"]["duration_ms"]) == (1, 500)
     assert {t["tool"] for t in answer["tools"]} == {"shell", "shell_command", "exec_command", "write_stdin", "apply_patch"}  # update_plan, mcp: none failed
 
 
@@ -189,3 +192,19 @@ def test_a_search_copy_published_before_tool_outcomes_says_to_build_again():
                  "'error' AS status, 5 AS duration_ms")  # the columns of a copy of the version before
     with pytest.raises(SearchError, match="predates tool outcomes .* run `star-pipeline build`"):
         tool_outcomes(conn)
+
+
+def test_the_session_page_shows_each_call_s_exit_code(built):
+    import duckdb
+
+    from star_pipeline.dashboard import pages
+    from star_pipeline.storage.published_copies import search_copy_path
+
+    history = duckdb.connect(str(search_copy_path(built.warehouse)), read_only=True)
+    try:
+        entries = pages.session_detail(history, "codex", CODEX_SESSION)["timeline"]
+    finally:
+        history.close()
+    calls = {e["call_id"]: e for e in entries if e["entry"] == "tool_call"}
+    assert (calls["call_exec_fail"]["status"], calls["call_exec_fail"]["exit_code"]) == ("failed", 127)
+    assert calls["call_mcp"]["status"] == "unknown" and calls["call_mcp"]["exit_code"] is None
