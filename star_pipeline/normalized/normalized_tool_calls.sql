@@ -91,7 +91,7 @@ SELECT
     r.b.result_size AS result_size,
     status,
     r.b.exit_code AS exit_code,
-    CASE WHEN status <> 'pending' THEN r.b.status_reason END AS status_reason,
+    CASE WHEN status NOT IN ('pending', 'unknown') THEN r.b.status_reason END AS status_reason,
     c.path, c.file_version, c.byte_offset,
     c.message_id,
     r.path AS result_path, r.file_version AS result_file_version, r.byte_offset AS result_byte_offset
