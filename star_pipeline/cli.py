@@ -78,7 +78,8 @@ def _parser():
     migrate.add_argument("--from", dest="source", help="the old warehouse file (default: the config's warehouse.path)")
 
     report = commands.add_parser(
-        "report", help="token and cost reports (ccusage 20's flags and --json); reads the warehouse, no dagster"
+        "report", help="token and cost reports (ccusage 20's flags and --json), and tool calls by outcome (report "
+        "tools); reads the warehouse or its published copies, no dagster"
     )
     _report_parsers(report, with_messages())
 
@@ -173,7 +174,8 @@ def _report_parsers(report, sources) -> None:
                         "display: only the recorded cost (0 where none)")
     for flags in (("-O", "--offline"), ("--no-offline",), ("--color",), ("--no-color",), ("--single-thread",)):
         common.add_argument(*flags, action="store_true", help=argparse.SUPPRESS)  # ccusage's; nothing to do here
-    kinds = report.add_subparsers(dest="report", required=True, metavar="daily|weekly|monthly|hourly|session|blocks|projects")
+    kinds = report.add_subparsers(dest="report", required=True,
+                                  metavar="daily|weekly|monthly|hourly|session|blocks|projects|tools")
     for name in ("daily", "weekly", "monthly", "hourly"):
         period = kinds.add_parser(name, parents=[common], help=f"{name} totals")
         period.add_argument("--by", choices=["project", "branch", "model", "source", "agent_type", "machine"],
@@ -190,6 +192,16 @@ def _report_parsers(report, sources) -> None:
     blocks.add_argument("-t", "--token-limit", help="tokens per block to warn at: a number, or max (the most any block used)")
     blocks.add_argument("-n", "--session-length", type=float, default=5.0, help="block length in hours (default 5)")
     kinds.add_parser("projects", parents=[common], help="every project, with its sessions, tokens and cost")
+    tools = kinds.add_parser(
+        "tools", help="per agent and tool: calls, failed, rejected, interrupted and unknown outcomes (as the agents' "
+        "files record them), failure rate, median and p90 duration, the latest failures (masked); reads the search copy")
+    tools.add_argument("-j", "--json", action="store_true", help='{"tools": [...], "totals": {...}}')
+    tools.add_argument("--source", choices=[s.name for s in sources], help="one agent only")
+    tools.add_argument("-p", "--project", help="a project: its path or last part")
+    tools.add_argument("-s", "--since", help="first date, YYYYMMDD or YYYY-MM-DD (UTC, inclusive)")
+    tools.add_argument("-u", "--until", help="last date, YYYYMMDD or YYYY-MM-DD (UTC, inclusive)")
+    tools.add_argument("--examples", type=int, default=3, metavar="N", help="latest failures to show per tool (0-10, "
+                       "default 3)")
 
 
 def _project_values_joined(argv: list[str]) -> list[str]:
@@ -279,6 +291,12 @@ def main(argv: list[str] | None = None) -> int:
             from star_pipeline.build import run_migrate_to_ducklake
 
             return run_migrate_to_ducklake(args.source)
+        if args.command == "report" and args.report == "tools":
+            from star_pipeline.config import load_settings
+            from star_pipeline.reports.tools import ToolsOptions, run_tools_report
+
+            options = ToolsOptions(args.json, args.source, args.project, args.since, args.until, args.examples)
+            return run_tools_report(options, load_settings().warehouse_path)
         if args.command == "report":
             from star_pipeline.config import load_settings
             from star_pipeline.reports.report import ReportOptions, run_report

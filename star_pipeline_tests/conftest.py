@@ -211,6 +211,24 @@ def corpus_warehouse(tmp_path_factory):
     return box, corpus
 
 
+@pytest.fixture(scope="session")
+def agents_corpus_warehouse(tmp_path_factory):
+    """A warehouse built once per test session from ../shared/corpus/agents/home, the eight other agents' files read
+    from their default folders (skipped when absent): (sandbox, that corpus folder)."""
+    corpus = corpus_or_skip() / "agents"
+    box = Sandbox(tmp_path_factory.mktemp("agents"))
+    box.write_config(claude_roots=[], codex_roots=[])
+    saved = {name: os.environ.get(name) for name in ("HOME", "STAR_PIPELINE_CONFIG")}
+    os.environ["HOME"] = str(corpus / "home")  # every agent's default folders, as on the machine that wrote them
+    os.environ["STAR_PIPELINE_CONFIG"] = str(box.config_path)
+    try:
+        assert materialize_all(box).success
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+    return box, corpus
+
+
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 

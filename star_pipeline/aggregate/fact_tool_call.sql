@@ -13,8 +13,11 @@
 --   call_id: the call's id; with source the key
 --   tool_name: the tool called
 --   called_at: when the call was made
---   duration_ms: the time to its result, in milliseconds
---   status: ok, error, or pending (no result yet)
+--   duration_ms: how long it took, in milliseconds (normalized_tool_calls: the agent's own measure, else its lines' times)
+--   duration_source: recorded (the agent's measure) or timestamps (its lines'); NULL: no duration
+--   status: ok, failed, rejected (by the user), interrupted, unknown (the format records no outcome) or pending
+--   exit_code: the exit code its result records (shell calls)
+--   status_reason: how the status was told (exit code, flag, status field, or the wording)
 --   target_path: the file or folder the call works on
 --   input_size: characters of the call's JSON input
 --   result_size: characters of its result
@@ -32,7 +35,8 @@ SELECT
     CASE WHEN c.subagent_type IS NOT NULL THEN dimension_key([c.subagent_type]) END AS agent_type_key,
     CAST(strftime(c.called_at AT TIME ZONE 'UTC', '%Y%m%d') AS INTEGER) AS date_key,
     CAST(strftime(c.called_at AT TIME ZONE 'UTC', '%H%M') AS INTEGER) AS time_key,
-    c.source, c.session_id, c.agent_id, c.call_id, c.tool_name, c.called_at, c.duration_ms, c.status,
+    c.source, c.session_id, c.agent_id, c.call_id, c.tool_name, c.called_at, c.duration_ms, c.duration_source, c.status,
+    c.exit_code, c.status_reason,
     c.target_path, c.input_size, c.result_size, c.subagent_type, c.skill_name,
     u.output_tokens AS response_output_tokens,
     u.total_tokens AS response_total_tokens,

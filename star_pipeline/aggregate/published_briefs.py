@@ -43,7 +43,7 @@ def _line(text: str | None, chars: int) -> str:
 
 
 def _outcome(tool_calls: int, tool_errors: int, last_status: str | None) -> str:
-    if last_status == "error":
+    if last_status == "failed":
         return "ended on a failed tool call"
     if last_status == "pending":
         return "ended waiting on a tool call"
@@ -65,8 +65,8 @@ def brief_texts(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
         ORDER BY f.project, total_edits DESC, f.target_path""")
     failures = _rows(conn, f"""
         WITH last AS (SELECT project, max(last_activity) AS last_activity FROM sessions GROUP BY project)
-        SELECT t.project, t.tool_name, count(*) FILTER (WHERE t.status = 'error') AS errors, count(*) AS calls,
-               arg_max(t.error_head, t.called_at) FILTER (WHERE t.status = 'error' AND t.error_head IS NOT NULL) AS example
+        SELECT t.project, t.tool_name, count(*) FILTER (WHERE t.status = 'failed') AS errors, count(*) AS calls,
+               arg_max(t.error_head, t.called_at) FILTER (WHERE t.status = 'failed' AND t.error_head IS NOT NULL) AS example
         FROM tool_calls t JOIN last l USING (project)
         WHERE t.called_at >= l.last_activity - INTERVAL {LATELY_DAYS} DAY
         GROUP BY t.project, t.tool_name HAVING errors > 0
@@ -81,7 +81,7 @@ def brief_texts(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
             cost_text = f"${cost:.2f}" if cost is not None else "cost unknown"
             said = f'"{_line(prompt, PROMPT_CHARS)}"' if prompt else "(no prompt text)"
             lines.append(f"- {when} {source} {session_id[:8]}: {said}; {_outcome(calls, errors, last_status)}; {cost_text}")
-            if last_status in ("error", "pending"):
+            if last_status in ("failed", "pending"):
                 resume = by_name(source).resume(session_id) if source in SOURCE_NAMES else None
                 unfinished.append(f"- {said} {_outcome(calls, errors, last_status)}: {resume or session_id + ' (' + source + ')'}")
         if files.get(project):

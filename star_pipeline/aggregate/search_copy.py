@@ -49,7 +49,7 @@ HISTORY_TABLES = {
             QUALIFY row_number() OVER (PARTITION BY source, session_id ORDER BY event_ts, path, byte_offset) = 1
         ),
         calls AS (
-            SELECT source, session_id, count(*) AS tool_calls, count(*) FILTER (WHERE status = 'error') AS tool_errors,
+            SELECT source, session_id, count(*) AS tool_calls, count(*) FILTER (WHERE status = 'failed') AS tool_errors,
                 arg_max(status, called_at) AS last_call_status
             FROM aggregate.fact_tool_call GROUP BY ALL
         ),
@@ -70,11 +70,12 @@ HISTORY_TABLES = {
         LEFT JOIN calls c USING (source, session_id)
         LEFT JOIN prompts f USING (source, session_id)""",
     "tool_calls": f"""
-        SELECT c.source, c.session_id, c.agent_id, c.call_id, c.tool_name, c.called_at, c.duration_ms, c.status,
+        SELECT c.source, c.session_id, c.agent_id, c.call_id, c.tool_name, c.called_at, c.duration_ms, c.duration_source,
+            c.status, c.exit_code, c.status_reason,
             CASE WHEN {TARGET_MASKED} THEN '{SECRET_PATH}' ELSE c.target_path END AS target_path, c.subagent_type,
             coalesce(p.project_id, '(unknown)') AS project,
             left(i.tool_input, 300) AS input_head,
-            CASE WHEN c.status = 'error' THEN left(r.tool_result, 500) END AS error_head
+            CASE WHEN c.status IN ('failed', 'rejected', 'interrupted') THEN left(r.tool_result, 500) END AS error_head
         FROM normalized.normalized_tool_calls c
         LEFT JOIN aggregate.session_projects p USING (source, session_id)
         LEFT JOIN aggregate.search_documents i

@@ -17,6 +17,7 @@ from star_pipeline.reports.report import (PROJECT_LABEL_SQL, TOKEN_SELECT, WITH_
                                           check_options, fact_filters, first_of_latest, report_data, resolve_project)
 from star_pipeline.search.history import resolve_session
 from star_pipeline.search.query import SearchOptions, resume_command, search
+from star_pipeline.search.tool_stats import tool_outcomes
 
 STACKS = ("model", "source")
 TOP_PROJECTS = 10
@@ -204,7 +205,7 @@ def projects(reports, history, filters: Filters) -> dict:
     tools: dict[str, dict[str, dict]] = {}  # per project, and per (project, branch)
     for t in _records(history, f"""
             SELECT source, session_id, tool_name AS tool, count(*) AS calls,
-                count(*) FILTER (WHERE status = 'error') AS errors
+                count(*) FILTER (WHERE status = 'failed') AS errors
             FROM tool_calls WHERE {call_where} GROUP BY ALL""", call_params):
         project_branch = session_of.get((t["source"], t["session_id"]))
         if project_branch is None:  # a session without usage in the range
@@ -342,16 +343,17 @@ def session_detail(history, source: str, session_id: str, page: int = 1) -> dict
             SELECT event_ts AS ts, 'message' AS entry, agent_id, role, prose AS text, NULL AS call_id, NULL AS tool,
                 NULL AS status, NULL::BIGINT AS duration_ms, NULL AS target_path, NULL AS subagent_type, NULL AS error,
                 NULL AS model, NULL::BIGINT AS input_tokens, NULL::BIGINT AS output_tokens, NULL::BIGINT AS cache_read_tokens,
-                NULL::BIGINT AS cache_creation_tokens, NULL::BIGINT AS total_tokens, NULL::DOUBLE AS cost_usd, doc_id AS n
+                NULL::BIGINT AS cache_creation_tokens, NULL::BIGINT AS total_tokens, NULL::DOUBLE AS cost_usd, doc_id AS n,
+                NULL::INTEGER AS exit_code
             FROM documents WHERE source = ? AND session_id = ? AND prose IS NOT NULL
             UNION ALL
             SELECT called_at, 'tool_call', agent_id, NULL, input_head, call_id, tool_name, status, duration_ms,
-                target_path, subagent_type, error_head, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+                target_path, subagent_type, error_head, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, exit_code
             FROM tool_calls WHERE source = ? AND session_id = ?
             UNION ALL
             SELECT event_ts, 'api_call', agent_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, model,
                 input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens, total_tokens,
-                cost_usd, NULL
+                cost_usd, NULL, NULL
             FROM api_calls WHERE source = ? AND session_id = ?)
         ORDER BY ts NULLS LAST, entry DESC, n, call_id""", key * 3)
     for entry in entries:  # a message keeps its lines (the copy keeps its first 1,000 characters); a call's input one
@@ -406,7 +408,7 @@ def _subagents(entries: list[dict], named: dict[str, dict] | None = None) -> dic
             agent["last_ts"] = max(agent["last_ts"] or entry["ts"], entry["ts"])
         if entry["entry"] == "tool_call":
             agent["tool_calls"] += 1
-            agent["errors"] += entry["status"] == "error"
+            agent["errors"] += entry["status"] == "failed"
         elif entry["entry"] == "api_call":
             agent["api_calls"] += 1
             agent["cost_usd"] += entry["cost_usd"] or 0.0
@@ -438,23 +440,14 @@ TOP_FILES = 25
 
 
 def tools_and_files(history, filters: Filters, ids: tuple[str, ...] | None) -> dict:
-    """Failure rates by tool and by tool and project (with the latest errors, masked), and the files read and
+    """Calls by outcome per agent and tool, and per agent, tool and project with the latest failures (masked)
+    (search/tool_stats.py, as the MCP tool_failures tool and `report tools` read them), and the files read and
     edited most."""
     where, params = _history_filters(filters, ids, "called_at")
-    by_tool = _records(history, f"""
-        SELECT tool_name AS tool, count(*) AS calls, count(*) FILTER (WHERE status = 'error') AS errors,
-            count(*) FILTER (WHERE status = 'error') / count(*) AS error_rate,
-            count(DISTINCT source || ':' || session_id) AS sessions, median(duration_ms) AS median_ms
-        FROM tool_calls WHERE {where} GROUP BY tool_name ORDER BY errors DESC, calls DESC, tool""", params)
-    by_project = _records(history, f"""
-        SELECT tool_name AS tool, project, count(*) AS calls, count(*) FILTER (WHERE status = 'error') AS errors,
-            count(*) FILTER (WHERE status = 'error') / count(*) AS error_rate,
-            list(struct_pack(source := source, session_id := session_id, at := called_at, target := target_path,
-                             error := error_head) ORDER BY called_at DESC) FILTER (WHERE status = 'error') AS recent
-        FROM tool_calls WHERE {where} GROUP BY tool_name, project HAVING errors > 0
-        ORDER BY errors DESC, error_rate DESC, tool, project LIMIT 50""", params)
+    by_tool = tool_outcomes(history, where, params, examples=0)
+    by_project = tool_outcomes(history, where, params, by_project=True, only_failing=True, examples=EXAMPLES, limit=50)
     for row in by_project:
-        row["examples"] = [{**e, "error": one_line(e["error"], 300)} for e in (row.pop("recent") or [])[:EXAMPLES]]
+        row["examples"] = [{**e, "source": row["source"], "error": one_line(e["error"], 300)} for e in row.pop("latest_errors")]
     file_where, file_params = _history_filters(filters, ids, "first_touched", "last_touched")
     files = {}
     for kind in ("edits", "reads"):

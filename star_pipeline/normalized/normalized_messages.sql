@@ -63,7 +63,10 @@
 --   last_output_tokens: Codex token_count: the last API call's output tokens, reasoning included
 --   last_reasoning_output_tokens: Codex token_count: the last API call's reasoning tokens
 --   tool_blocks: the tool calls and results the line carries: call or result, call id, tool, input size,
---     target path, subagent type, skill, error flag, result size, shell command
+--     target path, subagent type, skill, error flag, result size, shell command; and of a result its outcome
+--     as the file records it: status (ok, failed, rejected: by the user, interrupted; NULL where the file
+--     records none), exit code, duration in ms (what the agent measured, not the lines' timestamps) and
+--     status_reason (how the status was told: 'exit code', 'flag', 'status field', or the wording it was read from)
 --   api_calls: the API calls the line reports, in the warehouse's token semantics (input without cache
 --     reads or writes, output with reasoning, reasoning also apart), for sources whose usage.sql counts
 --     these; call_id is the agent's id for the call (a response id, a message id) where it has one;
@@ -128,7 +131,8 @@ WITH contract AS (
         CAST(NULL AS BIGINT) AS last_reasoning_output_tokens,
         CAST(NULL AS STRUCT(kind VARCHAR, call_id VARCHAR, tool_name VARCHAR, input_size BIGINT, target_path VARCHAR,
                             subagent_type VARCHAR, skill_name VARCHAR, is_error BOOLEAN, result_size BIGINT,
-                            command VARCHAR)[]) AS tool_blocks,
+                            command VARCHAR, status VARCHAR, exit_code INTEGER, duration_ms BIGINT,
+                            status_reason VARCHAR)[]) AS tool_blocks,
         CAST(NULL AS STRUCT(call_id VARCHAR, model VARCHAR, input_tokens BIGINT, output_tokens BIGINT,
                             cache_creation_input_tokens BIGINT, cache_read_input_tokens BIGINT,
                             reasoning_output_tokens BIGINT, recorded_cost_usd DOUBLE)[]) AS api_calls,

@@ -20,10 +20,20 @@
 --   command: a shell call's command (Claude Bash, Codex shell), for the tool practices
 --   called_at: when the call was made
 --   result_at: when its result came back
---   duration_ms: result_at - called_at, in milliseconds
---   is_error: the result says the call failed
+--   duration_ms: how long the call took, in milliseconds: the duration the agent recorded with the result
+--     (Codex's metadata or 'Wall time', OpenCode's state times ...), else result_at - called_at where call and
+--     result are separate lines whose times tell it (not Codex, whose lines are written when a response
+--     ends, nor a call and result written as one record)
+--   duration_source: where duration_ms comes from: recorded (the agent's measure) or timestamps (its lines')
+--   is_error: status = 'failed' (NULL when the outcome is unknown or pending)
 --   result_size: characters of the result
---   status: ok, error, or pending (no result yet)
+--   status: the call's outcome as its file records it: ok; failed (a non-zero exit code, an error flag or status,
+--     or failure wording); rejected (the user or a permission rule declined it); interrupted (stopped before
+--     it finished: the user interrupted the turn, or the agent cancelled it); unknown (a result came back but
+--     the format records no outcome: never read as ok); pending (no result yet)
+--   exit_code: the exit code the result records (shell calls), else NULL
+--   status_reason: how the status was told: 'exit code', 'flag' (the result's error flag), 'status field' (the
+--     agent's own status word), or the wording it was read from ('failed in sandbox', 'rejected by user' ...)
 --   path: the transcript file of the call
 --   file_version: that file's version in raw
 --   byte_offset: where the call's line starts
@@ -31,7 +41,7 @@
 --   result_path: the transcript file of the result
 --   result_file_version: that file's version in raw
 --   result_byte_offset: where the result's line starts
--- Preview: tool_name, status, duration_ms, call_id, called_at, subagent_type, input_size, result_size
+-- Preview: tool_name, status, exit_code, duration_ms, call_id, called_at, status_reason, result_size
 WITH all_blocks AS (
     SELECT m.source, m.session_id, m.agent_id, m.file_kind, m.event_ts, m.path, m.file_version, m.byte_offset,
            m.message_id, unnest(m.tool_blocks) AS b
@@ -75,13 +85,19 @@ SELECT
     c.b.command AS command,
     c.event_ts AS called_at,
     r.event_ts AS result_at,
-    CASE WHEN r.event_ts IS NOT NULL AND c.event_ts IS NOT NULL
-         THEN epoch_ms(r.event_ts) - epoch_ms(c.event_ts) END AS duration_ms,
-    r.b.is_error AS is_error,
+    coalesce(r.b.duration_ms, CASE WHEN timed_by_lines THEN epoch_ms(r.event_ts) - epoch_ms(c.event_ts) END) AS duration_ms,
+    CASE WHEN r.b.duration_ms IS NOT NULL THEN 'recorded' WHEN timed_by_lines THEN 'timestamps' END AS duration_source,
+    CASE WHEN status NOT IN ('unknown', 'pending') THEN status = 'failed' END AS is_error,
     r.b.result_size AS result_size,
-    CASE WHEN r.b.call_id IS NULL THEN 'pending' WHEN r.b.is_error THEN 'error' ELSE 'ok' END AS status,
+    status,
+    r.b.exit_code AS exit_code,
+    CASE WHEN status NOT IN ('pending', 'unknown') THEN r.b.status_reason END AS status_reason,
     c.path, c.file_version, c.byte_offset,
     c.message_id,
     r.path AS result_path, r.file_version AS result_file_version, r.byte_offset AS result_byte_offset
 FROM calls c
-LEFT JOIN results r ON r.source = c.source AND r.b.call_id = c.b.call_id
+LEFT JOIN results r ON r.source = c.source AND r.b.call_id = c.b.call_id,
+LATERAL (SELECT
+    CASE WHEN r.b.call_id IS NULL THEN 'pending' ELSE coalesce(r.b.status, 'unknown') END AS status,
+    r.event_ts IS NOT NULL AND c.event_ts IS NOT NULL AND c.source <> 'codex'
+        AND (r.path, r.file_version, r.byte_offset) IS DISTINCT FROM (c.path, c.file_version, c.byte_offset) AS timed_by_lines)

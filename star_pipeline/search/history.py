@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 
 from star_pipeline.search.query import SearchError, parse_date, resume_command
+from star_pipeline.search.tool_stats import tool_outcomes
 
 MAX_LIMIT = 200
 TEXT_CHARS = 300
@@ -90,15 +91,16 @@ def session_timeline(conn, session_id: str, limit: int = 100, offset: int = 0) -
     entries_sql = """(
             SELECT event_ts AS ts, 'message' AS entry, agent_id, role, prose AS text,
                    NULL AS tool, NULL AS status, NULL::BIGINT AS duration_ms, NULL AS target_path, NULL AS subagent_type,
-                   NULL AS error, NULL AS model, NULL::BIGINT AS total_tokens, NULL::DOUBLE AS cost_usd
+                   NULL AS error, NULL AS model, NULL::BIGINT AS total_tokens, NULL::DOUBLE AS cost_usd,
+                   NULL::INTEGER AS exit_code
             FROM documents WHERE source = ? AND session_id = ? AND prose IS NOT NULL
             UNION ALL
             SELECT called_at, 'tool_call', agent_id, NULL, input_head, tool_name, status, duration_ms, target_path,
-                   subagent_type, error_head, NULL, NULL, NULL
+                   subagent_type, error_head, NULL, NULL, NULL, exit_code
             FROM tool_calls WHERE source = ? AND session_id = ?
             UNION ALL
             SELECT event_ts, 'api_call', agent_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, model, total_tokens,
-                   round(cost_usd, 6)
+                   round(cost_usd, 6), NULL
             FROM api_calls WHERE source = ? AND session_id = ?
         )"""
     total = conn.execute(f"SELECT count(*) FROM {entries_sql}", key * 3).fetchone()[0]
@@ -123,7 +125,9 @@ def session_timeline(conn, session_id: str, limit: int = 100, offset: int = 0) -
 
 def tool_failures(conn, project: str | None = None, source: str | None = None, since: str | None = None,
                   limit: int = 10, examples: int = 3) -> dict:
-    """The tools that failed most (per tool and project), with their error rate and the latest errors."""
+    """The tools whose calls did not succeed most (per agent, tool and project): calls by outcome (ok, failed,
+    rejected, interrupted, unknown, pending; search/tool_stats.py), the failure rate over the calls whose outcome is
+    known, the duration's median and 90th percentile, and the latest failures with their masked text."""
     _limit(limit)
     if not 0 <= examples <= 10:
         raise HistoryError(f"examples {examples}: use 0 to 10")
@@ -138,17 +142,13 @@ def tool_failures(conn, project: str | None = None, source: str | None = None, s
     if day:
         where.append("CAST(called_at AT TIME ZONE 'UTC' AS DATE) >= CAST(? AS DATE)")
         params.append(day)
-    tools = _records(conn, f"""
-        SELECT tool_name AS tool, project, count(*) AS calls, count(*) FILTER (WHERE status = 'error') AS errors,
-               round(count(*) FILTER (WHERE status = 'error') / count(*), 4) AS error_rate,
-               list(struct_pack(session_id := session_id, at := called_at, target := target_path, error := error_head)
-                    ORDER BY called_at DESC) FILTER (WHERE status = 'error') AS recent_errors
-        FROM tool_calls WHERE {' AND '.join(where)}
-        GROUP BY tool_name, project HAVING errors > 0
-        ORDER BY errors DESC, error_rate DESC, tool LIMIT ?""", params + [limit])
+    tools = tool_outcomes(conn, " AND ".join(where), params, by_project=True, only_failing=True, examples=examples,
+                          limit=limit)
     for tool in tools:
-        tool["examples"] = [{"session_id": e["session_id"], "at": _iso(e["at"]), "target": e["target"],
-                             "error": _line(e["error"])} for e in (tool.pop("recent_errors") or [])[:examples]]
+        tool["failure_rate"] = None if tool["failure_rate"] is None else round(tool["failure_rate"], 4)
+        tool["examples"] = [{"session_id": e["session_id"], "at": _iso(e["at"]), "status": e["status"],
+                             "exit_code": e["exit_code"], "reason": e["reason"], "target": e["target"],
+                             "error": _line(e["error"])} for e in tool.pop("latest_errors")]
     return {"tools": tools}
 
 
@@ -202,7 +202,8 @@ def project_summary(conn, project: str | None = None, limit: int = 10) -> dict:
         FROM sessions WHERE project = ? GROUP BY project""", [project])[0]
     summary["branches"] = summary["branches"][:limit]
     summary["top_tools"] = _records(conn, """
-        SELECT tool_name AS tool, count(*) AS calls, count(*) FILTER (WHERE status = 'error') AS errors
+        SELECT tool_name AS tool, count(*) AS calls, count(*) FILTER (WHERE status = 'failed') AS failed,
+               count(*) FILTER (WHERE status = 'unknown') AS unknown
         FROM tool_calls WHERE project = ? GROUP BY tool_name ORDER BY calls DESC, tool LIMIT ?""", [project, limit])
     summary["most_edited_files"] = _records(conn, """
         SELECT target_path, sum(edits) AS edits, sum(reads) AS reads, max(last_touched) AS last_touched

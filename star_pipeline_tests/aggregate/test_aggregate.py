@@ -425,7 +425,7 @@ def test_dim_project_keeps_the_branch_history_and_a_rebuild_reproduces_it(built)
 def test_tool_stats_and_file_activity(built):
     box, _ = built
     stats = query(box, """
-        SELECT tool_name, calls, errors, round(error_rate, 6), p50_duration_ms
+        SELECT tool_name, calls, failed, round(failure_rate, 6), p50_duration_ms
         FROM aggregate.derived_tool_stats WHERE project_id = ? AND tool_name IN ('Read', 'Edit', 'Bash')
         ORDER BY tool_name""", [ALPHA])
     assert stats == [

@@ -225,7 +225,7 @@ def test_session_page_nests_the_subagent_under_its_call_and_links_the_resume(cop
     api_costs = [e["cost_usd"] for e in data["timeline"] if e["entry"] == "api_call"] + [task["subagent"]["cost_usd"]]
     assert sum(api_costs) == pytest.approx(cost)
     bash = next(e for e in data["timeline"] if e.get("tool") == "Bash")
-    assert bash["status"] == "error" and AWS_KEY not in bash["error"] and "[secret:" in bash["error"]
+    assert bash["status"] == "failed" and AWS_KEY not in bash["error"] and "[secret:" in bash["error"]
     assert AWS_KEY not in json.dumps(data, default=str)
     with pytest.raises(pages.NotFoundError, match="no claude_code session 'nope'"):
         pages.session_detail(history, "claude_code", "nope")
@@ -235,7 +235,7 @@ def test_tools_and_files(copies):
     _, history = copies
     data = pages.tools_and_files(history, pages.Filters(), None)
     bash = next(t for t in data["by_tool"] if t["tool"] == "Bash")
-    assert (bash["calls"], bash["errors"], bash["error_rate"]) == (1, 1, 1.0)
+    assert (bash["calls"], bash["failed"], bash["failure_rate"]) == (1, 1, 1.0)
     assert data["by_tool"][0]["tool"] == "Bash"  # the most failures first
     (failing,) = data["by_project"]
     assert failing["project"] == "/home/u/proj" and failing["examples"][0]["session_id"] == WORK

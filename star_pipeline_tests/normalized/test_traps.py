@@ -398,7 +398,7 @@ def test_claude_tool_calls_pair_with_results(sandbox):
         FROM normalized.normalized_tool_calls ORDER BY called_at""")
     assert rows == [
         ("toolu_01Read", "Read", f"{CWD}/src/app.py", None, 250, False, "ok"),
-        ("toolu_01Bash", "Bash", CWD, None, 1500, True, "error"),
+        ("toolu_01Bash", "Bash", CWD, None, 1500, True, "failed"),
         ("toolu_01Task", "Task", None, "Explore", None, None, "pending"),
     ]
 

@@ -103,13 +103,13 @@ def test_an_agent_calls_every_tool_over_stdio_and_never_sees_a_secret(history, c
     assert timeline["session"]["session_id"] == WORK and timeline["session"]["tool_errors"] == 1
     calls = {e["tool"]: e for e in timeline["entries"] if e["entry"] == "tool_call"}
     assert calls["Edit"]["status"] == "ok" and calls["Edit"]["target_path"] == "/home/u/proj/src/app.py"
-    assert calls["Bash"]["status"] == "error" and calls["Bash"]["duration_ms"] == 57000
+    assert calls["Bash"]["status"] == "failed" and calls["Bash"]["duration_ms"] == 57000
     assert "[secret:aws_access_key_id]" in calls["Bash"]["error"]
     assert [e["text"] for e in timeline["entries"] if e["entry"] == "message"][0].startswith("Make the invoice export")
     assert sum(e["entry"] == "api_call" for e in timeline["entries"]) == 2
 
     bash = answer(failures)["tools"][0]
-    assert (bash["tool"], bash["calls"], bash["errors"], bash["project"]) == ("Bash", 1, 1, "/home/u/proj")
+    assert (bash["tool"], bash["calls"], bash["failed"], bash["project"]) == ("Bash", 1, 1, "/home/u/proj")
     assert bash["examples"][0]["session_id"] == WORK and "deploy failed" in bash["examples"][0]["error"]
 
     files = answer(files)

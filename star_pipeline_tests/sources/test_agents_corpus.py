@@ -3,30 +3,18 @@ star_pipeline reads gives the reference's tokens (reference-<agent>-daily.json: 
 ccusage is right, the corrected ones where it is not; see that folder's README)."""
 
 import json
-import os
 
 import pytest
 
 from star_pipeline.sources import SOURCES
-from star_pipeline_tests.conftest import SHARED_CORPUS, Sandbox, corpus_or_skip, materialize_all, query
+from star_pipeline_tests.conftest import SHARED_CORPUS, query
 
 AGENTS = sorted(s.name for s in SOURCES if (SHARED_CORPUS / "agents" / f"reference-{s.name}-daily.json").exists())
 
 
 @pytest.fixture(scope="module")
-def agents_warehouse(tmp_path_factory):
-    corpus = corpus_or_skip() / "agents"
-    box = Sandbox(tmp_path_factory.mktemp("agents"))
-    box.write_config(claude_roots=[], codex_roots=[])
-    saved = {name: os.environ.get(name) for name in ("HOME", "STAR_PIPELINE_CONFIG")}
-    os.environ["HOME"] = str(corpus / "home")  # every agent's default folders, as on the machine that wrote them
-    os.environ["STAR_PIPELINE_CONFIG"] = str(box.config_path)
-    try:
-        assert materialize_all(box).success
-    finally:
-        for name, value in saved.items():
-            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
-    return box, corpus
+def agents_warehouse(agents_corpus_warehouse):
+    return agents_corpus_warehouse  # conftest.py: built once per session, shared with test_tool_outcomes_corpus.py
 
 
 @pytest.mark.parametrize("agent", AGENTS)

@@ -67,7 +67,7 @@ def test_the_session_folder_and_the_history_files_are_kept_and_read(sandbox):
                           "WHERE source = 'copilot' ORDER BY 1") == [
         (S, "/home/u/proj", "fix-typos"), ("e02997e2-e7e7-46ae-8027-b1a73e0cb908", None, None)]
     assert query(sandbox, "SELECT tool_name, status, target_path FROM normalized.normalized_tool_calls "
-                          "WHERE source = 'copilot'") == [("get_file_contents", "ok", "/README.md")]
+                          "WHERE source = 'copilot'") == [("get_file_contents", "unknown", "/README.md")]  # no outcome kept
     assert query(sandbox, "SELECT record_type, message_text FROM normalized.normalized_messages WHERE source = 'copilot' "
                           "AND record_type IN ('history.message', 'session_db.todos') AND message_text <> '' ORDER BY 1") == [
         ("history.message", "is the essay system done?"), ("session_db.todos", "Fix the typos")]

@@ -29,5 +29,5 @@ def test_the_last_running_total_counts_once(sandbox):
                           "FROM normalized.normalized_usage WHERE source = 'droid'") == [
         (SESSION, "byok-gpt-5-mini-0", at(2)[:-1], 6743, 1450 + 1088, 42496, 1088)]
     assert query(sandbox, "SELECT tool_name, status, target_path FROM normalized.normalized_tool_calls "
-                          "WHERE source = 'droid'") == [("Read", "ok", "/home/u/proj/index.ts")]
+                          "WHERE source = 'droid'") == [("Read", "unknown", "/home/u/proj/index.ts")]  # no is_error: no outcome
     assert query(sandbox, "SELECT project_cwd FROM normalized.normalized_sessions WHERE source = 'droid'") == [("/home/u/proj",)]

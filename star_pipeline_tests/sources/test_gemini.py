@@ -55,7 +55,7 @@ def test_every_shape_counts_each_call_once_in_our_token_semantics(sandbox):
         (SESSION, "main", None, 2), (f"{SESSION}:xs82vp", "subagent", SESSION, 1), (JSONL_SESSION, "main", None, 1)]
     assert query(sandbox, "SELECT tool_name, status, target_path FROM normalized.normalized_tool_calls "
                           "WHERE source = 'gemini' ORDER BY tool_name") == [
-        ("read_file", "ok", "/p/a.py"), ("run_shell_command", "error", None)]
+        ("read_file", "ok", "/p/a.py"), ("run_shell_command", "failed", None)]
     assert query(sandbox, "SELECT count(*) FROM raw.gemini_files WHERE path LIKE '%logs.json'") == [(0,)]
 
 

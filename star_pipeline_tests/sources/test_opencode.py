@@ -65,7 +65,7 @@ def test_each_assistant_message_counts_once_in_our_token_semantics(sandbox):
         ("ses_1", "main", None), ("ses_1:ses_child", "subagent", "ses_1"), ("ses_old", "main", None)]
     assert query(sandbox, "SELECT tool_name, status, target_path FROM normalized.normalized_tool_calls "
                           "WHERE source = 'opencode' ORDER BY call_id") == [
-        ("read", "ok", f"{CWD}/a.py"), ("bash", "error", None), ("read", "pending", f"{CWD}/b.py")]
+        ("read", "ok", f"{CWD}/a.py"), ("bash", "failed", None), ("read", "pending", f"{CWD}/b.py")]
     db.close()
 
 

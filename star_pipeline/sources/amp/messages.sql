@@ -59,14 +59,28 @@ SELECT
             'cache_creation_input_tokens': CAST(0 AS BIGINT), 'cache_read_input_tokens': CAST(0 AS BIGINT),
             'reasoning_output_tokens': CAST(0 AS BIGINT)}]
     END AS api_calls,
-    list_transform(list_filter(blocks, lambda b: b.type IN ('tool_use', 'tool_result')), lambda b: {
+    -- a result still running (run.status 'in-progress') is no result yet: a later copy of the message has it
+    list_transform(list_filter(blocks, lambda b: b.type = 'tool_use' OR (b.type = 'tool_result' AND b.run.status IS DISTINCT FROM 'in-progress')),
+                   lambda b: {
         'kind': CASE b.type WHEN 'tool_use' THEN 'call' ELSE 'result' END,
         'call_id': coalesce(b.id, b.toolUseID), 'tool_name': b.name, 'input_size': length(CAST(b.input AS VARCHAR)),
         'target_path': coalesce(json_extract_string(b.input, '$.path'), json_extract_string(b.input, '$.file_path')),
         'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR),
         'is_error': coalesce(b.run.status = 'error', FALSE),
         'result_size': CASE WHEN b.type = 'tool_result' THEN length(CAST(b.run.result AS VARCHAR)) END,
-        'command': left(json_extract_string(b.input, '$.cmd'), 16000)}) AS tool_blocks,
+        'command': left(json_extract_string(b.input, '$.cmd'), 16000),
+        -- run.status: done, error, rejected-by-user, cancelled; a shell command's run.result.exitCode
+        'status': CASE WHEN b.type <> 'tool_result' THEN NULL
+                       WHEN b.run.status = 'done' AND TRY_CAST(json_extract(b.run.result, '$.exitCode') AS INTEGER) <> 0 THEN 'failed'
+                       WHEN b.run.status = 'done' THEN 'ok'
+                       WHEN b.run.status = 'error' THEN 'failed'
+                       WHEN b.run.status LIKE 'rejected%' THEN 'rejected'
+                       WHEN b.run.status = 'cancelled' THEN 'interrupted' END,
+        'exit_code': CASE WHEN b.type = 'tool_result' THEN TRY_CAST(json_extract(b.run.result, '$.exitCode') AS INTEGER) END,
+        'duration_ms': CAST(NULL AS BIGINT),
+        'status_reason': CASE WHEN b.type <> 'tool_result' OR b.run.status IS NULL THEN NULL
+                              WHEN b.run.status = 'done' AND TRY_CAST(json_extract(b.run.result, '$.exitCode') AS INTEGER) IS NOT NULL THEN 'exit code'
+                              ELSE 'status field' END}) AS tool_blocks,
     left(coalesce(CASE WHEN r_kind = 'thread' THEN j.title END,
         array_to_string(list_transform(list_filter(blocks, lambda b: b.type IN ('text', 'thinking')),
                                        lambda b: left(coalesce(b.text, b.thinking), 16000)), chr(10))), 16000) AS message_text,

@@ -11,7 +11,7 @@ WITH claude AS (
             "cwd": "VARCHAR", "gitBranch": "VARCHAR", "version": "VARCHAR", "requestId": "VARCHAR",
             "entrypoint": "VARCHAR",
             "summary": "VARCHAR", "data": {"type": "VARCHAR"}, "attachment": {"type": "VARCHAR"},
-            "toolUseResult": {"agentId": "VARCHAR", "agentType": "VARCHAR"},
+            "toolUseResult": {"agentId": "VARCHAR", "agentType": "VARCHAR", "interrupted": "BOOLEAN"},
             "message": {"id": "VARCHAR", "model": "VARCHAR", "role": "VARCHAR", "content": "JSON",
                 "usage": {"input_tokens": "BIGINT", "output_tokens": "BIGINT",
                     "cache_creation_input_tokens": "BIGINT", "cache_read_input_tokens": "BIGINT",
@@ -28,6 +28,18 @@ claude_blocks AS (
                 "input": "JSON", "content": "JSON", "is_error": "BOOLEAN"}]')
         END AS blocks
     FROM claude
+),
+-- A tool result's outcome (../shared/FORMATS.md section 1): is_error is the flag; an error result's text
+-- tells the ones that did not fail by themselves: "The user doesn't want to proceed with this tool use ..."
+-- and "Permission for this tool use was denied ..." (rejected), "[Request interrupted by user ..." or a Bash
+-- toolUseResult.interrupted (interrupted), "<tool_use_error>Cancelled: parallel tool call ..." and "...Sibling
+-- tool call errored" (interrupted: Claude Code stopped it because a call beside it failed). A failed Bash
+-- result begins "Exit code N".
+claude_outcomes AS (
+    SELECT * REPLACE (list_transform(blocks, lambda b: struct_insert(b, head := CASE WHEN b.type = 'tool_result' THEN
+        CASE json_type(b.content) WHEN 'VARCHAR' THEN left(b.content ->> '$', 200)
+                                  WHEN 'ARRAY' THEN left(json_extract_string(b.content, '$[0].text'), 200) END END)) AS blocks)
+    FROM claude_blocks
 ),
 claude_messages AS (
     SELECT
@@ -101,7 +113,25 @@ claude_messages AS (
                     json_extract_string(b.input, '$.skill'), json_extract_string(b.input, '$.command')) END,
                 'is_error': coalesce(b.is_error, FALSE),
                 'result_size': CASE WHEN b.type = 'tool_result' THEN length(CAST(b.content AS VARCHAR)) END,
-                'command': left(CASE WHEN b.type = 'tool_use' AND b.name = 'Bash' THEN json_extract_string(b.input, '$.command') END, 16000)
+                'command': left(CASE WHEN b.type = 'tool_use' AND b.name = 'Bash' THEN json_extract_string(b.input, '$.command') END, 16000),
+                'status': CASE WHEN b.type = 'tool_result' THEN CASE
+                    WHEN starts_with(b.head, 'The user doesn''t want to proceed with this tool use')
+                      OR starts_with(b.head, 'Permission for this tool use was denied') THEN 'rejected'
+                    WHEN starts_with(b.head, '[Request interrupted by user') OR coalesce(j.toolUseResult.interrupted, FALSE)
+                      OR starts_with(b.head, '<tool_use_error>Cancelled: parallel tool call')
+                      OR starts_with(b.head, '<tool_use_error>Sibling tool call errored') THEN 'interrupted'
+                    WHEN coalesce(b.is_error, FALSE) THEN 'failed' ELSE 'ok' END END,
+                'exit_code': CASE WHEN b.type = 'tool_result' AND coalesce(b.is_error, FALSE)
+                    THEN TRY_CAST(nullif(regexp_extract(b.head, '^Exit code (-?[0-9]+)', 1), '') AS INTEGER) END,
+                'duration_ms': CAST(NULL AS BIGINT),
+                'status_reason': CASE WHEN b.type = 'tool_result' THEN CASE
+                    WHEN starts_with(b.head, 'The user doesn''t want to proceed with this tool use') THEN 'rejected by user'
+                    WHEN starts_with(b.head, 'Permission for this tool use was denied') THEN 'permission denied'
+                    WHEN starts_with(b.head, '[Request interrupted by user') OR coalesce(j.toolUseResult.interrupted, FALSE)
+                        THEN 'interrupted by user'
+                    WHEN starts_with(b.head, '<tool_use_error>Cancelled: parallel tool call')
+                      OR starts_with(b.head, '<tool_use_error>Sibling tool call errored') THEN 'cancelled: a parallel call failed'
+                    ELSE 'flag' END END
             }) AS tool_blocks,
         -- texts: each part cut before it is joined or unescaped, so no row builds more than a few times 16,000 characters
         left(CASE WHEN json_type(j.message.content) = 'VARCHAR' THEN left(j.message.content ->> '$', 16000)
@@ -113,6 +143,6 @@ claude_messages AS (
                                             lambda b: CASE WHEN json_type(b.content) = 'VARCHAR' THEN left(b.content ->> '$', 16000)
                                                            ELSE json_text_unescaped(left(CAST(b.content AS VARCHAR), 32000)) END), chr(10)),
              16000) AS tool_result
-    FROM claude_blocks
+    FROM claude_outcomes
 )
 SELECT * FROM claude_messages

@@ -43,6 +43,47 @@ codex_fields AS (
 codex_arguments AS (
     SELECT *, CASE WHEN json_valid(item_arguments) THEN item_arguments END AS args FROM codex_fields
 ),
+-- A tool output's outcome, as Codex writes it (../shared/FORMATS.md section 3; codex-rs tools/mod.rs):
+--   JSON text {"output": ..., "metadata": {"exit_code": N, "duration_seconds": S}} (shell calls until late 2025);
+--   a text whose header, before its 'Output:' line, says 'Exit code: N' (shell_command, apply_patch) or
+--     'Process exited with code N' (exec_command, write_stdin), with 'Wall time: S seconds';
+--   or words without a code: 'failed in sandbox ...', 'execution error ...', 'error: ...' (a patch that did
+--     not apply), 'apply_patch verification failed ...', 'command timed out ...', 'exec_command failed: ...',
+--     'write_stdin failed: ...', 'failed to parse ... arguments' (failed); '... rejected by
+--     user' (rejected); 'aborted' (interrupted: the turn was stopped); 'Plan updated', 'Success. Updated the
+--     following files' (ok).
+-- Anything else (a process still running, an MCP result, a redacted text) records no outcome: status NULL.
+codex_output_text AS (
+    SELECT *,
+        CASE WHEN item_type LIKE '%\_output' ESCAPE '\' THEN
+            CASE WHEN json_type(item_output) = 'VARCHAR' THEN item_output ->> '$' ELSE CAST(item_output AS VARCHAR) END
+        END AS out_text
+    FROM codex_arguments
+),
+codex_output_parts AS (
+    SELECT *,
+        CASE WHEN starts_with(out_text, '{') AND json_valid(out_text) AND json_type(out_text, '$.metadata') = 'OBJECT'
+             THEN json_transform(out_text, '{"output": "VARCHAR", "metadata": {"exit_code": "INTEGER", "duration_seconds": "DOUBLE"}}')
+        END AS out_json,
+        -- the header: the lines before 'Output:', within the text's first 600 characters
+        CASE WHEN strpos(left(out_text, 600), chr(10) || 'Output:') > 0
+             THEN left(out_text, strpos(left(out_text, 600), chr(10) || 'Output:')) END AS out_header
+    FROM codex_output_text
+),
+codex_outcomes AS (
+    SELECT *,
+        coalesce(out_json.metadata.exit_code,
+                 TRY_CAST(nullif(regexp_extract(out_header, '(?m)^(?:Exit code:|Process exited with code) (-?[0-9]+)\s*$', 1), '') AS INTEGER))
+            AS out_exit_code,
+        coalesce(CAST(round(out_json.metadata.duration_seconds * 1000) AS BIGINT),
+                 CAST(round(TRY_CAST(nullif(regexp_extract(out_header, '(?m)^Wall time: ([0-9.]+) seconds\s*$', 1), '') AS DOUBLE) * 1000) AS BIGINT))
+            AS out_duration_ms,
+        lower(regexp_extract(ltrim(left(out_text, 300)),
+            '^(failed in sandbox|execution error|error:|apply_patch verification failed|command timed out|exec_command failed|write_stdin failed|failed to parse|aborted|plan updated|success\. updated the following files)',
+            1, 'i')) AS out_wording,
+        regexp_matches(left(out_text, 300), '^[^\n]*rejected by (the )?user', 'i') AS out_rejected
+    FROM codex_output_parts
+),
 codex_messages AS (
     SELECT
         'codex' AS source,
@@ -98,7 +139,7 @@ codex_messages AS (
                 'target_path': coalesce(json_extract_string(args, '$.workdir'), json_extract_string(args, '$.path')),
                 'subagent_type': CAST(NULL AS VARCHAR),
                 'skill_name': CAST(NULL AS VARCHAR),
-                'is_error': FALSE,
+                'is_error': CAST(NULL AS BOOLEAN),  -- Codex writes no flag: the status below reads the output
                 'result_size': CASE WHEN item_type LIKE '%\_output' ESCAPE '\' THEN length(CAST(item_output AS VARCHAR)) END,
                 -- the shell command: of ["bash", "-lc", "<script>"] the script, of another array its words
                 'command': left(CASE
@@ -108,7 +149,21 @@ codex_messages AS (
                         THEN json_extract_string(args, '$.command[2]')
                     WHEN json_type(args, '$.command') = 'ARRAY'
                         THEN array_to_string(json_extract_string(args, '$.command[*]'), ' ')
-                    ELSE json_extract_string(args, '$.command') END, 16000)
+                    ELSE json_extract_string(args, '$.command') END, 16000),
+                'status': CASE
+                    WHEN item_type NOT LIKE '%\_output' ESCAPE '\' THEN NULL
+                    WHEN out_exit_code IS NOT NULL THEN CASE WHEN out_exit_code = 0 THEN 'ok' ELSE 'failed' END
+                    WHEN out_rejected THEN 'rejected'
+                    WHEN out_wording = 'aborted' THEN 'interrupted'
+                    WHEN out_wording IN ('plan updated', 'success. updated the following files') THEN 'ok'
+                    WHEN out_wording <> '' THEN 'failed' END,
+                'exit_code': out_exit_code,
+                'duration_ms': out_duration_ms,
+                'status_reason': CASE
+                    WHEN item_type NOT LIKE '%\_output' ESCAPE '\' THEN NULL
+                    WHEN out_exit_code IS NOT NULL THEN 'exit code'
+                    WHEN out_rejected THEN 'rejected by user'
+                    WHEN out_wording <> '' THEN rtrim(out_wording, ':') END
             }]
         END AS tool_blocks,
         left(coalesce(
@@ -118,6 +173,6 @@ codex_messages AS (
         left(json_text_unescaped(left(item_arguments, 32000)), 16000) AS tool_input,
         left(CASE WHEN json_type(item_output) = 'VARCHAR' THEN left(item_output ->> '$', 16000)
                   ELSE json_text_unescaped(left(CAST(item_output AS VARCHAR), 32000)) END, 16000) AS tool_result
-    FROM codex_arguments
+    FROM codex_outcomes
 )
 SELECT * FROM codex_messages

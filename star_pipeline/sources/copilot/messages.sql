@@ -13,12 +13,19 @@ WITH copilot AS (
             "data": {"sessionId": "VARCHAR", "copilotVersion": "VARCHAR", "selectedModel": "VARCHAR",
                      "newModel": "VARCHAR", "model": "VARCHAR", "currentModel": "VARCHAR", "requestId": "VARCHAR",
                      "content": "VARCHAR", "toolCallId": "VARCHAR", "success": "BOOLEAN", "result": "JSON",
+                     "error": {"message": "VARCHAR", "code": "VARCHAR"},
                      "context": {"cwd": "VARCHAR", "branch": "VARCHAR", "repository": "VARCHAR"},
                      "toolRequests": [{"toolCallId": "VARCHAR", "name": "VARCHAR", "arguments": "JSON"}],
                      "modelMetrics": "MAP(VARCHAR, STRUCT(usage STRUCT(inputTokens BIGINT, outputTokens BIGINT, cacheReadTokens BIGINT, cacheWriteTokens BIGINT, reasoningTokens BIGINT)))",
                      "compactionTokensUsed": {"input": "BIGINT", "output": "BIGINT", "cachedInput": "BIGINT"}}}') AS j
     FROM {lines} r
     WHERE r.path LIKE '%.jsonl' AND transcript_json(r.line_bytes) IS NOT NULL
+),
+copilot_outcomes AS (
+    SELECT *, CASE WHEN j.type = 'tool.execution_complete' THEN TRY_CAST(nullif(regexp_extract(
+        right(json_extract_string(j.data.result, '$.content'), 200), '<exited with exit code (-?[0-9]+)>', 1), '') AS INTEGER) END
+        AS shell_exit_code
+    FROM copilot
 )
 SELECT
     'copilot' AS source,
@@ -65,19 +72,28 @@ SELECT
             'kind': 'call', 'call_id': t.toolCallId, 'tool_name': t.name, 'input_size': length(CAST(t.arguments AS VARCHAR)),
             'target_path': coalesce(json_extract_string(t.arguments, '$.path'), json_extract_string(t.arguments, '$.file_path')),
             'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR), 'is_error': FALSE,
-            'result_size': CAST(NULL AS BIGINT), 'command': left(json_extract_string(t.arguments, '$.command'), 16000)})
+            'result_size': CAST(NULL AS BIGINT), 'command': left(json_extract_string(t.arguments, '$.command'), 16000),
+            'status': CAST(NULL AS VARCHAR), 'exit_code': CAST(NULL AS INTEGER), 'duration_ms': CAST(NULL AS BIGINT), 'status_reason': CAST(NULL AS VARCHAR)})
         WHEN j.type = 'tool.execution_complete' THEN [{
             'kind': 'result', 'call_id': j.data.toolCallId, 'tool_name': CAST(NULL AS VARCHAR), 'input_size': CAST(NULL AS BIGINT),
             'target_path': CAST(NULL AS VARCHAR), 'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR),
             'is_error': NOT coalesce(j.data.success, TRUE), 'result_size': length(CAST(j.data.result AS VARCHAR)),
-            'command': CAST(NULL AS VARCHAR)}]
+            'command': CAST(NULL AS VARCHAR),
+            -- success is the flag; error.code 'rejected' or 'denied' a call the user or a rule declined; a shell
+            -- command that ran is a success whatever its exit: its result ends '<exited with exit code N>'
+            'status': CASE WHEN j.data.success IS NULL THEN NULL
+                           WHEN NOT j.data.success THEN CASE WHEN j.data.error.code IN ('rejected', 'denied') THEN 'rejected' ELSE 'failed' END
+                           WHEN shell_exit_code <> 0 THEN 'failed' ELSE 'ok' END,
+            'exit_code': shell_exit_code, 'duration_ms': CAST(NULL AS BIGINT),
+            'status_reason': CASE WHEN j.data.success IS NULL THEN NULL
+                                  WHEN j.data.success AND shell_exit_code IS NOT NULL THEN 'exit code' ELSE 'flag' END}]
     END AS tool_blocks,
     CASE WHEN j.type IN ('user.message', 'assistant.message') THEN left(j.data.content, 16000) END AS message_text,
     CASE WHEN j.type = 'assistant.message' THEN left(array_to_string(list_transform(j.data.toolRequests,
         lambda t: json_text_unescaped(left(CAST(t.arguments AS VARCHAR), 32000))), chr(10)), 16000) END AS tool_input,
     CASE WHEN j.type = 'tool.execution_complete'
          THEN left(json_text_unescaped(left(CAST(j.data.result AS VARCHAR), 32000)), 16000) END AS tool_result
-FROM copilot
+FROM copilot_outcomes
 UNION ALL BY NAME
 -- history-session-state/session_<uuid>_<ms>.json (Oct 2025), a document rewritten whole, kept as pieces: the
 -- document {sessionId, startTime, selectedModel} (position 0), each chatMessages element (OpenAI chat

@@ -43,7 +43,10 @@ shaped AS (
              WHEN json_type(j.content) = 'ARRAY'
              THEN array_to_string(list_transform(CAST(j.content -> '$[*].text' AS VARCHAR[]), lambda t: json_text_unescaped(left(t, 32000))), chr(10))
         END AS content_text,
-        parent_session <> '' AS in_subagent_folder
+        parent_session <> '' AS in_subagent_folder,
+        list_transform(j.toolCalls, lambda t: struct_insert(t, exit_code := TRY_CAST(nullif(regexp_extract(
+            json_extract_string(t.result, '$[0].functionResponse.response.output'), '(?m)^Exit Code: (-?[0-9]+)\s*$', 1), '') AS INTEGER)))
+            AS tool_calls
     FROM gemini
 )
 SELECT
@@ -82,11 +85,19 @@ SELECT
             'target_path': coalesce(json_extract_string(t.args, '$.file_path'), json_extract_string(t.args, '$.absolute_path'),
                                     json_extract_string(t.args, '$.path'), json_extract_string(t.args, '$.dir_path')),
             'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR), 'is_error': CAST(NULL AS BOOLEAN),
-            'result_size': CAST(NULL AS BIGINT), 'command': left(json_extract_string(t.args, '$.command'), 16000)}),
-        list_transform(list_filter(j.toolCalls, lambda t: t.status IN ('success', 'error', 'cancelled')), lambda t: {
+            'result_size': CAST(NULL AS BIGINT), 'command': left(json_extract_string(t.args, '$.command'), 16000),
+            'status': CAST(NULL AS VARCHAR), 'exit_code': CAST(NULL AS INTEGER), 'duration_ms': CAST(NULL AS BIGINT),
+            'status_reason': CAST(NULL AS VARCHAR)}),
+        list_transform(list_filter(tool_calls, lambda t: t.status IN ('success', 'error', 'cancelled')), lambda t: {
             'kind': 'result', 'call_id': t.id, 'tool_name': t.name, 'input_size': CAST(NULL AS BIGINT),
             'target_path': CAST(NULL AS VARCHAR), 'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR),
-            'is_error': t.status <> 'success', 'result_size': length(CAST(t.result AS VARCHAR)), 'command': CAST(NULL AS VARCHAR)})
+            'is_error': t.status <> 'success', 'result_size': length(CAST(t.result AS VARCHAR)), 'command': CAST(NULL AS VARCHAR),
+            -- the call's status field: success, error, or cancelled (the user declined or stopped it); a shell
+            -- command that ran is 'success' whatever its exit: its output's 'Exit Code: N' line tells
+            'status': CASE WHEN t.status = 'success' AND t.exit_code <> 0 THEN 'failed'
+                           WHEN t.status = 'success' THEN 'ok' WHEN t.status = 'error' THEN 'failed' ELSE 'rejected' END,
+            'exit_code': t.exit_code, 'duration_ms': CAST(NULL AS BIGINT),
+            'status_reason': CASE WHEN t.exit_code IS NOT NULL AND t.status = 'success' THEN 'exit code' ELSE 'status field' END})
     ) AS tool_blocks,
     left(CASE WHEN r_kind = 'session' THEN j.summary
               ELSE concat_ws(chr(10), nullif(left(content_text, 16000), ''),

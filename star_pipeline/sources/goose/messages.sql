@@ -61,7 +61,11 @@ SELECT
         'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR),
         'is_error': coalesce(i.toolResult.status = 'error', FALSE),
         'result_size': CASE WHEN i.type = 'toolResponse' THEN length(CAST(i.toolResult.value AS VARCHAR)) END,
-        'command': left(json_extract_string(i.toolCall.value.arguments, '$.command'), 16000)}) AS tool_blocks,
+        'command': left(json_extract_string(i.toolCall.value.arguments, '$.command'), 16000),
+        -- toolResult.status: success or error
+        'status': CASE WHEN i.type = 'toolResponse' THEN CASE i.toolResult.status WHEN 'success' THEN 'ok' WHEN 'error' THEN 'failed' END END,
+        'exit_code': CAST(NULL AS INTEGER), 'duration_ms': CAST(NULL AS BIGINT),
+        'status_reason': CASE WHEN i.type = 'toolResponse' AND i.toolResult.status IN ('success', 'error') THEN 'status field' END}) AS tool_blocks,
     left(CASE WHEN kind = 'sessions' THEN j.name
               ELSE array_to_string(list_transform(list_filter(items, lambda i: i.type = 'text'), lambda i: left(i.text, 16000)), chr(10))
          END, 16000) AS message_text,

@@ -28,7 +28,7 @@ parsed AS (
             "token_usage": {"input_other": "BIGINT", "output": "BIGINT", "input_cache_read": "BIGINT",
                             "input_cache_creation": "BIGINT"},
             "id": "VARCHAR", "function": {"name": "VARCHAR", "arguments": "VARCHAR"},
-            "tool_call_id": "VARCHAR", "return_value": {"is_error": "BOOLEAN", "output": "JSON"},
+            "tool_call_id": "VARCHAR", "return_value": {"is_error": "BOOLEAN", "output": "JSON", "message": "VARCHAR"},
             "user_input": "JSON"}') AS p
     FROM events
 )
@@ -63,12 +63,24 @@ SELECT
             'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR), 'is_error': FALSE,
             'result_size': CAST(NULL AS BIGINT),
             'command': left(json_extract_string(CASE WHEN json_valid(p.function.arguments) THEN p.function.arguments END,
-                                                '$.command'), 16000)}]
+                                                '$.command'), 16000),
+            'status': CAST(NULL AS VARCHAR), 'exit_code': CAST(NULL AS INTEGER), 'duration_ms': CAST(NULL AS BIGINT), 'status_reason': CAST(NULL AS VARCHAR)}]
         WHEN event_type = 'ToolResult' THEN [{
             'kind': 'result', 'call_id': p.tool_call_id, 'tool_name': CAST(NULL AS VARCHAR), 'input_size': CAST(NULL AS BIGINT),
             'target_path': CAST(NULL AS VARCHAR), 'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR),
             'is_error': coalesce(p.return_value.is_error, FALSE),
-            'result_size': length(CAST(p.return_value.output AS VARCHAR)), 'command': CAST(NULL AS VARCHAR)}]
+            'result_size': length(CAST(p.return_value.output AS VARCHAR)), 'command': CAST(NULL AS VARCHAR),
+            -- return_value.is_error is the flag; its message names a shell command's exit code ('Command failed
+            -- with exit code: N.') and a call the user refused ('... rejected by the user ...')
+            'status': CASE WHEN p.return_value.is_error IS NULL THEN NULL
+                           WHEN p.return_value.is_error AND p.return_value.message ILIKE '%rejected by the user%' THEN 'rejected'
+                           WHEN p.return_value.is_error THEN 'failed' ELSE 'ok' END,
+            'exit_code': TRY_CAST(nullif(regexp_extract(p.return_value.message, '^Command failed with exit code: (-?[0-9]+)', 1), '') AS INTEGER),
+            'duration_ms': CAST(NULL AS BIGINT),
+            'status_reason': CASE WHEN p.return_value.is_error IS NULL THEN NULL
+                                  WHEN p.return_value.is_error AND p.return_value.message ILIKE '%rejected by the user%' THEN 'rejected by user'
+                                  WHEN regexp_matches(p.return_value.message, '^Command failed with exit code: ') THEN 'exit code'
+                                  ELSE 'flag' END}]
     END AS tool_blocks,
     left(CASE
         WHEN event_type = 'ContentPart' THEN coalesce(p.text, p.think)

@@ -38,10 +38,13 @@ parsed AS (
             "path": {"cwd": "VARCHAR"}, "time": {"created": "BIGINT", "start": "BIGINT"}, "finish": "VARCHAR", "cost": "DOUBLE",
             "tokens": {"input": "BIGINT", "output": "BIGINT", "reasoning": "BIGINT", "cache": {"read": "BIGINT", "write": "BIGINT"}},
             "type": "VARCHAR", "text": "VARCHAR", "tool": "VARCHAR", "callID": "VARCHAR",
-            "state": {"status": "VARCHAR", "input": "JSON", "output": "VARCHAR", "error": "VARCHAR", "time": {"start": "BIGINT", "end": "BIGINT"}},
+            "state": {"status": "VARCHAR", "input": "JSON", "output": "VARCHAR", "error": "VARCHAR", "time": {"start": "BIGINT", "end": "BIGINT"},
+                      "metadata": {"exit": "INTEGER"}},
             "title": "VARCHAR", "directory": "VARCHAR"}') AS j,
         CASE WHEN in_database THEN json_transform(json_extract(doc, '$.row'), '{"parent_id": "VARCHAR", "directory": "VARCHAR",
-            "title": "VARCHAR", "time_created": "BIGINT", "version": "VARCHAR"}') END AS db_row
+            "title": "VARCHAR", "time_created": "BIGINT", "version": "VARCHAR"}') END AS db_row,
+        -- a bash part's metadata.exit, present and null: the shell tool killed the command (its timeout)
+        coalesce(json_type(body, '$.state.metadata.exit') = 'NULL', FALSE) AS exit_killed
     FROM records
 ),
 -- the parent of each child session: the session rows stored for these files, and the legacy session files
@@ -98,12 +101,30 @@ SELECT
         'target_path': coalesce(json_extract_string(j.state.input, '$.filePath'), json_extract_string(j.state.input, '$.path')),
         'subagent_type': json_extract_string(j.state.input, '$.subagent_type'), 'skill_name': CAST(NULL AS VARCHAR),
         'is_error': CAST(NULL AS BOOLEAN), 'result_size': CAST(NULL AS BIGINT),
-        'command': left(json_extract_string(j.state.input, '$.command'), 16000)}],
+        'command': left(json_extract_string(j.state.input, '$.command'), 16000),
+        'status': CAST(NULL AS VARCHAR), 'exit_code': CAST(NULL AS INTEGER), 'duration_ms': CAST(NULL AS BIGINT),
+        'status_reason': CAST(NULL AS VARCHAR)}],
         CASE WHEN j.state.status IN ('completed', 'error') THEN [{
         'kind': 'result', 'call_id': record_id, 'tool_name': j.tool, 'input_size': CAST(NULL AS BIGINT),
         'target_path': CAST(NULL AS VARCHAR), 'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR),
         'is_error': j.state.status = 'error', 'result_size': length(coalesce(j.state.output, j.state.error)),
-        'command': CAST(NULL AS VARCHAR)}] ELSE [] END) END AS tool_blocks,
+        'command': CAST(NULL AS VARCHAR),
+        -- state.status completed or error; a bash command's metadata.exit; an error's words tell a permission
+        -- the user refused ('... rejected permission ...') and a stopped call ('Tool execution aborted')
+        'status': CASE
+            WHEN j.state.status = 'error' AND j.state.error ILIKE '%rejected permission%' THEN 'rejected'
+            WHEN j.state.status = 'error' AND j.state.error ILIKE '%aborted%' THEN 'interrupted'
+            WHEN j.state.status = 'error' OR j.state.metadata.exit <> 0 OR exit_killed THEN 'failed'
+            ELSE 'ok' END,
+        'exit_code': j.state.metadata.exit,
+        'duration_ms': j.state.time."end" - j.state.time.start,
+        'status_reason': CASE
+            WHEN j.state.status = 'error' AND j.state.error ILIKE '%rejected permission%' THEN 'rejected permission'
+            WHEN j.state.status = 'error' AND j.state.error ILIKE '%aborted%' THEN 'aborted'
+            WHEN j.state.status = 'error' THEN 'status field'
+            WHEN j.state.metadata.exit IS NOT NULL THEN 'exit code'
+            WHEN exit_killed THEN 'killed (no exit code)'
+            ELSE 'status field' END}] ELSE [] END) END AS tool_blocks,
     left(CASE WHEN kind = 'session' THEN coalesce(j.title, db_row.title)
               WHEN kind = 'part' AND j.type IN ('text', 'reasoning') THEN j.text END, 16000) AS message_text,
     CASE WHEN kind = 'part' AND j.type = 'tool' THEN left(json_text_unescaped(left(CAST(j.state.input AS VARCHAR), 32000)), 16000) END

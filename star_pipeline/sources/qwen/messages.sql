@@ -16,6 +16,7 @@ WITH qwen AS (
             "usageMetadata": {"promptTokenCount": "BIGINT", "candidatesTokenCount": "BIGINT",
                               "thoughtsTokenCount": "BIGINT", "cachedContentTokenCount": "BIGINT"},
             "message": {"role": "VARCHAR", "parts": "JSON"},
+            "toolCallResult": {"callId": "VARCHAR", "status": "VARCHAR"},
             "systemPayload": {"uiEvent": "JSON"}}') AS j
     FROM {lines} r
     WHERE transcript_json(r.line_bytes) IS NOT NULL
@@ -24,11 +25,16 @@ qwen_parts AS (
     SELECT *,
         CASE WHEN json_type(j.message.parts) = 'ARRAY' THEN json_transform(j.message.parts, '[{"text": "VARCHAR",
             "thought": "BOOLEAN", "functionCall": {"id": "VARCHAR", "name": "VARCHAR", "args": "JSON"},
-            "functionResponse": {"id": "VARCHAR", "name": "VARCHAR", "response": "JSON"}}]') END AS parts,
+            "functionResponse": {"id": "VARCHAR", "name": "VARCHAR", "response": "JSON"}}]') END AS raw_parts,
         json_transform(j.systemPayload.uiEvent, '{"event.name": "VARCHAR", "response_id": "VARCHAR", "model": "VARCHAR",
             "input_token_count": "BIGINT", "output_token_count": "BIGINT", "cached_content_token_count": "BIGINT",
             "thoughts_token_count": "BIGINT", "status_code": "BIGINT"}') AS ui
     FROM qwen
+),
+qwen_outcomes AS (
+    SELECT *, list_transform(raw_parts, lambda p: struct_insert(p, exit_code := TRY_CAST(nullif(regexp_extract(
+        json_extract_string(p.functionResponse.response, '$.output'), '(?m)^Exit Code: (-?[0-9]+)\s*$', 1), '') AS INTEGER))) AS parts
+    FROM qwen_parts
 )
 SELECT
     'qwen' AS source,
@@ -84,7 +90,21 @@ SELECT
             'skill_name': CAST(NULL AS VARCHAR),
             'is_error': coalesce(json_extract(p.functionResponse.response, '$.error') IS NOT NULL, FALSE),
             'result_size': CASE WHEN p.functionResponse.id IS NOT NULL THEN length(CAST(p.functionResponse.response AS VARCHAR)) END,
-            'command': left(json_extract_string(p.functionCall.args, '$.command'), 16000)
+            'command': left(json_extract_string(p.functionCall.args, '$.command'), 16000),
+            -- the tool_result line's toolCallResult.status (success, error, cancelled: the user declined or
+            -- stopped it); a shell command that ran is a success whatever its exit: its output's 'Exit Code: N'
+            'status': CASE WHEN p.functionResponse.id IS NULL OR j.toolCallResult.callId IS DISTINCT FROM p.functionResponse.id
+                               OR j.toolCallResult.status IS NULL THEN NULL
+                           WHEN j.toolCallResult.status = 'success' AND p.exit_code <> 0 THEN 'failed'
+                           WHEN j.toolCallResult.status = 'success' THEN 'ok'
+                           WHEN j.toolCallResult.status = 'error' THEN 'failed'
+                           WHEN j.toolCallResult.status = 'cancelled' THEN 'rejected' END,
+            'exit_code': p.exit_code,
+            'duration_ms': CAST(NULL AS BIGINT),
+            'status_reason': CASE WHEN p.functionResponse.id IS NULL OR j.toolCallResult.callId IS DISTINCT FROM p.functionResponse.id
+                                      OR j.toolCallResult.status IS NULL THEN NULL
+                                  WHEN j.toolCallResult.status = 'success' AND p.exit_code IS NOT NULL THEN 'exit code'
+                                  ELSE 'status field' END
         }) AS tool_blocks,
     left(array_to_string(list_transform(list_filter(parts, lambda p: p.text IS NOT NULL),
                                         lambda p: left(p.text, 16000)), chr(10)), 16000) AS message_text,
@@ -94,4 +114,4 @@ SELECT
     left(array_to_string(list_transform(list_filter(parts, lambda p: p.functionResponse.id IS NOT NULL),
                                         lambda p: json_text_unescaped(left(CAST(p.functionResponse.response AS VARCHAR), 32000))), chr(10)),
          16000) AS tool_result
-FROM qwen_parts
+FROM qwen_outcomes
