@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_migrate_to_ducklake(args.source)
         if args.command == "report" and args.report == "tools":
             from star_pipeline.config import load_settings
-            from star_pipeline.reports.tools import ToolsOptions, run_tools_report
+            from star_pipeline.search.tool_report import ToolsOptions, run_tools_report
 
             options = ToolsOptions(args.json, args.source, args.project, args.since, args.until, args.examples)
             return run_tools_report(options, load_settings().warehouse_path)

@@ -1,4 +1,5 @@
-"""`star-pipeline report tools`: every agent's tools by outcome, from the published search copy (masked).
+"""`star-pipeline report tools`: every agent's tools by outcome, from the published search copy (masked); here beside
+the other readers of the search copy, not in reports/ (which search imports).
 
 Per agent and tool: calls; how many succeeded, failed, were rejected (by the user or a permission rule), were
 interrupted, came back with no recorded outcome (unknown) or have no result yet (pending); the failure rate over
