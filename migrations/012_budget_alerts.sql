@@ -1,5 +1,5 @@
 -- The budget alerts: one row per budget, window and level the first time the budget alert sensor saw the budget
--- cross it (aggregate/sensors.py, recorded by aggregate/budget_alerts.py). A log, not derived from the layers
+-- cross it (budgets/sensors.py, recorded by budgets/alerts.py). A log, not derived from the layers
 -- below: no rebuild replaces it, and a row is never written twice (the recording step skips a budget, window
 -- and level already there).
 -- Columns:
@@ -11,6 +11,7 @@
 --   limit_usd, limit_tokens: the budget's limit then (one of the two)
 --   noticed_at: when the sensor saw the crossing (from the budgets file the last build published)
 --   recorded_at: when the row was written
+--   pipeline_version: the pipeline that recorded it (as every aggregate row carries it)
 -- Preview: budget, window_label, level, spent_usd, limit_usd, noticed_at
 CREATE TABLE aggregate.budget_alerts (
     budget       VARCHAR NOT NULL,
@@ -22,5 +23,6 @@ CREATE TABLE aggregate.budget_alerts (
     limit_usd    DOUBLE,
     limit_tokens BIGINT,
     noticed_at   TIMESTAMPTZ NOT NULL,
-    recorded_at  TIMESTAMPTZ NOT NULL
+    recorded_at  TIMESTAMPTZ NOT NULL,
+    pipeline_version VARCHAR
 );

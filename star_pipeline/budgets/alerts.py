@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 from dagster import Config, OpExecutionContext, job, op
 
+from star_pipeline.aggregate.pricing import pipeline_version
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 
 BUDGET_ALERTS_JOB = "record_budget_alerts"
@@ -57,9 +58,9 @@ def record_alerts(conn, alerts: list[dict]) -> list[dict]:
             if exists:
                 continue
             conn.execute(
-                f"INSERT INTO aggregate.budget_alerts ({', '.join(ALERT_FIELDS)}, recorded_at) "
-                f"VALUES ({', '.join('?' * len(ALERT_FIELDS))}, ?)",
-                [alert[name] for name in ALERT_FIELDS] + [recorded_at])
+                f"INSERT INTO aggregate.budget_alerts ({', '.join(ALERT_FIELDS)}, recorded_at, pipeline_version) "
+                f"VALUES ({', '.join('?' * len(ALERT_FIELDS))}, ?, ?)",
+                [alert[name] for name in ALERT_FIELDS] + [recorded_at, pipeline_version()])
             inserted.append(alert)
         conn.execute("COMMIT")
     except BaseException:

@@ -57,7 +57,7 @@ def test_every_sensor_and_schedule_is_on_by_default(sandbox):
 
     defs = build_defs(sandbox)
     sensors = {s.name: s for s in defs.sensors}
-    assert set(sensors) == {"classifier_files_sensor", "after_ingest_sensor",
+    assert set(sensors) == {"classifier_files_sensor", "after_ingest_sensor", "budget_alerts_sensor",
                             *(f"{source.name}_files_sensor" for source in SOURCES)}
     assert {"claude_code_files_sensor", "codex_files_sensor", "hook_spool_files_sensor"} <= set(sensors)
     assert all(s.default_status == DefaultSensorStatus.RUNNING for s in sensors.values())
