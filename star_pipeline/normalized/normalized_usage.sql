@@ -32,6 +32,7 @@
 --   file_version: that file's version in raw
 --   byte_offset: where that line starts
 --   usage_key: '<source>:...': unique per call
+--   recorded_cost_usd: the cost in USD the agent's file records for this call (NULL where it records none)
 -- Preview: usage_key, model, event_ts, input_tokens, output_tokens, cache_read_input_tokens, source
 WITH contract AS (
     SELECT
@@ -55,7 +56,8 @@ WITH contract AS (
         CAST(NULL AS VARCHAR) AS path,
         CAST(NULL AS INTEGER) AS file_version,
         CAST(NULL AS BIGINT) AS byte_offset,
-        CAST(NULL AS VARCHAR) AS usage_key
+        CAST(NULL AS VARCHAR) AS usage_key,
+        CAST(NULL AS DOUBLE) AS recorded_cost_usd
     WHERE FALSE
 )
 SELECT * FROM contract
