@@ -33,7 +33,7 @@ models AS (
 ),
 text_lines AS (
     SELECT r.path, r.file_version, r.line_number, r.byte_offset,
-        regexp_replace(decode(r.line_bytes), '\r$', '') AS text
+        rtrim(decode(r.line_bytes), ' ' || chr(13)) AS text  -- Aider ends its own lines with two spaces (a Markdown line break)
     FROM {lines} r
     WHERE try(decode(r.line_bytes)) IS NOT NULL
 ),
