@@ -33,15 +33,7 @@ from star_pipeline.storage.project_folders import ProjectScan, project_folders
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SourceFoldersResource, WarehouseResource
 from star_pipeline.storage.table_docs import table_metadata
 from star_pipeline.storage.table_writes import ArrowRows
-from star_pipeline.storage.warehouse import quote_ident, retry_on_conflict, table_exists
-
-
-def session_folders(conn) -> list[str]:
-    """The working folders of the sessions every agent recorded: where the project folders' scan looks too."""
-    if not table_exists(conn, "normalized", "normalized_sessions"):
-        return []
-    return [row[0] for row in conn.execute(
-        "SELECT DISTINCT project_cwd FROM normalized.normalized_sessions WHERE project_cwd IS NOT NULL").fetchall()]
+from star_pipeline.storage.warehouse import quote_ident, retry_on_conflict
 
 
 def build_raw_capture_asset(source: Source):
@@ -91,16 +83,15 @@ def build_raw_capture_asset(source: Source):
                         "that died between its two writes); their bytes are read again now."
                     )
                 return (load_manifest(conn, files_table, machine),
-                        stored_signatures(conn, lines_table, machine) if source.captures != {"lines"} else None,
-                        session_folders(conn) if source.project_files else [])
+                        stored_signatures(conn, lines_table, machine) if source.captures != {"lines"} else None)
 
-        previous, stored, cwds = retry_on_conflict(prepare, log=context.log.warning)
+        previous, stored = retry_on_conflict(prepare, log=context.log.warning)
         roots = source_folders.roots[source.name]
         folders = []
         if source.project_files:
             scan = ProjectScan.of(source_folders.project_roots, source_folders.project_scan_depth,
                                   source_folders.warehouse_path)
-            folders = project_folders(scan, project_markers(), cwds)
+            folders = project_folders(scan, project_markers())
             context.log.info(f"{source.name}: {len(folders)} project folders (storage/project_folders.py)")
         found = discover_source_files(source, roots, folders)
         missing_roots = found.missing_roots

@@ -14,7 +14,9 @@ depth, the folder itself included); the sessions' folders are still looked at.
 The result is kept in a small file beside the warehouse (`project_folders.json`: the folders found,
 the sessions' folders seen, and when the scan ran), so a sensor tick only reads it and stats the
 project files; the scan runs again when the file is older than `RESCAN_SECONDS` or was made for
-other settings. Nothing here opens the warehouse: the caller passes the sessions' folders it read.
+other settings. Nothing here opens the warehouse: the step that publishes the reports' copy after
+each rebuild adds the sessions' folders it read (`remember_session_folders`), and the next look
+(a sensor tick, a capture) checks those it has not seen.
 """
 
 from __future__ import annotations
@@ -45,8 +47,12 @@ class ProjectScan:
     def of(cls, project_roots: list[str] | tuple[str, ...] | None, depth: int, warehouse_path: str | Path | None):
         """The scan the settings ask for: `project_roots`, else the home folder; the cache beside the warehouse."""
         roots = tuple(str(r) for r in project_roots) if project_roots is not None else (os.path.expanduser("~"),)
-        cache = str(Path(warehouse_path).parent / CACHE_NAME) if warehouse_path else None
-        return cls(roots, depth, cache)
+        return cls(roots, depth, project_folders_cache(warehouse_path) if warehouse_path else None)
+
+
+def project_folders_cache(warehouse_path: str | Path) -> str:
+    """Where the scan's result is kept: beside the warehouse."""
+    return str(Path(warehouse_path).parent / CACHE_NAME)
 
 
 def _holds_any(folder: str, markers: tuple[str, ...]) -> bool:
@@ -115,10 +121,11 @@ def _write_cache(path: str, content: dict) -> None:
         pass  # a read-only folder: the scan runs again next time, nothing is lost
 
 
-def project_folders(scan_of: ProjectScan, markers: tuple[str, ...], cwds=(), now: float | None = None) -> list[str]:
+def project_folders(scan_of: ProjectScan, markers: tuple[str, ...], now: float | None = None) -> list[str]:
     """The project folders: those that hold one of `markers` (the sources' project files) under the scan's
-    roots or at or above the sessions' working folders `cwds` (and those remembered from earlier calls);
-    from the cache while it is fresh and made for the same roots, depth and markers."""
+    roots or at or above the sessions' working folders the cache holds (`remember_session_folders`); from the
+    cache while it is fresh and made for the same roots, depth and markers (the sessions' folders it has not
+    looked at yet are looked at, not the whole scan)."""
     if not markers:
         return []
     now = time.time() if now is None else now
@@ -127,7 +134,8 @@ def project_folders(scan_of: ProjectScan, markers: tuple[str, ...], cwds=(), now
     fresh = (cached is not None and {k: cached.get(k) for k in settings} == settings
              and isinstance(cached.get("scanned_at"), (int, float)) and 0 <= now - cached["scanned_at"] < RESCAN_SECONDS)
     known_cwds = set(cached.get("cwds", [])) if cached else set()
-    new_cwds = {str(c) for c in cwds if c} - known_cwds
+    remembered = set(cached.get("unchecked_cwds", [])) if cached else set()
+    new_cwds = remembered - known_cwds
     if fresh and not new_cwds:
         return list(cached["folders"])
     all_cwds = known_cwds | new_cwds
@@ -142,3 +150,14 @@ def project_folders(scan_of: ProjectScan, markers: tuple[str, ...], cwds=(), now
     if scan_of.cache:
         _write_cache(scan_of.cache, {**settings, "scanned_at": scanned_at, "folders": result, "cwds": sorted(all_cwds)})
     return result
+
+
+def remember_session_folders(cache: str | Path, cwds) -> int:
+    """Note the sessions' working folders `cwds` that the cache has not seen, for the next `project_folders` call
+    to look at (the caller read them from the warehouse, which the sensors never open); returns how many."""
+    cached = _read_cache(str(cache)) or {}
+    seen = set(cached.get("cwds", [])) | set(cached.get("unchecked_cwds", []))
+    new = sorted({str(c) for c in cwds if c} - seen)
+    if new:
+        _write_cache(str(cache), {**cached, "unchecked_cwds": sorted(set(cached.get("unchecked_cwds", [])) | set(new))})
+    return len(new)

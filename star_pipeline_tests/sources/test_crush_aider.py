@@ -7,6 +7,7 @@ import json
 import shutil
 import sqlite3
 
+from star_pipeline_tests.builders import new_uuid, session_file, user, write_jsonl
 from star_pipeline_tests.conftest import materialize_all, query
 
 CRUSH_SCHEMA = """
@@ -180,3 +181,18 @@ def test_a_running_crush_is_read_with_its_log_and_a_bad_file_of_each_agent_is_is
         assert query(sandbox, "SELECT count(*) FROM normalized.normalized_parse_errors WHERE source = 'aider'") == [(2,)]
     finally:
         live.close()
+
+
+def test_the_folder_of_another_agents_session_is_looked_at(sandbox):
+    """A project outside the home folder's scan (here: outside home) is found through the cwd a Claude Code
+    session recorded there, from the run after that session's: the step that publishes the reports' copy
+    notes the sessions' folders for the scan, which never opens the warehouse."""
+    project = sandbox.root / "srv" / "work" / "calc"
+    project.mkdir(parents=True)
+    (project / ".aider.chat.history.md").write_text(AIDER_HISTORY)
+    session = new_uuid()
+    write_jsonl(session_file(sandbox, session), [user(session, 0, cwd=str(project / "src"))])
+    assert materialize_all(sandbox).success
+    assert query(sandbox, "SELECT count(*) FROM normalized.normalized_usage WHERE source = 'aider'") == [(0,)]
+    assert materialize_all(sandbox).success
+    assert query(sandbox, "SELECT count(*) FROM normalized.normalized_usage WHERE source = 'aider'") == [(3,)]
