@@ -3,10 +3,12 @@
 each session booked once as stored (its LAST call's tokens, its running cost), Aider's `> Tokens:` lines one
 call each with the run's model, and a bad file of either beside good ones isolated."""
 
+import io
 import json
 import shutil
 import sqlite3
 
+from star_pipeline.search.query import SearchOptions, run_search
 from star_pipeline_tests.builders import new_uuid, session_file, user, write_jsonl
 from star_pipeline_tests.conftest import materialize_all, query
 
@@ -144,6 +146,15 @@ def test_project_folders_are_found_without_configuration(sandbox):
                           "AND record_type = 'user'") == [(2,)]  # two runs
     assert ("explain the calculator",) in query(
         sandbox, "SELECT message_text FROM normalized.normalized_messages WHERE source = 'aider' AND role = 'user'")
+    # secrets are classified, and search finds both agents' sessions with the secret masked
+    assert query(sandbox, "SELECT source, kind FROM classified.derived_secret_findings") == [("crush", "aws_access_key_id")]
+    out = io.StringIO()
+    assert run_search(SearchOptions("config", as_json=True, mode="lexical"), sandbox.warehouse, out=out) == 0
+    assert [(h["source"], h["session_id"]) for h in json.loads(out.getvalue())["hits"]] == [("crush", "s1")]
+    assert "AKIAIOSFODNN7EXAMPLE" not in out.getvalue()
+    out = io.StringIO()
+    assert run_search(SearchOptions("calculator", as_json=True, mode="lexical"), sandbox.warehouse, out=out) == 0
+    assert {h["source"] for h in json.loads(out.getvalue())["hits"]} == {"aider"}
     # the scan's result is kept beside the warehouse, owner-only
     cache = sandbox.warehouse.parent / "project_folders.json"
     assert json.loads(cache.read_text())["folders"] == [str(sandbox.home / "code" / "calc"),
