@@ -93,6 +93,8 @@ class Source:
     report_shape: str = "claude"
     # The command that resumes one of its sessions ("{id}": the session id), shown by search, MCP and briefs.
     resume_command: str | None = None
+    # What a report with this agent's rows must say about them (how the agent records usage), printed beside it.
+    report_note: str | None = None
 
     def resume(self, session_id: str) -> str | None:
         return self.resume_command.format(id=session_id) if self.resume_command else None

@@ -8,6 +8,7 @@ import json
 import shutil
 import sqlite3
 
+from star_pipeline.reports.report import ReportOptions, run_report
 from star_pipeline.search.query import SearchOptions, run_search
 from star_pipeline_tests.builders import new_uuid, session_file, user, write_jsonl
 from star_pipeline_tests.conftest import materialize_all, query
@@ -155,6 +156,16 @@ def test_project_folders_are_found_without_configuration(sandbox):
     out = io.StringIO()
     assert run_search(SearchOptions("calculator", as_json=True, mode="lexical"), sandbox.warehouse, out=out) == 0
     assert {h["source"] for h in json.loads(out.getvalue())["hits"]} == {"aider"}
+    # a report with their rows says how each agent records usage; one without them says nothing of it
+    def report_notes(**options) -> str:
+        err = io.StringIO()
+        assert run_report(ReportOptions("daily", as_json=True, **options), sandbox.warehouse, out=io.StringIO(), err=err) == 0
+        return err.getvalue()
+    everything = report_notes()
+    assert "LAST call only" in everything and "rounded for display" in everything
+    assert "LAST call only" in report_notes(source="crush") and "rounded" not in report_notes(source="crush")
+    assert "star-pipeline report: Crush" not in report_notes(since="2025-09-01")  # no rows of either in the range
+    assert "star-pipeline report: Aider" not in report_notes(since="2025-09-01")
     # the scan's result is kept beside the warehouse, owner-only
     cache = sandbox.warehouse.parent / "project_folders.json"
     assert json.loads(cache.read_text())["folders"] == [str(sandbox.home / "code" / "calc"),

@@ -20,4 +20,6 @@ AIDER = Source(
     unparsed_where="try(decode(r.line_bytes)) IS NULL",
     usage_scope=sessions_scope("aider"),  # a run's calls, from the file's latest version
     report_shape="claude",
+    report_note="Aider's token counts are as its history file prints them, rounded for display (2.4k is read as "
+                "2,400), and dated at the run's start as written (Aider writes local time without a zone).",
 )

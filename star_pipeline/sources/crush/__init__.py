@@ -44,4 +44,7 @@ CRUSH = Source(
     unparsed_where="document_json(r.line_bytes) IS NULL",
     usage_scope=sessions_scope("crush"),  # a session's one row: its last stored copy
     report_shape="claude",
+    report_note="Crush keeps no per-call usage: its rows are each session's tokens as stored, those of the session's "
+                "LAST call only (Crush overwrites them after every call), and the session's whole cost as Crush "
+                "recorded it, on the day the session was last updated.",
 )
