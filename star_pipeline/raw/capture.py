@@ -224,7 +224,9 @@ def discover_source_files(source, roots: list[str], project_folders: list[str] =
             found.files.setdefault(key, disk)
     for folder in project_folders:
         for pattern in source.project_files:
-            for path in sorted(globlib.glob(os.path.join(globlib.escape(folder), pattern), include_hidden=True)):
+            for match in sorted(globlib.glob(os.path.join(globlib.escape(folder), pattern), include_hidden=True)):
+                # as the walk of a root names it (its real path), so a file found both ways is one file
+                path = os.path.realpath(match)
                 capture = capture_of(source.files, path)
                 key = stored_path(path)
                 if capture is None or key in found.files:

@@ -173,14 +173,25 @@ def test_project_folders_are_found_without_configuration(sandbox):
     assert cache.stat().st_mode & 0o077 == 0
 
 
-def test_project_roots_replace_the_home_scan(sandbox):
+def test_project_roots_replace_the_home_scan_and_crushs_own_list_is_read(sandbox):
     crush_project(sandbox.home / "projects" / "blog")
     elsewhere = sandbox.root / "work" / "calc"
     elsewhere.mkdir(parents=True)
     (elsewhere / ".aider.chat.history.md").write_text(AIDER_HISTORY)
+    # a Crush project the scan does not reach, listed in Crush's projects.json (through a link: stored by its
+    # real path, as every file found is)
+    listed = sandbox.root / "srv" / "api"
+    crush_project(listed)
+    (sandbox.root / "link").symlink_to(sandbox.root / "srv")
+    index = sandbox.home / ".local" / "share" / "crush" / "projects.json"
+    index.parent.mkdir(parents=True)
+    index.write_text(json.dumps({"projects": [{"path": str(sandbox.root / "link" / "api"),
+                                               "data_dir": str(sandbox.root / "link" / "api" / ".crush"),
+                                               "last_accessed": "2025-08-10T02:00:00Z"}]}))
     sandbox.write_config(extra="", agent_roots={"project_roots": [sandbox.root / "work"]})
     assert materialize_all(sandbox).success
-    assert query(sandbox, "SELECT source, count(*) FROM normalized.normalized_usage GROUP BY ALL ORDER BY 1") == [("aider", 3)]
+    assert query(sandbox, "SELECT source, path, count(*) FROM normalized.normalized_usage GROUP BY ALL ORDER BY 1") == [
+        ("aider", str(elsewhere / ".aider.chat.history.md"), 3), ("crush", str(listed / ".crush" / "crush.db"), 1)]
 
 
 def test_a_running_crush_is_read_with_its_log_and_a_bad_file_of_each_agent_is_isolated(sandbox):
