@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from star_pipeline.raw.databases import TOMBSTONE, TOMBSTONE_SIGNATURE, content_digest, database_rows, database_snapshot
 from star_pipeline.raw.documents import SKELETON, split_document, unsplit_document
 from star_pipeline.raw.line_parts import PART_BYTES, split_parts, stored_signature
-from star_pipeline.sources.source import capture_of
+from star_pipeline.sources.source import Source, capture_of
 
 # pyarrow (with numpy, 40 MiB) is imported by the functions that build tables, not with this module: the raw
 # sensors and the code server that loads the definitions use only discover_files.
@@ -212,7 +212,7 @@ def stored_path(path: str) -> str:
         return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def discover_source_files(source, roots: list[str], project_folders: list[str] = ()) -> Discovery:
+def discover_source_files(source: Source, roots: list[str], project_folders: list[str] = ()) -> Discovery:
     """Every file of `source` (a `Source`): those below its roots and the folders its index lists
     (`Source.listed_folders`), and its `project_files` in each of the `project_folders`
     (storage/project_folders.py). A root that does not exist is reported; a listed folder that does not is not."""
