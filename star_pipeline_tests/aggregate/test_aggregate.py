@@ -521,6 +521,8 @@ def test_every_versioned_aggregate_row_carries_the_pricing_hash(built):
     assert {"fact_token_usage", "derived_projects", "derived_blocks", "derived_goals", "derived_attempts",
             "fact_tool_call", "fact_session_event", "derived_tool_stats"} <= set(versioned)
     for table in versioned:
+        if table == "budget_alerts":  # a log, never rebuilt: each row keeps the version that recorded it
+            continue
         values = query(box, f"SELECT DISTINCT pipeline_version FROM aggregate.{table}")
         assert values == [(expected,)], table
 
