@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from star_pipeline.storage.machine_id import MACHINE_ID_PATTERN, default_machine_id
+from star_pipeline.storage.project_folders import DEFAULT_SCAN_DEPTH
 from star_pipeline.storage.shipped_files import DEFAULTS_DIR
 
 # The defaults: config/ in a checkout, star_pipeline/defaults/ in an installed copy, which needs no checkout.
@@ -71,6 +72,10 @@ class Settings:
     # warehouse.kind: ducklake (storage/warehouse/lake_engine.py): the lake's catalog and data folder; "" for the single file
     lake_catalog: str = ""
     lake_data_path: str = ""
+    # Where agents that write into project folders (Crush, Aider) are looked for (storage/project_folders.py):
+    # `sources.project_roots` (None: the home folder and the folders of recorded sessions), so many folders deep
+    project_roots: tuple[Path, ...] | None = None
+    project_scan_depth: int = 4
 
     @property
     def lake(self):
@@ -134,7 +139,9 @@ def _source_keys() -> dict:
     folder (the hook spool, required)."""
     from star_pipeline.sources import SOURCES
 
-    return {s.roots_key: (str, REQUIRED) if s.single_root else (list, list(s.default_roots)) for s in SOURCES}
+    keys = {s.roots_key: (str, REQUIRED) if s.single_root else (list, list(s.default_roots)) for s in SOURCES}
+    # the scan for project folders, shared by the agents that write into them (storage/project_folders.py)
+    return {**keys, "project_roots": (list, None), "project_scan_depth": (int, DEFAULT_SCAN_DEPTH)}
 
 
 def user_config_path() -> Path:
@@ -279,7 +286,17 @@ def settings_from(layers: ConfigLayers) -> Settings:
         lake_catalog=lake_catalog,
         lake_data_path=lake_data_path,
         budgets=parse_budgets(values[BUDGETS_KEY], layers.file(BUDGETS_KEY)),
+        project_roots=(None if values["sources.project_roots"] is None
+                       else expand_roots(values["sources.project_roots"], layers.base("sources.project_roots"))),
+        project_scan_depth=scan_depth(values["sources.project_scan_depth"], layers.file("sources.project_scan_depth")),
     )
+
+
+def scan_depth(value: int, config_path: Path) -> int:
+    if not 0 <= value <= 12:
+        raise ConfigError(f"{config_path}: 'sources.project_scan_depth' must be 0 to 12 (folders below the home folder or "
+                          f"each of sources.project_roots to look for project folders in), got {value!r}.")
+    return value
 
 
 # budgets: limits a user sets once (docs/reference/configuration.md), each a mapping such as
@@ -625,6 +642,9 @@ def _note(layers: ConfigLayers, settings: Settings, key: str) -> str:
         return ": the host name"
     if key == "classified.classifiers_dir" and settings.classifiers_dir == DEFAULT_CLASSIFIERS_DIR:
         return ": the package's own (`star-pipeline classifiers init` makes a copy to edit)"
+    if key == "sources.project_roots" and value is None:
+        return (f": the home folder, {settings.project_scan_depth} folders deep, and the folders of recorded sessions "
+                "(storage/project_folders.py)")
     if key == "sources.hook_spool_dir" and os.environ.get("STAR_PIPELINE_SPOOL_DIR"):
         return (f"; STAR_PIPELINE_SPOOL_DIR is set: `star-pipeline hook` writes to "
                 f"{os.environ['STAR_PIPELINE_SPOOL_DIR']} instead, and the pipeline reads this one")

@@ -285,3 +285,15 @@ def test_config_command_names_a_bad_file_and_fails(monkeypatch, tmp_path, capsys
     path = xdg_config(monkeypatch, tmp_path, "warehouse:\n  memory_limit: lots\n")
     assert main(["config"]) == 2
     assert f"{path}: 'warehouse.memory_limit' must be a size" in capsys.readouterr().err
+
+
+def test_project_folders_are_scanned_from_home_four_deep_unless_the_config_says_where(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    defaults = load_settings(write(tmp_path, "warehouse:\n  memory_limit: 2GB\n"))
+    assert (defaults.project_roots, defaults.project_scan_depth) == (None, 4)
+    given = load_settings(write(tmp_path, "sources:\n  project_roots: [~/code, work]\n  project_scan_depth: 2\n"))
+    assert given.project_roots == (tmp_path / "home" / "code", tmp_path / "work")  # relative to the file's folder
+    assert given.project_scan_depth == 2
+    path = write(tmp_path, "sources:\n  project_scan_depth: 40\n")
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: 'sources.project_scan_depth' must be 0 to 12")):
+        load_settings(path)

@@ -4,6 +4,7 @@
 from dagster import MaterializeResult, MetadataValue, asset
 
 from star_pipeline.aggregate.sql_assets import GROUP, key
+from star_pipeline.storage.project_folders import project_folders_cache, remember_session_folders
 from star_pipeline.storage.published_copies import publish
 from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -32,4 +33,9 @@ REPORT_TABLES = {
 def published_report_copy(warehouse: WarehouseResource) -> MaterializeResult:
     with warehouse.connect() as conn:
         target = publish(conn, warehouse.database, REPORT_TABLES)
-    return MaterializeResult(metadata={"path": MetadataValue.path(str(target))})
+        # and, for the sensors that never open the warehouse, the folders where sessions ran: the project
+        # folders' scan (Crush, Aider) looks there too (storage/project_folders.py)
+        folders = [row[0] for row in conn.execute(
+            "SELECT DISTINCT project_cwd FROM normalized.normalized_sessions WHERE project_cwd IS NOT NULL").fetchall()]
+    new_folders = remember_session_folders(project_folders_cache(warehouse.database), folders)
+    return MaterializeResult(metadata={"path": MetadataValue.path(str(target)), "new_session_folders": new_folders})

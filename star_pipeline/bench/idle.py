@@ -159,7 +159,8 @@ def start_dg_dev(folder: Path, corpus: Path, files: int, port: int) -> subproces
                     for s in SOURCES if not s.single_root and s.name != "claude_code")
     config = folder / "star_pipeline.yaml"
     config.write_text(f"warehouse:\n  path: {folder / 'warehouse.duckdb'}\n"
-                      f"sources:\n  claude_code_roots: [{claude}]\n{roots}  hook_spool_dir: {folder / 'spool'}\n")
+                      f"sources:\n  claude_code_roots: [{claude}]\n{roots}  hook_spool_dir: {folder / 'spool'}\n"
+                      "  project_roots: []\n")  # nor the project folders' scan of this machine's home
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "DAGSTER_HOME": str(home), "STAR_PIPELINE_CONFIG": str(config),
            "VIRTUAL_ENV": str(bin_dir.parent)}

@@ -61,7 +61,9 @@ def write_config(folder: Path, corpus: Path | None = None, *, claude: list[Path]
     config.write_text(
         f"warehouse:\n  path: {folder / 'warehouse.duckdb'}\n  lock_timeout_seconds: 600\n"
         + (f"  memory_limit: {memory_limit}\n" if memory_limit else "")
-        + "sources:\n" + "\n".join(lines) + f"\n  hook_spool_dir: {spool}\n" + BENCH_BUDGETS
+        + "sources:\n" + "\n".join(lines) + f"\n  hook_spool_dir: {spool}\n"
+        + "  project_roots: []\n"  # no project folders' scan of this machine's home either
+        + BENCH_BUDGETS
     )
     return config
 

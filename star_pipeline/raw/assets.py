@@ -22,13 +22,14 @@ from star_pipeline.raw.capture import (
     Capture,
     claim_unowned_rows,
     PieceCapture,
-    discover_files,
+    discover_source_files,
     drop_rows_beyond_manifest,
     load_manifest,
     stored_signatures,
 )
 from star_pipeline.raw.tables import FILES_DOC, LINES_DOC, ensure_raw_tables
-from star_pipeline.sources import SOURCES, Source
+from star_pipeline.sources import SOURCES, Source, project_markers
+from star_pipeline.storage.project_folders import ProjectScan, project_folders
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SourceFoldersResource, WarehouseResource
 from star_pipeline.storage.table_docs import table_metadata
 from star_pipeline.storage.table_writes import ArrowRows
@@ -86,7 +87,13 @@ def build_raw_capture_asset(source: Source):
 
         previous, stored = retry_on_conflict(prepare, log=context.log.warning)
         roots = source_folders.roots[source.name]
-        found = discover_files(roots, source.files)
+        folders = []
+        if source.project_files:
+            scan = ProjectScan.of(source_folders.project_roots, source_folders.project_scan_depth,
+                                  source_folders.warehouse_path)
+            folders = project_folders(scan, project_markers())
+            context.log.info(f"{source.name}: {len(folders)} project folders (storage/project_folders.py)")
+        found = discover_source_files(source, roots, folders)
         missing_roots = found.missing_roots
         if missing_roots:
             context.log.info(f"{source.name}: these folders do not exist (nothing to ingest there): {missing_roots}")

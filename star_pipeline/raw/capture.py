@@ -38,6 +38,7 @@ the size of the files.
 from __future__ import annotations
 
 import fnmatch
+import glob as globlib
 import hashlib
 import json
 import logging
@@ -53,7 +54,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from star_pipeline.raw.databases import TOMBSTONE, TOMBSTONE_SIGNATURE, content_digest, database_rows, database_snapshot
 from star_pipeline.raw.documents import SKELETON, split_document, unsplit_document
 from star_pipeline.raw.line_parts import PART_BYTES, split_parts, stored_signature
-from star_pipeline.sources.source import capture_of
+from star_pipeline.sources.source import Source, capture_of
 
 # pyarrow (with numpy, 40 MiB) is imported by the functions that build tables, not with this module: the raw
 # sensors and the code server that loads the definitions use only discover_files.
@@ -209,6 +210,35 @@ def stored_path(path: str) -> str:
         return path
     except UnicodeEncodeError:  # os.walk gave the undecodable bytes as lone surrogates
         return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def discover_source_files(source: Source, roots: list[str], project_folders: list[str] = ()) -> Discovery:
+    """Every file of `source` (a `Source`): those below its roots and the folders its index lists
+    (`Source.listed_folders`), and its `project_files` in each of the `project_folders`
+    (storage/project_folders.py). A root that does not exist is reported; a listed folder that does not is not."""
+    found = discover_files(roots, source.files)
+    if source.listed_folders is not None:
+        listed = discover_files(source.listed_folders(roots), source.files)
+        found.skipped.extend(listed.skipped)
+        for key, disk in listed.files.items():
+            found.files.setdefault(key, disk)
+    for folder in project_folders:
+        for pattern in source.project_files:
+            for match in sorted(globlib.glob(os.path.join(globlib.escape(folder), pattern), include_hidden=True)):
+                # as the walk of a root names it (its real path), so a file found both ways is one file
+                path = os.path.realpath(match)
+                capture = capture_of(source.files, path)
+                key = stored_path(path)
+                if capture is None or key in found.files:
+                    continue
+                try:
+                    st = os.stat(path)
+                except OSError as exc:
+                    found.skipped.append(f"{key}: cannot stat it ({exc.strerror})")
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    found.files[key] = DiskFile(path, with_sidecars(path, st) if capture == "database" else st, capture)
+    return found
 
 
 def discover_files(roots: list[str], files: str | tuple[tuple[str, str], ...]) -> Discovery:

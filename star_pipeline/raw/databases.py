@@ -75,23 +75,10 @@ def database_snapshot(path: str) -> Iterator[sqlite3.Connection]:
     folder = tempfile.mkdtemp(prefix="star_pipeline-sqlite-")  # mode 0700: the copy is its owner's only
     copy = os.path.join(folder, "copy.db")
     try:
-        try:
-            source = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, timeout=10)
-            try:
-                target = sqlite3.connect(copy)
-                try:
-                    source.backup(target)
-                finally:
-                    target.close()
-            finally:
-                source.close()
-        except sqlite3.DatabaseError as exc:
-            if "locked" in str(exc) or "not a database" in str(exc) or "malformed" in str(exc):
-                raise _as_os_error(path, exc) from None
-            # A folder the reader cannot write its -shm into, and the like: copy the files and read the copy.
-            for suffix in ("", "-wal", "-shm"):
-                if os.path.exists(path + suffix):
-                    shutil.copyfile(path + suffix, copy + suffix)
+        if _closed_wal_database(path):
+            _copy_files(path, copy)  # no connection in place: opening it would leave a -shm in the agent's folder
+        else:
+            _online_backup(path, copy)
         connection = sqlite3.connect(copy)
         connection.text_factory = _text
         try:
@@ -103,6 +90,49 @@ def database_snapshot(path: str) -> Iterator[sqlite3.Connection]:
             connection.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _closed_wal_database(path: str) -> bool:
+    """A database in WAL mode that no connection has open: its shared-memory file (-shm) is absent, which every
+    connection to a WAL database creates and keeps. Copying its files is then consistent (nobody writes), and
+    it is the only way to read it without writing into its folder (a reader opening it makes the -shm; a
+    committed project's `.crush/` would gain one); the copy reads the write-ahead log's rows too."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return False  # reported by the open that follows
+    return len(header) == 20 and header[:16] == b"SQLite format 3\x00" and header[18] == 2 and not os.path.exists(path + "-shm")
+
+
+def _copy_files(path: str, copy: str) -> None:
+    for suffix in ("", "-wal"):
+        if suffix == "" or os.path.exists(path + suffix):
+            try:
+                shutil.copyfile(path + suffix, copy + suffix)
+            except OSError as exc:
+                raise OSError(f"cannot copy {path + suffix} to read it ({exc.strerror})") from None
+
+
+def _online_backup(path: str, copy: str) -> None:
+    """SQLite's online backup of the database in place into `copy` (consistent while the agent writes)."""
+    try:
+        source = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, timeout=10)
+        try:
+            target = sqlite3.connect(copy)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+        finally:
+            source.close()
+    except sqlite3.DatabaseError as exc:
+        if "locked" in str(exc) or "not a database" in str(exc) or "malformed" in str(exc):
+            raise _as_os_error(path, exc) from None
+        # A folder the reader cannot write its -shm into, and the like: copy the files and read the copy.
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                shutil.copyfile(path + suffix, copy + suffix)
 
 
 def _as_os_error(path: str, exc: sqlite3.DatabaseError) -> OSError:

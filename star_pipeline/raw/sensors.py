@@ -15,17 +15,20 @@ import os
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
 from star_pipeline.raw.asset_keys import files_key, lines_key
-from star_pipeline.raw.capture import discover_files
-from star_pipeline.sources import SOURCES, Source
+from star_pipeline.raw.capture import discover_source_files
+from star_pipeline.sources import SOURCES, Source, project_markers
+from star_pipeline.storage.project_folders import ProjectScan, project_folders
 
 # How often the sensors look (seconds); STAR_PIPELINE_SENSOR_INTERVAL overrides it (the end-to-end test uses 3).
 TICK_SECONDS = int(os.environ.get("STAR_PIPELINE_SENSOR_INTERVAL", "30"))
 
 
-def folder_state(roots: list[str], files: tuple[tuple[str, str], ...]) -> dict:
+def folder_state(roots: list[str], source: Source, scan: ProjectScan | None = None) -> dict:
     """A digest of (path, size, mtime, inode, ctime) of every file of a source (`Source.files`; a database with its
-    write-ahead log), with the file count and total size."""
-    found = discover_files(roots, files).files
+    write-ahead log; its files in the project folders `scan` finds, from its cache while fresh), with the file
+    count and total size."""
+    folders = project_folders(scan, project_markers()) if scan is not None and source.project_files else []
+    found = discover_source_files(source, roots, folders).files
     hasher = hashlib.sha256()
     total = 0
     for path, (_disk_path, st, _capture) in sorted(found.items()):
@@ -34,7 +37,8 @@ def folder_state(roots: list[str], files: tuple[tuple[str, str], ...]) -> dict:
     return {"digest": hasher.hexdigest(), "files": len(found), "bytes": total}
 
 
-def build_source_sensor(source: Source, roots: list[str], job_name: str, downstream_keys: list):
+def build_source_sensor(source: Source, roots: list[str], job_name: str, downstream_keys: list,
+                        scan: ProjectScan | None = None):
     @sensor(
         name=f"{source.name}_files_sensor",
         minimum_interval_seconds=TICK_SECONDS,
@@ -43,7 +47,7 @@ def build_source_sensor(source: Source, roots: list[str], job_name: str, downstr
         description=f"Ingests new or grown files under {roots} ({source.description})",
     )
     def source_files_sensor(context: SensorEvaluationContext):
-        state = folder_state(roots, source.files)
+        state = folder_state(roots, source, scan)
         previous = json.loads(context.cursor) if context.cursor else {"digest": None, "files": 0, "bytes": 0}
         if state["digest"] == previous["digest"]:
             return SkipReason(f"no change in {state['files']} files")
@@ -68,5 +72,6 @@ def build_source_sensor(source: Source, roots: list[str], job_name: str, downstr
 
 
 def build_source_sensors(settings, job_name: str, normalized_keys: list) -> list:
-    return [build_source_sensor(source, [str(p) for p in settings.roots[source.name]], job_name, normalized_keys)
+    scan = ProjectScan.of(settings.project_roots, settings.project_scan_depth, settings.warehouse_path)
+    return [build_source_sensor(source, [str(p) for p in settings.roots[source.name]], job_name, normalized_keys, scan)
             for source in SOURCES]

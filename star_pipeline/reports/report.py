@@ -287,14 +287,31 @@ def run_report(options: ReportOptions, warehouse_path, out=None, err=None, lake=
     conn, provenance = open_for_reading(warehouse_path, lake=lake)
     try:
         data = report_data(conn, options, warehouse_path)
+        notes = source_notes(conn, options)
     finally:
         conn.close()
     print(f"star-pipeline report: {provenance}", file=err)
+    for note in notes:
+        print(f"star-pipeline report: {note}", file=err)
     if options.as_json:
         out.write(json.dumps(data, indent=2, sort_keys=True) + "\n")  # one write: json.dump writes piece by piece
     else:
         out.write(render_table(options, data))
     return 0
+
+
+def source_notes(conn, options: ReportOptions) -> list[str]:
+    """What the report must say about the agents among its rows that record usage their own way
+    (`Source.report_note`: Crush's last-call tokens, Aider's rounded counts)."""
+    noted = [s for s in with_messages() if s.report_note and options.source in (None, s.name)]
+    if not noted:
+        return []
+    where, params = fact_filters(options)
+    marks = ", ".join("?" for _ in noted)
+    present = {row[0] for row in conn.execute(
+        f"SELECT DISTINCT f.source FROM aggregate.fact_token_usage f WHERE {where} AND f.source IN ({marks})",
+        [*params, *(s.name for s in noted)]).fetchall()}
+    return [s.report_note for s in noted if s.name in present]
 
 
 def _codex_shape(options: ReportOptions) -> bool:

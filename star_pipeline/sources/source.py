@@ -73,6 +73,13 @@ class Source:
     files: tuple[tuple[str, str], ...] = (("*.jsonl", "lines"),)
     split: tuple[str, ...] = ()
     database_tables: tuple[str, ...] = ()
+    # An agent that writes into the project folder itself (Crush, Aider): its files' paths relative to a
+    # project folder (globs allowed: "*.md"), looked for in every project folder the shared scan finds
+    # (storage/project_folders.py), besides its roots. Each must also match `files`, which says its capture.
+    project_files: tuple[str, ...] = ()
+    # Folders an agent's own index lists (Crush's projects.json): given the source's roots, more folders to
+    # walk for its `files` as if they were roots.
+    listed_folders: Callable[[list[str]], list[str]] | None = None
     # The normalized contract. `messages.sql` parses `{lines}` (the raw lines to read, whole) into
     # normalized_messages columns; `usage.sql` turns its messages into normalized_usage rows; `hook_events.sql`
     # (the hook spool) into normalized_hook_events rows. A source without one has none of those rows.
@@ -87,6 +94,8 @@ class Source:
     report_shape: str = "claude"
     # The command that resumes one of its sessions ("{id}": the session id), shown by search, MCP and briefs.
     resume_command: str | None = None
+    # What a report with this agent's rows must say about them (how the agent records usage), printed beside it.
+    report_note: str | None = None
 
     def resume(self, session_id: str) -> str | None:
         return self.resume_command.format(id=session_id) if self.resume_command else None

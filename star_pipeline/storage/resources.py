@@ -65,6 +65,11 @@ class SourceFoldersResource(ConfigurableResource):
     roots: dict[str, list[str]]
     machine_id: str
     partial_line_quiet_seconds: float = 600.0
+    # the project folders' scan (storage/project_folders.py): `sources.project_roots` (None: the home
+    # folder), its depth, and the warehouse beside which its result is kept
+    project_roots: list[str] | None = None
+    project_scan_depth: int = 4
+    warehouse_path: str | None = None
 
 
 class SearchResource(ConfigurableResource):

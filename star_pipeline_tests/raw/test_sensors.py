@@ -63,3 +63,30 @@ def test_every_sensor_and_schedule_is_on_by_default(sandbox):
     assert all(s.default_status == DefaultSensorStatus.RUNNING for s in sensors.values())
     assert {s.name for s in defs.schedules} == {"hourly_aggregate_rebuild", "nightly_invariant_sweep"}
     assert all(s.default_status == DefaultScheduleStatus.RUNNING for s in defs.schedules)
+
+
+def test_project_folder_agents_are_found_by_the_scan_and_a_tick_reads_its_cache(sandbox):
+    """Aider's history in a project under home starts a run with no configuration; a tick within the hour reads
+    the scan's cache (a project made since is not looked for), a stale cache is scanned again."""
+    first_project = sandbox.home / "projects" / "calc"
+    first_project.mkdir(parents=True)
+    (first_project / ".aider.chat.history.md").write_text("# aider chat started at 2025-05-04 17:02:36\n")
+    defs = build_defs(sandbox)
+    sensor = defs.get_sensor_def("aider_files_sensor")
+    first = sensor.evaluate_tick(build_sensor_context(instance=DagsterInstance.ephemeral()))
+    [request] = first.run_requests
+    assert request.run_key.startswith("aider:1files:")
+
+    second_project = sandbox.home / "projects" / "game"
+    second_project.mkdir()
+    (second_project / ".aider.chat.history.md").write_text("# aider chat started at 2025-05-05 09:00:00\n")
+    cached = sensor.evaluate_tick(build_sensor_context(cursor=first.cursor, instance=DagsterInstance.ephemeral()))
+    assert not cached.run_requests and "no change in 1 files" in cached.skip_message
+
+    cache = sandbox.warehouse.parent / "project_folders.json"
+    content = json.loads(cache.read_text())
+    cache.write_text(json.dumps({**content, "scanned_at": content["scanned_at"] - 7200}))  # two hours old
+    rescanned = sensor.evaluate_tick(build_sensor_context(cursor=first.cursor, instance=DagsterInstance.ephemeral()))
+    [again] = rescanned.run_requests
+    assert again.run_key.startswith("aider:2files:")
+    assert not sandbox.warehouse.exists()
