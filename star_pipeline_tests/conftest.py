@@ -229,6 +229,26 @@ def agents_corpus_warehouse(tmp_path_factory):
     return box, corpus
 
 
+@pytest.fixture(scope="session")
+def agents2_corpus_warehouse(tmp_path_factory):
+    """A warehouse built once per test session from ../shared/corpus/agents2/home as HOME and no configuration of
+    the agents (every agent reads its default folders; skipped when absent): (sandbox, that corpus folder)."""
+    corpus = corpus_or_skip() / "agents2"
+    if not corpus.is_dir():
+        pytest.skip(f"{corpus} is absent")
+    box = Sandbox(tmp_path_factory.mktemp("agents2"))
+    box.write_config()  # the warehouse and spool in the sandbox; no agent's roots: every agent reads its defaults
+    saved = {name: os.environ.get(name) for name in ("HOME", "STAR_PIPELINE_CONFIG")}
+    os.environ["HOME"] = str(corpus / "home")  # every agent's default folders, as on the machines that wrote them
+    os.environ["STAR_PIPELINE_CONFIG"] = str(box.config_path)
+    try:
+        assert materialize_all(box).success
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+    return box, corpus
+
+
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 

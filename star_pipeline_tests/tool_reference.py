@@ -29,6 +29,9 @@ A call is counted once per agent and call id, whichever file or copy holds it. I
 | amp | `tool_use` blocks | `tool_result` `run.status` done / error / rejected-by-user / cancelled (interrupted); in-progress is no result; a done result's `exitCode` non-zero is failed |
 | droid | `tool_use` blocks | `tool_result` `is_error` where present, else unknown |
 | goose | `toolRequest` items of messages | `toolResponse` `toolResult.status` success / error |
+| pi | `toolCall` blocks of assistant messages (pi and OpenClaw session files) | `toolResult` `isError` (not a boolean: unknown); an error whose text ends "Command exited with code N" takes N; one that is "Operation aborted" or ends "Command aborted" is interrupted; after every file is read, a call of an assistant message whose `stopReason` is "aborted" and that has no result is interrupted ("reply aborted") |
+| crush | `tool_call` parts of messages rows (crush.db read with its -wal, every `.crush/crush.db` under HOME) | `tool_result` part's `is_error`: true is failed, but "Permission denied" / "User denied permission" (rejected: the finish reason of its reply is permission_denied) and "Tool execution canceled by user" (interrupted: canceled); false is ok, but a bash result whose `metadata.output` ends with a line "Exit code N" is failed with N |
+| cline, roo, kilo | `tool` and `command` messages (say or ask) of ui_messages.json, by `ts`; a command's tool is execute_command, a tool's the `tool` of its JSON text | none is tied to a call: a message not `partial` has an unknown outcome, a partial one no result |
 
 Durations are not part of the reference (the warehouse's come from the same fields: tests check them on fixtures).
 """
@@ -39,7 +42,9 @@ import glob
 import json
 import os
 import re
+import shutil
 import sqlite3
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -410,13 +415,132 @@ HOME_AGENTS = {"gemini": gemini, "copilot": copilot, "opencode": opencode, "kimi
                "droid": droid, "goose": goose}
 
 
+# -- the next wave, under agents2/home --------------------------------------------------------------------------
+def pi(home: Path) -> Calls:
+    calls = Calls()
+    aborted: list[str] = []
+    paths = glob.glob(str(home / ".pi" / "agent" / "sessions" / "*" / "*.jsonl")) + \
+        glob.glob(str(home / ".openclaw" / "agents" / "*" / "sessions" / "*.jsonl"))
+    for path in sorted(paths):
+        for line in _lines(path):
+            message = line.get("message") if isinstance(line.get("message"), dict) else {}
+            content = message.get("content")
+            if message.get("role") == "assistant":
+                for block in content if isinstance(content, list) else []:
+                    if isinstance(block, dict) and block.get("type") == "toolCall":
+                        calls.call(block.get("id"), block.get("name"))
+                        if message.get("stopReason") == "aborted":
+                            aborted.append(block.get("id"))
+            elif message.get("role") == "toolResult":
+                flag = message.get("isError")
+                if not isinstance(flag, bool):
+                    calls.result(message.get("toolCallId"), None)
+                    continue
+                text = content if isinstance(content, str) else "\n".join(
+                    b.get("text") or "" for b in content or [] if isinstance(b, dict) and b.get("type") == "text")
+                code = _int(r"Command exited with code (-?\d+)\s*\Z", text) if flag else None
+                if flag and (text.rstrip() == "Operation aborted" or text.rstrip().endswith("Command aborted")):
+                    calls.result(message.get("toolCallId"), "interrupted", "aborted")
+                elif code is not None:
+                    calls.result(message.get("toolCallId"), "failed", "exit code", code)
+                else:
+                    calls.result(message.get("toolCallId"), "failed" if flag else "ok", "flag")
+    for call_id in aborted:  # no result: the reply was aborted before its calls ran
+        calls.result(call_id, "interrupted", "reply aborted")
+    return calls
+
+
+CRUSH_REJECTED = ("Permission denied", "User denied permission")
+
+
+def crush(home: Path) -> Calls:
+    calls = Calls()
+    for database in sorted(glob.glob(str(home / "**" / ".crush" / "crush.db"), recursive=True)):
+        with tempfile.TemporaryDirectory() as scratch:  # a copy: reading a WAL database writes beside it
+            for suffix in ("", "-wal"):
+                if os.path.exists(database + suffix):
+                    shutil.copyfile(database + suffix, os.path.join(scratch, "crush.db" + suffix))
+            conn = sqlite3.connect(os.path.join(scratch, "crush.db"))
+            try:
+                rows = conn.execute("SELECT parts FROM messages ORDER BY created_at, id").fetchall()
+            finally:
+                conn.close()
+        for (text,) in rows:
+            try:
+                parts = json.loads(text)
+            except (TypeError, ValueError):
+                continue
+            for part in parts if isinstance(parts, list) else []:
+                data = part.get("data") if isinstance(part, dict) and isinstance(part.get("data"), dict) else {}
+                if part.get("type") == "tool_call":
+                    calls.call(data.get("id"), data.get("name") or None)
+                elif part.get("type") == "tool_result":
+                    flag, content = data.get("is_error"), data.get("content") or ""
+                    try:
+                        metadata = json.loads(data.get("metadata") or "{}")
+                    except ValueError:
+                        metadata = {}
+                    output = metadata.get("output") if isinstance(metadata, dict) else None
+                    code = _int(r"\nExit code (-?\d+)\Z", "\n" + output.rstrip()) if isinstance(output, str) else None
+                    if not isinstance(flag, bool):
+                        calls.result(data.get("tool_call_id"), None)
+                    elif flag and content.strip() in CRUSH_REJECTED:
+                        calls.result(data.get("tool_call_id"), "rejected", "permission denied")
+                    elif flag and content.strip() == "Tool execution canceled by user":
+                        calls.result(data.get("tool_call_id"), "interrupted", "canceled by user")
+                    elif flag:
+                        calls.result(data.get("tool_call_id"), "failed", "flag")
+                    elif code is not None:
+                        calls.result(data.get("tool_call_id"), _by_code(code), "exit code", code)
+                    else:
+                        calls.result(data.get("tool_call_id"), "ok", "flag")
+    return calls
+
+
+CLINE_EXTENSIONS = {"cline": "saoudrizwan.claude-dev", "roo": "rooveterinaryinc.roo-cline", "kilo": "kilocode.kilo-code"}
+
+
+def cline_family(extension_id: str):
+    """The reader of one extension of the Cline family (Cline, Roo Code, Kilo Code), in every editor's user dir."""
+
+    def read(home: Path) -> Calls:
+        calls = Calls()
+        pattern = f"*/User/globalStorage/{extension_id}/tasks/*/ui_messages.json"
+        paths = glob.glob(str(home / ".config" / pattern)) + glob.glob(str(home / "Library" / "Application Support" / pattern))
+        for path in sorted(paths):
+            for message in json.loads(Path(path).read_text()):
+                kind = message.get("say") or message.get("ask")
+                if kind not in ("tool", "command"):
+                    continue
+                if kind == "command":
+                    name = "execute_command"
+                else:
+                    try:
+                        name = json.loads(message.get("text") or "").get("tool")
+                    except (ValueError, AttributeError):
+                        name = None
+                call_id = str(message.get("ts"))
+                calls.call(call_id, name)
+                if not message.get("partial"):
+                    calls.result(call_id, None)
+        return calls
+
+    return read
+
+
+AGENTS2 = {"pi": pi, "crush": crush, **{name: cline_family(extension) for name, extension in CLINE_EXTENSIONS.items()}}
+
+
 def reference(corpus: Path) -> dict[str, dict]:
     """Per agent, the summary of its calls in the development corpora (../shared/corpus): Claude Code and Codex
-    from claude/projects and codex/sessions, the others from agents/home."""
+    from claude/projects and codex/sessions, the others from agents/home, the next wave (pi, Crush, Cline, Roo, Kilo)
+    from agents2/home."""
     found = {"claude_code": claude_code(corpus / "claude" / "projects").summary(),
              "codex": codex(corpus / "codex" / "sessions").summary()}
     for name, read in HOME_AGENTS.items():
         found[name] = read(corpus / "agents" / "home").summary()
+    for name, read in AGENTS2.items():
+        found[name] = read(corpus / "agents2" / "home").summary()
     return found
 
 

@@ -3,11 +3,10 @@ configuration gives, per agent, UTC day and model, the reference's tokens and th
 (reference-<agent>-daily.json; see that folder's README)."""
 
 import json
-import os
 
 import pytest
 
-from star_pipeline_tests.conftest import Sandbox, corpus_or_skip, materialize_all, query
+from star_pipeline_tests.conftest import query
 
 # The agents of agents2 star_pipeline reads (roo and kilo: empty references, no files).
 AGENTS = (
@@ -18,27 +17,9 @@ AGENTS = (
 )
 
 
-@pytest.fixture(scope="module")
-def agents2_warehouse(tmp_path_factory):
-    corpus = corpus_or_skip() / "agents2"
-    if not corpus.is_dir():
-        pytest.skip(f"{corpus} is absent")
-    box = Sandbox(tmp_path_factory.mktemp("agents2"))
-    box.write_config()  # the warehouse and spool in the sandbox; no agent's roots: every agent reads its defaults
-    saved = {name: os.environ.get(name) for name in ("HOME", "STAR_PIPELINE_CONFIG")}
-    os.environ["HOME"] = str(corpus / "home")  # every agent's default folders, as on the machines that wrote them
-    os.environ["STAR_PIPELINE_CONFIG"] = str(box.config_path)
-    try:
-        assert materialize_all(box).success
-    finally:
-        for name, value in saved.items():
-            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
-    return box, corpus
-
-
 @pytest.mark.parametrize("agent", AGENTS)
-def test_every_day_and_model_equals_the_reference(agents2_warehouse, agent):
-    box, corpus = agents2_warehouse
+def test_every_day_and_model_equals_the_reference(agents2_corpus_warehouse, agent):
+    box, corpus = agents2_corpus_warehouse
     expected = {(d["date"], d["model"]): (d["inputTokens"], d["outputTokens"], d["cacheCreationTokens"],
                                           d["cacheReadTokens"], d["reasoningOutputTokens"], round(d["costUSD"], 9))
                 for d in json.loads((corpus / f"reference-{agent}-daily.json").read_text())["daily"]}

@@ -128,3 +128,37 @@ def test_a_broken_task_file_is_a_parse_error_of_its_own(sandbox):
     assert calls(sandbox) == [(CLINE_TASK, CLINE_MODEL, 100, 10, 0, 0, 0.1)]
     assert query(sandbox, "SELECT source, path, line_number FROM normalized.normalized_parse_errors") == [
         ("cline", str(broken), 0)]
+
+
+def test_tool_calls_have_an_unknown_outcome_never_ok_and_a_call_still_streaming_has_none_yet(sandbox):
+    """ui_messages.json ties no outcome to a call (no approval answer, no exit code, a failed API request is not a
+    tool's): every complete tool or command message is a call with an unknown outcome, not counted as ok or failed;
+    a partial one (the file written while it streamed) has no result yet, until the file holds it complete."""
+    path = cline_task_file(sandbox)
+    prompt = cline_say(0, "text", "run the tests")
+    read = cline_say(2, "tool", json.dumps({"tool": "readFile", "path": "main.py", "content": "/p/main.py"}),
+                     partial=False)
+    command = cline_ask(4, "command", "pytest -q")
+    output = cline_ask(5, "command_output", "1 failed, 3 passed")
+    edit = {"tool": "editedExistingFile", "path": "main.py", "content": "@@ -1 +1 @@"}
+    write_cline_task(path, [prompt, cline_request(1, (10, 5, 0, 0), 0), read, command, output,
+                            cline_request(6, (10, 5, 0, 0), 0),
+                            cline_ask(7, "api_req_failed", json.dumps({"message": "Bad Request"})),
+                            cline_ask(8, "tool", json.dumps(edit), partial=True)])
+    materialize_all(sandbox)
+
+    def tool_calls():
+        return query(sandbox, "SELECT call_id, tool_name, status, status_reason, is_error, exit_code "
+                              "FROM normalized.normalized_tool_calls WHERE source = 'cline' ORDER BY called_at")
+
+    ts = [str(message["ts"]) for message in (read, command, cline_ask(8, "tool"))]
+    assert tool_calls() == [(ts[0], "readFile", "unknown", None, None, None),
+                            (ts[1], "execute_command", "unknown", None, None, None),
+                            (ts[2], "editedExistingFile", "pending", None, None, None)]
+
+    write_cline_task(path, [prompt, cline_request(1, (10, 5, 0, 0), 0), read, command, output,
+                            cline_request(6, (10, 5, 0, 0), 0),
+                            cline_ask(7, "api_req_failed", json.dumps({"message": "Bad Request"})),
+                            cline_ask(8, "tool", json.dumps(edit), partial=False)])
+    materialize_all(sandbox)
+    assert tool_calls()[2] == (ts[2], "editedExistingFile", "unknown", None, None, None)

@@ -59,3 +59,44 @@ def test_openclaw_sessions_and_a_broken_line_kept_apart(sandbox):
         (PI_SESSION, 2, 300, 0.003), (OPENCLAW_SESSION, 1, 5, 0.0001)]
     assert query(sandbox, "SELECT source, path, line_number FROM normalized.normalized_parse_errors") == [
         ("pi", str(path), 3)]
+
+
+def _call(call_id: str, name: str, **arguments) -> dict:
+    return {"type": "toolCall", "id": call_id, "name": name, "arguments": arguments}
+
+
+def _result(n: int, ts: float, call_id: str, name: str, text: str, is_error: bool) -> dict:
+    return pi_entry(n, ts, "message", message={"role": "toolResult", "toolCallId": call_id, "toolName": name,
+                                               "content": [{"type": "text", "text": text}], "isError": is_error,
+                                               "timestamp": 0})
+
+
+def test_each_tool_call_takes_the_outcome_pi_recorded(sandbox):
+    """isError false ok, true failed (a bash result's closing "Command exited with code N" its exit code); pi's
+    "Command aborted" / "Operation aborted" and the calls of a reply that was aborted (pi writes no result for
+    them) are interrupted; a call whose result is not written yet is pending; durations from the lines' times."""
+    write_jsonl(pi_session_file(sandbox), [
+        pi_header(),
+        pi_reply(1, 1, KIMI, (100, 10, 0, 0), 0, stop="toolUse", content=[
+            _call("functions.read:0", "read", path="notes.md"), _call("functions.read:1", "read", path="gone.md"),
+            _call("functions.bash:2", "bash", command="make test"), _call("functions.bash:3", "bash", command="sleep 99")]),
+        _result(2, 1.5, "functions.read:0", "read", "# notes", False),
+        _result(3, 2, "functions.read:1", "read", "ENOENT: no such file or directory, access 'gone.md'", True),
+        # the exit code is the line pi closes the output with, not a code the command printed
+        _result(4, 5, "functions.bash:2", "bash", "Command exited with code 9 (printed)\nFAIL\n\nCommand exited with code 2",
+                True),
+        _result(5, 9, "functions.bash:3", "bash", "partial output\n\nCommand aborted", True),
+        pi_reply(6, 10, KIMI, (0, 0, 0, 0), 0, stop="aborted", content=[_call("functions.bash:4", "bash", command="ls")]),
+        pi_reply(7, 20, KIMI, (100, 10, 0, 0), 0, stop="toolUse", content=[_call("functions.edit:5", "edit", path="a.py")]),
+    ])
+    materialize_all(sandbox)
+
+    assert query(sandbox, "SELECT call_id, tool_name, status, exit_code, status_reason, duration_ms, duration_source "
+                          "FROM normalized.normalized_tool_calls WHERE source = 'pi' ORDER BY call_id") == [
+        ("functions.bash:2", "bash", "failed", 2, "exit code", 4000, "timestamps"),
+        ("functions.bash:3", "bash", "interrupted", None, "aborted", 8000, "timestamps"),
+        ("functions.bash:4", "bash", "interrupted", None, "reply aborted", None, None),
+        ("functions.edit:5", "edit", "pending", None, None, None, None),
+        ("functions.read:0", "read", "ok", None, "flag", 500, "timestamps"),
+        ("functions.read:1", "read", "failed", None, "flag", 1000, "timestamps"),
+    ]

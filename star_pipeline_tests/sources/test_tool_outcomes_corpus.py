@@ -10,7 +10,7 @@ import pytest
 from star_pipeline_tests import tool_reference
 from star_pipeline_tests.conftest import SHARED_CORPUS, query
 
-AGENTS = ("claude_code", "codex", *tool_reference.HOME_AGENTS)
+AGENTS = ("claude_code", "codex", *tool_reference.HOME_AGENTS, *tool_reference.AGENTS2)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,8 @@ def _ours(box, agent) -> dict:
 def agent_and_warehouse(request):
     agent = request.param
     # built once per session and only for the agents asked for (a -k selection of Codex builds one corpus)
-    fixture = "corpus_warehouse" if agent in ("claude_code", "codex") else "agents_corpus_warehouse"
+    fixture = ("corpus_warehouse" if agent in ("claude_code", "codex") else
+               "agents2_corpus_warehouse" if agent in tool_reference.AGENTS2 else "agents_corpus_warehouse")
     box, _ = request.getfixturevalue(fixture)
     return agent, box
 

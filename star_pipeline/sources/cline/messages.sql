@@ -14,6 +14,12 @@
 -- same sums for the requests deleted from the task: each is one call in api_calls (call_id its ts, the cost in
 -- USD as Cline recorded it). The request text (the prompt sent, with tool results and the environment,
 -- where the working directory is named) is the message's tool_result.
+-- A tool call is a tool or command message (say when auto-approved, ask when it waited for approval; call_id its
+-- ts). ui_messages.json records no outcome tied to a call: not the approval's answer, not an exit code (a
+-- command_output message holds output only), not a tool's error (its words reach only the next request's text);
+-- api_req_failed is the API request's failure, not a tool's. So a call whose message is complete (not partial)
+-- has an unknown outcome, told on its own message; a partial one (still streaming when the file was written) has
+-- no result yet.
 WITH pieces AS (
     SELECT r.path, r.file_version, r.line_number, r.byte_offset, r.line_bytes, try(decode(r.line_bytes)) AS text,
         r.path LIKE '%/ui_messages.json' AS in_messages
@@ -74,11 +80,19 @@ SELECT
         'input_tokens': coalesce(req.tokensIn, 0), 'output_tokens': coalesce(req.tokensOut, 0),
         'cache_creation_input_tokens': coalesce(req.cacheWrites, 0), 'cache_read_input_tokens': coalesce(req.cacheReads, 0),
         'reasoning_output_tokens': CAST(0 AS BIGINT), 'recorded_cost_usd': req.cost}] END AS api_calls,
-    CASE WHEN kind IN ('tool', 'command') THEN [{
+    CASE WHEN kind IN ('tool', 'command') THEN list_filter([{
         'kind': 'call', 'call_id': CAST(j.ts AS VARCHAR), 'tool_name': CASE WHEN kind = 'command' THEN 'execute_command' ELSE tool.tool END,
         'input_size': length(j.text), 'target_path': tool.path, 'subagent_type': CAST(NULL AS VARCHAR),
         'skill_name': CAST(NULL AS VARCHAR), 'is_error': CAST(NULL AS BOOLEAN), 'result_size': CAST(NULL AS BIGINT),
-        'command': CASE WHEN kind = 'command' THEN left(j.text, 16000) END}] END AS tool_blocks,
+        'command': CASE WHEN kind = 'command' THEN left(j.text, 16000) END, 'status': CAST(NULL AS VARCHAR),
+        'exit_code': CAST(NULL AS INTEGER), 'duration_ms': CAST(NULL AS BIGINT), 'status_reason': CAST(NULL AS VARCHAR)}, {
+        -- the call's result: its outcome unknown (see above)
+        'kind': 'result', 'call_id': CAST(j.ts AS VARCHAR), 'tool_name': CASE WHEN kind = 'command' THEN 'execute_command' ELSE tool.tool END,
+        'input_size': CAST(NULL AS BIGINT), 'target_path': CAST(NULL AS VARCHAR), 'subagent_type': CAST(NULL AS VARCHAR),
+        'skill_name': CAST(NULL AS VARCHAR), 'is_error': CAST(NULL AS BOOLEAN), 'result_size': CAST(NULL AS BIGINT),
+        'command': CAST(NULL AS VARCHAR), 'status': CAST(NULL AS VARCHAR), 'exit_code': CAST(NULL AS INTEGER),
+        'duration_ms': CAST(NULL AS BIGINT), 'status_reason': CAST(NULL AS VARCHAR)}],
+        lambda b: b.kind = 'call' OR NOT coalesce(j.partial, FALSE)) END AS tool_blocks,
     CASE WHEN req IS NULL AND kind NOT IN ('tool', 'command', 'command_output') THEN left(j.text, 16000) END AS message_text,
     CASE WHEN kind IN ('tool', 'command') THEN left(j.text, 16000) END AS tool_input,
     CASE WHEN kind = 'command_output' THEN left(j.text, 16000) ELSE left(req.request, 16000) END AS tool_result

@@ -9,6 +9,11 @@
 -- data}), model, provider, created_at. There is no per-call usage: the session row's stored tokens are one
 -- api_calls entry (usage.sql books it; ../shared/FORMATS-agents2.md section 2). No cwd column: the project
 -- is the folder holding .crush/.
+-- A tool call's outcome is its tool_result part's is_error: true failed ('flag'), but Crush's own results for a
+-- call the user denied ("Permission denied", "User denied permission": rejected, the reply's finish reason
+-- permission_denied) or cancelled ("Tool execution canceled by user": interrupted, finish reason canceled); false
+-- ok, but a command whose metadata.output ends with Crush's line "Exit code N" (bash: is_error stays false) is
+-- failed with that exit code. A bash result's metadata start_time and end_time (ms) are its duration.
 WITH pieces AS (
     SELECT r.path, r.file_version, r.line_number, r.byte_offset, document_json(r.line_bytes) AS doc
     FROM {lines} r
@@ -26,10 +31,22 @@ shaped AS (
     SELECT *,
         CASE WHEN kind = 'messages' AND json_valid(j.parts) THEN json_transform(j.parts, '[{"type": "VARCHAR",
             "data": {"text": "VARCHAR", "thinking": "VARCHAR", "id": "VARCHAR", "name": "VARCHAR", "input": "VARCHAR",
-                     "tool_call_id": "VARCHAR", "content": "VARCHAR", "is_error": "BOOLEAN", "reason": "VARCHAR"}}]') END AS items,
+                     "tool_call_id": "VARCHAR", "content": "VARCHAR", "is_error": "BOOLEAN", "reason": "VARCHAR",
+                     "metadata": "VARCHAR"}}]') END AS items,
         -- epoch seconds as written; a value past 1e11 is milliseconds
         CASE WHEN kind = 'sessions' THEN j.updated_at ELSE j.created_at END AS epoch
     FROM parsed
+),
+with_outcomes AS (
+    -- each tool_result part with the exit code its output closes with and the duration its metadata gives
+    SELECT * REPLACE (list_transform(items, lambda i: struct_insert(i,
+        exit_code := TRY_CAST(nullif(regexp_extract(json_extract_string(try(json(i.data.metadata)), '$.output'),
+                                                    '(?:^|\n)Exit code (-?[0-9]+)\s*$', 1), '') AS INTEGER),
+        duration_ms := TRY_CAST(json_extract(try(json(i.data.metadata)), '$.end_time') AS BIGINT)
+                       - TRY_CAST(json_extract(try(json(i.data.metadata)), '$.start_time') AS BIGINT),
+        denied := i.data.is_error AND trim(i.data.content) IN ('Permission denied', 'User denied permission'),
+        canceled := i.data.is_error AND trim(i.data.content) = 'Tool execution canceled by user')) AS items)
+    FROM shaped
 )
 SELECT
     'crush' AS source,
@@ -65,7 +82,16 @@ SELECT
         'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR),
         'is_error': coalesce(i.data.is_error, FALSE),
         'result_size': CASE WHEN i.type = 'tool_result' THEN length(i.data.content) END,
-        'command': left(json_extract_string(i.data.input, '$.command'), 16000)}) AS tool_blocks,
+        'command': left(json_extract_string(i.data.input, '$.command'), 16000),
+        'status': CASE WHEN i.type <> 'tool_result' OR i.data.is_error IS NULL THEN NULL
+                       WHEN i.denied THEN 'rejected' WHEN i.canceled THEN 'interrupted'
+                       WHEN i.data.is_error OR i.exit_code <> 0 THEN 'failed' ELSE 'ok' END,
+        'exit_code': CASE WHEN i.type = 'tool_result' AND NOT i.data.is_error THEN i.exit_code END,
+        'duration_ms': CASE WHEN i.type = 'tool_result' THEN i.duration_ms END,
+        'status_reason': CASE WHEN i.type <> 'tool_result' OR i.data.is_error IS NULL THEN NULL
+                              WHEN i.denied THEN 'permission denied' WHEN i.canceled THEN 'canceled by user'
+                              WHEN NOT i.data.is_error AND i.exit_code IS NOT NULL THEN 'exit code'
+                              ELSE 'flag' END}) AS tool_blocks,
     left(CASE WHEN kind = 'sessions' THEN j.title
               ELSE array_to_string(list_transform(list_filter(items, lambda i: i.type IN ('text', 'reasoning')),
                                                   lambda i: left(coalesce(i.data.text, i.data.thinking), 16000)), chr(10))
@@ -74,4 +100,4 @@ SELECT
         AS tool_input,
     left(array_to_string(list_transform(list_filter(items, lambda i: i.type = 'tool_result'), lambda i: left(i.data.content, 16000)), chr(10)), 16000)
         AS tool_result
-FROM shaped
+FROM with_outcomes

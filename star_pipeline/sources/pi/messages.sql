@@ -8,6 +8,11 @@
 -- input excludes the cache, reasoning is inside output and not reported apart, cost.total is the USD pi
 -- computed from its own model table. The session is the file's uuid (pi: <ISO time>_<uuid>.jsonl; OpenClaw:
 -- <sessionId>.jsonl).
+-- A tool call's outcome is its toolResult's isError: false ok, true failed ('flag'); a failed bash result ends
+-- "Command exited with code N" (its exit code, 'exit code'), and one that ends "Command aborted" or is "Operation
+-- aborted" (pi's words for a call stopped by the user's abort) is interrupted ('aborted'). An assistant reply that
+-- ends with stopReason "aborted" gets no results (pi's agent loop stops before running its calls): its calls are
+-- interrupted ('reply aborted'), told on the reply's own line. pi records no duration: the lines' times give it.
 WITH pi AS (
     SELECT r.path, r.file_version, r.line_number, r.byte_offset,
         json_transform(transcript_json(r.line_bytes), '{"type": "VARCHAR", "id": "VARCHAR", "parentId": "VARCHAR",
@@ -28,6 +33,16 @@ pi_blocks AS (
                "arguments": "JSON"}]') END AS blocks,
         CASE WHEN json_type(j.message.content) = 'VARCHAR' THEN j.message.content ->> '$' END AS plain_text
     FROM pi
+),
+pi_outcomes AS (
+    SELECT *,
+        CASE WHEN j.message.role = 'toolResult' THEN coalesce(plain_text, array_to_string(list_transform(
+            list_filter(blocks, lambda b: b.type = 'text'), lambda b: b.text), chr(10))) END AS result_text,
+        CASE WHEN j.message.isError THEN TRY_CAST(nullif(regexp_extract(result_text,
+            'Command exited with code (-?[0-9]+)\s*$', 1), '') AS INTEGER) END AS result_exit_code,
+        j.message.isError AND (rtrim(result_text) = 'Operation aborted' OR ends_with(rtrim(result_text), 'Command aborted'))
+            AS result_aborted
+    FROM pi_blocks
 )
 SELECT
     'pi' AS source,
@@ -63,12 +78,26 @@ SELECT
             'kind': 'result', 'call_id': j.message.toolCallId, 'tool_name': j.message.toolName, 'input_size': CAST(NULL AS BIGINT),
             'target_path': CAST(NULL AS VARCHAR), 'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR),
             'is_error': coalesce(j.message.isError, FALSE), 'result_size': length(CAST(j.message.content AS VARCHAR)),
-            'command': CAST(NULL AS VARCHAR)}]
-         ELSE list_transform(list_filter(blocks, lambda b: b.type = 'toolCall'), lambda b: {
+            'command': CAST(NULL AS VARCHAR),
+            'status': CASE WHEN result_aborted THEN 'interrupted' WHEN j.message.isError THEN 'failed'
+                           WHEN NOT j.message.isError THEN 'ok' END,
+            'exit_code': result_exit_code, 'duration_ms': CAST(NULL AS BIGINT),
+            'status_reason': CASE WHEN result_aborted THEN 'aborted' WHEN result_exit_code IS NOT NULL THEN 'exit code'
+                                  WHEN j.message.isError IS NOT NULL THEN 'flag' END}]
+         ELSE list_concat(list_transform(list_filter(blocks, lambda b: b.type = 'toolCall'), lambda b: {
             'kind': 'call', 'call_id': b.id, 'tool_name': b.name, 'input_size': length(CAST(b.arguments AS VARCHAR)),
             'target_path': coalesce(json_extract_string(b.arguments, '$.path'), json_extract_string(b.arguments, '$.file_path')),
             'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR), 'is_error': CAST(NULL AS BOOLEAN),
-            'result_size': CAST(NULL AS BIGINT), 'command': left(json_extract_string(b.arguments, '$.command'), 16000)}) END
+            'result_size': CAST(NULL AS BIGINT), 'command': left(json_extract_string(b.arguments, '$.command'), 16000),
+            'status': CAST(NULL AS VARCHAR), 'exit_code': CAST(NULL AS INTEGER), 'duration_ms': CAST(NULL AS BIGINT),
+            'status_reason': CAST(NULL AS VARCHAR)}),
+            -- an aborted reply's calls: interrupted, their result told here (pi writes none)
+            list_transform(list_filter(blocks, lambda b: b.type = 'toolCall' AND j.message.stopReason = 'aborted'), lambda b: {
+            'kind': 'result', 'call_id': b.id, 'tool_name': b.name, 'input_size': CAST(NULL AS BIGINT),
+            'target_path': CAST(NULL AS VARCHAR), 'subagent_type': CAST(NULL AS VARCHAR), 'skill_name': CAST(NULL AS VARCHAR),
+            'is_error': FALSE, 'result_size': CAST(NULL AS BIGINT), 'command': CAST(NULL AS VARCHAR),
+            'status': 'interrupted', 'exit_code': CAST(NULL AS INTEGER), 'duration_ms': CAST(NULL AS BIGINT),
+            'status_reason': 'reply aborted'})) END
         AS tool_blocks,
     left(CASE WHEN j.message.role = 'toolResult' THEN NULL
               WHEN j.type IN ('compaction', 'branch_summary') THEN j.summary
@@ -79,4 +108,4 @@ SELECT
         AS tool_input,
     CASE WHEN j.message.role = 'toolResult' THEN left(coalesce(plain_text, array_to_string(list_transform(
         list_filter(blocks, lambda b: b.type = 'text'), lambda b: left(b.text, 16000)), chr(10))), 16000) END AS tool_result
-FROM pi_blocks
+FROM pi_outcomes
