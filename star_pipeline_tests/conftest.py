@@ -218,15 +218,7 @@ def agents_corpus_warehouse(tmp_path_factory):
     corpus = corpus_or_skip() / "agents"
     box = Sandbox(tmp_path_factory.mktemp("agents"))
     box.write_config(claude_roots=[], codex_roots=[])
-    saved = {name: os.environ.get(name) for name in ("HOME", "STAR_PIPELINE_CONFIG")}
-    os.environ["HOME"] = str(corpus / "home")  # every agent's default folders, as on the machine that wrote them
-    os.environ["STAR_PIPELINE_CONFIG"] = str(box.config_path)
-    try:
-        assert materialize_all(box).success
-    finally:
-        for name, value in saved.items():
-            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
-    return box, corpus
+    return built_with_home(box, corpus / "home"), corpus
 
 
 @pytest.fixture(scope="session")
@@ -238,15 +230,20 @@ def agents2_corpus_warehouse(tmp_path_factory):
         pytest.skip(f"{corpus} is absent")
     box = Sandbox(tmp_path_factory.mktemp("agents2"))
     box.write_config()  # the warehouse and spool in the sandbox; no agent's roots: every agent reads its defaults
+    return built_with_home(box, corpus / "home"), corpus
+
+
+def built_with_home(box: Sandbox, home: Path) -> Sandbox:
+    """`box` built with `home` as HOME (every agent's default folders, as on the machines that wrote them)."""
     saved = {name: os.environ.get(name) for name in ("HOME", "STAR_PIPELINE_CONFIG")}
-    os.environ["HOME"] = str(corpus / "home")  # every agent's default folders, as on the machines that wrote them
+    os.environ["HOME"] = str(home)
     os.environ["STAR_PIPELINE_CONFIG"] = str(box.config_path)
     try:
         assert materialize_all(box).success
     finally:
         for name, value in saved.items():
             os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
-    return box, corpus
+    return box
 
 
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
