@@ -6,7 +6,8 @@ in the UI and registered classifier versions persist), else in a throwaway insta
 A failed step or blocking check stops the layers above it, and the exit code is then
 non-zero; a non-blocking check that fails prints a warning.
 When nothing a build reads changed since the last successful one (storage/build_state.py), it
-says so and stops before starting Dagster; `--force` runs every step anyway.
+says so and stops before starting Dagster; when only some sources' files changed, it captures those sources
+only (and, above raw, everything as usual); `--force` runs every step anyway.
 While the runs go on it shows per layer the steps done, the rows written, the time elapsed and an
 estimate of the time left (orchestration/progress.py: bars on a terminal, else a line per step), and at
 the end the five slowest steps; each step's time is kept for the next build's estimate.
@@ -23,34 +24,52 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
-def nothing_new_message(stored: dict, now: dict) -> str:
+def nothing_new_message(stored: dict, now: dict, what: str = "build") -> str:
     built = datetime.fromtimestamp(stored["built_at"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     files = ", ".join(f"{name} {part['files']:,}" for name, part in now["sources"].items() if part["files"])
-    return (f"star-pipeline build: nothing new since the last build ({built}); files unchanged per source: "
+    return (f"star-pipeline build: nothing new since the last {what} ({built}); files unchanged per source: "
             f"{files or 'none'}. `star-pipeline build --force` runs every step anyway.")
+
+
+def listed_sources(settings) -> dict:
+    """Per source, its files as the build records them (storage/build_state.py's `source_files`), the project
+    folders' files of the sources that write there included (as their sensors and raw steps find them)."""
+    from star_pipeline.sources import SOURCES, project_markers
+    from star_pipeline.storage.build_state import source_files
+    from star_pipeline.storage.project_folders import ProjectScan, project_folders
+
+    in_projects = [s for s in SOURCES if s.project_files and s.name in settings.roots]
+    folders = {}
+    if in_projects:
+        found = project_folders(ProjectScan.of(settings.project_roots, settings.project_scan_depth,
+                                               settings.warehouse_path), project_markers())
+        folders = {s.name: (found, s.project_files) for s in in_projects}
+    return source_files(settings, folders)
 
 
 def run_build(out=None, force: bool = False, raw_only: bool = False) -> int:
     """`star-pipeline build`; `raw_only`: capture this machine's raw lines and stop (a team member's machine on a
-    DuckLake; the elected writer rebuilds the layers above). A raw-only build always runs (a capture that finds
-    nothing new is quick) and leaves the record of the last full build alone. A `machine.role: raw-only` machine
-    always builds raw only."""
+    DuckLake; the elected writer rebuilds the layers above). A raw-only build keeps its own record
+    (storage/build_state.py): one that finds nothing new ends before Dagster and the lake, and it leaves the
+    record of the last full build alone. A `machine.role: raw-only` machine always builds raw only. Either
+    build captures only the sources whose files changed when nothing else did (`changed_sources`)."""
     out = out or sys.stdout
     from star_pipeline.config import load_settings
-    from star_pipeline.storage.build_state import (changes, fingerprint, forget_state, read_state, read_step_seconds,
+    from star_pipeline.storage.build_state import (capture_fingerprint, changed_sources, changes, fingerprint,
+                                                   forget_state, read_state, read_step_seconds, write_capture_state,
                                                    write_state, write_step_seconds)
 
     settings = load_settings()
     raw_only = raw_only or settings.machine_role == "raw-only"
-    before = None if raw_only else fingerprint(settings)
-    if not force and not raw_only:
-        stored = read_state(settings.warehouse_path)
-        reasons = changes(stored, before, settings.partial_line_quiet_seconds)
-        if not reasons:
-            print(nothing_new_message(stored, before), file=out, flush=True)
-            return 0
-    if not raw_only:
-        forget_state(settings.warehouse_path)
+    sources = listed_sources(settings)
+    before = (capture_fingerprint if raw_only else fingerprint)(settings, sources)
+    stored = None if force else read_state(settings.warehouse_path, capture=raw_only)
+    reasons = changes(stored, before, settings.partial_line_quiet_seconds)
+    if not force and not reasons:
+        print(nothing_new_message(stored, before, 'raw-only capture' if raw_only else 'build'), file=out, flush=True)
+        return 0
+    only_sources = changed_sources(stored, before, settings.partial_line_quiet_seconds)
+    forget_state(settings.warehouse_path, capture=raw_only)
     started_at = time.time()
 
     from dagster import DagsterInstance
@@ -64,14 +83,17 @@ def run_build(out=None, force: bool = False, raw_only: bool = False) -> int:
     started = time.monotonic()
     print(f"star-pipeline build: {'capturing raw lines only' if raw_only else 'materializing every layer'} ...",
           file=out, flush=True)
-    if not force and not raw_only:
+    if not force:
         print(f"  why: {'; '.join(reasons)}", file=out, flush=True)
+    if only_sources is not None:
+        print(f"  capturing only the sources whose files changed: {', '.join(only_sources) or 'none'}", file=out,
+              flush=True)
     # Every job logs at INFO (orchestration/jobs.py, RUN_LOGGING): each step's own progress lines, on stderr.
     progress = BuildProgress(out, read_step_seconds(settings.warehouse_path), live=_is_terminal(out))
     try:
         with progress:
             outcome = run_pipeline(defs, instance, settings.classifiers_dir, log=progress.note, raw_only=raw_only,
-                                   watch=progress)
+                                   watch=progress, sources=only_sources)
     except (WarehouseLockedError, WarehouseFileError) as exc:
         print(f"star-pipeline build: FAILED: {exc}", file=out, flush=True)
         return 1
@@ -82,7 +104,9 @@ def run_build(out=None, force: bool = False, raw_only: bool = False) -> int:
     print(f"star-pipeline build: {'done' if ok else 'FAILED'} in {elapsed:.1f} s", file=out, flush=True)
     if ok:
         write_step_seconds(settings.warehouse_path, progress.seconds)
-    if ok and not raw_only:
+    if ok and raw_only:
+        write_capture_state(settings, before, started_at)
+    elif ok:
         instance.dispose()  # its run storage is final before the state records the registered versions
         write_state(settings, before, started_at)
     return 0 if ok else 1

@@ -70,7 +70,8 @@ def _parser():
                        help="run every step even when nothing changed since the last successful build")
     build.add_argument("--raw-only", action="store_true",
                        help="capture this machine's new lines into the raw layer and stop: a team member's machine on "
-                       "a DuckLake (warehouse.kind: ducklake), where one elected writer rebuilds the layers above")
+                       "a DuckLake (warehouse.kind: ducklake), where one elected writer rebuilds the layers above "
+                       "(stops at once when no source file changed since the last raw-only capture)")
 
     migrate = commands.add_parser(
         "migrate-to-ducklake", help="copy a single-file warehouse's raw layer into the DuckLake the config names "

@@ -124,6 +124,30 @@ def test_a_build_finding_nothing_new_stops_before_dagster_and_a_new_line_builds_
     grown = build(sandbox)
     assert "why: claude_code: files changed" in grown.stdout
     assert "materialized raw/claude_code_lines: 1 rows written" in grown.stdout
+    # only the source that changed is captured; the layers above run as usual
+    assert "capturing only the sources whose files changed: claude_code" in grown.stdout
+    assert "raw/codex_lines" not in grown.stdout and "raw_codex" not in grown.stdout
+    assert "materialized normalized/normalized_messages: 1 rows written" in grown.stdout
+
+
+def test_a_raw_only_capture_finding_nothing_new_stops_before_dagster(sandbox):
+    """A team member's capture, every minute from cron: nothing new costs a listing of its folders."""
+    path = write_session(sandbox.claude_root / "-home-u-proj", "s1", 5)
+    first = build(sandbox, 300, "--raw-only")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "materialized raw/claude_code_lines: 5 rows written" in first.stdout
+    again = build(sandbox, 300, "--raw-only")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing new since the last raw-only capture" in again.stdout
+    assert "materialized" not in again.stdout and "dagster" not in again.stderr
+    with path.open("a") as handle:
+        handle.write('{"type":"user","uuid":"late","sessionId":"s1","timestamp":"2026-01-01T00:00:01.000Z"}\n')
+    grown = build(sandbox, 300, "--raw-only")
+    assert "capturing only the sources whose files changed: claude_code" in grown.stdout
+    assert "materialized raw/claude_code_lines: 1 rows written" in grown.stdout
+    assert "raw_codex" not in grown.stdout and "normalized" not in grown.stdout
+    full = build(sandbox)  # the full build keeps its own record: a capture is no build of the layers above
+    assert "materialized normalized/normalized_messages: 6 rows written" in full.stdout
 
 
 def test_build_exits_non_zero_when_a_blocking_check_fails(sandbox):

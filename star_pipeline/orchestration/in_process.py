@@ -74,12 +74,27 @@ def lost_versions(instance, current: dict[str, str], warehouse_path, lake=None) 
     return sorted(registered - stored - set(current.values()))
 
 
+def only_sources(defs, sources, *keep_groups: str) -> list:
+    """The asset selection of the raw steps of `sources` (source names) and every asset of `keep_groups` (their
+    checks come with them): a build whose other sources' files did not change skips their raw steps (each would
+    find nothing new, at a lake round trip or more apiece). Given to `execute_in_process(asset_selection=)`: a
+    job narrowed by `get_subset` keeps the whole job's op config and is refused."""
+    from dagster import AssetSelection
+
+    from star_pipeline.raw.asset_keys import files_key, lines_key
+    from star_pipeline.sources import by_name
+
+    keep = set(AssetSelection.groups(*keep_groups).resolve(defs.resolve_asset_graph())) if keep_groups else set()
+    return sorted({key for name in sources for key in (lines_key(by_name(name)), files_key(by_name(name)))} | keep)
+
+
 def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None = None, log=None,
-                 raw_only: bool = False, watch=None) -> PipelineResult:
+                 raw_only: bool = False, watch=None, sources=None) -> PipelineResult:
     """Ingest, then classify and rebuild; `raw_only`: capture this machine's raw lines and stop (a team
     member's machine on a DuckLake, which leaves the layers above to the elected writer). `watch`: an object
     whose `planned(jobs)` gets the jobs the build means to run, before the first starts, and whose
-    `event(entry)` gets every event of their runs as the instance stores it."""
+    `event(entry)` gets every event of their runs as the instance stores it. `sources`: the only sources whose
+    raw steps run (source names; None: every source)."""
     from star_pipeline.classified.rules import classifier_file_versions
     from star_pipeline.classified.specs import CLASSIFIER_REVISIONS, revision_key, unregistered_files, unregistered_message
     from star_pipeline.orchestration.jobs import CAPTURE_JOB, INGEST_JOB
@@ -89,7 +104,7 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
     log = log or (lambda message: None)
     warehouse = defs.resources["warehouse"]
 
-    def execute(job, **kwargs):
+    def execute(job, selection=None, **kwargs):
         run_id = str(uuid.uuid4())  # as Dagster makes one; known before the run starts, so its events can be followed
         if watch is not None:
             instance.add_event_listener(run_id, watch.event)
@@ -98,20 +113,30 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
         with shared_instance(warehouse.database, lock_timeout_seconds=warehouse.lock_timeout_seconds,
                              config=warehouse.duckdb_config(), lake=warehouse.lake()):
             return job.execute_in_process(instance=instance, raise_on_error=False, run_config=config_for(job, run_config),
-                                          run_id=run_id, **kwargs)
+                                          run_id=run_id, asset_selection=selection, **kwargs)
+
+    def planned(*jobs_and_selections):
+        if watch is not None:
+            watch.planned([job if selection is None else job.get_subset(asset_selection=set(selection))
+                           for job, selection in jobs_and_selections])
 
     outcome = PipelineResult()
+    capture, ingest_job = defs.resolve_job_def(CAPTURE_JOB), defs.resolve_job_def(INGEST_JOB)
+    capture_selection = ingest_selection = None
+    if sources is not None:
+        capture_selection = only_sources(defs, sources)
+        ingest_selection = only_sources(defs, sources, "normalized")
     if raw_only:
-        if watch is not None:
-            watch.planned([defs.resolve_job_def(CAPTURE_JOB)])
-        outcome.results.append(execute(defs.resolve_job_def(CAPTURE_JOB)))
+        if capture_selection != []:
+            planned((capture, capture_selection))
+            outcome.results.append(execute(capture, capture_selection))
         return outcome
     if watch is not None:  # the job after the ingest as it will be chosen below, the folder's revision registered
         revision = revision_key(classifier_file_versions(classifiers_folder))
         registered = instance.get_dynamic_partitions(CLASSIFIER_REVISIONS.name)
         then, _ = after_ingest([*registered, revision] if revision else registered)
-        watch.planned([defs.resolve_job_def(INGEST_JOB), defs.resolve_job_def(then)])
-    ingest = execute(defs.resolve_job_def(INGEST_JOB))
+        planned((ingest_job, ingest_selection), (defs.resolve_job_def(then), None))
+    ingest = execute(ingest_job, ingest_selection)
     outcome.results.append(ingest)
     if not ingest.success:
         log("ingest failed: the classified layer was not run")

@@ -18,6 +18,12 @@ a fingerprint of everything a build reads with the one the last successful build
 Anything it cannot read makes the build run. The state is written only after a build that succeeded,
 and removed before every build that runs; `build --force` ignores it.
 
+A raw-only build (`build --raw-only`, a team member's machine) keeps its own, smaller record,
+`<warehouse>.capture-state.json`: the sources' files, the configuration and the code (not the lake: other
+machines' commits change nothing a capture reads), so a member's capture that finds nothing new ends without
+Dagster or the lake. Both records also say which sources changed (`changed_sources`): a build then captures
+those sources only (the raw steps of the others would each find nothing, at a lake round trip or more apiece).
+
 Beside it, `<warehouse>.build-timings.json` (owner-only) keeps how long each step took in the last successful
 build that ran it, for the next build's estimate of the time left (orchestration/progress.py). It is no part
 of the fingerprint, and a failed or forced build leaves it in place.
@@ -34,6 +40,7 @@ import time
 from pathlib import Path
 
 STATE_VERSION = 1
+CAPTURE_STATE_VERSION = 101  # never equal to STATE_VERSION: the two records are not interchangeable
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 CODE_SUFFIXES = (".py", ".sql", ".yaml", ".yml", ".json")
 
@@ -43,6 +50,10 @@ TIMINGS_VERSION = 1
 
 def state_path(warehouse_path: Path | str) -> Path:
     return Path(f"{warehouse_path}.build-state.json")
+
+
+def capture_state_path(warehouse_path: Path | str) -> Path:
+    return Path(f"{warehouse_path}.capture-state.json")
 
 
 def timings_path(warehouse_path: Path | str) -> Path:
@@ -125,12 +136,29 @@ def _code() -> str:
     return _digest([sorted(package), installed])
 
 
-def source_files(settings) -> dict:
+def _project_files(folders: list[str], patterns: tuple[str, ...]) -> list[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of a source's files in the project folders: each pattern's match and what sits
+    beside it under its name (a database's -wal and -shm)."""
+    import glob
+
+    found = []
+    for folder in folders:
+        for pattern in patterns:
+            for match in glob.glob(os.path.join(glob.escape(folder), pattern) + "*", include_hidden=True):
+                if (info := _stat(Path(match))) is not None:
+                    found.append((match, *info))
+    return sorted(found)
+
+
+def source_files(settings, project_folders: dict[str, tuple[list[str], tuple[str, ...]]] | None = None) -> dict:
     """Per source: a digest of its files, their count (for the message) and their modification times (for the
-    partial-line rule; not stored)."""
+    partial-line rule; not stored). `project_folders`: per source that writes into project folders (Crush,
+    Aider), the folders storage/project_folders.py found and the source's project files there."""
     sources = {}
     for name, roots in sorted(settings.roots.items()):
         listings = [[str(root), _files_under(root)] for root in roots]
+        if project_folders and name in project_folders:
+            listings.append(["project folders", _project_files(*project_folders[name])])
         files = [entry for _, listing in listings for entry in listing]
         sources[name] = {"digest": _digest(listings), "files": len(files),
                          "mtimes_ns": sorted({entry[2] for entry in files if entry[2] >= 0})}
@@ -138,7 +166,8 @@ def source_files(settings) -> dict:
 
 
 def fingerprint(settings, sources: dict | None = None) -> dict:
-    """Everything a build reads, per part (see the module's docstring); `sources` when already listed."""
+    """Everything a build reads, per part (see the module's docstring); `sources` when already listed (with the
+    project folders' files: build.py's `listed_sources`)."""
     from star_pipeline.storage.brief_files import briefs_dir
     from star_pipeline.storage.published_copies import published_copy_path, search_copy_path
     from star_pipeline.storage.statusline_file import statusline_file
@@ -181,37 +210,75 @@ def _comparable(state: dict) -> dict:
             "sources": {name: part["digest"] for name, part in state.get("sources", {}).items()}}
 
 
-def changes(stored: dict | None, now: dict, quiet_seconds: float, clock: float | None = None) -> list[str]:
-    """Why a build must run ([] when nothing changed since the stored state): what differs, per part."""
-    if not stored:
-        return ["no record of a successful build"]
-    if stored.get("version") != STATE_VERSION or now["dagster"][1] is None:
-        return ["the record of the last build cannot be compared"]
-    reasons = [f"{name}: files changed" for name, part in now["sources"].items()
-               if stored.get("sources", {}).get(name, {}).get("digest") != part["digest"]]
-    labels = {"warehouse": "the warehouse or its published copies changed", "config": "the configuration changed",
-              "classifiers": "a classifier file changed", "dagster": "the registered classifier versions changed",
-              "code": "star_pipeline or an installed package changed",
-              "lake": "the lake changed (another machine wrote to it)"}
-    reasons += [label for part, label in labels.items() if _comparable(stored).get(part) != _comparable(now).get(part)]
-    # a partial last line is captured once quiet: due after the last build started and by now
+PART_LABELS = {"warehouse": "the warehouse or its published copies changed", "config": "the configuration changed",
+               "classifiers": "a classifier file changed", "dagster": "the registered classifier versions changed",
+               "code": "star_pipeline or an installed package changed",
+               "lake": "the lake changed (another machine wrote to it)"}
+
+
+def _source_reasons(stored: dict, now: dict, quiet_seconds: float, clock: float | None) -> dict[str, str]:
+    """Source -> why its files must be read again: they changed, or a last line written without its newline has
+    been quiet for `raw.partial_line_quiet_seconds` since the stored build started (it is captured then)."""
+    reasons = {name: f"{name}: files changed" for name, part in now["sources"].items()
+               if stored.get("sources", {}).get(name, {}).get("digest") != part["digest"]}
     started, clock = stored.get("started_at", 0), time.time() if clock is None else clock
     for name, part in now["sources"].items():
-        if any(started < mtime / 1e9 + quiet_seconds <= clock for mtime in part["mtimes_ns"]):
-            reasons.append(f"{name}: a file has been quiet for raw.partial_line_quiet_seconds since the last build")
+        if name not in reasons and any(started < mtime / 1e9 + quiet_seconds <= clock for mtime in part["mtimes_ns"]):
+            reasons[name] = f"{name}: a file has been quiet for raw.partial_line_quiet_seconds since the last build"
     return reasons
 
 
-def read_state(warehouse_path: Path | str) -> dict | None:
+def _unreadable(stored: dict | None, now: dict, version: int) -> list[str]:
+    if not stored:
+        return ["no record of a successful build"]
+    if stored.get("version") != version or (now.get("dagster") or [None, []])[1] is None:
+        return ["the record of the last build cannot be compared"]
+    return []
+
+
+def changes(stored: dict | None, now: dict, quiet_seconds: float, clock: float | None = None) -> list[str]:
+    """Why a build must run ([] when nothing changed since the stored state): what differs, per part."""
+    if unreadable := _unreadable(stored, now, now.get("version", STATE_VERSION)):
+        return unreadable
+    reasons = list(_source_reasons(stored, now, quiet_seconds, clock).values())
+    compared, current = _comparable(stored), _comparable(now)
+    return reasons + [label for part, label in PART_LABELS.items() if part in now and compared.get(part) != current.get(part)]
+
+
+def changed_sources(stored: dict | None, now: dict, quiet_seconds: float, clock: float | None = None) -> list[str] | None:
+    """The sources a build must capture, when only sources' files (and, on a lake, other machines' commits)
+    changed since the stored state; None when it must capture every source (no record, or the configuration,
+    the code, the classifiers or the warehouse itself changed: a deleted warehouse holds no lines at all)."""
+    if _unreadable(stored, now, now.get("version", STATE_VERSION)):
+        return None
+    compared, current = _comparable(stored), _comparable(now)
+    if any(compared.get(part) != current.get(part) for part in PART_LABELS if part != "lake" and part in now):
+        return None
+    return sorted(_source_reasons(stored, now, quiet_seconds, clock))
+
+
+def capture_fingerprint(settings, sources: dict | None = None) -> dict:
+    """What a raw-only capture reads: the sources' files, the configuration and the installed code."""
+    sources = source_files(settings) if sources is None else sources
     try:
-        return json.loads(state_path(warehouse_path).read_text(encoding="utf-8"))
+        config = hashlib.sha256(settings.config_path.read_bytes()).hexdigest()
+    except OSError:
+        config = None
+    return json.loads(json.dumps({"version": CAPTURE_STATE_VERSION, "sources": sources,
+                                  "config": [str(settings.config_path), config], "code": _code()}))
+
+
+def read_state(warehouse_path: Path | str, capture: bool = False) -> dict | None:
+    """The stored record of the last successful build (`capture`: of the last raw-only capture)."""
+    try:
+        return json.loads((capture_state_path if capture else state_path)(warehouse_path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 
 
-def forget_state(warehouse_path: Path | str) -> None:
+def forget_state(warehouse_path: Path | str, capture: bool = False) -> None:
     try:
-        state_path(warehouse_path).unlink()
+        (capture_state_path if capture else state_path)(warehouse_path).unlink()
     except (FileNotFoundError, NotADirectoryError):  # none stored (the build then says what is wrong with the path)
         pass
 
@@ -224,6 +291,15 @@ def write_state(settings, before: dict, started_at: float) -> None:
     sources = {name: {k: v for k, v in part.items() if k != "mtimes_ns"} for name, part in before["sources"].items()}
     state = {**fingerprint(settings, sources), "started_at": started_at, "built_at": time.time()}
     publish_text(state_path(settings.warehouse_path), json.dumps(state, ensure_ascii=False))
+
+
+def write_capture_state(settings, before: dict, started_at: float) -> None:
+    """Store what a successful raw-only capture saw (the sources as they were when it started)."""
+    from star_pipeline.storage.published_copies import publish_text
+
+    sources = {name: {k: v for k, v in part.items() if k != "mtimes_ns"} for name, part in before["sources"].items()}
+    state = {**capture_fingerprint(settings, sources), "started_at": started_at, "built_at": time.time()}
+    publish_text(capture_state_path(settings.warehouse_path), json.dumps(state, ensure_ascii=False))
 
 
 def read_step_seconds(warehouse_path: Path | str) -> dict[str, float]:

@@ -5,8 +5,9 @@ import time
 from pathlib import Path
 
 from star_pipeline.config import Settings
-from star_pipeline.storage.build_state import (changes, fingerprint, read_state, read_step_seconds, timings_path,
-                                               write_state, write_step_seconds)
+from star_pipeline.storage.build_state import (capture_fingerprint, changed_sources, changes, fingerprint, read_state,
+                                               read_step_seconds, timings_path, write_capture_state, write_state,
+                                               write_step_seconds)
 
 QUIET = 600
 
@@ -119,3 +120,52 @@ def test_step_times_are_kept_per_step_a_raw_only_build_keeping_the_others(tmp_pa
     assert read_step_seconds(warehouse) == {}
     timings_path(warehouse).write_text('{"version": 1, "step_seconds": {"raw_codex": "slow", "raw_amp": -1, "raw_kimi": 3}}')
     assert read_step_seconds(warehouse) == {"raw_kimi": 3.0}
+
+
+def test_only_the_sources_whose_files_changed_are_named_unless_something_else_changed(tmp_path, monkeypatch):
+    settings = built(tmp_path, monkeypatch)
+    stored = read_state(settings.warehouse_path)
+    assert changed_sources(stored, fingerprint(settings), QUIET) == []
+    (tmp_path / "spool").mkdir()
+    (tmp_path / "spool" / "events.jsonl").write_text("{}\n")
+    assert changed_sources(stored, fingerprint(settings), QUIET) == ["hook_spool"]
+    (tmp_path / "w.duckdb").unlink()  # a deleted warehouse holds no lines of any source: all are captured
+    assert changed_sources(stored, fingerprint(settings), QUIET) is None
+    assert changed_sources(None, fingerprint(settings), QUIET) is None
+
+
+def test_a_raw_only_capture_keeps_its_own_record_which_the_warehouse_changing_does_not_touch(tmp_path, monkeypatch):
+    settings = built(tmp_path, monkeypatch)
+    assert read_state(settings.warehouse_path, capture=True) is None  # the full build's record is another
+    write_capture_state(settings, capture_fingerprint(settings), time.time())
+    assert (tmp_path / "w.duckdb.capture-state.json").stat().st_mode & 0o077 == 0
+    captured = read_state(settings.warehouse_path, capture=True)
+    assert changes(captured, capture_fingerprint(settings), QUIET) == []
+    (tmp_path / "w.duckdb").write_bytes(b"written by the writer")  # what others wrote is no reason to capture
+    assert changes(captured, capture_fingerprint(settings), QUIET) == []
+    (tmp_path / "claude" / "-p" / "s2.jsonl").write_text("{}\n")
+    assert changes(captured, capture_fingerprint(settings), QUIET) == ["claude_code: files changed"]
+    assert changed_sources(captured, capture_fingerprint(settings), QUIET) == ["claude_code"]
+    (tmp_path / "config.yaml").write_text("warehouse:\n  path: other.duckdb\n")
+    assert changed_sources(captured, capture_fingerprint(settings), QUIET) is None
+
+
+def test_a_project_folders_agent_file_growing_makes_a_build(tmp_path, monkeypatch):
+    """Crush and Aider write into project folders: the build's record covers what their sensors watch."""
+    from dataclasses import replace
+
+    from star_pipeline.build import listed_sources
+
+    project = tmp_path / "projects" / "app"
+    project.mkdir(parents=True)
+    history = project / ".aider.chat.history.md"
+    history.write_text("# aider chat started at 2026-01-01 10:00:00\n")
+    settings = replace(built(tmp_path, monkeypatch), roots={"claude_code": (tmp_path / "claude",), "aider": ()},
+                       project_roots=(tmp_path / "projects",))
+    write_state(settings, fingerprint(settings, listed_sources(settings)), time.time())
+    assert changes(read_state(settings.warehouse_path), fingerprint(settings, listed_sources(settings)), QUIET) == []
+    with history.open("a") as handle:
+        handle.write("> Tokens: 1.2k sent, 80 received.\n")
+    now = fingerprint(settings, listed_sources(settings))
+    assert changes(read_state(settings.warehouse_path), now, QUIET) == ["aider: files changed"]
+    assert changed_sources(read_state(settings.warehouse_path), now, QUIET) == ["aider"]

@@ -181,10 +181,14 @@ def paths_in(column: str, paths: list[str]) -> str:
 
 
 def table_exists(conn, schema: str, table: str) -> bool:
-    return bool(
-        conn.execute(
-            # current_database(): a DuckLake's own catalog tables are attached too, in another database
-            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-            "AND table_schema = ? AND table_name = ?", [schema, table]
-        ).fetchone()[0]
-    )
+    """Whether the current database holds `schema`.`table` (a table or a view).
+
+    By binding a query of it, not by information_schema: on a DuckLake, information_schema.tables reads every
+    table of the lake from its catalog (50-80 ms a call, 7 s of a 12 MB build), where a bind looks up one name.
+    A failed bind leaves an open transaction usable (DuckDB aborts a transaction on execution errors only).
+    `schema.table` is looked up in the current database first, as information_schema was asked before."""
+    try:
+        conn.execute(f"SELECT 1 FROM {quote_ident(schema)}.{quote_ident(table)} LIMIT 0")
+    except duckdb.CatalogException:
+        return False
+    return True
