@@ -9,7 +9,11 @@ folder on local disk. On one corpus (the amplified real one when ../shared is pr
    bench measures (one new session into the built warehouse, and the same refresh into an empty one) on both.
    Every build records its runs in a DAGSTER_HOME of its own, on both sides alike, so that the step timings and
    warehouse_maintenance's data_files_before/after can be read afterwards.
-2. Three writers: the corpus's files split into three disjoint parts of whole sessions (three configs, each with
+2. A member and the writer (issue 34): a member machine (raw-only, its own sessions) on that lake: its capture
+   finding nothing new, and one new session; then the writer's rebuild, against the single file's refresh of
+   the same change. And a small team's first build: ../shared/corpus split between a writer and a member building
+   at once into a fresh lake, against a single file of the union.
+3. Three writers: the corpus's files split into three disjoint parts of whole sessions (three configs, each with
    its own roots, spool and warehouse folder, one lake), three `build --raw-only` at once, against one
    `build --raw-only` of the union into a fresh lake. The raw layers of the two lakes must then be equal per
    source (lines, distinct line keys, bytes, manifest): a difference is a failure of the lake, not of the timing.
@@ -324,7 +328,8 @@ def _measure(cluster, corpus, work: Path, size_mb: float, rows: list, notes: lis
     # 1. full build, then the incremental refresh, on the single file and on the lake
     file_config = corpus.config(work / "file", folder)
     lake_data = work / "lake" / "data"
-    lake_config_path = as_lake(corpus.config(work / "lake", folder), cluster.create_database("bench_full"), lake_data)
+    lake_catalog = cluster.create_database("bench_full")
+    lake_config_path = as_lake(corpus.config(work / "lake", folder), lake_catalog, lake_data)
     since = time.time()
     print(f"ducklake: full build over {total_mb:.0f} MB, single file ...", flush=True)
     file_s, file_kib, _ = build(file_config)
@@ -391,8 +396,11 @@ def _measure(cluster, corpus, work: Path, size_mb: float, rows: list, notes: lis
                  f"{maintenance.get('data_files_before', '?')} before, {maintenance.get('data_files_after', '?')} after; "
                  f"{parquet_files(lake_data)} Parquet files on disk; conflicts tried again: {retries_in(lake_inc_out)}. "
                  f"Step timings: {step_comparison(file_inc_facts, lake_inc_facts)}.")
-    for used in (work / "file", work / "lake", work / "probe-file", work / "probe-lake", empty, work / "file-empty", work / "lake-empty"):
+    _member_and_writer(corpus, work, folder, lake_config_path, lake_catalog, lake_data, at, rows, notes)
+    for used in (work / "file", work / "lake", work / "probe-file", work / "probe-lake", empty, work / "file-empty",
+                 work / "lake-empty", work / "member", work / "member-corpus", work / "file-team"):
         shutil.rmtree(used, ignore_errors=True)
+    _small_team_first_build(cluster, work, rows, notes)
 
     # 2. three writers at once against one writer of the union
     roots = corpus_roots(label, folder)
@@ -452,6 +460,91 @@ def _measure(cluster, corpus, work: Path, size_mb: float, rows: list, notes: lis
         failures.append(f"DuckLake, {WRITERS} writers: raw layer DIFFERS from one writer's: three {three_summary} "
                         f"against one {one_summary}.")
     print(f"ducklake: raw layers of {WRITERS} writers and of one writer equal: {equal}", flush=True)
+
+
+MEMBER_SESSION_BYTES = 800_000
+"""The member's new session (issue 34, item 1): the size section 1's incremental refresh adds."""
+
+
+def _median(config: Path, *args: str, runs: int = 3) -> float:
+    return statistics.median(build(config, *args)[0] for _ in range(runs))
+
+
+def _member_and_writer(corpus, work: Path, folder: Path, writer: Path, catalog: str, lake_data: Path, at: str,
+                       rows: list, notes: list) -> None:
+    """Issue 34, items 1 and 2, on the lake section 1 built (its writer): a member machine (machine.role:
+    raw-only, sessions of its own) captures into it; the writer rebuilds after the member's new session. The
+    single file beside it reads the corpus and the member's folder both, and refreshes with the same change."""
+    member_folder = work / "member-corpus"
+    member_root = corpus.agent_roots(member_folder)[0]
+    corpus_claude, corpus_codex = corpus.agent_roots(folder)
+    member = lake_config(work / "member", catalog, lake_data, {"claude": [member_root]})
+    member.write_text(member.read_text() + "machine:\n  id: bench-member\n  role: raw-only\n")
+    single = write_config(work / "file-team", claude=[corpus_claude, member_root],
+                          codex=[corpus_codex] if corpus_codex else [])
+    corpus.add_session(member_folder, 50_000)  # the member's history so far: one small session
+    print("ducklake: a member machine (raw-only) and the writer, beside a single file of both ...", flush=True)
+    build(single)
+    build(member)
+    build(writer)
+    member_noop = _median(member)
+    single_noop = _median(single)
+    rows.append((f"{at}: member's build --raw-only finding nothing new, median of 3", f"ducklake {member_noop:.2f} s",
+                 f"single file's build finding nothing new {single_noop:.2f} s", fmt_ratio(member_noop, single_noop),
+                 "< 2 s (issue 34)"))
+    new_size = corpus.add_session(member_folder, MEMBER_SESSION_BYTES)
+    single_s, _, _ = build(single)
+    member_s, member_kib, _ = build(member)
+    since = time.time()
+    writer_s, _, writer_out = build(writer)
+    writer_facts = run_facts(writer, since)
+    what = f"+ one {new_size / 2**20:.1f} MB session on the member"
+    rows += [(f"{at}: {what}: the member's build --raw-only", f"ducklake {member_s:.1f} s",
+              f"single file's refresh {single_s:.1f} s", fmt_ratio(member_s, single_s), "< 3 s at 1 GB (issue 34)"),
+             (f"{at}: {what}: then the writer's build", f"ducklake {writer_s:.1f} s",
+              f"single file's refresh {single_s:.1f} s", fmt_ratio(writer_s, single_s), "<= 1.5x (issue 34)")]
+    notes.append(f"DuckLake, member and writer: the member's capture peak memory {(member_kib or 0) / 1024:.0f} MiB; "
+                 f"the writer's rebuild {writer_out.count(' took ')} steps, slowest: "
+                 f"{', '.join(f'{k} {v:.1f} s' for k, v in sorted(writer_facts['steps'].items(), key=lambda kv: -kv[1])[:5])}.")
+
+
+def _small_team_first_build(cluster, work: Path, rows: list, notes: list) -> None:
+    """Issue 34, item 2: ../shared/corpus's Claude Code history (about 12 MB) split between two machines, whole
+    sessions each, building at once into a fresh lake as the team guide sets them up: the writer (`build`) and a
+    member (`build --raw-only`); the writer builds once more when the member's lines landed after its ingest.
+    Until the lake holds both machines' history built, against one single file's build of the union."""
+    source = CORPUS / "claude" / "projects"
+    if not source.is_dir():
+        notes.append(f"DuckLake, a small team's first build: skipped ({source} is absent).")
+        return
+    sizes = {f"claude/{p.relative_to(source).as_posix()}": p.stat().st_size for p in sorted(source.rglob("*.jsonl"))}
+    halves = split_files(sizes, 2)
+    dirs = [work / "team-a", work / "team-b"]
+    mb = sum(link_tree(files, {"claude": source}, d) for files, d in zip(halves, dirs)) / 2**20
+    single = write_config(work / "team-file", claude=[d / "claude" for d in dirs], codex=[])
+    print(f"ducklake: a small team's first build ({mb:.0f} MB on two machines) ...", flush=True)
+    single_s, _, _ = build(single)
+    catalog, data = cluster.create_database("bench_small_team"), work / "small-team-data"
+    writer = lake_config(work / "team-writer", catalog, data, {"claude": [dirs[0] / "claude"]})
+    member = lake_config(work / "team-member", catalog, data, {"claude": [dirs[1] / "claude"]})
+    member.write_text(member.read_text() + "machine:\n  id: bench-team-member\n  role: raw-only\n")
+    started = time.perf_counter()
+    procs = [subprocess.Popen([str(BIN / "star-pipeline"), "build"], env=build_env(config), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) for config in (writer, member)]
+    outputs = [proc.communicate()[0].decode(errors="replace") for proc in procs]
+    for proc, output, name in zip(procs, outputs, ("writer", "member")):
+        if proc.returncode != 0:
+            raise BuildFailed(f"the small team's {name} failed (exit {proc.returncode}):\n{output[-3000:]}")
+    at_once = time.perf_counter() - started
+    again, _, again_out = build(writer)  # the member's lines, when they landed after the writer's ingest
+    total = at_once + again
+    rows.append((f"a small team's first build ({mb:.0f} MB, two machines at once, then the writer's follow-up)",
+                 f"ducklake {total:.1f} s", f"single file of the union {single_s:.1f} s", fmt_ratio(total, single_s),
+                 "<= 2x (issue 34)"))
+    notes.append(f"DuckLake, a small team's first build: both machines at once {at_once:.1f} s, the writer's follow-up "
+                 f"{again:.1f} s ({'nothing new' if 'nothing new' in again_out else 'it rebuilt'}).")
+    for used in (*dirs, work / "team-file", work / "team-writer", work / "team-member", data):
+        shutil.rmtree(used, ignore_errors=True)
 
 
 def _median_report(config: Path) -> float:

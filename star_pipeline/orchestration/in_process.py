@@ -3,7 +3,8 @@
 1. the ingest job (raw capture and normalization, with their checks);
 2. if it succeeded, after registering the classifiers folder's current revision: one run that
    classifies with every registered revision and rebuilds the aggregate layer and star schema.
-Each job run gets one database instance (`shared_instance`). A watcher (`star-pipeline build`'s progress,
+Each job run gets one database instance (`shared_instance`) and, on a DuckLake, a job that writes above raw
+holds the derived layers' lock for the whole run (`derived_writer_lock`). A watcher (`star-pipeline build`'s progress,
 orchestration/progress.py) is told the jobs before the first starts and follows every event of their runs
 as it happens: each run's id is chosen here, and the instance calls the watcher for each event it stores.
 """
@@ -99,7 +100,9 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
     from star_pipeline.classified.specs import CLASSIFIER_REVISIONS, revision_key, unregistered_files, unregistered_message
     from star_pipeline.orchestration.jobs import CAPTURE_JOB, INGEST_JOB
     from star_pipeline.orchestration.sequence import after_ingest
-    from star_pipeline.storage.warehouse import shared_instance
+    from contextlib import nullcontext
+
+    from star_pipeline.storage.warehouse import derived_writer_lock, shared_instance
 
     log = log or (lambda message: None)
     warehouse = defs.resources["warehouse"]
@@ -110,8 +113,12 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
             instance.add_event_listener(run_id, watch.event)
         # One database instance per job run (see shared_instance): no re-open per step, and
         # what DuckDB kept in memory during one job is given back before the next.
-        with shared_instance(warehouse.database, lock_timeout_seconds=warehouse.lock_timeout_seconds,
-                             config=warehouse.duckdb_config(), lake=warehouse.lake()):
+        # On a DuckLake, a job that writes above raw holds the derived layers' lock for the whole run: one machine
+        # rebuilds at a time, and its steps take the (re-entrant) lock without a catalog round trip each.
+        derived = job.name != CAPTURE_JOB
+        with derived_writer_lock(warehouse.lake(), warehouse.lock_timeout_seconds) if derived else nullcontext(), \
+                shared_instance(warehouse.database, lock_timeout_seconds=warehouse.lock_timeout_seconds,
+                                config=warehouse.duckdb_config(), lake=warehouse.lake()):
             return job.execute_in_process(instance=instance, raise_on_error=False, run_config=config_for(job, run_config),
                                           run_id=run_id, asset_selection=selection, **kwargs)
 

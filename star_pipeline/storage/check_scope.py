@@ -34,8 +34,11 @@ def choose_check_files(
     `candidates_sql` selects (source, path, preferred BOOLEAN): preferred files
     are taken first (e.g. the ones the latest ingest normalized), then the rest in
     an order drawn from `seed`, while the running total of raw bytes stays within
-    `budget_bytes` (the first file is always taken). `budget_bytes=None` takes all.
+    `budget_bytes` (the first file is always taken). `budget_bytes=None` takes all. Only the manifests of
+    sources among the candidates are read (on a DuckLake each table a statement names costs catalog reads).
     """
+    present = {row[0] for row in conn.execute(f"SELECT DISTINCT source FROM ({candidates_sql})", params).fetchall()}
+    manifests = {source: table for source, table in manifests.items() if source in present}
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {CHECK_FILES} AS
