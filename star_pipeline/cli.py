@@ -259,11 +259,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             settings = load_settings()
             spool = args.spool_dir or str(settings.hook_spool_dir)
-            brief = str(briefs_dir(settings.warehouse_path)) if args.brief else None
-            statusline = str(statusline_file(settings.warehouse_path)) if args.statusline else None
+            # the published anchor: on a lake, the writer's files every team machine reads (config.py)
+            brief = str(briefs_dir(settings.published_anchor)) if args.brief else None
+            statusline = str(statusline_file(settings.published_anchor)) if args.statusline else None
             from star_pipeline.storage.budgets_file import budgets_file
 
-            guard = str(budgets_file(settings.warehouse_path)) if args.guard else None
+            guard = str(budgets_file(settings.published_anchor)) if args.guard else None
             return install_hooks(args.settings or default_settings_path(), spool, uninstall=args.uninstall,
                                  briefs=brief, statusline=statusline, force=args.force, guard=guard)
         if args.command == "statusline":  # --file=PATH and the like, which the fast path above leaves to argparse
@@ -296,13 +297,14 @@ def main(argv: list[str] | None = None) -> int:
             from star_pipeline.search.tool_report import ToolsOptions, run_tools_report
 
             options = ToolsOptions(args.json, args.source, args.project, args.since, args.until, args.examples)
-            return run_tools_report(options, load_settings().warehouse_path)
+            return run_tools_report(options, load_settings().published_anchor)
         if args.command == "report":
             from star_pipeline.config import load_settings
             from star_pipeline.reports.report import ReportOptions, run_report
 
             settings = load_settings()
-            return run_report(ReportOptions.from_args(args), settings.warehouse_path, lake=settings.lake)
+            return run_report(ReportOptions.from_args(args), settings.warehouse_path, lake=settings.lake,
+                              published=settings.published_anchor)
         if args.command in ("sql", "export"):  # the published copies, read-only (reports/sql.py, reports/export.py)
             from star_pipeline.config import load_settings
 
@@ -310,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "sql":
                 from star_pipeline.reports.sql import run_sql
 
-                return run_sql(args.query, settings.warehouse_path, args.output or "table", lake=settings.lake)
+                return run_sql(args.query, settings.warehouse_path, args.output or "table", lake=settings.lake,
+                               published=settings.published_anchor)
             from star_pipeline.reports.export import run_export
 
             return run_export(args.directory, settings.warehouse_path, args.format, args.force, lake=settings.lake)
@@ -320,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
 
             options = SearchOptions(args.query, args.json, args.limit, args.mode, args.project, args.source,
                                     args.since, args.until, args.machine)
-            return run_search(options, load_settings().warehouse_path)
+            settings = load_settings()
+            return run_search(options, settings.published_anchor, team=settings.lake is not None)
         if args.command == "embeddings":
             from star_pipeline.aggregate.embedding_versions import delete_model, list_models
             from star_pipeline.config import load_settings
@@ -332,12 +336,15 @@ def main(argv: list[str] | None = None) -> int:
             from star_pipeline.config import load_settings
             from star_pipeline.dashboard.server import run_serve
 
-            return run_serve(load_settings().warehouse_path, args.host, args.port, args.allow_network, args.timezone)
+            settings = load_settings()
+            return run_serve(settings.published_anchor, args.host, args.port, args.allow_network, args.timezone,
+                             team=settings.lake is not None)
         if args.command == "mcp":
             from star_pipeline.config import load_settings
             from star_pipeline.search.mcp_server import run_mcp
 
-            return run_mcp(load_settings().warehouse_path)
+            settings = load_settings()
+            return run_mcp(settings.published_anchor, team=settings.lake is not None)
         if args.command == "install-mcp":
             from star_pipeline.agent_side.install_mcp import default_claude_config, default_codex_config, install_mcp
 

@@ -130,7 +130,7 @@ def run_guard(budgets_path: str | None = None, stdin=None, out=None, err=None) -
             from star_pipeline.config import load_settings  # slower path: reads the YAML config
             from star_pipeline.storage.budgets_file import budgets_file
 
-            budgets_path = str(budgets_file(load_settings().warehouse_path))
+            budgets_path = str(budgets_file(load_settings().published_anchor))
         raw = (stdin or sys.stdin.buffer).read()
         payload = json.loads(raw) if raw.strip() else {}
         if not isinstance(payload, dict):

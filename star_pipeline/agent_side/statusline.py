@@ -345,7 +345,7 @@ def run_statusline(published_path: str | None = None, stdin=None, out=None) -> i
             from star_pipeline.config import load_settings  # slower path: reads the YAML config
             from star_pipeline.storage.statusline_file import statusline_file
 
-            published_path = str(statusline_file(load_settings().warehouse_path))
+            published_path = str(statusline_file(load_settings().published_anchor))
         payload = (stdin or sys.stdin.buffer).read()
         line = status_line(payload, published_path)
     except BaseException as exc:  # never in Claude Code's way
