@@ -48,12 +48,17 @@ def _parser():
         "statusline", help="print Claude Code's status line for the JSON on stdin: session, today and 5-hour block "
         "cost, burn rate, context (used by Claude Code itself, see install-hooks --statusline)")
     statusline.add_argument("--file", help="the published <warehouse>.statusline.jsonl (default: the config's)")
+    statusline.add_argument("--machine", metavar="NAME", help="the machine.id this runs on, for the budgets' machine "
+                            "filters (default: the config's; install-hooks passes it on a team's lake)")
 
     guard = commands.add_parser(
         "guard", help="check the budgets for the Claude Code hook payload on stdin: exit 2 with the reason when a "
         "`block` budget of the session is over, warn once past warn_at (used by Claude Code itself, see "
         "install-hooks --guard)")
     guard.add_argument("--file", help="the published <warehouse>.budgets.jsonl (default: the config's)")
+    guard.add_argument("--machine", metavar="NAME", help="the machine.id this runs on, for the budgets' machine "
+                       "filters and its own record of warnings given (default: the config's; install-hooks passes it "
+                       "on a team's lake)")
 
     budgets = commands.add_parser(
         "budgets", help="each budget of the config: its window, spent (as `report` counts it), remaining, projection "
@@ -219,6 +224,19 @@ def _project_values_joined(argv: list[str]) -> list[str]:
     return joined
 
 
+def _fast_options(words: list[str]) -> dict | None:
+    """`--file F` and `--machine M` (each at most once, in any order) of the statusline and the guard, read without
+    argparse; None for anything else (help, `--file=F`, a mistake), which argparse then handles."""
+    options = {}
+    if len(words) % 2:
+        return None
+    for name, value in zip(words[::2], words[1::2]):
+        if name not in ("--file", "--machine") or name in options:
+            return None
+        options[name] = value
+    return options
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     import os
@@ -231,14 +249,15 @@ def main(argv: list[str] | None = None) -> int:
         if len(argv) >= 3 and argv[1] == "--spool-dir":
             spool = argv[2]
         return run_hook(spool)
-    if argv[:1] == ["statusline"] and (len(argv) == 1 or (len(argv) == 3 and argv[1] == "--file")):
+    fast = _fast_options(argv[1:]) if argv[:1] in (["statusline"], ["guard"]) else None
+    if argv[:1] == ["statusline"] and fast is not None:
         from star_pipeline.agent_side.statusline import run_statusline  # run every few hundred ms: no argparse, no config
 
-        return run_statusline(argv[2] if len(argv) == 3 else None)
-    if argv[:1] == ["guard"] and (len(argv) == 1 or (len(argv) == 3 and argv[1] == "--file")):
+        return run_statusline(fast.get("--file"), machine=fast.get("--machine"))
+    if argv[:1] == ["guard"] and fast is not None:
         from star_pipeline.agent_side.guard import run_guard  # before every prompt and tool call: no argparse
 
-        return run_guard(argv[2] if len(argv) == 3 else None)
+        return run_guard(fast.get("--file"), machine=fast.get("--machine"))
     if argv[:1] == ["brief"]:  # a SessionStart hook: as fast, as quiet
         from star_pipeline.agent_side.brief import run_brief
 
@@ -266,15 +285,16 @@ def main(argv: list[str] | None = None) -> int:
 
             guard = str(budgets_file(settings.published_anchor)) if args.guard else None
             return install_hooks(args.settings or default_settings_path(), spool, uninstall=args.uninstall,
-                                 briefs=brief, statusline=statusline, force=args.force, guard=guard)
+                                 briefs=brief, statusline=statusline, force=args.force, guard=guard,
+                                 machine=settings.machine_id if settings.lake is not None else None)
         if args.command == "statusline":  # --file=PATH and the like, which the fast path above leaves to argparse
             from star_pipeline.agent_side.statusline import run_statusline
 
-            return run_statusline(args.file)
+            return run_statusline(args.file, machine=args.machine)
         if args.command == "guard":
             from star_pipeline.agent_side.guard import run_guard
 
-            return run_guard(args.file)
+            return run_guard(args.file, machine=args.machine)
         if args.command == "budgets":
             from star_pipeline.config import load_settings
             from star_pipeline.reports.budgets import run_budgets

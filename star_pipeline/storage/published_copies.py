@@ -53,6 +53,29 @@ def make_published_folder(anchor: Path | str) -> Path:
     return folder
 
 
+def retire_copies_beside(warehouse_path: Path | str) -> list[Path]:
+    """Remove the copies an earlier version published beside `warehouse_path`, now that they go elsewhere (a lake's
+    published folder): left there, a reader still pointed at them (a hook installed before) would show an old
+    rebuild as if current; gone, it says nothing is published. Returns what it removed."""
+    import shutil
+
+    from star_pipeline.storage.brief_files import briefs_dir
+    from star_pipeline.storage.budgets_file import budgets_file
+    from star_pipeline.storage.statusline_file import statusline_file
+
+    removed = []
+    for old in (published_copy_path(warehouse_path), search_copy_path(warehouse_path), statusline_file(warehouse_path),
+                budgets_file(warehouse_path), briefs_dir(warehouse_path)):
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        elif old.exists() or old.is_symlink():
+            old.unlink(missing_ok=True)
+        else:
+            continue
+        removed.append(old)
+    return removed
+
+
 @dataclass(frozen=True)
 class Publication:
     """Who published a copy and when."""

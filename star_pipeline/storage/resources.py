@@ -10,7 +10,7 @@ import duckdb
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
-from star_pipeline.storage.published_copies import make_published_folder
+from star_pipeline.storage.published_copies import make_published_folder, retire_copies_beside
 from star_pipeline.storage.warehouse import DEFAULT_MEMORY_LIMIT, derived_writer_lock, lake_location, open_connection
 
 # Every asset and check that opens the warehouse joins this pool; dagster.yaml
@@ -36,9 +36,12 @@ class WarehouseResource(DuckDBResource):
         return {"memory_limit": self.memory_limit, **self.connection_config}
 
     def publishing_anchor(self) -> str:
-        """The published copies' anchor, its folder made (owner-only) when missing: for the assets that publish."""
+        """The published copies' anchor, its folder made (owner-only) when missing, and the copies an earlier version
+        published beside `database` removed when they now go elsewhere: for the assets that publish."""
         anchor = self.published_anchor or self.database
         make_published_folder(anchor)
+        if anchor != self.database:
+            retire_copies_beside(self.database)
         return anchor
 
     def lake(self):
