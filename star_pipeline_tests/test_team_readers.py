@@ -154,3 +154,30 @@ def test_the_age_line_says_who_published_when_and_how_long_ago():
     assert published.note(at + timedelta(minutes=12, seconds=30)).endswith("(12 min ago)")
     assert published.note(at + timedelta(hours=3, minutes=5)).endswith("(3 h 5 min ago)")
     assert published.note(at + timedelta(days=2, hours=1)).endswith("(2 days ago)")
+
+
+def test_a_running_dashboard_reads_each_copy_the_writer_publishes(tmp_path):
+    """`serve` runs for days on a member: a copy replaced since it was opened is read anew at the next request, while
+    a request still reading the old one keeps it (DuckDB would hand back the old copy for the same path)."""
+    import duckdb
+
+    from star_pipeline.dashboard.copies import PublishedCopies
+
+    anchor = tmp_path / "published" / "warehouse.duckdb"
+    anchor.parent.mkdir()
+
+    def publish(rebuild: int) -> None:
+        temporary = tmp_path / "copy.tmp"
+        conn = duckdb.connect(str(temporary))
+        conn.execute("CREATE SCHEMA aggregate")
+        conn.execute("CREATE TABLE aggregate.fact_token_usage AS SELECT ? AS rebuild", [rebuild])
+        conn.close()
+        os.replace(temporary, published_copy_path(anchor))
+
+    copies = PublishedCopies(anchor)
+    publish(1)
+    first = copies.reports()
+    assert first.execute("SELECT rebuild FROM aggregate.fact_token_usage").fetchone() == (1,)
+    publish(2)
+    assert copies.reports().execute("SELECT rebuild FROM aggregate.fact_token_usage").fetchone() == (2,)
+    assert first.execute("SELECT rebuild FROM aggregate.fact_token_usage").fetchone() == (1,)

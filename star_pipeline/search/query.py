@@ -207,6 +207,10 @@ def run_search(options: SearchOptions, warehouse_path: Path, out=None, err=None,
     if not options.query.strip():
         raise SearchError("the query is empty: say what to look for, e.g. star-pipeline search 'flaky login test'")
     _filters(options)  # dates are checked before the index is opened
+    if team and not search_copy_path(warehouse_path).exists():
+        raise SearchError(f"{search_copy_path(warehouse_path)}: the team's writer has published no search copy there yet "
+                          "(it does after each rebuild: `star-pipeline build` or `make dev` on the machine.role: writer "
+                          "machine). Every machine must read the same warehouse.published_path.")
     conn = open_search_copy(warehouse_path)
     try:
         if team:
