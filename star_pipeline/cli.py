@@ -48,12 +48,17 @@ def _parser():
         "statusline", help="print Claude Code's status line for the JSON on stdin: session, today and 5-hour block "
         "cost, burn rate, context (used by Claude Code itself, see install-hooks --statusline)")
     statusline.add_argument("--file", help="the published <warehouse>.statusline.jsonl (default: the config's)")
+    statusline.add_argument("--machine", metavar="NAME", help="the machine.id this runs on, for the budgets' machine "
+                            "filters (default: the config's; install-hooks passes it on a team's lake)")
 
     guard = commands.add_parser(
         "guard", help="check the budgets for the Claude Code hook payload on stdin: exit 2 with the reason when a "
         "`block` budget of the session is over, warn once past warn_at (used by Claude Code itself, see "
         "install-hooks --guard)")
     guard.add_argument("--file", help="the published <warehouse>.budgets.jsonl (default: the config's)")
+    guard.add_argument("--machine", metavar="NAME", help="the machine.id this runs on, for the budgets' machine "
+                       "filters and its own record of warnings given (default: the config's; install-hooks passes it "
+                       "on a team's lake)")
 
     budgets = commands.add_parser(
         "budgets", help="each budget of the config: its window, spent (as `report` counts it), remaining, projection "
@@ -220,6 +225,19 @@ def _project_values_joined(argv: list[str]) -> list[str]:
     return joined
 
 
+def _fast_options(words: list[str]) -> dict | None:
+    """`--file F` and `--machine M` (each at most once, in any order) of the statusline and the guard, read without
+    argparse; None for anything else (help, `--file=F`, a mistake), which argparse then handles."""
+    options = {}
+    if len(words) % 2:
+        return None
+    for name, value in zip(words[::2], words[1::2]):
+        if name not in ("--file", "--machine") or name in options:
+            return None
+        options[name] = value
+    return options
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     import os
@@ -232,14 +250,15 @@ def main(argv: list[str] | None = None) -> int:
         if len(argv) >= 3 and argv[1] == "--spool-dir":
             spool = argv[2]
         return run_hook(spool)
-    if argv[:1] == ["statusline"] and (len(argv) == 1 or (len(argv) == 3 and argv[1] == "--file")):
+    fast = _fast_options(argv[1:]) if argv[:1] in (["statusline"], ["guard"]) else None
+    if argv[:1] == ["statusline"] and fast is not None:
         from star_pipeline.agent_side.statusline import run_statusline  # run every few hundred ms: no argparse, no config
 
-        return run_statusline(argv[2] if len(argv) == 3 else None)
-    if argv[:1] == ["guard"] and (len(argv) == 1 or (len(argv) == 3 and argv[1] == "--file")):
+        return run_statusline(fast.get("--file"), machine=fast.get("--machine"))
+    if argv[:1] == ["guard"] and fast is not None:
         from star_pipeline.agent_side.guard import run_guard  # before every prompt and tool call: no argparse
 
-        return run_guard(argv[2] if len(argv) == 3 else None)
+        return run_guard(fast.get("--file"), machine=fast.get("--machine"))
     if argv[:1] == ["brief"]:  # a SessionStart hook: as fast, as quiet
         from star_pipeline.agent_side.brief import run_brief
 
@@ -260,21 +279,23 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             settings = load_settings()
             spool = args.spool_dir or str(settings.hook_spool_dir)
-            brief = str(briefs_dir(settings.warehouse_path)) if args.brief else None
-            statusline = str(statusline_file(settings.warehouse_path)) if args.statusline else None
+            # the published anchor: on a lake, the writer's files every team machine reads (config.py)
+            brief = str(briefs_dir(settings.published_anchor)) if args.brief else None
+            statusline = str(statusline_file(settings.published_anchor)) if args.statusline else None
             from star_pipeline.storage.budgets_file import budgets_file
 
-            guard = str(budgets_file(settings.warehouse_path)) if args.guard else None
+            guard = str(budgets_file(settings.published_anchor)) if args.guard else None
             return install_hooks(args.settings or default_settings_path(), spool, uninstall=args.uninstall,
-                                 briefs=brief, statusline=statusline, force=args.force, guard=guard)
+                                 briefs=brief, statusline=statusline, force=args.force, guard=guard,
+                                 machine=settings.machine_id if settings.lake is not None else None)
         if args.command == "statusline":  # --file=PATH and the like, which the fast path above leaves to argparse
             from star_pipeline.agent_side.statusline import run_statusline
 
-            return run_statusline(args.file)
+            return run_statusline(args.file, machine=args.machine)
         if args.command == "guard":
             from star_pipeline.agent_side.guard import run_guard
 
-            return run_guard(args.file)
+            return run_guard(args.file, machine=args.machine)
         if args.command == "budgets":
             from star_pipeline.config import load_settings
             from star_pipeline.reports.budgets import run_budgets
@@ -297,13 +318,14 @@ def main(argv: list[str] | None = None) -> int:
             from star_pipeline.search.tool_report import ToolsOptions, run_tools_report
 
             options = ToolsOptions(args.json, args.source, args.project, args.since, args.until, args.examples)
-            return run_tools_report(options, load_settings().warehouse_path)
+            return run_tools_report(options, load_settings().published_anchor)
         if args.command == "report":
             from star_pipeline.config import load_settings
             from star_pipeline.reports.report import ReportOptions, run_report
 
             settings = load_settings()
-            return run_report(ReportOptions.from_args(args), settings.warehouse_path, lake=settings.lake)
+            return run_report(ReportOptions.from_args(args), settings.warehouse_path, lake=settings.lake,
+                              published=settings.published_anchor)
         if args.command in ("sql", "export"):  # the published copies, read-only (reports/sql.py, reports/export.py)
             from star_pipeline.config import load_settings
 
@@ -311,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "sql":
                 from star_pipeline.reports.sql import run_sql
 
-                return run_sql(args.query, settings.warehouse_path, args.output or "table", lake=settings.lake)
+                return run_sql(args.query, settings.warehouse_path, args.output or "table", lake=settings.lake,
+                               published=settings.published_anchor)
             from star_pipeline.reports.export import run_export
 
             return run_export(args.directory, settings.warehouse_path, args.format, args.force, lake=settings.lake)
@@ -321,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
 
             options = SearchOptions(args.query, args.json, args.limit, args.mode, args.project, args.source,
                                     args.since, args.until, args.machine)
-            return run_search(options, load_settings().warehouse_path)
+            settings = load_settings()
+            return run_search(options, settings.published_anchor, team=settings.lake is not None)
         if args.command == "embeddings":
             from star_pipeline.aggregate.embedding_versions import delete_model, list_models
             from star_pipeline.config import load_settings
@@ -333,12 +357,15 @@ def main(argv: list[str] | None = None) -> int:
             from star_pipeline.config import load_settings
             from star_pipeline.dashboard.server import run_serve
 
-            return run_serve(load_settings().warehouse_path, args.host, args.port, args.allow_network, args.timezone)
+            settings = load_settings()
+            return run_serve(settings.published_anchor, args.host, args.port, args.allow_network, args.timezone,
+                             team=settings.lake is not None)
         if args.command == "mcp":
             from star_pipeline.config import load_settings
             from star_pipeline.search.mcp_server import run_mcp
 
-            return run_mcp(load_settings().warehouse_path)
+            settings = load_settings()
+            return run_mcp(settings.published_anchor, team=settings.lake is not None)
         if args.command == "install-mcp":
             from star_pipeline.agent_side.install_mcp import default_claude_config, default_codex_config, install_mcp
 

@@ -72,6 +72,9 @@ class Settings:
     # warehouse.kind: ducklake (storage/warehouse/lake_engine.py): the lake's catalog and data folder; "" for the single file
     lake_catalog: str = ""
     lake_data_path: str = ""
+    # warehouse.published_path (a lake only): the folder the writer publishes its read-only copies to and every team
+    # machine reads them from (None: beside this machine's warehouse.path, as on the single file)
+    published_path: Path | None = None
     # Where agents that write into project folders (Crush, Aider) are looked for (storage/project_folders.py):
     # `sources.project_roots` (None: the home folder and the folders of recorded sessions), so many folders deep
     project_roots: tuple[Path, ...] | None = None
@@ -86,6 +89,14 @@ class Settings:
         from star_pipeline.storage.warehouse import LakeLocation
 
         return LakeLocation(self.lake_catalog, self.lake_data_path)
+
+    @property
+    def published_anchor(self) -> Path:
+        """What the published copies are named after (`<anchor>.reports.duckdb`, `.search.duckdb`, the statusline,
+        budgets and brief files): the writer publishes there and every reader, on any team machine, reads there.
+        On a lake, `<warehouse.published_path>/warehouse.duckdb`, the same on every machine; else
+        `warehouse_path`, this machine's own."""
+        return self.published_path / PUBLISHED_ANCHOR_NAME if self.published_path is not None else self.warehouse_path
 
     def connect_options(self) -> dict:
         """What `storage.warehouse.connect(settings.warehouse_path, ...)` needs beside the path."""
@@ -113,6 +124,7 @@ _SCHEMA: dict = {
         "path": (str, REQUIRED),
         "catalog": (str, None),
         "data_path": (str, None),
+        "published_path": (str, None),
         "lock_timeout_seconds": ((int, float), 60),
         "memory_limit": (str, AUTO_MEMORY_LIMIT),
     },
@@ -285,6 +297,7 @@ def settings_from(layers: ConfigLayers) -> Settings:
         embedding_model=values["search.embedding_model"],
         lake_catalog=lake_catalog,
         lake_data_path=lake_data_path,
+        published_path=published_folder(layers, one_path, lake_data_path),
         budgets=parse_budgets(values[BUDGETS_KEY], layers.file(BUDGETS_KEY)),
         project_roots=(None if values["sources.project_roots"] is None
                        else expand_roots(values["sources.project_roots"], layers.base("sources.project_roots"))),
@@ -431,6 +444,35 @@ def lake_settings(layers: ConfigLayers, one_path) -> tuple[str, str]:
     if not data_path.startswith("s3://"):
         data_path = str(one_path("warehouse.data_path")).rstrip("/") + "/"
     return catalog, data_path
+
+
+PUBLISHED_ANCHOR_NAME = "warehouse.duckdb"
+PUBLISHED_SUFFIX = "-published"
+
+
+def published_folder(layers: ConfigLayers, one_path, lake_data_path: str) -> Path | None:
+    """`warehouse.published_path` resolved, or its default: for a lake whose data folder is local, the folder
+    beside it named `<data folder>-published` (never inside it: the lake's cleanup deletes any file there it does
+    not track); None (copies beside warehouse.path) for the single file and for an `s3://` data path."""
+    key = "warehouse.published_path"
+    if not lake_data_path:
+        if layers.values[key]:
+            raise ConfigError(f"{layers.file(key)}: '{key}' is only for 'warehouse.kind: ducklake' (the single file's "
+                              "copies are beside warehouse.path); set the kind, or remove the key.")
+        return None
+    if layers.values[key]:
+        folder = one_path(key)
+    elif lake_data_path.startswith("s3://"):
+        return None
+    else:
+        data = Path(lake_data_path.rstrip("/"))
+        folder = data.with_name(data.name + PUBLISHED_SUFFIX)
+    inside = lake_data_path if not lake_data_path.startswith("s3://") else None
+    if inside and (folder == Path(inside) or Path(inside) in folder.parents):
+        raise ConfigError(f"{layers.file(key)}: '{key}' is {folder}, inside warehouse.data_path ({inside}): the lake's "
+                          "cleanup deletes every file there it does not track. Choose a folder outside it (the "
+                          f"default is beside it: {Path(inside.rstrip('/')).name}{PUBLISHED_SUFFIX}).")
+    return folder
 
 
 MACHINE_ROLES = ("writer", "raw-only")
@@ -624,6 +666,8 @@ def _resolved(layers: ConfigLayers, settings: Settings, key: str):
         return settings.lake_catalog or None
     if key == "warehouse.data_path":
         return settings.lake_data_path or None
+    if key == "warehouse.published_path":
+        return str(settings.published_path) if settings.published_path is not None else None
     if key == "sources.hook_spool_dir":
         return str(settings.hook_spool_dir)
     if key == "classified.classifiers_dir":
@@ -638,6 +682,9 @@ def _note(layers: ConfigLayers, settings: Settings, key: str) -> str:
     value = layers.values[key]
     if key == "warehouse.memory_limit" and str(value).strip().lower() == AUTO_MEMORY_LIMIT:
         return f"; {settings.memory_limit} on this machine"
+    if key == "warehouse.published_path" and value is None and settings.lake_data_path:
+        return (": beside the data folder" if settings.published_path is not None else
+                ": none for an s3:// data path: the copies are beside warehouse.path (set it to share them)")
     if key == "machine.id" and value is None:
         return ": the host name"
     if key == "classified.classifiers_dir" and settings.classifiers_dir == DEFAULT_CLASSIFIERS_DIR:

@@ -54,6 +54,8 @@ def build_definitions(settings: Settings) -> Definitions:
                 database=database,
                 lock_timeout_seconds=settings.lock_timeout_seconds,
                 memory_limit=settings.memory_limit,
+                published_anchor=str(settings.published_anchor),
+                machine_id=settings.machine_id,
                 **lake,
             ),
             "source_folders": SourceFoldersResource(

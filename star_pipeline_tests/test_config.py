@@ -77,10 +77,41 @@ def test_the_readmes_team_config_loads_over_the_defaults(monkeypatch, tmp_path):
     settings = load_settings()
     assert settings.lake_catalog == "postgres:dbname=star_pipeline host=db.example user=alice"
     assert settings.lake_data_path == "/srv/team-lake/"
+    # the writer's copies, which every member reads: beside the data folder, the same on every machine
+    assert settings.published_anchor == Path("/srv/team-lake-published/warehouse.duckdb")
     assert (settings.machine_id, settings.machine_role) == ("alice-laptop", "raw-only")
     assert settings.warehouse_path == tmp_path / "home/.local/share/star_pipeline/warehouse.duckdb"
     assert settings.hook_spool_dir == tmp_path / "home/.local/share/star_pipeline/spool"
     assert settings.classifiers_dir == DEFAULT_CLASSIFIERS_DIR  # the defaults' relative path, from their folder
+
+
+LAKE = "  kind: ducklake\n  catalog: 'postgres:dbname=x'\n"
+
+
+@pytest.mark.parametrize("yaml, published", [
+    ("", None),  # the single file: its copies beside warehouse.path
+    (LAKE + "  data_path: /srv/team-lake/\n", "/srv/team-lake-published"),
+    (LAKE + "  data_path: /srv/team-lake\n  published_path: /srv/copies\n", "/srv/copies"),
+    (LAKE + "  data_path: s3://bucket/lake/\n", None),  # nothing local to sit beside: this machine's own
+    (LAKE + "  data_path: s3://bucket/lake/\n  published_path: /mnt/team/copies\n", "/mnt/team/copies"),
+])
+def test_the_published_copies_are_beside_the_lakes_data_folder_unless_set(sandbox, yaml, published):
+    sandbox.config_path.write_text(sandbox.config_path.read_text().replace("warehouse:\n", "warehouse:\n" + yaml, 1))
+    settings = load_settings(sandbox.config_path)
+    assert settings.published_path == (Path(published) if published else None)
+    assert settings.published_anchor == (Path(published) / "warehouse.duckdb" if published else settings.warehouse_path)
+
+
+@pytest.mark.parametrize("yaml, message", [
+    ("  published_path: /srv/copies\n", "'warehouse.published_path' is only for 'warehouse.kind: ducklake'"),
+    (LAKE + "  data_path: /srv/team-lake/\n  published_path: /srv/team-lake/copies\n",
+     "inside warehouse.data_path (/srv/team-lake/): the lake's cleanup deletes every file there it does not track"),
+])
+def test_a_published_path_the_lake_would_clean_or_no_lake_needs_is_refused(sandbox, yaml, message):
+    sandbox.config_path.write_text(sandbox.config_path.read_text().replace("warehouse:\n", "warehouse:\n" + yaml, 1))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(sandbox.config_path)
+    assert message in str(caught.value) and str(sandbox.config_path) in str(caught.value)
 
 
 def test_the_readmes_memory_limit_config_loads_over_the_defaults(monkeypatch, tmp_path):

@@ -10,7 +10,7 @@ machine and project filters; storage/budgets_file.py `applies`):
   limit; Claude Code refuses the prompt or the tool call and shows the reason;
 - a budget past its `warn_at` fraction (or a `warn` budget past its limit): exit 0, and a `systemMessage` on
   stdout that Claude Code shows the user, once per budget, window and level (remembered in
-  `<warehouse>.guard-warned.json`).
+  `<warehouse>.guard-warned.json`; `<warehouse>.<machine>.guard-warned.json` with `--machine`, on a team's lake).
 Standard library only (no duckdb, dagster or yaml when given --file, as install-hooks installs it): it runs before
 every tool call. A guard must never lock a user out of their agent: when its own data is missing or broken it lets
 the call through (exit 0) and says why in guard-errors.log beside the budgets file.
@@ -49,9 +49,11 @@ def session_calls(statusline_path: str, session_id: str | None, transcript: str 
     return new_calls(header, session, files, transcript)[0]
 
 
-def evaluate(payload: dict, budgets_path: str, now_us: int) -> tuple[list[dict], list[dict]]:
-    """The budgets that apply to the payload's session, each with what it has spent now: (over `block` budgets,
-    budgets past warn_at otherwise), each a dict of the published state plus `usd`, `tokens`, `key`, `fraction`."""
+def evaluate(payload: dict, budgets_path: str, now_us: int,
+             machine: str | None = None) -> tuple[list[dict], list[dict]]:
+    """The budgets that apply to the payload's session on `machine` (this machine's machine.id; None: the budgets
+    file's, the writer's), each with what it has spent now: (over `block` budgets, budgets past warn_at
+    otherwise), each a dict of the published state plus `usd`, `tokens`, `key`, `fraction`."""
     session_id = payload.get("session_id") if isinstance(payload.get("session_id"), str) else None
     transcript = payload.get("transcript_path") if isinstance(payload.get("transcript_path"), str) else None
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
@@ -59,7 +61,7 @@ def evaluate(payload: dict, budgets_path: str, now_us: int) -> tuple[list[dict],
     if header is None:
         raise GuardDataMissing(f"{budgets_path}: no budgets published (missing, or not a budgets file); run "
                                "`star-pipeline build` once, or let `make dev` rebuild")
-    states = [s for s in header.get("budgets") or () if applies(s, cwd, header.get("machine"))]
+    states = [s for s in header.get("budgets") or () if applies(s, cwd, machine or header.get("machine"))]
     if not states:
         return [], []
     calls = session_calls(statusline_beside(budgets_path), session_id, transcript)
@@ -96,9 +98,11 @@ def warning_text(state: dict) -> str:
             f"of {limit_text(state)} ({window_words(state)}).")
 
 
-def warned_file(budgets_path: str) -> str:
+def warned_file(budgets_path: str, machine: str | None = None) -> str:
+    """Beside the budgets file; one per machine when `machine` is given (a team's lake: the budgets file is in the
+    folder every machine reads, and each machine's user is warned once)."""
     base = budgets_path[:-len(BUDGETS_SUFFIX)] if budgets_path.endswith(BUDGETS_SUFFIX) else budgets_path
-    return base + WARNED_SUFFIX
+    return base + (f".{machine}" if machine else "") + WARNED_SUFFIX
 
 
 def not_warned_yet(path: str, warnings: list[dict]) -> list[dict]:
@@ -122,25 +126,28 @@ def not_warned_yet(path: str, warnings: list[dict]) -> list[dict]:
     return fresh
 
 
-def run_guard(budgets_path: str | None = None, stdin=None, out=None, err=None) -> int:
-    """Read one hook payload from stdin; 2 to refuse the call (a `block` budget is over), else 0."""
+def run_guard(budgets_path: str | None = None, stdin=None, out=None, err=None, machine: str | None = None) -> int:
+    """Read one hook payload from stdin; 2 to refuse the call (a `block` budget is over), else 0. `machine`: this
+    machine's machine.id (install-hooks passes it on a lake), else the config's when it is read."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
         if budgets_path is None:
             from star_pipeline.config import load_settings  # slower path: reads the YAML config
             from star_pipeline.storage.budgets_file import budgets_file
 
-            budgets_path = str(budgets_file(load_settings().warehouse_path))
+            settings = load_settings()
+            budgets_path = str(budgets_file(settings.published_anchor))
+            machine = machine or (settings.machine_id if settings.lake is not None else None)
         raw = (stdin or sys.stdin.buffer).read()
         payload = json.loads(raw) if raw.strip() else {}
         if not isinstance(payload, dict):
             raise ValueError(f"the hook payload is not a JSON object: {raw[:80]!r}")
-        blocking, warnings = evaluate(payload, budgets_path, time.time_ns() // 1000)
+        blocking, warnings = evaluate(payload, budgets_path, time.time_ns() // 1000, machine)
         if blocking:
             err.write(block_reason(blocking[0]) + "\n")
             err.flush()
             return BLOCKED
-        fresh = not_warned_yet(warned_file(budgets_path), warnings) if warnings else []
+        fresh = not_warned_yet(warned_file(budgets_path, machine), warnings) if warnings else []
         if fresh:
             out.write(json.dumps({"systemMessage": " ".join(warning_text(w) for w in fresh)}) + "\n")
             out.flush()

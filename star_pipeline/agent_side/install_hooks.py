@@ -91,14 +91,20 @@ def brief_command(briefs_dir: str, executable: str | None = None) -> str:
     return f"{shlex.quote(exe)} brief --dir {shlex.quote(briefs_dir)}"
 
 
-def guard_command(budgets_file: str, executable: str | None = None) -> str:
-    exe = executable or entry_point()[0]
-    return f"{shlex.quote(exe)} guard --file {shlex.quote(budgets_file)}"
+def _machine_words(machine: str | None) -> str:
+    """` --machine <id>` on a team's lake: the budgets file is the writer's, and a budget's machine filter means
+    the machine the agent runs on (this one), which the hook cannot learn without reading the YAML config."""
+    return f" --machine {shlex.quote(machine)}" if machine else ""
 
 
-def statusline_command(published_file: str, executable: str | None = None) -> str:
+def guard_command(budgets_file: str, executable: str | None = None, machine: str | None = None) -> str:
     exe = executable or entry_point()[0]
-    return f"{shlex.quote(exe)} statusline --file {shlex.quote(published_file)}"
+    return f"{shlex.quote(exe)} guard --file {shlex.quote(budgets_file)}{_machine_words(machine)}"
+
+
+def statusline_command(published_file: str, executable: str | None = None, machine: str | None = None) -> str:
+    exe = executable or entry_point()[0]
+    return f"{shlex.quote(exe)} statusline --file {shlex.quote(published_file)}{_machine_words(machine)}"
 
 
 def merge_statusline(settings: dict, command: str | None, uninstall: bool = False, force: bool = False) -> list[str]:
@@ -193,10 +199,11 @@ def _had_only_ours(group: dict) -> bool:
 
 def install_hooks(settings_path: Path, spool_dir: str, uninstall: bool = False, out=None, executable=None,
                   briefs: str | None = None, statusline: str | None = None, force: bool = False,
-                  guard: str | None = None) -> int:
+                  guard: str | None = None, machine: str | None = None) -> int:
     """Add (or remove) the hooks; with `briefs` (the briefs folder) also the SessionStart brief; with
     `statusline` (the published statusline file) also the status line (`force`: even over someone else's); with
-    `guard` (the published budgets file) also the budgets' guard."""
+    `guard` (the published budgets file) also the budgets' guard; `machine` (on a lake: this machine's id) is
+    passed to both."""
     out = out or sys.stdout
     settings_path = Path(settings_path).expanduser()
     try:
@@ -206,9 +213,9 @@ def install_hooks(settings_path: Path, spool_dir: str, uninstall: bool = False, 
             raise SettingsError("the top level is not an object")
         brief = brief_command(briefs, executable) if briefs else None
         changes = merge_hooks(settings, hook_command(spool_dir, executable), uninstall=uninstall, brief=brief,
-                              guard=guard_command(guard, executable) if guard else None)
+                              guard=guard_command(guard, executable, machine) if guard else None)
         if statusline is not None or uninstall:
-            status = statusline_command(statusline, executable) if statusline else None
+            status = statusline_command(statusline, executable, machine) if statusline else None
             changes += merge_statusline(settings, status, uninstall=uninstall, force=force)
     except StatusLineTaken as exc:
         print(

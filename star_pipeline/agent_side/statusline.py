@@ -263,7 +263,10 @@ def money(value: float) -> str:
     return f"${value:.2f}"
 
 
-def status_line(payload: bytes, published_path: str | None, now_us: int | None = None) -> str:
+def status_line(payload: bytes, published_path: str | None, now_us: int | None = None,
+                machine: str | None = None) -> str:
+    """`machine`: the machine.id this runs on (a budget's machine filter), else the published file's (the writer's,
+    which is this machine's on the single file)."""
     now_us = now_us if now_us is not None else time.time_ns() // 1000
     try:
         hook = json.loads(payload) if payload.strip() else {}
@@ -308,13 +311,13 @@ def status_line(payload: bytes, published_path: str | None, now_us: int | None =
         minutes = (block["last_call_us"] - block["first_call_us"]) / 60e6
         if minutes > 0:
             burn = f" | 🔥 {money(block['cost'] / minutes * 60)}/hr"
-    budget = tightest_budget(published_path, hook, session_id, calls, now_us)
+    budget = tightest_budget(published_path, hook, session_id, calls, now_us, machine)
     return (f"🤖 {label} | 💰 {session_text} session / {money(totals.today)} today / {block_text}{burn} | 🧠 {brain}"
             + (f" | 💸 {budget}" if budget else ""))
 
 
 def tightest_budget(published_path: str, hook: dict, session_id: str | None, calls: list[tuple],
-                    now_us: int) -> str | None:
+                    now_us: int, machine: str | None = None) -> str | None:
     """`82% of daily $20`: the budget that applies to the session (storage/budgets_file.py `applies`) with the
     largest share of its limit used, counting the calls written since the build; None without budgets (or without
     the budgets file, or with a broken one: the status line goes on without it)."""
@@ -326,7 +329,7 @@ def tightest_budget(published_path: str, hook: dict, session_id: str | None, cal
             return None
         used = []
         for state in header.get("budgets") or ():
-            if applies(state, cwd if isinstance(cwd, str) else None, header.get("machine")):
+            if applies(state, cwd if isinstance(cwd, str) else None, machine or header.get("machine")):
                 usd, tokens, _ = current_use(state, (line or {}).get("spent"), calls, now_us)
                 used.append((used_fraction(state, usd, tokens), state))
     except (ValueError, KeyError, TypeError, ZeroDivisionError):
@@ -337,17 +340,20 @@ def tightest_budget(published_path: str, hook: dict, session_id: str | None, cal
     return f"{int(fraction * 100)}% of {state['name']} {limit_text(state)}"  # rounded down: 100% means reached
 
 
-def run_statusline(published_path: str | None = None, stdin=None, out=None) -> int:
-    """Print the status line for the payload on stdin. Always returns 0."""
+def run_statusline(published_path: str | None = None, stdin=None, out=None, machine: str | None = None) -> int:
+    """Print the status line for the payload on stdin. Always returns 0. `machine`: this machine's machine.id (the
+    budgets' machine filters), else the config's when it is read, else the published file's."""
     out = out or sys.stdout
     try:
         if published_path is None:
             from star_pipeline.config import load_settings  # slower path: reads the YAML config
             from star_pipeline.storage.statusline_file import statusline_file
 
-            published_path = str(statusline_file(load_settings().warehouse_path))
+            settings = load_settings()
+            published_path = str(statusline_file(settings.published_anchor))
+            machine = machine or settings.machine_id
         payload = (stdin or sys.stdin.buffer).read()
-        line = status_line(payload, published_path)
+        line = status_line(payload, published_path, machine=machine)
     except BaseException as exc:  # never in Claude Code's way
         log_error(os.path.dirname(published_path) if published_path else None, utc_now_iso(), exc, ERROR_LOG)
         line = "🤖 Claude | 💰 star-pipeline statusline failed (see statusline-errors.log)"

@@ -113,7 +113,7 @@ def unknown_models_listed(warehouse: WarehouseResource) -> AssetCheckResult:
              additional_deps=[key("search_documents")],
              description="The search copy holds every search document, each with its vector for the configured model.")
 def search_copy_is_whole(warehouse: WarehouseResource) -> AssetCheckResult:
-    copy = search_copy_path(warehouse.database)
+    copy = search_copy_path(warehouse.published_anchor or warehouse.database)
     with warehouse.connect() as conn:
         documents = _scalar(conn, "SELECT count(*) FROM aggregate.search_documents")
         if not copy.exists():

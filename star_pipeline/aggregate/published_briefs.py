@@ -121,14 +121,15 @@ def write_briefs(folder: Path, briefs: dict[str, str]) -> int:
        "at a session start (install-hooks --brief): last sessions, files edited lately, failing tools, unfinished "
        "work. Masked texts only.")
 def published_briefs(warehouse: WarehouseResource) -> MaterializeResult:
-    copy = search_copy_path(warehouse.database)
+    anchor = warehouse.publishing_anchor()
+    copy = search_copy_path(anchor)
     conn = duckdb.connect(str(copy), read_only=True, config={"temp_directory": ""})
     try:
         conn.execute("SET TimeZone = 'UTC'")
         briefs = brief_texts(conn)
     finally:
         conn.close()
-    folder = briefs_dir(warehouse.database)
+    folder = briefs_dir(anchor)
     written = write_briefs(folder, briefs)
     return MaterializeResult(metadata={"path": MetadataValue.path(str(folder)), "rows_written": written,
                                        "published_at": datetime.now(timezone.utc).isoformat()})

@@ -28,11 +28,12 @@ REPORT_TABLES = {
 @asset(key=key("published_report_copy"), group_name=GROUP, deps=[key("fact_token_usage"), key("derived_session_usage"),
                                                                        key("session_projects"), key("derived_subagents")],
        pool=WAREHOUSE_POOL, kinds={"duckdb"},
-       description="A read-only copy of the tables reports read (<warehouse>.reports.duckdb), so that "
-       "`star-pipeline report` answers while a run holds the warehouse.")
+       description="A read-only copy of the tables reports read (<anchor>.reports.duckdb: beside the warehouse, or in "
+       "warehouse.published_path on a lake), so that `star-pipeline report` answers while a run holds the warehouse "
+       "and every team machine reads the team's figures.")
 def published_report_copy(warehouse: WarehouseResource) -> MaterializeResult:
     with warehouse.connect() as conn:
-        target = publish(conn, warehouse.database, REPORT_TABLES)
+        target = publish(conn, warehouse.publishing_anchor(), REPORT_TABLES, warehouse.machine_id)
         # and, for the sensors that never open the warehouse, the folders where sessions ran: the project
         # folders' scan (Crush, Aider) looks there too (storage/project_folders.py)
         folders = [row[0] for row in conn.execute(

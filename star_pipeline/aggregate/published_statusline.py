@@ -107,13 +107,14 @@ def _sessions(conn) -> list[dict]:
     return list(sessions.values())
 
 
-def statusline_lines(conn) -> list[str]:
+def statusline_lines(conn, machine_id: str = "") -> list[str]:
     """The file's lines (storage/statusline_file.py) from an open warehouse."""
     built_through = conn.execute(
         f"SELECT max({CALL_TIME_SQL}) FROM aggregate.fact_token_usage f WHERE {CLAUDE}").fetchone()[0]
     config, _ = pricing.pricing_config()
     header = {
-        "format": FORMAT, "published_at": _us(datetime.now(timezone.utc)), "built_through": built_through,
+        "format": FORMAT, "published_at": _us(datetime.now(timezone.utc)), "machine": machine_id,
+        "built_through": built_through,
         "fast_multiplier": float(config.get("fast_multiplier", 2)), "block_us": BLOCK_US,
         "prices": _prices(conn), "quarter_hours": _quarter_hours(conn, built_through), "block": _last_block(conn),
     }
@@ -123,12 +124,12 @@ def statusline_lines(conn) -> list[str]:
 @asset(key=key("published_statusline"), group_name=GROUP, deps=[key("fact_token_usage"), key("dim_model")],
        pool=WAREHOUSE_POOL, kinds={"python"},
        description="What `star-pipeline statusline` reads besides the session's transcript "
-       "(<warehouse>.statusline.jsonl): per-session cost, today's cost by quarter hour, the last 5-hour block, "
+       "(<anchor>.statusline.jsonl): per-session cost, today's cost by quarter hour, the last 5-hour block, "
        "where each transcript's counted calls end, and the prices, for Claude Code calls.")
 def published_statusline(warehouse: WarehouseResource) -> MaterializeResult:
     with warehouse.connect() as conn:
-        lines = statusline_lines(conn)
-    target = statusline_file(warehouse.database)
+        lines = statusline_lines(conn, warehouse.machine_id)
+    target = statusline_file(warehouse.publishing_anchor())
     publish_text(target, "\n".join(lines) + "\n")
     return MaterializeResult(metadata={"path": MetadataValue.path(str(target)), "sessions": len(lines) - 1,
                                        "bytes": target.stat().st_size})

@@ -28,7 +28,7 @@ from star_pipeline.aggregate.search_documents import SEARCH_TEXT
 from star_pipeline.aggregate.sql_assets import GROUP, key, normalized
 from star_pipeline.storage.embeddings import model_id
 from star_pipeline.storage.masking import SECRET_PATH, TARGET_MASKED  # a call's target path hidden with its secret
-from star_pipeline.storage.published_copies import fresh_temporary, replace_with, search_copy_path
+from star_pipeline.storage.published_copies import fresh_temporary, replace_with, search_copy_path, stamp
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SearchResource, WarehouseResource
 from star_pipeline.storage.search_words import prepare
 from star_pipeline.storage.warehouse import quote_literal
@@ -151,20 +151,22 @@ class CopyWrite:
        deps=[key("search_documents"), key("search_embeddings"), key("search_postings"), key("session_projects"), key("fact_tool_call"),
              key("fact_token_usage"), key("derived_session_usage"), key("derived_file_activity"),
              key("derived_subagents"), normalized("normalized_session_links")], pool=WAREHOUSE_POOL,
-       kinds={"duckdb"}, description="The read-only copy search and the MCP server read (<warehouse>.search.duckdb): "
+       kinds={"duckdb"}, description="The read-only copy search and the MCP server read (<anchor>.search.duckdb: beside the "
+       "warehouse, or in warehouse.published_path on a lake): "
        "masked texts, their vectors, a BM25 full-text index and the history tables (sessions, tool calls, API calls, "
        "files, subagents, links between sessions), updated by the documents that changed (written whole when "
        "a quarter of them did).")
 def published_search_copy(warehouse: WarehouseResource, search: SearchResource) -> MaterializeResult:
-    target = search_copy_path(warehouse.database)
+    target = search_copy_path(warehouse.publishing_anchor())
     model = model_id(search.embedding_model)
     old_umask = os.umask(0o077)  # the copy and its WAL are the owner's only
     try:
         with warehouse.connect() as conn:
             prepare(conn)  # the stop words, which the copy keeps for queries
-            written = _update_copy(conn, target, model, search.embedding_model) if target.exists() else None
+            written = (_update_copy(conn, target, model, search.embedding_model, warehouse.machine_id) if target.exists()
+                       else None)
             if written is None:
-                written = _write_copy_whole(conn, target, model, search.embedding_model)
+                written = _write_copy_whole(conn, target, model, search.embedding_model, warehouse.machine_id)
     finally:
         os.umask(old_umask)
     return MaterializeResult(metadata={
@@ -176,7 +178,7 @@ def _attached(conn, path) -> None:
     conn.execute(f"ATTACH {quote_literal(str(path))} AS search_copy")
 
 
-def _write_copy_whole(conn, target, model: str, setting: str) -> CopyWrite:
+def _write_copy_whole(conn, target, model: str, setting: str, machine_id: str = "") -> CopyWrite:
     temporary = fresh_temporary(target)
     _attached(conn, temporary)
     try:
@@ -194,7 +196,7 @@ def _write_copy_whole(conn, target, model: str, setting: str) -> CopyWrite:
                      "CAST(? AS INTEGER) AS layout, CAST(? AS BIGINT) AS whole_documents, "
                      "CAST(0 AS BIGINT) AS changed_since_whole",
                      [model, setting, dimensions, documents, COPY_LAYOUT, documents])
-        _refresh_meta(conn)
+        _refresh_meta(conn, machine_id)
     finally:
         conn.execute("DETACH search_copy")
         conn.execute("DROP TABLE IF EXISTS current_documents")
@@ -202,7 +204,7 @@ def _write_copy_whole(conn, target, model: str, setting: str) -> CopyWrite:
     return CopyWrite("whole", documents, 0, documents)
 
 
-def _update_copy(conn, target, model: str, setting: str) -> CopyWrite | None:
+def _update_copy(conn, target, model: str, setting: str, machine_id: str = "") -> CopyWrite | None:
     """The copy brought up to date in a copy of itself, then renamed into place; None when it must be written
     whole (another layout, model or setting, or too many documents changed)."""
     temporary = fresh_temporary(target)
@@ -244,7 +246,7 @@ def _update_copy(conn, target, model: str, setting: str) -> CopyWrite | None:
         _write_history(conn)
         conn.execute("UPDATE search_copy.search_meta SET changed_since_whole = changed_since_whole + ?",
                      [inserted + deleted])
-        _refresh_meta(conn)
+        _refresh_meta(conn, machine_id)
         documents = conn.execute("SELECT count(*) FROM search_copy.documents").fetchone()[0]
     finally:
         conn.execute("DETACH search_copy")
@@ -301,7 +303,8 @@ def _write_history(conn) -> None:
         conn.execute(f"CREATE TABLE search_copy.{table} AS {query}")
 
 
-def _refresh_meta(conn) -> None:
+def _refresh_meta(conn, machine_id: str) -> None:
+    stamp(conn, "search_copy", machine_id)  # who published it, when (storage/published_copies.py)
     conn.execute("UPDATE search_copy.search_meta SET documents = (SELECT count(*) FROM search_copy.documents), "
                  "average_words = (SELECT coalesce(avg(words), 0) FROM search_copy.documents), published_at = now()")
 

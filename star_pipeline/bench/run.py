@@ -156,7 +156,7 @@ def statusline_latency(config: Path, claude_dir: Path, use_ccusage: bool, runs: 
     from star_pipeline.config import load_settings
     from star_pipeline.storage.statusline_file import statusline_file
 
-    published = statusline_file(load_settings(config).warehouse_path)
+    published = statusline_file(load_settings(config).published_anchor)
     payload = largest_session_payload(claude_dir)
     ours = [wall([str(BIN / "star-pipeline"), "statusline", "--file", str(published)], payload) for _ in range(runs)]
     env = {**os.environ, "CLAUDE_CONFIG_DIR": str(claude_dir)}
@@ -172,7 +172,7 @@ def guard_latency(config: Path, claude_dir: Path, runs: int = 50) -> float:
     from star_pipeline.config import load_settings
     from star_pipeline.storage.budgets_file import budgets_file
 
-    published = budgets_file(load_settings(config).warehouse_path)
+    published = budgets_file(load_settings(config).published_anchor)
     payload = largest_session_payload(claude_dir)
     return statistics.median(wall([str(BIN / "star-pipeline"), "guard", "--file", str(published)], payload)[0]
                              for _ in range(runs))

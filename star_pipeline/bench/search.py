@@ -82,7 +82,7 @@ def build(config: Path, dagster_home: Path | None = None) -> float:
         project_yaml = REPO_ROOT / "instance" / "dagster.yaml"  # the project's pools, like `make build`
         if project_yaml.exists():
             shutil.copy(project_yaml, dagster_home / "dagster.yaml")
-    copy = search_copy_path(load_settings(config).warehouse_path)
+    copy = search_copy_path(load_settings(config).published_anchor)
     elapsed, _, proc = timed([str(BIN / "star-pipeline"), "build"], env=_env(config, dagster_home))
     if proc.returncode != 0:
         output = proc.stdout.decode(errors="replace")

@@ -61,7 +61,7 @@ def published_budgets(warehouse: WarehouseResource) -> MaterializeResult:
     settings = load_settings()
     with warehouse.connect() as conn:
         lines = budgets_lines(conn, settings, warehouse.database)
-    target = budgets_file(warehouse.database)
+    target = budgets_file(warehouse.publishing_anchor())
     publish_text(target, "\n".join(lines) + "\n")
     states = json.loads(lines[0])["budgets"]
     return MaterializeResult(metadata={"path": MetadataValue.path(str(target)), "budgets": len(states),

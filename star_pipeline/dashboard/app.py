@@ -30,6 +30,7 @@ from star_pipeline.dashboard.copies import CopyMissingError, PublishedCopies
 from star_pipeline.reports.report import ReportError, system_timezone
 from star_pipeline.search.query import SearchError, highlight
 from star_pipeline.sources import with_messages
+from star_pipeline.storage.published_copies import publication_note
 
 HERE = Path(__file__).parent
 STATIC = {"dashboard.css": "text/css", "dashboard.js": "text/javascript"}
@@ -51,10 +52,12 @@ def plotly_js() -> Path:
     return Path(spec.origin).parent / "package_data" / "plotly.min.js"
 
 
-def create_app(warehouse_path: Path | str, allowed_hosts: list[str] | None = None, timezone: str | None = None) -> Starlette:
-    """The dashboard over `warehouse_path`'s published copies. `allowed_hosts`: the Host headers answered (the
-    loopback names unless the server listens on the network), which keeps other web sites' pages from reading
-    it through a name that resolves to 127.0.0.1."""
+def create_app(warehouse_path: Path | str, allowed_hosts: list[str] | None = None, timezone: str | None = None,
+               team: bool = False) -> Starlette:
+    """The dashboard over the published copies named after `warehouse_path` (the published anchor: config's
+    Settings.published_anchor). `allowed_hosts`: the Host headers answered (the loopback names unless the server
+    listens on the network), which keeps other web sites' pages from reading it through a name that resolves to
+    127.0.0.1. `team` (a lake): the header says who published the copies and how long ago."""
     copies = PublishedCopies(warehouse_path)
     default_timezone = timezone or system_timezone()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -92,8 +95,11 @@ def create_app(warehouse_path: Path | str, allowed_hosts: list[str] | None = Non
             return url_path + ("?" + urlencode(query) if query else "")
 
         published = copies.published_at("reports")
+        team_note = None
         try:
-            machines = pages.machines(copies.reports())
+            reports = copies.reports()
+            machines = pages.machines(reports)
+            team_note = publication_note(reports) if team else None
         except (CopyMissingError, duckdb.Error):  # nothing published yet (the error page says so): no choices
             machines = []
         if filters and filters.machine and filters.machine not in machines:
@@ -102,7 +108,7 @@ def create_app(warehouse_path: Path | str, allowed_hosts: list[str] | None = Non
             "filters": filters, "sources": sources, "machines": machines, "when": when, "link": link,
             "session_url": lambda source, session_id: link(f"/sessions/{quote(source, safe='')}/{quote(session_id, safe='')}"),
             "published": datetime.datetime.fromtimestamp(published, zoneinfo.ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M UTC")
-            if published else None,
+            if published else None, "team_note": team_note,
             "active": template.split(".")[0], **context}, status_code=status)
         response.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response

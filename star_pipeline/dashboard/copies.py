@@ -5,7 +5,10 @@ reports/report.py, so a page shows what `star-pipeline report` prints; `<warehou
 (aggregate/search_copy.py) holds the masked texts and the history tables (sessions, tool calls, API calls,
 files, links) and the search index. Both are written whole and renamed into place, so the dashboard never
 waits for a run, never blocks one, and never sees half a copy. A copy replaced since it was opened is opened
-again at the next request; the one opened before stays readable by the requests still using it.
+again at the next request; the one opened before stays readable by the requests still using it. Each is attached to
+an in-memory database of its own: `duckdb.connect(path)` would hand back the database already open for that path
+while an older connection to it lives (DuckDB's instance cache), i.e. the replaced copy, so that a long-running
+dashboard (a team member's `serve`) would keep showing the rebuild it first read.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ import duckdb
 
 from star_pipeline.reports.reader import READER_CONFIG
 from star_pipeline.storage.published_copies import published_copy_path, search_copy_path
+from star_pipeline.storage.warehouse import quote_literal
+
+COPY_CATALOG = "published_copy"
 
 
 class CopyMissingError(FileNotFoundError):
@@ -64,7 +70,8 @@ class PublishedCopies:
         with self._lock:
             opened = self._opened.get(name)
             if opened is None or opened.identity != identity:
-                connection = duckdb.connect(str(path), read_only=True, config=READER_CONFIG)
+                connection = duckdb.connect(":memory:", config=READER_CONFIG)
+                connection.execute(f"ATTACH {quote_literal(str(path))} AS {COPY_CATALOG} (READ_ONLY)")
                 if name == "search":
                     from star_pipeline.storage.warehouse import load_extension
 
@@ -73,6 +80,7 @@ class PublishedCopies:
                 # its last cursor.
                 opened = self._opened[name] = _Opened(identity, connection)
             cursor = opened.connection.cursor()
+        cursor.execute(f"USE {COPY_CATALOG}")  # a cursor starts in the in-memory database
         cursor.execute("SET TimeZone = 'UTC'")
         return cursor
 

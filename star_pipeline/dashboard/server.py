@@ -44,7 +44,9 @@ def check_address(host: str, port: int, allow_network: bool) -> None:
 
 
 def run_serve(warehouse_path: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, allow_network: bool = False,
-              timezone: str | None = None, out=None) -> int:
+              timezone: str | None = None, out=None, team: bool = False) -> int:
+    """`warehouse_path`: the published copies' anchor (config's Settings.published_anchor); `team` (a lake): the
+    pages say who published the copies and how long ago."""
     out = out or sys.stdout
     check_address(host, port, allow_network)
     import uvicorn
@@ -55,7 +57,7 @@ def run_serve(warehouse_path: Path, host: str = DEFAULT_HOST, port: int = DEFAUL
     # Host headers answered: this machine's names (a page elsewhere cannot read the dashboard through a name that
     # resolves to 127.0.0.1), or any with --allow-network on another address
     hosts = [*LOOPBACK_HOSTS, host] if is_loopback(host) else ["*"]
-    app = create_app(warehouse_path, allowed_hosts=hosts, timezone=timezone)
+    app = create_app(warehouse_path, allowed_hosts=hosts, timezone=timezone, team=team)
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     print(f"star-pipeline serve: http://{shown}:{port}/ (reads {published_copy_path(warehouse_path)} and "
           f"{search_copy_path(warehouse_path)}; Ctrl-C stops)", file=out, flush=True)

@@ -64,5 +64,5 @@ def build_sensors(settings, jobs: dict, normalized_keys: list) -> list:
         build_classifier_files_sensor(settings.classifiers_dir, has_ingested),
         *build_source_sensors(settings, INGEST_JOB, normalized_keys),
         build_after_ingest_sensor(jobs),
-        build_budget_alerts_sensor(settings.warehouse_path),
+        build_budget_alerts_sensor(settings.published_anchor),
     ]

@@ -213,7 +213,7 @@ def run_budgets(settings, as_json: bool = False, out=None, err=None) -> int:
     from star_pipeline.reports.reader import open_for_reading
 
     out, err = out or sys.stdout, err or sys.stderr
-    conn, provenance = open_for_reading(settings.warehouse_path, lake=settings.lake)
+    conn, provenance = open_for_reading(settings.warehouse_path, lake=settings.lake, published=settings.published_anchor)
     try:
         states = budget_states(conn, settings.budgets, warehouse_path=settings.warehouse_path)
         alerts = recorded_alerts(conn)

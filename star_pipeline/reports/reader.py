@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from star_pipeline.storage.published_copies import published_copy_path
+from star_pipeline.storage.published_copies import publication_note, published_copy_path
 from star_pipeline.storage.warehouse import WarehouseLockedError, describe_lock_holder, open_connection, unusable_file
 
 
@@ -27,14 +27,18 @@ def _utc(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return conn
 
 
-def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0, lake=None) -> tuple[duckdb.DuckDBPyConnection, str]:
-    """A read-only connection and a sentence naming what it reads.
+def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0, lake=None,
+                     published: Path | None = None) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A read-only connection and a sentence naming what it reads. `published`: the anchor of the published copies
+    (config's Settings.published_anchor; default `warehouse_path`).
 
-    On a DuckLake (`lake`, storage/warehouse/lake_engine.py) this machine's published copy is read when the build made one
-    (a local file: no catalog round trips); else the lake itself, read-only (readers never wait on writers).
+    On a DuckLake (`lake`, storage/warehouse/lake_engine.py) the writer's published copy is read when there is one
+    (a file: no catalog round trips), and the sentence says who published it and how long ago; else the lake
+    itself, read-only (readers never wait on writers).
     """
+    published = published or warehouse_path
     if lake is not None:
-        return _open_lake_for_reading(warehouse_path, lake)
+        return _open_lake_for_reading(warehouse_path, lake, published)
     if not warehouse_path.exists():
         raise FileNotFoundError(
             f"{warehouse_path}: no warehouse yet. Build it first: `star-pipeline build` (or materialize in dagster dev)."
@@ -52,7 +56,7 @@ def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0, lake=None)
             break
         time.sleep(0.2)
     holder = describe_lock_holder(message)
-    copy = published_copy_path(warehouse_path)
+    copy = published_copy_path(published)
     if copy.exists():
         published = datetime.fromtimestamp(copy.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         return (
@@ -65,8 +69,10 @@ def open_for_reading(warehouse_path: Path, wait_seconds: float = 3.0, lake=None)
     )
 
 
-def _open_lake_for_reading(warehouse_path: Path, lake) -> tuple[duckdb.DuckDBPyConnection, str]:
-    copy = published_copy_path(warehouse_path)
+def _open_lake_for_reading(warehouse_path: Path, lake, published: Path) -> tuple[duckdb.DuckDBPyConnection, str]:
+    copy = published_copy_path(published)
     if copy.exists():
-        return _utc(duckdb.connect(str(copy), read_only=True, config=READER_CONFIG)), f"read {copy}"
-    return open_connection(warehouse_path, read_only=True, lake=lake), f"read {lake.label}"
+        conn = _utc(duckdb.connect(str(copy), read_only=True, config=READER_CONFIG))
+        return conn, f"read {copy}: {publication_note(conn)}"
+    return (open_connection(warehouse_path, read_only=True, lake=lake),
+            f"read {lake.label} itself, as of the writer's last rebuild (no copy published in {copy.parent} yet)")

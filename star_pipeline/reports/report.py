@@ -281,10 +281,11 @@ def report_data(conn: duckdb.DuckDBPyConnection, options: ReportOptions, warehou
         ) from None
 
 
-def run_report(options: ReportOptions, warehouse_path, out=None, err=None, lake=None) -> int:
+def run_report(options: ReportOptions, warehouse_path, out=None, err=None, lake=None, published=None) -> int:
+    """`published`: the published copies' anchor (config's Settings.published_anchor), `warehouse_path` if None."""
     out, err = out or sys.stdout, err or sys.stderr
     check_options(options)
-    conn, provenance = open_for_reading(warehouse_path, lake=lake)
+    conn, provenance = open_for_reading(warehouse_path, lake=lake, published=published)
     try:
         data = report_data(conn, options, warehouse_path)
         notes = source_notes(conn, options)

@@ -46,16 +46,19 @@ class SqlError(ValueError):
     """The query failed: DuckDB's message."""
 
 
-def open_published(warehouse_path: Path | str, lake=None) -> tuple[duckdb.DuckDBPyConnection, str]:
-    """A connection to the star copy (made or remade first when needed), the search copy and the report copy,
-    locked down (LOCKED_DOWN), and a sentence saying what it reads."""
+def open_published(warehouse_path: Path | str, lake=None,
+                   published: Path | str | None = None) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A connection to the star copy (made or remade first when needed, this machine's own), the search copy and
+    the report copy (named after `published`, the published anchor: the writer's on a lake), locked down
+    (LOCKED_DOWN), and a sentence saying what it reads."""
+    published = published or warehouse_path
     star, note = star_copy_for_reading(warehouse_path, lake)
     conn = duckdb.connect(":memory:", config=READER_CONFIG)
     try:
         conn.execute(f"ATTACH {quote_literal(str(star))} AS star (READ_ONLY)")
         search_path = ["star.main"]
-        for name, path, schema in (("search", search_copy_path(warehouse_path), "main"),
-                                   ("reports", published_copy_path(warehouse_path), "aggregate")):
+        for name, path, schema in (("search", search_copy_path(published), "main"),
+                                   ("reports", published_copy_path(published), "aggregate")):
             if path.exists():
                 conn.execute(f"ATTACH {quote_literal(str(path))} AS {name} (READ_ONLY)")
                 search_path.append(f"{name}.{schema}")
@@ -72,10 +75,11 @@ def open_published(warehouse_path: Path | str, lake=None) -> tuple[duckdb.DuckDB
     return conn, note
 
 
-def run_sql(query: str, warehouse_path: Path | str, output: str = "table", lake=None, out=None, err=None) -> int:
+def run_sql(query: str, warehouse_path: Path | str, output: str = "table", lake=None, out=None, err=None,
+            published: Path | str | None = None) -> int:
     """Run `query`, print its result as a table, JSON (a list of objects) or CSV; SqlError when DuckDB refuses it."""
     out, err = out or sys.stdout, err or sys.stderr
-    conn, note = open_published(warehouse_path, lake)
+    conn, note = open_published(warehouse_path, lake, published)
     try:
         print(f"star-pipeline sql: {note}", file=err)
         try:

@@ -2,10 +2,12 @@
 agent reads its own history: search, usage and cost, session timelines, failing tools, a file's history,
 a project's summary.
 
-Read-only by construction: every call opens the published copies (<warehouse>.search.duckdb for history,
-<warehouse>.reports.duckdb for usage) read-only and closes them, so the server never takes or waits for
+Read-only by construction: every call opens the published copies (<anchor>.search.duckdb for history,
+<anchor>.reports.duckdb for usage; the anchor is config's Settings.published_anchor: on a team's lake, the writer's
+copies in warehouse.published_path) read-only and closes them, so the server never takes or waits for
 the warehouse's writer lock and each call sees the copy the last rebuild published. Texts are masked
-before they reach the copy (secrets read [secret:<kind>]); every answer is bounded (MAX_ANSWER_CHARS).
+before they reach the copy (secrets read [secret:<kind>]); every answer is bounded (MAX_ANSWER_CHARS). On a lake
+every answer also says who published the copy it read and how long ago (`published`).
 Nothing is logged to stdout, which carries the protocol.
 """
 
@@ -26,7 +28,7 @@ from star_pipeline.reports.reader import READER_CONFIG
 from star_pipeline.reports.report import ReportError, ReportOptions, check_options, report_data
 from star_pipeline.search import history
 from star_pipeline.search.query import SearchError, SearchOptions, open_search_copy, search
-from star_pipeline.storage.published_copies import published_copy_path
+from star_pipeline.storage.published_copies import Publication, publication_note, published_copy_path
 
 MAX_ANSWER_CHARS = 60_000
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
@@ -49,14 +51,14 @@ def bounded(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def _history_call(warehouse: Path, query) -> dict[str, Any]:
+def _history_call(warehouse: Path, query, team: bool = False) -> dict[str, Any]:
     try:
         conn = open_search_copy(warehouse)
     except SearchError as exc:
         raise ToolError(str(exc)) from None
     try:
         conn.execute("SET TimeZone = 'UTC'")
-        return bounded(query(conn))
+        return bounded(_with_publication(query(conn), conn, team))
     except (SearchError, ReportError) as exc:
         raise ToolError(str(exc)) from None
     except duckdb.CatalogException:
@@ -66,8 +68,14 @@ def _history_call(warehouse: Path, query) -> dict[str, Any]:
         conn.close()
 
 
-def build_server(warehouse: Path) -> MCPServer:
-    """The server with its tools, each reading the copies of the warehouse at `warehouse`."""
+def _with_publication(answer: dict[str, Any], conn, team: bool) -> dict[str, Any]:
+    """On a lake (`team`), the answer with `published`: who published the copy it read, when, how long ago."""
+    return {**answer, "published": publication_note(conn)} if team else answer
+
+
+def build_server(warehouse: Path, team: bool = False) -> MCPServer:
+    """The server with its tools, each reading the copies named after `warehouse` (the published anchor); `team`:
+    a lake's (answers say who published the copies and how long ago)."""
     server = MCPServer(
         "star-pipeline",
         log_level="WARNING",  # stderr stays quiet; a failed call's message goes to the agent in the result
@@ -91,7 +99,7 @@ def build_server(warehouse: Path) -> MCPServer:
         agent, project, machine, time, a snippet around the match, and the command that resumes it. Use
         session_timeline on a hit's session_id to read what happened."""
         options = SearchOptions(query, True, limit, mode, project, source, since, until, machine)
-        return _history_call(warehouse, lambda conn: {"hits": search(conn, options)})
+        return _history_call(warehouse, lambda conn: {"hits": search(conn, options)}, team)
 
     @server.tool(annotations=READ_ONLY)
     def usage(
@@ -120,7 +128,7 @@ def build_server(warehouse: Path) -> MCPServer:
         conn = duckdb.connect(str(copy), read_only=True, config=READER_CONFIG)
         try:
             conn.execute("SET TimeZone = 'UTC'")
-            return bounded(report_data(conn, options, warehouse))
+            return bounded(_with_publication(report_data(conn, options, warehouse), conn, team))
         except ReportError as exc:
             raise ToolError(str(exc)) from None
         finally:
@@ -148,9 +156,10 @@ def build_server(warehouse: Path) -> MCPServer:
             finally:
                 conn.close()
         budgets = [{k: v for k, v in state.items() if not k.endswith("_us")} for state in header["budgets"]]
-        published = datetime.fromtimestamp(header["published_at"] / 1e6, timezone.utc).isoformat()
-        return bounded({"budgets": budgets, "alerts": alerts, "published_at": published,
+        at = datetime.fromtimestamp(header["published_at"] / 1e6, timezone.utc)
+        return bounded({"budgets": budgets, "alerts": alerts, "published_at": at.isoformat(),
                         "timezone": header.get("timezone"),
+                        **({"published": Publication(header.get("machine") or "", at).note()} if team else {}),
                         **({} if budgets else {"note": "no budgets configured (the config's `budgets:` list)"})})
 
     @server.tool(annotations=READ_ONLY)
@@ -162,7 +171,7 @@ def build_server(warehouse: Path) -> MCPServer:
         """One session in time order: its prompts and replies, tool calls (status, duration, target file, error),
         API calls (model, tokens, cost), its subagents, totals and resume command. Long sessions come a page at
         a time: call again with offset = next_offset."""
-        return _history_call(warehouse, lambda conn: history.session_timeline(conn, session_id, limit, offset))
+        return _history_call(warehouse, lambda conn: history.session_timeline(conn, session_id, limit, offset), team)
 
     @server.tool(annotations=READ_ONLY)
     def tool_failures(
@@ -174,7 +183,8 @@ def build_server(warehouse: Path) -> MCPServer:
     ) -> dict[str, Any]:
         """The tools that fail most, per tool and project: calls, errors, error rate and the latest error messages,
         so you can avoid a failing pattern (a command that needs a terminal, an edit that does not match)."""
-        return _history_call(warehouse, lambda conn: history.tool_failures(conn, project, source, since, limit, examples))
+        return _history_call(warehouse, lambda conn: history.tool_failures(conn, project, source, since, limit, examples),
+                             team)
 
     @server.tool(annotations=READ_ONLY)
     def file_history(
@@ -184,17 +194,17 @@ def build_server(warehouse: Path) -> MCPServer:
     ) -> dict[str, Any]:
         """The sessions that read or edited a file (reads, edits, when, first prompt, resume command) and the latest
         tool calls on it with their status and errors."""
-        return _history_call(warehouse, lambda conn: history.file_history(conn, path, project, limit))
+        return _history_call(warehouse, lambda conn: history.file_history(conn, path, project, limit), team)
 
     @server.tool(annotations=READ_ONLY)
     def project_summary(project: Project = None, limit: Limit = 10) -> dict[str, Any]:
         """Without a project: every project with its sessions, agents, cost and last activity. With one: its
         cost, tokens, models, git branches, most used tools (with errors), most edited files and latest sessions."""
-        return _history_call(warehouse, lambda conn: history.project_summary(conn, project, limit))
+        return _history_call(warehouse, lambda conn: history.project_summary(conn, project, limit), team)
 
     return server
 
 
-def run_mcp(warehouse: Path) -> int:
-    build_server(warehouse).run("stdio")
+def run_mcp(warehouse: Path, team: bool = False) -> int:
+    build_server(warehouse, team).run("stdio")
     return 0

@@ -22,7 +22,7 @@ from star_pipeline.reports.reader import READER_CONFIG
 from star_pipeline.reports.report import parse_date as report_date
 from star_pipeline.sources import by_name
 from star_pipeline.storage.warehouse import load_extension
-from star_pipeline.storage.published_copies import search_copy_path
+from star_pipeline.storage.published_copies import publication_note, search_copy_path
 from star_pipeline.storage.search_words import words_sql
 
 MODES = ("lexical", "semantic", "hybrid")
@@ -196,7 +196,9 @@ def open_search_copy(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
     return conn
 
 
-def run_search(options: SearchOptions, warehouse_path: Path, out=None, err=None) -> int:
+def run_search(options: SearchOptions, warehouse_path: Path, out=None, err=None, team: bool = False) -> int:
+    """Search the copy named after `warehouse_path` (the published anchor: config's Settings.published_anchor);
+    `team` (a lake): say on stderr who published the copy and how long ago."""
     out, err = out or sys.stdout, err or sys.stderr
     if options.mode not in MODES:
         raise SearchError(f"--mode {options.mode!r}: use one of {', '.join(MODES)}")
@@ -205,8 +207,14 @@ def run_search(options: SearchOptions, warehouse_path: Path, out=None, err=None)
     if not options.query.strip():
         raise SearchError("the query is empty: say what to look for, e.g. star-pipeline search 'flaky login test'")
     _filters(options)  # dates are checked before the index is opened
+    if team and not search_copy_path(warehouse_path).exists():
+        raise SearchError(f"{search_copy_path(warehouse_path)}: the team's writer has published no search copy there yet "
+                          "(it does after each rebuild: `star-pipeline build` or `make dev` on the machine.role: writer "
+                          "machine). Every machine must read the same warehouse.published_path.")
     conn = open_search_copy(warehouse_path)
     try:
+        if team:
+            err.write(f"star-pipeline search: {publication_note(conn)}\n")
         hits = search(conn, options)
     finally:
         conn.close()

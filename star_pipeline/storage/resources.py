@@ -10,6 +10,7 @@ import duckdb
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
+from star_pipeline.storage.published_copies import make_published_folder, retire_copies_beside
 from star_pipeline.storage.warehouse import DEFAULT_MEMORY_LIMIT, derived_writer_lock, lake_location, open_connection
 
 # Every asset and check that opens the warehouse joins this pool; dagster.yaml
@@ -19,15 +20,29 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 
 class WarehouseResource(DuckDBResource):
     """The one DuckDB warehouse file, or the DuckLake `lake_catalog` names (`database` then anchors this machine's
-    spill folder). Use `connect()`: it waits for the lock, applies migrations and always closes."""
+    spill folder). Use `connect()`: it waits for the lock, applies migrations and always closes.
+    `published_anchor` (config's Settings.published_anchor; `database` when empty): what the published copies are
+    named after, where every reader looks for them (on a lake, a folder every team machine reads);
+    `machine_id`: the machine that publishes them, written with them."""
 
     lock_timeout_seconds: float = 60.0
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     lake_catalog: str = ""
     lake_data_path: str = ""
+    published_anchor: str = ""
+    machine_id: str = ""
 
     def duckdb_config(self) -> dict:
         return {"memory_limit": self.memory_limit, **self.connection_config}
+
+    def publishing_anchor(self) -> str:
+        """The published copies' anchor, its folder made (owner-only) when missing, and the copies an earlier version
+        published beside `database` removed when they now go elsewhere: for the assets that publish."""
+        anchor = self.published_anchor or self.database
+        make_published_folder(anchor)
+        if anchor != self.database:
+            retire_copies_beside(self.database)
+        return anchor
 
     def lake(self):
         """The DuckLake this resource names (storage/warehouse/lake_engine.py), or None for the single file."""

@@ -5,7 +5,8 @@ Standard library only: Claude Code runs the statusline every few hundred millise
 the statusline parses the small first line and the one line of its own session, whatever the number of
 sessions (it finds that line by its fixed prefix, `SESSION_PREFIX`):
 
-- line 1, the header: `format`, `published_at`, `built_through` (the last Claude Code call counted; times are
+- line 1, the header: `format`, `published_at`, `machine` (the machine.id of the writer that published it),
+  `built_through` (the last Claude Code call counted; times are
   microseconds since the epoch, UTC), `fast_multiplier`, `prices` (model -> price periods laid out as
   `PRICE_FIELDS`, USD per million tokens, as aggregate.dim_model has them), `quarter_hours` (Claude Code
   calls per 15-minute UTC interval of the two days before `built_through`'s UTC day and that day:
