@@ -174,7 +174,8 @@ def fingerprint(settings, sources: dict | None = None) -> dict:
 
     sources = source_files(settings) if sources is None else sources
     warehouse = settings.warehouse_path
-    briefs = briefs_dir(warehouse)
+    published = getattr(settings, "published_anchor", warehouse)  # where the copies are (a team's shared folder)
+    briefs = briefs_dir(published)
     try:
         config = hashlib.sha256(settings.config_path.read_bytes()).hexdigest()
     except OSError:
@@ -182,8 +183,8 @@ def fingerprint(settings, sources: dict | None = None) -> dict:
     return json.loads(json.dumps({  # as stored: tuples become lists
         "version": STATE_VERSION,
         "sources": sources,
-        "warehouse": [_stat(warehouse), _stat(published_copy_path(warehouse)), _stat(search_copy_path(warehouse)),
-                      _digest(_files_under(briefs)) if briefs.exists() else None, _stat(statusline_file(warehouse))],
+        "warehouse": [_stat(warehouse), _stat(published_copy_path(published)), _stat(search_copy_path(published)),
+                      _digest(_files_under(briefs)) if briefs.exists() else None, _stat(statusline_file(published))],
         "config": [str(settings.config_path), config],
         "classifiers": _digest([(name, hashlib.sha256((settings.classifiers_dir / name).read_bytes()).hexdigest())
                                 for name, *_ in _files_under(settings.classifiers_dir)]),
