@@ -176,23 +176,28 @@ def describe_table(conn, schema: str, table: str, rows_written: int, preview_col
     bytes, so no transcript text reaches Dagster's event log.
     """
     target = f"{quote_ident(schema)}.{quote_ident(table)}"
-    columns = conn.execute(f"DESCRIBE {target}").fetchall()
-    total = conn.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-    shown_ok = {c[0] for c in columns if c[0] not in NEVER_PREVIEWED and "BLOB" not in str(c[1])}
+    # One statement: the columns and their types from the result's description, the row count beside the first
+    # rows (an empty preview is an empty table). On a DuckLake each statement costs catalog reads: three took
+    # 46 ms a table, 2.7 s of a writer's rebuild.
+    cursor = conn.execute(f"SELECT (SELECT count(*) FROM {target}), * FROM {target} LIMIT {PREVIEW_ROWS}")
+    columns = [(d[0], str(d[1])) for d in cursor.description[1:]]
+    rows = cursor.fetchall()
+    total = rows[0][0] if rows else 0
+    shown_ok = {c[0] for c in columns if c[0] not in NEVER_PREVIEWED and "BLOB" not in c[1]}
     wanted = preview_columns if preview_columns is not None else [c[0] for c in columns]
     names = [name for name in wanted if name in shown_ok]
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
     if names:
-        shown = ", ".join(quote_ident(name) for name in names)
-        for row in conn.execute(f"SELECT {shown} FROM {target} LIMIT {PREVIEW_ROWS}").fetchall():
-            lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+        position = {name: i + 1 for i, (name, _) in enumerate(columns)}
+        for row in rows:
+            lines.append("| " + " | ".join(_cell(row[position[name]]) for name in names) + " |")
     else:
         lines = ["(no preview: this table's doc names no column that may be shown)"]
     return {
         "dagster/row_count": MetadataValue.int(total),
         "rows_written": MetadataValue.int(rows_written),
         "dagster/column_schema": MetadataValue.table_schema(
-            TableSchema(columns=[TableColumn(name=c[0], type=str(c[1])) for c in columns])
+            TableSchema(columns=[TableColumn(name=c[0], type=c[1]) for c in columns])
         ),
         "preview": MetadataValue.md("\n".join(lines)),
     }

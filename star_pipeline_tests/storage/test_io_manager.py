@@ -66,6 +66,20 @@ def test_append_with_key_skips_rows_already_stored(db):
     assert "v1" in metadata["preview"].value
 
 
+def test_the_metadata_counts_every_row_and_previews_five(db):
+    result = run(db, make_append_asset(list(range(12))))
+    metadata = result.asset_materializations_for_node("raw__events")[0].metadata
+    assert metadata["dagster/row_count"].value == 12
+    assert [(c.name, c.type) for c in metadata["dagster/column_schema"].schema.columns] == [("id", "BIGINT"), ("v", "VARCHAR")]
+    assert metadata["preview"].value.count("\n| ") == 5  # the header line, then five rows
+
+
+
+def test_an_empty_table_counts_no_rows(tmp_path):
+    empty = run(str(tmp_path / "empty.duckdb"), make_append_asset([]))
+    assert empty.asset_materializations_for_node("raw__events")[0].metadata["dagster/row_count"].value == 0
+
+
 def make_streamed_asset(batches, fail_after=None):
     schema = pa.schema([("id", pa.int64()), ("v", pa.string())])
 
