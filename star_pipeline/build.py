@@ -7,7 +7,8 @@ A failed step or blocking check stops the layers above it, and the exit code is 
 non-zero; a non-blocking check that fails prints a warning.
 When nothing a build reads changed since the last successful one (storage/build_state.py), it
 says so and stops before starting Dagster; when only some sources' files changed, it captures those sources
-only (and, above raw, everything as usual); `--force` runs every step anyway.
+only (and, above raw, everything as usual); any other build skips the sources with no files that this machine
+never captured (their steps would only make empty tables); `--force` runs every step anyway.
 While the runs go on it shows per layer the steps done, the rows written, the time elapsed and an
 estimate of the time left (orchestration/progress.py: bars on a terminal, else a line per step), and at
 the end the five slowest steps; each step's time is kept for the next build's estimate.
@@ -93,7 +94,8 @@ def run_build(out=None, force: bool = False, raw_only: bool = False) -> int:
     try:
         with progress:
             outcome = run_pipeline(defs, instance, settings.classifiers_dir, log=progress.note, raw_only=raw_only,
-                                   watch=progress, sources=only_sources)
+                                   watch=progress, sources=only_sources,
+                                   without_files=[] if force else [name for name, part in sources.items() if not part["files"]])
     except (WarehouseLockedError, WarehouseFileError) as exc:
         print(f"star-pipeline build: FAILED: {exc}", file=out, flush=True)
         return 1

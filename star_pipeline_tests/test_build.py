@@ -130,6 +130,34 @@ def test_a_build_finding_nothing_new_stops_before_dagster_and_a_new_line_builds_
     assert "materialized normalized/normalized_messages: 1 rows written" in grown.stdout
 
 
+def test_a_first_build_skips_the_sources_without_files_it_never_captured_but_not_one_it_did(sandbox):
+    """A first build runs the raw steps of the sources it has files of (on a DuckLake each other one costs half a
+    second for two empty tables); a source whose files are gone is captured again all the same, so that its
+    manifest says they were deleted, even when the build's record was lost."""
+    from star_pipeline.storage.build_state import state_path
+
+    path = write_session(sandbox.claude_root / "-home-u-proj", "s1", 5)
+    first = build(sandbox)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "materialized raw/claude_code_lines: 5 rows written" in first.stdout
+    assert "skipped the raw steps of the sources with no files that were never captured: " in first.stdout
+    assert "raw/codex_lines" not in first.stdout and "raw_codex" not in first.stdout
+    with duckdb.connect(str(sandbox.warehouse), read_only=True) as conn:
+        # the tables of the sources skipped are there (made by the normalizing step) and empty
+        assert conn.execute("SELECT count(*) FROM raw.codex_lines").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM normalized.normalized_messages").fetchone() == (5,)
+    path.unlink()
+    state_path(sandbox.warehouse).unlink()  # as after a build that failed: no record to compare with
+    again = build(sandbox)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "raw/claude_code_files" in again.stdout and "raw/codex_lines" not in again.stdout
+    with duckdb.connect(str(sandbox.warehouse), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM raw.claude_code_files WHERE source_deleted_at IS NOT NULL").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM raw.claude_code_lines").fetchone() == (5,)  # nothing lost
+    forced = build(sandbox, 300, "--force")
+    assert forced.returncode == 0 and "materialized raw/codex_lines: 0 rows written" in forced.stdout
+
+
 def test_a_raw_only_capture_finding_nothing_new_stops_before_dagster(sandbox):
     """A team member's capture, every minute from cron: nothing new costs a listing of its folders."""
     path = write_session(sandbox.claude_root / "-home-u-proj", "s1", 5)

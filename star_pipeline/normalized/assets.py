@@ -35,7 +35,7 @@ from star_pipeline.storage.resources import WAREHOUSE_POOL, WarehouseResource
 from star_pipeline.storage.sql_files import render_sql, sql_file_version
 from star_pipeline.storage.table_docs import sql_table_doc, table_metadata
 from star_pipeline.storage.table_writes import SqlQuery, stored_table_version
-from star_pipeline.storage.warehouse import paths_in, quote_ident, quote_literal, table_exists
+from star_pipeline.storage.warehouse import paths_in, quote_ident, quote_literal, retry_on_conflict, table_exists
 from star_pipeline.storage.watermarks import rebuild_query
 
 SQL_DIR = Path(__file__).parent
@@ -269,7 +269,9 @@ def incremental_query(conn, table: str, statements: list[tuple[str, dict]], run_
 def normalize_transcript_lines(context: AssetExecutionContext, warehouse: WarehouseResource):
     run_id = context.run.run_id
     with warehouse.connect() as conn:
-        ensure_raw_tables(conn, SOURCES)  # a source added since the warehouse was made has no lines yet
+        # a source added since the warehouse was made, or never captured, has no tables yet: made here, at
+        # the same time as a team member's capture may make one of them
+        retry_on_conflict(lambda: ensure_raw_tables(conn, SOURCES), log=context.log.warning)
         pending = {source.name: pending_paths(conn, source) for source in SOURCES}
         switched = {source.name: switched_paths(conn, source) for source in SOURCES}
         budget = statement_bytes(warehouse)
@@ -297,7 +299,7 @@ def normalize_transcript_lines(context: AssetExecutionContext, warehouse: Wareho
 def normalized_hook_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> SqlQuery:
     sources = source_sql.sources_of("normalized_hook_events")
     with warehouse.connect() as conn:
-        ensure_raw_tables(conn, sources)
+        retry_on_conflict(lambda: ensure_raw_tables(conn, sources), log=context.log.warning)
         pending = {source.name: pending_paths(conn, source) for source in sources}
         switched = {source.name: switched_paths(conn, source) for source in sources}
         sql = [(source_sql.hook_events_sql(lines), lines) for lines in lines_sql(

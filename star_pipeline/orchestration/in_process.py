@@ -90,24 +90,29 @@ def only_sources(defs, sources, *keep_groups: str) -> list:
 
 
 def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None = None, log=None,
-                 raw_only: bool = False, watch=None, sources=None) -> PipelineResult:
+                 raw_only: bool = False, watch=None, sources=None, without_files=()) -> PipelineResult:
     """Ingest, then classify and rebuild; `raw_only`: capture this machine's raw lines and stop (a team
     member's machine on a DuckLake, which leaves the layers above to the elected writer). `watch`: an object
     whose `planned(jobs)` gets the jobs the build means to run, before the first starts, and whose
     `event(entry)` gets every event of their runs as the instance stores it. `sources`: the only sources whose
-    raw steps run (source names; None: every source)."""
+    raw steps run (source names; None: every source). `without_files`: the sources with no files on disk now; when
+    every source would run, those this machine never captured are skipped (`raw.tables.captured_sources`: a
+    first build runs the steps of the sources it has files of, not all eighteen)."""
     from star_pipeline.classified.rules import classifier_file_versions
     from star_pipeline.classified.specs import CLASSIFIER_REVISIONS, revision_key, unregistered_files, unregistered_message
     from star_pipeline.orchestration.jobs import CAPTURE_JOB, INGEST_JOB
     from star_pipeline.orchestration.sequence import after_ingest
     from contextlib import nullcontext
 
+    from star_pipeline.raw.tables import captured_sources
+    from star_pipeline.sources import SOURCES, by_name
     from star_pipeline.storage.warehouse import derived_writer_lock, shared_instance
 
     log = log or (lambda message: None)
     warehouse = defs.resources["warehouse"]
 
-    def execute(job, selection=None, **kwargs):
+    def execute(job, selection=None, choose=None, **kwargs):
+        """`choose`: called in the run's database instance, before the run, with `selection`; returns the one to run."""
         run_id = str(uuid.uuid4())  # as Dagster makes one; known before the run starts, so its events can be followed
         if watch is not None:
             instance.add_event_listener(run_id, watch.event)
@@ -119,6 +124,8 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
         with derived_writer_lock(warehouse.lake(), warehouse.lock_timeout_seconds) if derived else nullcontext(), \
                 shared_instance(warehouse.database, lock_timeout_seconds=warehouse.lock_timeout_seconds,
                                 config=warehouse.duckdb_config(), lake=warehouse.lake()):
+            if choose is not None:
+                selection = choose(selection)
             return job.execute_in_process(instance=instance, raise_on_error=False, run_config=config_for(job, run_config),
                                           run_id=run_id, asset_selection=selection, **kwargs)
 
@@ -126,6 +133,21 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
         if watch is not None:
             watch.planned([job if selection is None else job.get_subset(asset_selection=set(selection))
                            for job, selection in jobs_and_selections])
+
+    def skip_never_captured(keep_groups):
+        """`choose` for a run of every source: without the sources that have no files and were never captured here."""
+        def choose(selection):
+            if sources is not None or not without_files:
+                return selection
+            idle = [by_name(name) for name in without_files]
+            with warehouse.connect(derived=False) as conn:
+                held = captured_sources(conn, idle, defs.resources["source_folders"].machine_id)
+            skipped = {source.name for source in idle} - held
+            if not skipped:
+                return selection
+            log(f"skipped the raw steps of the sources with no files that were never captured: {', '.join(sorted(skipped))}")
+            return only_sources(defs, [s.name for s in SOURCES if s.name not in skipped], *keep_groups)
+        return choose
 
     outcome = PipelineResult()
     capture, ingest_job = defs.resolve_job_def(CAPTURE_JOB), defs.resolve_job_def(INGEST_JOB)
@@ -135,15 +157,23 @@ def run_pipeline(defs, instance, classifiers_folder, *, run_config: dict | None 
         ingest_selection = only_sources(defs, sources, "normalized")
     if raw_only:
         if capture_selection != []:
-            planned((capture, capture_selection))
-            outcome.results.append(execute(capture, capture_selection))
+            def plan_capture(selection):
+                selection = skip_never_captured(())(selection)
+                planned((capture, selection))
+                return selection
+            outcome.results.append(execute(capture, capture_selection, choose=plan_capture))
         return outcome
-    if watch is not None:  # the job after the ingest as it will be chosen below, the folder's revision registered
-        revision = revision_key(classifier_file_versions(classifiers_folder))
-        registered = instance.get_dynamic_partitions(CLASSIFIER_REVISIONS.name)
-        then, _ = after_ingest([*registered, revision] if revision else registered)
-        planned((ingest_job, ingest_selection), (defs.resolve_job_def(then), None))
-    ingest = execute(ingest_job, ingest_selection)
+
+    def plan_ingest(selection):
+        selection = skip_never_captured(("normalized",))(selection)
+        if watch is not None:  # the job after the ingest as it will be chosen below, the folder's revision registered
+            revision = revision_key(classifier_file_versions(classifiers_folder))
+            registered = instance.get_dynamic_partitions(CLASSIFIER_REVISIONS.name)
+            then, _ = after_ingest([*registered, revision] if revision else registered)
+            planned((ingest_job, selection), (defs.resolve_job_def(then), None))
+        return selection
+
+    ingest = execute(ingest_job, ingest_selection, choose=plan_ingest)
     outcome.results.append(ingest)
     if not ingest.success:
         log("ingest failed: the classified layer was not run")

@@ -11,6 +11,8 @@ a source added later gets them here, so adding an agent needs no migration):
 
 from __future__ import annotations
 
+import duckdb
+
 from star_pipeline.sources import Source
 from star_pipeline.storage.table_docs import TableDoc
 
@@ -70,8 +72,6 @@ ADDED_COLUMNS = (("machine_id", "VARCHAR"),)
 
 def _complete(conn, table: str) -> bool:
     """Whether raw.<table> exists with every ADDED_COLUMNS column: a query bound, not run."""
-    import duckdb
-
     try:
         conn.execute(f'SELECT {", ".join(c for c, _ in ADDED_COLUMNS)} FROM raw."{table}" LIMIT 0')
     except (duckdb.CatalogException, duckdb.BinderException):
@@ -79,22 +79,55 @@ def _complete(conn, table: str) -> bool:
     return True
 
 
+def captured_sources(conn, sources, machine_id: str) -> set[str]:
+    """Of `sources`, the names of those whose manifest holds a row of `machine_id` (or of no machine: rows stored
+    before machine ids existed). A build skips a source with no files on disk that this machine never captured:
+    its step would only make two empty tables (half a second apiece on a DuckLake); the steps that read them
+    make them (`ensure_raw_tables`). One bound query per source; a missing table is a source never captured."""
+    found = set()
+    for source in sources:
+        try:
+            held = conn.execute(f'SELECT EXISTS (SELECT 1 FROM raw."{source.name}_files" '
+                                "WHERE machine_id = ? OR machine_id IS NULL)", [machine_id]).fetchone()[0]
+        except duckdb.CatalogException:
+            continue
+        if held:
+            found.add(source.name)
+    return found
+
+
 def ensure_raw_tables(conn, sources: tuple[Source, ...] | list[Source]) -> None:
     """Create the raw tables of `sources` that do not exist yet, and add the ADDED_COLUMNS an older one lacks
     (cheap when all is there: one catalog query; for one source, two bound queries, as information_schema
-    reads every table of a DuckLake, 27 ms a call)."""
+    reads every table of a DuckLake, 27 ms a call), in one transaction. On a DuckLake another machine may make the
+    same table at the same time: the caller tries again (`retry_on_conflict`)."""
     if len(sources) == 1 and all(_complete(conn, f"{sources[0].name}_{kind}") for kind in ("lines", "files")):
         return
     existing: dict[str, set[str]] = {}
     for table, column in conn.execute(
             "SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = 'raw'").fetchall():
         existing.setdefault(table, set()).add(column)
+    statements = []
     for source in sources:
         for table, columns in ((f"{source.name}_lines", LINES_COLUMNS), (f"{source.name}_files", FILES_COLUMNS)):
             if table not in existing:
-                conn.execute("CREATE SCHEMA IF NOT EXISTS raw")
-                conn.execute(f'CREATE TABLE IF NOT EXISTS raw."{table}" ({columns})')
+                statements.append(f'CREATE TABLE IF NOT EXISTS raw."{table}" ({columns})')
                 continue
-            for column, ddl in ADDED_COLUMNS:
-                if column not in existing[table]:
-                    conn.execute(f'ALTER TABLE raw."{table}" ADD COLUMN {column} {ddl}')
+            statements += [f'ALTER TABLE raw."{table}" ADD COLUMN {column} {ddl}'
+                           for column, ddl in ADDED_COLUMNS if column not in existing[table]]
+    if not statements:
+        return
+    # one commit for them all: on a DuckLake each commit is a catalog round trip, and a fresh lake's first
+    # normalizing step makes the tables of every source no machine captured yet
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        try:
+            conn.execute("ROLLBACK")
+        except duckdb.Error:  # a commit that failed (a conflict) ended the transaction itself
+            pass
+        raise

@@ -335,6 +335,7 @@ def test_the_lakes_checkpoint_runs_when_files_pile_up_or_hourly():
     from star_pipeline.aggregate.warehouse_maintenance import lake_checkpoint_due
 
     assert lake_checkpoint_due(40, 40, None) == "no maintenance recorded yet"
+    assert lake_checkpoint_due(40, 40, 30) is None  # a fresh lake's first build: made half a minute ago
     assert lake_checkpoint_due(80, 40, 600) is None  # 16 s saved on a refresh 10 minutes after the last one
     assert lake_checkpoint_due(81, 40, 600) == "more than 2 data files per table"
     assert lake_checkpoint_due(40, 40, 3600) == "the last one was 1.0 hours ago"
