@@ -176,21 +176,21 @@ def describe_table(conn, schema: str, table: str, rows_written: int, preview_col
     bytes, so no transcript text reaches Dagster's event log.
     """
     target = f"{quote_ident(schema)}.{quote_ident(table)}"
-    # One statement: the columns and their types from the result's description, the row count beside the first
-    # rows (an empty preview is an empty table). On a DuckLake each statement costs catalog reads: three took
-    # 46 ms a table, 2.7 s of a writer's rebuild.
-    cursor = conn.execute(f"SELECT (SELECT count(*) FROM {target}), * FROM {target} LIMIT {PREVIEW_ROWS}")
-    columns = [(d[0], str(d[1])) for d in cursor.description[1:]]
-    rows = cursor.fetchall()
-    total = rows[0][0] if rows else 0
+    # The columns and their types from a query bound, not run; then the row count beside the first rows of the
+    # previewed columns only (an empty preview is an empty table). On a DuckLake each statement costs catalog
+    # reads (three took 46 ms a table, 2.7 s of a writer's rebuild), and the first rows of every column read a
+    # row group of each: 45-70 ms for a fact table, 15 ms for its preview's columns.
+    columns = [(d[0], str(d[1])) for d in conn.execute(f"SELECT * FROM {target} LIMIT 0").description]
     shown_ok = {c[0] for c in columns if c[0] not in NEVER_PREVIEWED and "BLOB" not in c[1]}
     wanted = preview_columns if preview_columns is not None else [c[0] for c in columns]
     names = [name for name in wanted if name in shown_ok]
+    shown = "".join(f", {quote_ident(name)}" for name in names)
+    rows = conn.execute(f"SELECT (SELECT count(*) FROM {target}){shown} FROM {target} LIMIT {PREVIEW_ROWS}").fetchall()
+    total = rows[0][0] if rows else 0
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
     if names:
-        position = {name: i + 1 for i, (name, _) in enumerate(columns)}
         for row in rows:
-            lines.append("| " + " | ".join(_cell(row[position[name]]) for name in names) + " |")
+            lines.append("| " + " | ".join(_cell(value) for value in row[1:]) + " |")
     else:
         lines = ["(no preview: this table's doc names no column that may be shown)"]
     return {
