@@ -1,10 +1,11 @@
 """The team warehouse (issue 20) beside the single file: the same builds on a DuckLake, measured in `make bench`.
 
-    python -m star_pipeline.bench.ducklake [--size-mb 100] [--corpus real|generated] [--write BENCHMARKS.md]
+    python -m star_pipeline.bench.ducklake [--size-mb 100] [--corpus real-distinct|real|generated] [--write BENCHMARKS.md]
 
 (`python -m star_pipeline.bench.run` runs it too, unless --no-ducklake.) A throwaway PostgreSQL cluster
 (bench/local_postgres.py) holds the lakes' catalogs, one database per lake, and each lake's Parquet files are a
-folder on local disk. On one corpus (the amplified real one when ../shared is present):
+folder on local disk. On one corpus (the amplified real one with every copy's texts distinct, as a real
+history's, when ../shared is present):
 1. Full build from empty, single file vs DuckLake (wall, peak memory), then the incremental refresh the main
    bench measures (one new session into the built warehouse, and the same refresh into an empty one) on both.
    Every build records its runs in a DAGSTER_HOME of its own, on both sides alike, so that the step timings and
@@ -71,8 +72,8 @@ def split_files(sizes: dict[str, int], parts: int = WRITERS) -> list[list[str]]:
 # ---------------------------------------------------------------- configurations and builds
 
 def corpus_roots(corpus_label: str, folder: Path) -> dict[str, Path]:
-    """The corpus's Claude Code and Codex roots (bench/corpora.py's REAL and GENERATED layouts)."""
-    if corpus_label == "real":
+    """The corpus's Claude Code and Codex roots (bench/corpora.py's REAL, REAL_DISTINCT and GENERATED layouts)."""
+    if corpus_label.startswith("real"):
         return {"claude": folder / ".claude" / "projects"}
     return {"claude": folder / "claude" / "projects", "codex": folder / "codex" / "sessions"}
 
@@ -288,16 +289,16 @@ def step_comparison(file_facts: dict, lake_facts: dict, top: int = 6) -> str:
 
 # ---------------------------------------------------------------- the measurements
 
-def lake_rows(work: Path, size_mb: float, corpus_label: str = "real") -> tuple[list, list, list]:
+def lake_rows(work: Path, size_mb: float, corpus_label: str = "real-distinct") -> tuple[list, list, list]:
     """Rows (measurement, ducklake, single file, ratio, target), notes, and failures (the raw layers of the
     three writers' lake and the single writer's differ, or a lake build failed)."""
     from star_pipeline.bench import local_postgres
-    from star_pipeline.bench.corpora import GENERATED, REAL
+    from star_pipeline.bench.corpora import GENERATED, REAL, REAL_DISTINCT
 
-    if corpus_label == "real" and not ((CORPUS / "claude" / "projects").is_dir() and AMPLIFY.exists()):
+    if corpus_label.startswith("real") and not ((CORPUS / "claude" / "projects").is_dir() and AMPLIFY.exists()):
         rows, notes, failures = lake_rows(work, size_mb, "generated")
         return rows, [f"DuckLake: the real corpus is absent ({CORPUS}); measured on the generated one.", *notes], failures
-    corpus = REAL if corpus_label == "real" else GENERATED
+    corpus = {"real": REAL, "real-distinct": REAL_DISTINCT}.get(corpus_label, GENERATED)
     try:
         cluster = local_postgres.start()
     except local_postgres.PostgresUnavailable as exc:
@@ -562,7 +563,9 @@ def _median_report(config: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=float, default=100)
-    parser.add_argument("--corpus", choices=("real", "generated"), default="real")
+    parser.add_argument("--corpus", choices=("real-distinct", "real", "generated"), default="real-distinct",
+                        help="real-distinct (the default: every copy's texts new, as a real history's), real "
+                        "(texts repeated between copies) or generated")
     parser.add_argument("--write", type=Path, help="append the results to this markdown file")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="star-pipeline-bench-"))

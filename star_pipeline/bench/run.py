@@ -426,7 +426,7 @@ def main() -> None:
         if not args.no_ducklake:
             from star_pipeline.bench.ducklake import lake_rows
 
-            lake_table, lake_notes, lake_failures = lake_rows(work, args.size_mb, "generated" if args.no_real else "real")
+            lake_table, lake_notes, lake_failures = lake_rows(work, args.size_mb, "generated" if args.no_real else "real-distinct")
             # its columns: measurement, on the lake, on the single file in the same run, ratio, target
             rows += lake_table
             notes += lake_notes + [f"FAILED (DuckLake): {failure}" for failure in lake_failures]
