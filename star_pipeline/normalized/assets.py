@@ -113,6 +113,16 @@ def has_files(conn, source: Source) -> bool:
     return conn.execute(f"SELECT 1 FROM {source.files_table} LIMIT 1").fetchone() is not None
 
 
+def sources_with_files(conn, sources) -> list[Source]:
+    """The `sources` whose raw manifest holds any file, in one statement: a machine has most sources' agents not
+    installed, and the per-source work of a normalizing step (pending and switched paths, each table's
+    not-yet-normalized lines) cost a few catalog round trips per source and table on a DuckLake."""
+    probes = " UNION ALL ".join(f"SELECT {quote_literal(s.name)} WHERE EXISTS (SELECT 1 FROM {s.files_table})"
+                                for s in sources)
+    found = {row[0] for row in conn.execute(probes).fetchall()}
+    return [s for s in sources if s.name in found]
+
+
 def pending_paths(conn, source: Source) -> list[str] | None:
     """The paths `pending_paths_sql` names, or None before the tables it counts exist."""
     if not all(table_exists(conn, "normalized", t) for t in (source.line_table, "normalized_parse_errors")):
@@ -192,6 +202,7 @@ def replaced_rows(conn, table: str, switched: dict[str, list[str]]) -> str | Non
 def lines_sql(conn, table: str, sources: tuple[Source, ...], pending: dict, budget_bytes: int,
               switched: dict[str, list[str]] | None = None) -> list[dict[str, str]]:
     """Per statement of a per-line table's write: each source's raw lines to read (source name -> relation).
+    A source `pending` does not name holds no file (`sources_with_files`): nothing to read.
 
     Each source's new lines (`not_yet_in`) are read whole (`whole_lines`), at most `budget_bytes`
     of them per statement (`line_batches`): one statement per batch of one source, which names
@@ -200,6 +211,8 @@ def lines_sql(conn, table: str, sources: tuple[Source, ...], pending: dict, budg
     """
     statements = []
     for source in sources:
+        if source.name not in pending:
+            continue
         new = not_yet_in(conn, table, source, pending[source.name], (switched or {}).get(source.name, []))
         if new == "FALSE":
             continue
@@ -272,8 +285,9 @@ def normalize_transcript_lines(context: AssetExecutionContext, warehouse: Wareho
         # a source added since the warehouse was made, or never captured, has no tables yet: made here, at
         # the same time as a team member's capture may make one of them
         retry_on_conflict(lambda: ensure_raw_tables(conn, SOURCES), log=context.log.warning)
-        pending = {source.name: pending_paths(conn, source) for source in SOURCES}
-        switched = {source.name: switched_paths(conn, source) for source in SOURCES}
+        present = sources_with_files(conn, SOURCES)
+        pending = {source.name: pending_paths(conn, source) for source in present}
+        switched = {source.name: switched_paths(conn, source) for source in present}
         budget = statement_bytes(warehouse)
         with_messages = source_sql.sources_of("normalized_messages")
         messages_sql = [(source_sql.messages_sql(lines), lines) for lines in lines_sql(
@@ -281,7 +295,7 @@ def normalize_transcript_lines(context: AssetExecutionContext, warehouse: Wareho
         errors_sql = [(source_sql.parse_errors_sql(lines), lines) for lines in lines_sql(
             conn, "normalized_parse_errors", SOURCES, pending, budget, switched)]
         messages = incremental_query(conn, "normalized_messages", messages_sql, run_id,
-                                     {s.name: switched[s.name] for s in with_messages})
+                                     {s.name: switched[s.name] for s in with_messages if s.name in switched})
         errors = incremental_query(conn, "normalized_parse_errors", errors_sql, run_id, switched)
     yield Output(messages, output_name="normalized_messages")
     yield Output(errors, output_name="normalized_parse_errors")
@@ -300,8 +314,9 @@ def normalized_hook_events(context: AssetExecutionContext, warehouse: WarehouseR
     sources = source_sql.sources_of("normalized_hook_events")
     with warehouse.connect() as conn:
         retry_on_conflict(lambda: ensure_raw_tables(conn, sources), log=context.log.warning)
-        pending = {source.name: pending_paths(conn, source) for source in sources}
-        switched = {source.name: switched_paths(conn, source) for source in sources}
+        present = sources_with_files(conn, sources)
+        pending = {source.name: pending_paths(conn, source) for source in present}
+        switched = {source.name: switched_paths(conn, source) for source in present}
         sql = [(source_sql.hook_events_sql(lines), lines) for lines in lines_sql(
             conn, "normalized_hook_events", sources, pending, statement_bytes(warehouse), switched)]
         return incremental_query(conn, "normalized_hook_events", sql, context.run.run_id, switched)
