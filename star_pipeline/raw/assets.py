@@ -33,7 +33,7 @@ from star_pipeline.storage.project_folders import ProjectScan, project_folders
 from star_pipeline.storage.resources import WAREHOUSE_POOL, SourceFoldersResource, WarehouseResource
 from star_pipeline.storage.table_docs import table_metadata
 from star_pipeline.storage.table_writes import ArrowRows
-from star_pipeline.storage.warehouse import quote_ident, retry_on_conflict
+from star_pipeline.storage.warehouse import capture_lock, quote_ident, retry_on_conflict
 
 
 def build_raw_capture_asset(source: Source):
@@ -64,6 +64,12 @@ def build_raw_capture_asset(source: Source):
         can_subset=False,
     )
     def raw_capture(context: AssetExecutionContext, warehouse: WarehouseResource, source_folders: SourceFoldersResource):
+        # on a DuckLake, one process of this machine captures this source at a time, from the recovery of a died
+        # run's lines to the manifest write (storage/warehouse/lake_engine.py, capture_lock)
+        with capture_lock(warehouse.lake(), source_folders.machine_id, source.name, warehouse.lock_timeout_seconds):
+            yield from capture_steps(context, warehouse, source_folders)
+
+    def capture_steps(context: AssetExecutionContext, warehouse: WarehouseResource, source_folders: SourceFoldersResource):
         lines_table = f"raw.{quote_ident(source.name + '_lines')}"
         files_table = f"raw.{quote_ident(source.name + '_files')}"
         machine = source_folders.machine_id

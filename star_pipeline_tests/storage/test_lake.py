@@ -223,6 +223,48 @@ WRITER = textwrap.dedent("""\
 """)
 
 
+CAPTURER = textwrap.dedent("""\
+    import pathlib, sys, time
+    from star_pipeline.storage.warehouse import LakeLocation, capture_lock
+    with capture_lock(LakeLocation(sys.argv[1], "/unused/"), sys.argv[3], "claude_code", 5):
+        pathlib.Path(sys.argv[2]).touch()
+        time.sleep(120)
+""")
+
+
+def test_two_processes_of_one_machine_never_capture_one_source_at_once(postgres_catalog, tmp_path):
+    """A capture deletes its machine's stored lines that its manifest does not cover (a died run's): run beside
+    another process of the same machine capturing the same source, it deleted the lines that one had committed
+    and not yet recorded, for good. So the second waits (here the test process's stand-in holds the lock, and
+    the build's lock_timeout_seconds is 5: it fails saying what it waited for, nothing written); another
+    source's capture and another machine's never wait."""
+    box = Sandbox(tmp_path / "m1")
+    lake_config(box, postgres_catalog, tmp_path / "lake-data")
+    box.config_path.write_text(box.config_path.read_text() + "machine:\n  id: m1\n  role: raw-only\n")
+    write_sessions(box)
+    ready = tmp_path / "capturing"
+    holder = subprocess.Popen([sys.executable, "-c", CAPTURER, postgres_catalog, str(ready), "m1"])
+    try:
+        wait_for_lock(holder, ready)
+        waited = star_pipeline(box, "build", "--raw-only")
+        assert waited.returncode != 0, waited.stdout + waited.stderr
+        assert "another machine or process is capturing claude_code on machine m1" in waited.stdout + waited.stderr
+        other = Sandbox(tmp_path / "m2")  # another machine's capture of the same source goes on meanwhile
+        lake_config(other, postgres_catalog, tmp_path / "lake-data")
+        other.config_path.write_text(other.config_path.read_text() + "machine:\n  id: m2\n  role: raw-only\n")
+        write_sessions(other)
+        assert star_pipeline(other, "build", "--raw-only").returncode == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    captured = star_pipeline(box, "build", "--raw-only")
+    assert captured.returncode == 0, captured.stdout + captured.stderr
+    settings = load_settings(box.config_path)
+    with connect(settings.warehouse_path, read_only=True, lake=settings.lake) as conn:
+        by_machine = dict(conn.execute("SELECT machine_id, count(*) FROM raw.claude_code_lines GROUP BY ALL").fetchall())
+    assert set(by_machine) == {"m1", "m2"} and by_machine["m1"] == by_machine["m2"] > 0
+
+
 def star_pipeline(box: Sandbox, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "STAR_PIPELINE_CONFIG": str(box.config_path)}
     env.pop("DAGSTER_HOME", None)

@@ -52,6 +52,7 @@ from star_pipeline.storage.warehouse.lake_engine import (
     LakeAttachError,
     LakeLocation,
     attach_lake,
+    capture_lock,
     catalog_lock,
     catalog_password_problem,
     derived_writer_lock,
@@ -71,7 +72,7 @@ __all__ = [
     "paths_in", "quote_ident", "quote_literal", "table_exists", "load_extension",
     # the DuckLake's settings, locks and conflict retries
     "LakeLocation", "lake_location", "catalog_password_problem", "POSTGRES_PREFIX", "SQLITE_PREFIX",
-    "attach_lake", "catalog_lock", "derived_writer_lock", "INIT_LOCK", "retry_on_conflict",
+    "attach_lake", "capture_lock", "catalog_lock", "derived_writer_lock", "INIT_LOCK", "retry_on_conflict",
 ]
 
 

@@ -57,6 +57,8 @@ INIT_LOCK = 1
 """Attaching an empty catalog and applying migrations: one machine at a time."""
 DERIVED_WRITER_LOCK = 2
 """Writing the derived layers (normalized, classified, aggregate): one machine at a time (the elected writer)."""
+CAPTURE_SIDE = 3
+"""The side connection every capture lock of a process takes its lock through (`capture_lock`)."""
 
 LAKE_OPTIONS = {
     # What a writable connection's ROW_GROUP_SIZE does for the single file (common.ROW_GROUP_ROWS).
@@ -242,13 +244,16 @@ def _side_connection(lake: LakeLocation, what: int) -> duckdb.DuckDBPyConnection
 
 
 @contextlib.contextmanager
-def catalog_lock(lake: LakeLocation | None, what: int, timeout_seconds: float, doing: str) -> Iterator[None]:
+def catalog_lock(lake: LakeLocation | None, what: int, timeout_seconds: float, doing: str,
+                 side_slot: int | None = None) -> Iterator[None]:
     """Hold the PostgreSQL catalog's advisory lock `what` for the duration (the single file and other catalogs:
     no-op; a DuckDB-file catalog's own file lock already admits one process at a time).
 
     A transaction-level lock: PostgreSQL releases it when the transaction ends or its holder dies (a
     session-level one taken through DuckDB's postgres extension was not held: the study's section 5.5).
     Waits up to `timeout_seconds`, then fails naming what it waited for. Re-entrant within a process.
+    `side_slot`: the side connection to take it through when not its own (locks that are never held at once in
+    one process may share one, and the cost of a new one: loading the postgres extension).
     """
     if lake is None or not lake.is_postgres:
         yield
@@ -261,11 +266,12 @@ def catalog_lock(lake: LakeLocation | None, what: int, timeout_seconds: float, d
         finally:
             _DEPTH[key] -= 1
         return
+    slot = what if side_slot is None else side_slot
     try:
-        side = _side_connection(lake, what)
+        side = _side_connection(lake, slot)
         side.execute("BEGIN TRANSACTION")
     except duckdb.Error as exc:
-        _SIDE.pop(key, None)
+        _SIDE.pop((lake.catalog, slot), None)
         raise lake_error(lake, exc) from None
     try:
         side.execute("SELECT 1 FROM postgres_query('lock_db', 'SELECT 1')").fetchall()  # opens the PG transaction
@@ -289,7 +295,7 @@ def catalog_lock(lake: LakeLocation | None, what: int, timeout_seconds: float, d
         try:
             side.execute("ROLLBACK")  # ends the PostgreSQL transaction: the lock is released
         except duckdb.Error:
-            _SIDE.pop(key, None)
+            _SIDE.pop((lake.catalog, slot), None)
             side.close()
 
 
@@ -303,6 +309,20 @@ def derived_writer_lock(lake: LakeLocation | None, timeout_seconds: float):
     """
     return catalog_lock(lake, DERIVED_WRITER_LOCK, timeout_seconds,
                         "rebuilding the derived layers (only one machine may at a time: the elected writer)")
+
+
+def capture_lock(lake: LakeLocation | None, machine_id: str, source: str, timeout_seconds: float):
+    """Held by a raw step from its recovery to its manifest write: on a PostgreSQL lake, one process of a machine
+    captures a source at a time (other machines and other sources never wait).
+
+    A raw step deletes its machine's stored lines that its manifest does not cover (`drop_rows_beyond_manifest`:
+    lines of a run that died between its lines and its manifest). Nothing else kept two processes of one machine
+    from capturing one source at once on a lake (a `make dev` sensor's run and a cron `build --raw-only`): the
+    second one's recovery deleted the lines the first had committed and not yet recorded in its manifest, which
+    then said they were read: lost. The single file's own lock already admits one writing process at a time."""
+    what = zlib.crc32(f"capture/{machine_id}/{source}".encode()) & 0x7FFFFFFF
+    return catalog_lock(lake, what, timeout_seconds, f"capturing {source} on machine {machine_id}",
+                        side_slot=CAPTURE_SIDE)
 
 
 CONFLICT_ATTEMPTS = 6
