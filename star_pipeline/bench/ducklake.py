@@ -423,6 +423,8 @@ def _measure(cluster, corpus, work: Path, size_mb: float, rows: list, notes: lis
     team_catalog = cluster.create_database("bench_three_writers")
     writers = [lake_config(work / f"writer{i + 1}", team_catalog, work / "three-writers-data", part_roots[i])
                for i in range(WRITERS)]
+    for i, config in enumerate(writers):  # three machines, each with its own id, as a team's are
+        config.write_text(config.read_text() + f"machine:\n  id: bench-writer-{i + 1}\n")
     print(f"ducklake: {WRITERS} build --raw-only at once ({', '.join(f'{b / 2**20:.0f}' for b in part_bytes)} MB) ...",
           flush=True)
     since = time.time()
